@@ -1,0 +1,22 @@
+//! Baton's decision engine: pure functions over plain data. No I/O, no async, no clock reads;
+//! time comes in with the messages.
+//!
+//! - [`model`]: conversations, customers, messages, and the conversation-file parser.
+//! - [`sentiment`]: VADER sentiment.
+//! - [`signals`]: per-message signals with evidence.
+//! - [`policy`]: the escalation policy file, validated and compiled.
+//! - [`engine`]: conversation state folded message by message, and the [`engine::Decision`].
+//! - [`eval`]: scoring decisions against labels.
+
+pub mod engine;
+pub mod eval;
+pub mod model;
+pub mod policy;
+pub mod reason;
+pub mod sentiment;
+pub mod signals;
+pub mod text;
+
+pub use engine::{decide, ConversationState, Decision};
+pub use model::{Conversation, Customer, Message, Role, Tier};
+pub use policy::{Policy, PolicyError, Priority};

@@ -1,0 +1,432 @@
+//! Per-message signals. Each is a plain function over a message's normalised text (and, where a
+//! signal needs history, a small piece of folded conversation state) that returns the evidence:
+//! the words that triggered it.
+
+use rustc_hash::FxHashSet;
+
+use crate::policy::{BusinessRule, Matcher, PhraseRule, Policy, RepeatedQuestionRule};
+use crate::sentiment;
+use crate::text;
+
+/// The words that made a signal fire, with their byte range in the normalised text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub text: String,
+    pub start: usize,
+}
+
+impl Evidence {
+    fn of(m: regex::Match) -> Self {
+        Evidence {
+            text: m.as_str().trim().to_string(),
+            start: m.start(),
+        }
+    }
+}
+
+/// True when a negation ("no need to", "not") stands in the `window` bytes before `at`, within
+/// the same sentence.
+pub fn negated(norm: &str, at: usize, negations: &Matcher, window: usize) -> bool {
+    if negations.is_empty() {
+        return false;
+    }
+    let sentence_start = norm[..at].rfind(['.', '!', '?']).map_or(0, |p| p + 1);
+    let mut start = at.saturating_sub(window).max(sentence_start);
+    while !norm.is_char_boundary(start) {
+        start -= 1;
+    }
+    negations.is_match(&norm[start..at])
+}
+
+/// The first match of `patterns` that is neither negated nor excluded. `exclusions` are checked
+/// against the match and the two words after it.
+pub fn first_match(
+    norm: &str,
+    patterns: &Matcher,
+    negations: &Matcher,
+    exclusions: &Matcher,
+    window: usize,
+) -> Option<Evidence> {
+    patterns
+        .find_iter(norm)
+        .find(|m| {
+            !negated(norm, m.start(), negations, window)
+                && (exclusions.is_empty() || !exclusions.is_match(with_next_words(norm, m, 2)))
+        })
+        .map(Evidence::of)
+}
+
+fn with_next_words<'t>(norm: &'t str, m: &regex::Match, n: usize) -> &'t str {
+    let rest = &norm[m.end()..];
+    let mut end = m.end();
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, c) in rest.char_indices() {
+        if c.is_alphanumeric() || c == '\'' || c == '-' {
+            in_word = true;
+        } else {
+            if in_word {
+                words += 1;
+                in_word = false;
+                if words == n {
+                    end = m.end() + i;
+                    break;
+                }
+            }
+            if matches!(c, '.' | '!' | '?' | ',' | ';') {
+                end = m.end() + i;
+                break;
+            }
+        }
+        end = m.end() + i + c.len_utf8();
+    }
+    &norm[m.start()..end]
+}
+
+/// Explicit request for a human.
+pub fn explicit_request(norm: &str, rule: &PhraseRule, window: usize) -> Option<Evidence> {
+    first_match(
+        norm,
+        &rule.patterns,
+        &rule.negations,
+        &Matcher::default(),
+        window,
+    )
+}
+
+/// A business rule with its own phrases, negations and exclusions (cancellation, legal,
+/// transaction dispute).
+pub fn business_rule(norm: &str, rule: &BusinessRule, window: usize) -> Option<Evidence> {
+    first_match(
+        norm,
+        &rule.patterns,
+        &rule.negations,
+        &rule.exclusions,
+        window,
+    )
+}
+
+/// A sensitive topic: the index of the first category that matches, with its evidence.
+pub fn sensitive_topic(norm: &str, policy: &Policy) -> Option<(usize, Evidence)> {
+    let rule = &policy.sensitive_topic;
+    rule.categories.iter().enumerate().find_map(|(i, c)| {
+        first_match(
+            norm,
+            &c.patterns,
+            &rule.negations,
+            &rule.exclusions,
+            policy.negation_window,
+        )
+        .map(|e| (i, e))
+    })
+}
+
+/// Frustration language.
+pub fn frustration(norm: &str, rule: &PhraseRule, window: usize) -> Option<Evidence> {
+    first_match(
+        norm,
+        &rule.patterns,
+        &rule.negations,
+        &Matcher::default(),
+        window,
+    )
+}
+
+/// Number of words of a message that are not pleasantries ("thanks", "perfect", ...).
+pub fn content_words_beyond(norm: &str, pleasantries: &Matcher) -> usize {
+    let mut count = 0;
+    let mut last = 0;
+    for m in pleasantries.find_iter(norm) {
+        count += text::words(&norm[last..m.start()]).count();
+        last = m.end();
+    }
+    count + text::words(&norm[last..]).count()
+}
+
+/// True when a customer message carries an issue (a question, or enough words that are not
+/// thanks and goodbyes).
+pub fn is_substantive(norm: &str, pleasantries: &Matcher, min_content_words: usize) -> bool {
+    norm.contains('?') || content_words_beyond(norm, pleasantries) >= min_content_words
+}
+
+/// How strongly an AI reply hedges: strong hedges count 1, weak ones `weak_hedge_weight`.
+/// Returns the score and the hedging words found.
+pub fn hedging(norm: &str, policy: &Policy) -> (f64, Vec<String>) {
+    let rule = &policy.low_confidence;
+    let mut score = 0.0;
+    let mut words = Vec::new();
+    for m in rule.hedges.find_iter(norm) {
+        score += 1.0;
+        words.push(m.as_str().to_string());
+    }
+    for m in rule.weak_hedges.find_iter(norm) {
+        score += rule.weak_hedge_weight;
+        words.push(m.as_str().to_string());
+    }
+    (score, words)
+}
+
+/// Content-word stems of a normalised text (stopwords and numbers dropped).
+pub fn content_stems(norm: &str) -> FxHashSet<String> {
+    text::words(norm)
+        .filter(|w| w.chars().count() >= 2 && !text::is_stopword(w))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .map(|w| text::stem(w).to_string())
+        .collect()
+}
+
+/// A question the customer asked: its kind (time, amount, yes/no, ...) and its concepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub kind: usize,
+    pub concepts: Vec<u64>,
+    pub text: String,
+}
+
+/// The questions in a customer message: sentences that end in "?", or clauses that open like a
+/// question, unless they are follow-ups that ask something new ("and if ...", "what about ...").
+pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
+    let mut out = Vec::new();
+    for range in text::sentences(norm) {
+        let sentence = norm[range].trim();
+        let body = sentence.trim_end_matches(['.', '!', '?', ' ']);
+        let asked: Option<&str> = if sentence.ends_with('?') {
+            // The question is the last clause that opens like one, or the whole sentence.
+            Some(
+                body.split([',', ';', ':'])
+                    .map(str::trim)
+                    .rfind(|c| rule.question_openers.is_match(c))
+                    .filter(|c| c.split_whitespace().count() >= 3)
+                    .unwrap_or(body),
+            )
+        } else {
+            body.split([',', ';', ':'])
+                .map(str::trim)
+                .find(|c| rule.question_openers.is_match(c))
+        };
+        let Some(q) = asked else { continue };
+        if rule.followup_markers.is_match(q) {
+            continue;
+        }
+        let kind = rule
+            .question_kinds
+            .iter()
+            .position(|k| k.patterns.is_match(q))
+            .unwrap_or(rule.question_kinds.len());
+        let mut concepts: Vec<u64> = text::words(q)
+            .filter(|w| w.chars().count() >= 2 && !text::is_stopword(w))
+            .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+            .map(|w| concept_id(text::stem(w), rule))
+            .collect();
+        concepts.sort_unstable();
+        concepts.dedup();
+        if concepts.is_empty() {
+            continue;
+        }
+        out.push(Question {
+            kind,
+            concepts,
+            text: q.to_string(),
+        });
+    }
+    out
+}
+
+/// Synonym groups map to small ids; other words to a hash well above them.
+fn concept_id(stem: &str, rule: &RepeatedQuestionRule) -> u64 {
+    if let Some(&group) = rule.synonyms.get(stem) {
+        return group as u64;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    stem.hash(&mut h);
+    h.finish() | (1 << 63)
+}
+
+/// True when `now` asks `before` again: same kind, and enough shared concepts.
+pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionRule) -> bool {
+    if now.kind != before.kind {
+        return false;
+    }
+    let shared = now
+        .concepts
+        .iter()
+        .filter(|c| before.concepts.binary_search(c).is_ok())
+        .count();
+    let smaller = now.concepts.len().min(before.concepts.len()).max(1);
+    shared >= rule.min_shared && shared as f64 / smaller as f64 >= rule.min_overlap
+}
+
+/// Sentiment of a customer message for the engine: the VADER compound of the whole message and
+/// of its most negative sentence, with that sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSentiment {
+    pub compound: f64,
+    pub min_sentence: f64,
+    pub min_sentence_text: String,
+}
+
+pub fn message_sentiment(original: &str) -> MessageSentiment {
+    let analyzer = sentiment::analyzer();
+    let compound = analyzer.polarity_scores(original).compound;
+    let mut min_sentence = compound;
+    let mut min_sentence_text = String::new();
+    let mut count = 0;
+    for range in text::sentences(original) {
+        count += 1;
+        let s = &original[range];
+        let c = analyzer.polarity_scores(s).compound;
+        if c < min_sentence || min_sentence_text.is_empty() && c <= min_sentence {
+            min_sentence = c;
+            min_sentence_text = s.trim().to_string();
+        }
+    }
+    if count <= 1 {
+        min_sentence_text = original.trim().to_string();
+    }
+    MessageSentiment {
+        compound,
+        min_sentence,
+        min_sentence_text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::default()
+    }
+
+    fn explicit(text: &str) -> Option<String> {
+        let p = policy();
+        explicit_request(
+            &text::normalize(text),
+            &p.explicit_request,
+            p.negation_window,
+        )
+        .map(|e| e.text)
+    }
+
+    #[test]
+    fn explicit_requests_direct_and_indirect() {
+        assert!(explicit("Can I talk to a real person please").is_some());
+        assert!(explicit("is anybody actually working there I can talk to").is_some());
+        assert!(explicit("Please, can somebody from your staff call me?").is_some());
+        assert!(explicit("I want a human").is_some());
+        assert!(explicit("agent please").is_some());
+        assert!(explicit("I'd like to speak with a supervisor").is_some());
+    }
+
+    #[test]
+    fn declined_or_other_sense_is_not_a_request() {
+        assert_eq!(
+            explicit("no need to pass me to a person btw, this is easy"),
+            None
+        );
+        assert_eq!(
+            explicit("I don't need to talk to an agent, just tell me"),
+            None
+        );
+        assert_eq!(explicit("the delivery guy left it at the wrong door"), None);
+        assert_eq!(explicit("the technician was great, really patient"), None);
+    }
+
+    fn business(rule: &str, text: &str) -> bool {
+        let p = policy();
+        let r = match rule {
+            "cancellation" => &p.cancellation,
+            "legal" => &p.legal_compliance,
+            _ => &p.transaction_dispute,
+        };
+        business_rule(&text::normalize(text), r, p.negation_window).is_some()
+    }
+
+    #[test]
+    fn cancellation_of_the_relationship_not_of_an_order() {
+        assert!(business(
+            "cancellation",
+            "I want to close my account and end the plan"
+        ));
+        assert!(business(
+            "cancellation",
+            "please cancel my premium subscription"
+        ));
+        assert!(!business(
+            "cancellation",
+            "can you cancel the international calling add-on on my plan"
+        ));
+        assert!(!business(
+            "cancellation",
+            "I need to cancel the technician appointment"
+        ));
+        assert!(!business(
+            "cancellation",
+            "I'm cancelling my gym membership, block their debit"
+        ));
+        assert!(!business(
+            "cancellation",
+            "I don't want to cancel my subscription"
+        ));
+    }
+
+    #[test]
+    fn legal_only_when_acting_against_us() {
+        assert!(business(
+            "legal",
+            "My solicitor has advised me to start a claim"
+        ));
+        assert!(business("legal", "delete all my data under GDPR"));
+        assert!(!business(
+            "legal",
+            "I'm a lawyer and need an invoice with my firm's name"
+        ));
+    }
+
+    #[test]
+    fn disputes_and_their_negation() {
+        assert!(business(
+            "dispute",
+            "This charge is wrong and I want it removed"
+        ));
+        assert!(business(
+            "dispute",
+            "I've been charged twice for the booking"
+        ));
+        assert!(!business(
+            "dispute",
+            "I'm not worried about fraud, just curious"
+        ));
+        assert!(!business("dispute", "is that hold normal?"));
+    }
+
+    #[test]
+    fn pleasantries_are_not_substantive() {
+        let p = policy();
+        let sub = |t: &str| {
+            is_substantive(
+                &text::normalize(t),
+                &p.vip.pleasantries,
+                p.vip.min_content_words,
+            )
+        };
+        assert!(!sub("that worked, thank you!"));
+        assert!(!sub("Perfetto, grazie mille."));
+        assert!(sub("Also the wall is brick, not drywall"));
+    }
+
+    #[test]
+    fn repeated_question_in_other_words() {
+        let p = policy();
+        let rq = &p.repeated_question;
+        let q1 = questions(&text::normalize("when does my data renew?"), rq);
+        let q2 = questions(
+            &text::normalize("ok but i have 0 gb now, which day exactly do i get my 15 gb back"),
+            rq,
+        );
+        assert!(same_question(&q2[0], &q1[0], rq));
+        let q3 = questions(&text::normalize("ok and if i go over?"), rq);
+        assert!(q3.is_empty(), "a follow-up is not a question to compare");
+    }
+}

@@ -1,0 +1,140 @@
+//! Text normalisation shared by the signals: one lower-cased copy of each message with typographic
+//! quotes folded, plus helpers for sentences and content words.
+
+/// Lower-cases `text`, folds typographic apostrophes and quotes to ASCII and collapses runs of
+/// whitespace to one space, so that phrase patterns are written once.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        match c {
+            '\u{2018}' | '\u{2019}' | '\u{02bc}' | '`' | '\u{00b4}' => out.push('\''),
+            '\u{201c}' | '\u{201d}' => out.push('"'),
+            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// Byte ranges of the sentences of a normalised text: split after `.`, `!`, `?` (and runs of
+/// them) followed by a space, and at the end.
+pub fn sentences(norm: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let bytes = norm.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let b = bytes[i];
+            i += 1;
+            if matches!(b, b'.' | b'!' | b'?') {
+                while i < bytes.len() && matches!(bytes[i], b'.' | b'!' | b'?') {
+                    i += 1;
+                }
+                if i == bytes.len() || bytes[i] == b' ' {
+                    let range = start..i;
+                    start = i;
+                    if norm[range.clone()].trim().is_empty() {
+                        continue;
+                    }
+                    return Some(range);
+                }
+            }
+        }
+        if start < bytes.len() {
+            let range = start..bytes.len();
+            start = bytes.len();
+            if !norm[range.clone()].trim().is_empty() {
+                return Some(range);
+            }
+        }
+        None
+    })
+}
+
+/// The start of the clause that contains byte `at`: just after the nearest preceding sentence
+/// or clause punctuation.
+pub fn clause_start(norm: &str, at: usize) -> usize {
+    norm[..at]
+        .rfind(['.', '!', '?', ';', ':', ','])
+        .map_or(0, |p| p + 1)
+}
+
+/// Words of a normalised text: runs of letters and digits, keeping inner apostrophes and hyphens.
+pub fn words(norm: &str) -> impl Iterator<Item = &str> {
+    norm.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '-'))
+        .filter(|w| !w.is_empty())
+}
+
+/// Number of whitespace-separated words, as a person would count them.
+pub fn word_count(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "anything", "are",
+    "as", "at", "be", "because", "been", "before", "being", "but", "by", "can", "could", "did",
+    "do", "does", "doing", "even", "for", "from", "had", "has", "have", "he", "her", "here", "him",
+    "his", "how", "i", "i'm", "i've", "i'd", "i'll", "if", "in", "into", "is", "it", "it's", "its",
+    "just", "me", "my", "mine", "myself", "no", "not", "now", "of", "ok", "okay", "on", "one",
+    "only", "or", "our", "out", "please", "pls", "really", "she", "should", "so", "some", "sorry",
+    "still", "than", "thank", "thanks", "that", "that's", "the", "their", "them", "then", "there",
+    "these", "they", "this", "those", "to", "too", "us", "very", "was", "we", "were", "what",
+    "what's", "when", "where", "which", "while", "who", "why", "will", "with", "would", "yes",
+    "you", "your", "yours", "you're", "hi", "hello", "hey", "exactly", "actually", "know", "want",
+    "need", "like", "tell", "get", "got", "make", "think", "say", "said", "see", "let", "way",
+    "thing", "things", "time",
+];
+
+/// True for function words and fillers that carry no topic.
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
+/// A crude English stem: enough to make "renews", "renewed" and "renewing" meet.
+pub fn stem(word: &str) -> &str {
+    let w = word.strip_suffix("'s").unwrap_or(word);
+    for suffix in ["ing", "ed", "es", "s"] {
+        if let Some(base) = w.strip_suffix(suffix) {
+            if base.chars().count() >= 3 && !(suffix == "s" && base.ends_with('s')) {
+                return base;
+            }
+        }
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_folds_case_quotes_and_spaces() {
+        assert_eq!(normalize("  I\u{2019}m  NOT\n\tsure "), "i'm not sure");
+    }
+
+    #[test]
+    fn sentences_split_on_terminal_punctuation() {
+        let t = "oh no. that's bad!! why? ok";
+        let s: Vec<&str> = sentences(t).map(|r| t[r].trim()).collect();
+        assert_eq!(s, ["oh no.", "that's bad!!", "why?", "ok"]);
+        let t = "version 7.4.2 is out";
+        assert_eq!(sentences(t).count(), 1);
+    }
+
+    #[test]
+    fn stems_meet() {
+        assert_eq!(stem("renews"), stem("renewed"));
+        assert_eq!(stem("renewing"), "renew");
+        assert_eq!(stem("class"), "class");
+    }
+}

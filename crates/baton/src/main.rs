@@ -1,0 +1,394 @@
+//! `baton`: the command line. Decides when an AI support conversation should go to a human.
+
+mod input;
+
+use std::fs;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use baton_core::eval::{Evaluator, Report};
+use baton_core::model::InputLimits;
+use baton_core::{decide, sentiment, Policy};
+use clap::{Args, Parser, Subcommand};
+
+use crate::input::{ConversationReader, LineError};
+
+#[derive(Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "Decides when an AI support conversation should be handed to a human, and explains why.",
+    after_help = "Examples:\n  baton analyze examples/conversations.jsonl\n  baton eval data.jsonl --errors\n  echo 'this is useless' | baton sentiment\n  baton policy check my-policy.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print one decision (JSON) per conversation of a conversation file (JSON Lines).
+    ///
+    /// Bad lines are reported on stderr with their line number and field; the other lines are
+    /// still analysed and the exit code is 1.
+    Analyze {
+        /// Conversation file, or - for stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Score decisions against the `expected` labels of a conversation file.
+    Eval {
+        /// Labelled conversation file, or - for stdin.
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// List every miss with its evidence.
+        #[arg(long)]
+        errors: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// VADER sentiment of each input line: {"compound","pos","neu","neg"} per line.
+    Sentiment {
+        /// Text file with one text per line; stdin when absent.
+        file: Option<PathBuf>,
+    },
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file; errors name the key and line.
+    Check { file: PathBuf },
+    /// Print the shipped default policy (a commented starting point).
+    Default,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Escalation policy (TOML). Default: the shipped policy/default.toml.
+    #[arg(long, env = "BATON_POLICY")]
+    policy: Option<PathBuf>,
+    /// Longest accepted message text, in bytes.
+    #[arg(long, default_value_t = InputLimits::default().max_text_bytes)]
+    max_text_bytes: usize,
+    /// Longest accepted line, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_line_bytes: usize,
+}
+
+impl Common {
+    fn limits(&self) -> InputLimits {
+        InputLimits {
+            max_text_bytes: self.max_text_bytes,
+            ..InputLimits::default()
+        }
+    }
+}
+
+fn load_policy(path: Option<&Path>) -> Result<Policy> {
+    match path {
+        None => Ok(Policy::default()),
+        Some(p) => {
+            let source = fs::read_to_string(p)
+                .with_context(|| format!("cannot read policy file {}", p.display()))?;
+            Policy::from_toml(&source).map_err(|e| anyhow::anyhow!(policy_error(p, &e)))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("baton: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Analyze { file, common } => analyze(&file, &common),
+        Command::Eval {
+            file,
+            json,
+            errors,
+            common,
+        } => eval(&file, &common, json, errors),
+        Command::Sentiment { file } => sentiment_lines(file.as_deref()),
+        Command::Policy { command } => match command {
+            PolicyCommand::Check { file } => policy_check(&file),
+            PolicyCommand::Default => {
+                print!("{}", baton_core::policy::DEFAULT_POLICY);
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+    }
+}
+
+fn report_bad_line(file: &Path, e: &LineError) {
+    eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+}
+
+fn analyze(file: &Path, common: &Common) -> Result<ExitCode> {
+    let policy = load_policy(common.policy.as_deref())?;
+    let mut reader = ConversationReader::open(file, common.limits(), common.max_line_bytes)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut bad = 0usize;
+    while let Some(item) = reader.next_conversation() {
+        match item {
+            Ok(conversation) => {
+                let decision = decide(&policy, &conversation);
+                serde_json::to_writer(&mut out, &decision)?;
+                out.write_all(b"\n")?;
+            }
+            Err(e) => {
+                bad += 1;
+                out.flush()?;
+                report_bad_line(file, &e);
+            }
+        }
+    }
+    out.flush()?;
+    reader.finish();
+    if bad > 0 {
+        eprintln!("baton: {bad} bad line(s) skipped; the others were analysed");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(file: &Path, common: &Common, json: bool, errors: bool) -> Result<ExitCode> {
+    let policy = load_policy(common.policy.as_deref())?;
+    let mut reader = ConversationReader::open(file, common.limits(), common.max_line_bytes)?;
+    let mut evaluator = Evaluator::new();
+    let mut bad = 0usize;
+    let mut unlabelled = 0usize;
+    while let Some(item) = reader.next_conversation() {
+        match item {
+            Ok(conversation) => {
+                let Some(expected) = conversation.expected.clone() else {
+                    unlabelled += 1;
+                    continue;
+                };
+                evaluator.add(&expected, &decide(&policy, &conversation));
+            }
+            Err(e) => {
+                bad += 1;
+                report_bad_line(file, &e);
+            }
+        }
+    }
+    reader.finish();
+    let report = evaluator.finish();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let mut value = serde_json::to_value(&report)?;
+        if !errors {
+            value.as_object_mut().map(|o| o.remove("misses"));
+        }
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+    } else {
+        print_report(&mut out, &report, errors)?;
+    }
+    if unlabelled > 0 {
+        eprintln!("baton: {unlabelled} conversation(s) without `expected` were not scored");
+    }
+    if bad > 0 {
+        eprintln!("baton: {bad} bad line(s) skipped");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(out: &mut impl Write, r: &Report, errors: bool) -> io::Result<()> {
+    writeln!(out, "conversations      {}", r.conversations)?;
+    writeln!(
+        out,
+        "escalation         precision {:.3}  recall {:.3}  F1 {:.3}   (TP {} FP {} FN {} TN {})",
+        r.precision,
+        r.recall,
+        r.f1,
+        r.true_positives,
+        r.false_positives,
+        r.false_negatives,
+        r.true_negatives
+    )?;
+    writeln!(
+        out,
+        "timing (of TP)     exact {:.3}  early {:.3}  late {:.3}",
+        r.timing_exact, r.timing_early, r.timing_late
+    )?;
+    writeln!(out, "reason accuracy    {:.3}", r.reason_accuracy)?;
+    writeln!(out, "skill accuracy     {:.3}", r.skill_accuracy)?;
+    writeln!(
+        out,
+        "\nconfusion (rows: expected primary reason, columns: predicted)"
+    )?;
+    let mut columns: Vec<&String> = r.confusion.values().flat_map(|row| row.keys()).collect();
+    columns.sort();
+    columns.dedup();
+    let width = r
+        .confusion
+        .keys()
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(4)
+        .max(8);
+    write!(out, "{:width$} ", "")?;
+    for (i, _) in columns.iter().enumerate() {
+        write!(out, "{:>4}", format!("c{i}"))?;
+    }
+    writeln!(out)?;
+    for (expected, row) in &r.confusion {
+        write!(out, "{expected:width$} ")?;
+        for c in &columns {
+            match row.get(*c) {
+                Some(n) => write!(out, "{n:>4}")?,
+                None => write!(out, "{:>4}", ".")?,
+            }
+        }
+        writeln!(out)?;
+    }
+    for (i, c) in columns.iter().enumerate() {
+        writeln!(out, "  c{i} = {c}")?;
+    }
+    if errors {
+        writeln!(out, "\nmisses ({})", r.misses.len())?;
+        for m in &r.misses {
+            let d = &m.decision;
+            writeln!(
+                out,
+                "- {} [{}]\n    expected: escalate={} at={:?} reason={} skill={}{}",
+                m.id,
+                m.kinds.join(", "),
+                m.expected.escalate,
+                m.expected.at,
+                m.expected.reason.as_deref().unwrap_or("-"),
+                m.expected.skill.as_deref().unwrap_or("-"),
+                m.expected
+                    .note
+                    .as_deref()
+                    .map(|n| format!("  ({n})"))
+                    .unwrap_or_default()
+            )?;
+            writeln!(
+                out,
+                "    decided:  escalate={} at={:?} skill={} topic={}",
+                d.escalate,
+                d.at,
+                d.skill.as_deref().unwrap_or("-"),
+                d.topic
+            )?;
+            for reason in &d.reasons {
+                writeln!(
+                    out,
+                    "      {} @{}: {} | evidence: \"{}\"",
+                    reason.kind, reason.message, reason.detail, reason.evidence
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sentiment_lines(file: Option<&Path>) -> Result<ExitCode> {
+    use std::io::BufRead;
+    let analyzer = sentiment::analyzer();
+    let reader: Box<dyn BufRead> = match file {
+        Some(p) if p != Path::new("-") => Box::new(io::BufReader::new(
+            fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        )),
+        _ => Box::new(io::BufReader::new(io::stdin())),
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut buf = Vec::new();
+    let mut reader = reader;
+    let mut line_no = 0usize;
+    let mut bad = 0usize;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let lossy;
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) => t,
+            Err(e) => {
+                bad += 1;
+                out.flush()?;
+                eprintln!(
+                    "line {line_no}: not valid UTF-8 ({e}); scored with replacement characters"
+                );
+                lossy = String::from_utf8_lossy(&buf).into_owned();
+                &lossy
+            }
+        };
+        let s = analyzer
+            .polarity_scores(text.trim_end_matches(['\n', '\r']))
+            .rounded();
+        serde_json::to_writer(&mut out, &s)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn policy_check(file: &Path) -> Result<ExitCode> {
+    let source = fs::read_to_string(file)
+        .with_context(|| format!("cannot read policy file {}", file.display()))?;
+    match Policy::from_toml(&source) {
+        Ok(p) => {
+            println!(
+                "{}: ok ({} reasons in order, {} custom rule(s), skills: {})",
+                file.display(),
+                p.order.len(),
+                p.custom_rules.len(),
+                p.skills.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}", policy_error(file, &e));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `FILE:LINE: key: message`, the form editors jump to.
+fn policy_error(file: &Path, e: &baton_core::PolicyError) -> String {
+    let place = match e.line {
+        Some(l) => format!("{}:{l}", file.display()),
+        None => file.display().to_string(),
+    };
+    if e.key.is_empty() {
+        format!("{place}: {}", e.message)
+    } else {
+        format!("{place}: {}: {}", e.key, e.message)
+    }
+}
+
+/// True when progress should be drawn (stderr is a terminal).
+pub(crate) fn progress_wanted() -> bool {
+    io::stderr().is_terminal()
+}
