@@ -1,1 +1,55 @@
-fn main() {}
+//! Per-message cost of the engine and of sentiment scoring.
+//!
+//! `cargo bench -p baton-core --bench decision`. Figures and their reference runs are recorded
+//! in BENCHMARKS.md.
+
+use baton_core::model::{parse_conversation, InputLimits};
+use baton_core::{sentiment, ConversationState, Policy};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+
+const EXAMPLES: &str = include_str!("../../../examples/conversations.jsonl");
+
+fn bench(c: &mut Criterion) {
+    let policy = Policy::default();
+    let conversations: Vec<_> = EXAMPLES
+        .lines()
+        .map(|l| parse_conversation(l, &InputLimits::default()).unwrap())
+        .collect();
+    let messages: u64 = conversations.iter().map(|c| c.messages.len() as u64).sum();
+
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(messages));
+    // Every message of every example folded into fresh state (no early stop), so each message
+    // pays for all signals.
+    group.bench_function("fold_all_messages", |b| {
+        b.iter(|| {
+            for conv in &conversations {
+                let mut state = ConversationState::new();
+                for m in &conv.messages {
+                    black_box(state.push(&policy, &conv.customer, m));
+                }
+                black_box(state.decision(&policy, &conv.id, &conv.customer));
+            }
+        })
+    });
+    group.finish();
+
+    let texts: Vec<&str> = conversations
+        .iter()
+        .flat_map(|c| c.messages.iter().map(|m| m.text.as_str()))
+        .collect();
+    let mut group = c.benchmark_group("sentiment");
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    let analyzer = sentiment::analyzer();
+    group.bench_function("polarity_scores", |b| {
+        b.iter(|| {
+            for t in &texts {
+                black_box(analyzer.polarity_scores(t));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

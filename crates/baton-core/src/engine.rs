@@ -150,7 +150,7 @@ impl ConversationState {
         let index = self.next_index - 1;
         let window = policy.negation_window;
         let words = text::word_count(&message.text);
-        let sentiment = signals::message_sentiment(&message.text);
+        let compound = crate::sentiment::polarity_scores(&message.text).compound;
         let weight = if self.customer_messages == 0 {
             policy.topics.first_message_weight
         } else {
@@ -165,7 +165,9 @@ impl ConversationState {
                 .map(|m| m.as_str().to_string());
         }
 
-        if policy.explicit_request.enabled {
+        let hits = policy.screen.matches(norm);
+        let may = |m: &crate::policy::Matcher| m.screened(&hits).is_some();
+        if policy.explicit_request.enabled && may(&policy.explicit_request.patterns) {
             if let Some(e) = signals::explicit_request(norm, &policy.explicit_request, window) {
                 found.push(found_reason(
                     ReasonKind::ExplicitRequest,
@@ -192,14 +194,14 @@ impl ConversationState {
                 "customer disputes a charge",
             ),
         ] {
-            if rule.enabled {
+            if rule.enabled && may(&rule.patterns) {
                 if let Some(e) = signals::business_rule(norm, rule, window) {
                     found.push(found_reason(kind, detail, e, Some(rule.skill.clone())));
                 }
             }
         }
         if policy.sensitive_topic.enabled {
-            if let Some((i, e)) = signals::sensitive_topic(norm, policy) {
+            if let Some((i, e)) = signals::sensitive_topic(norm, policy, &hits) {
                 let cat = &policy.sensitive_topic.categories[i];
                 found.push(found_reason(
                     ReasonKind::SensitiveTopic,
@@ -248,7 +250,7 @@ impl ConversationState {
                 });
             }
         }
-        if policy.frustration.enabled {
+        if policy.frustration.enabled && may(&policy.frustration.patterns) {
             if let Some(e) = signals::frustration(norm, &policy.frustration, window) {
                 found.push(found_reason(
                     ReasonKind::Frustration,
@@ -297,21 +299,18 @@ impl ConversationState {
 
         let sd = &policy.sentiment_drop;
         if sd.enabled && self.customer_messages > 0 && !self.prior_negative {
-            let emotion = sd.emotion_terms.find(norm);
-            let clearly_negative = sentiment.compound < sd.message_below
-                || (sentiment.min_sentence < sd.sentence_below && emotion.is_some());
-            if clearly_negative {
-                let evidence = match emotion {
-                    Some(m) if sentiment.compound >= sd.message_below => format!(
-                        "{} (sentence sentiment {:.2})",
+            let emotion = sd.emotion_terms.screened(&hits).and_then(|m| m.find(norm));
+            // Sentences are scored only when an emotion term makes a negative one matter.
+            let worst = emotion.map(|_| signals::most_negative_sentence(&message.text));
+            let by_sentence = worst.filter(|(c, _)| *c < sd.sentence_below);
+            if compound < sd.message_below || by_sentence.is_some() {
+                let evidence = match (emotion, by_sentence) {
+                    (Some(m), Some((c, sentence))) if compound >= sd.message_below => format!(
+                        "{}: \"{}\" (sentence sentiment {c:.2})",
                         m.as_str(),
-                        sentiment.min_sentence
+                        excerpt(sentence, 80)
                     ),
-                    _ => format!(
-                        "{} (sentiment {:.2})",
-                        excerpt(&sentiment.min_sentence_text, 80),
-                        sentiment.compound.min(sentiment.min_sentence)
-                    ),
+                    _ => format!("{} (sentiment {compound:.2})", excerpt(&message.text, 80)),
                 };
                 found.push(Found {
                     kind: ReasonKind::SentimentDrop,
@@ -345,10 +344,10 @@ impl ConversationState {
         }
 
         // Fold this message into the state for the next ones.
-        if sentiment.compound < sd.prior_negative_below || sd.prior_complaints.is_match(norm) {
+        if compound < sd.prior_negative_below || sd.prior_complaints.is_match(norm) {
             self.prior_negative = true;
         }
-        self.last_sentiment = sentiment.compound;
+        self.last_sentiment = compound;
         self.customer_messages += 1;
         self.max_customer_words = self.max_customer_words.max(words);
         self.last_customer_norm.clear();

@@ -243,6 +243,8 @@ impl Priority {
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
     regex: Option<Regex>,
+    /// Index of this matcher in [`Policy::screen`], when it is screened.
+    screen_id: Option<usize>,
 }
 
 impl Matcher {
@@ -268,6 +270,14 @@ impl Matcher {
 
     pub fn is_empty(&self) -> bool {
         self.regex.is_none()
+    }
+
+    /// The same matcher, switched off unless the screen saw a possible match.
+    pub fn screened<'m>(&'m self, hits: &regex::SetMatches) -> Option<&'m Matcher> {
+        match self.screen_id {
+            Some(i) if !hits.matched(i) => None,
+            _ => Some(self),
+        }
     }
 }
 
@@ -428,6 +438,9 @@ pub struct Policy {
     pub topics: Topics,
     pub priority: PriorityRules,
     pub custom_rules: Vec<CustomRule>,
+    /// One pass over a customer message that tells which of the rarely matching pattern lists
+    /// could match at all, so that most messages are scanned once instead of once per list.
+    pub screen: regex::RegexSet,
 }
 
 impl Default for Policy {
@@ -492,7 +505,7 @@ impl Compiler<'_> {
 
     fn compile(&self, key: &str, list: &Patterns, literal: bool) -> Result<Matcher, PolicyError> {
         if list.is_empty() {
-            return Ok(Matcher { regex: None });
+            return Ok(Matcher::default());
         }
         let mut parts = Vec::with_capacity(list.len());
         // Longest phrases first, so that "thank you" wins over "thank" at the same position.
@@ -510,11 +523,11 @@ impl Compiler<'_> {
                 let phrase = crate::text::normalize(text);
                 let mut p = String::new();
                 if phrase.starts_with(|c: char| c.is_alphanumeric()) {
-                    p.push_str(r"\b");
+                    p.push_str(r"(?-u:\b)");
                 }
                 p.push_str(&regex::escape(&phrase));
                 if phrase.ends_with(|c: char| c.is_alphanumeric()) {
-                    p.push_str(r"\b");
+                    p.push_str(r"(?-u:\b)");
                 }
                 p
             } else {
@@ -525,7 +538,9 @@ impl Compiler<'_> {
                         format!("invalid regular expression: {e}"),
                     ));
                 }
-                format!("(?:{text})")
+                // ASCII word boundaries keep the fast lazy DFA on text with accents and emoji
+                // (a Unicode \b makes it fall back to a slower engine).
+                format!("(?:{})", text.replace(r"\b", r"(?-u:\b)"))
             };
             parts.push(part);
         }
@@ -536,7 +551,10 @@ impl Compiler<'_> {
                 format!("patterns do not compile together: {e}"),
             )
         })?;
-        Ok(Matcher { regex: Some(regex) })
+        Ok(Matcher {
+            regex: Some(regex),
+            screen_id: None,
+        })
     }
 
     fn skill(&self, key: &str, skill: &Spanned<String>) -> Result<String, PolicyError> {
@@ -870,7 +888,8 @@ impl Policy {
                 .with_line(c.line_of_key("message_length", "min_words")));
         }
 
-        let policy = Policy {
+        let mut policy = Policy {
+            screen: regex::RegexSet::empty(),
             order,
             negation_window: file.negation_window,
             explicit_request: c.phrase_rule("explicit_request", &file.explicit_request)?,
@@ -986,7 +1005,35 @@ impl Policy {
             custom_rules,
             skills: c.skills.clone(),
         };
+        policy.build_screen().map_err(|e| PolicyError {
+            line: None,
+            key: String::new(),
+            message: format!("patterns do not compile together: {e}"),
+        })?;
         Ok(policy)
+    }
+
+    fn build_screen(&mut self) -> Result<(), regex::Error> {
+        let mut patterns = Vec::new();
+        let mut screened: Vec<&mut Matcher> = vec![
+            &mut self.explicit_request.patterns,
+            &mut self.cancellation.patterns,
+            &mut self.legal_compliance.patterns,
+            &mut self.transaction_dispute.patterns,
+            &mut self.frustration.patterns,
+            &mut self.sentiment_drop.emotion_terms,
+        ];
+        for c in &mut self.sensitive_topic.categories {
+            screened.push(&mut c.patterns);
+        }
+        for m in screened {
+            if let Some(r) = &m.regex {
+                m.screen_id = Some(patterns.len());
+                patterns.push(r.as_str().to_string());
+            }
+        }
+        self.screen = regex::RegexSet::new(patterns)?;
+        Ok(())
     }
 
     /// The name a reason kind has in decisions (custom rules by their own name).

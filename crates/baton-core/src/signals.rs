@@ -107,9 +107,14 @@ pub fn business_rule(norm: &str, rule: &BusinessRule, window: usize) -> Option<E
 }
 
 /// A sensitive topic: the index of the first category that matches, with its evidence.
-pub fn sensitive_topic(norm: &str, policy: &Policy) -> Option<(usize, Evidence)> {
+pub fn sensitive_topic(
+    norm: &str,
+    policy: &Policy,
+    hits: &regex::SetMatches,
+) -> Option<(usize, Evidence)> {
     let rule = &policy.sensitive_topic;
     rule.categories.iter().enumerate().find_map(|(i, c)| {
+        c.patterns.screened(hits)?;
         first_match(
             norm,
             &c.patterns,
@@ -257,38 +262,21 @@ pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionR
     shared >= rule.min_shared && shared as f64 / smaller as f64 >= rule.min_overlap
 }
 
-/// Sentiment of a customer message for the engine: the VADER compound of the whole message and
-/// of its most negative sentence, with that sentence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageSentiment {
-    pub compound: f64,
-    pub min_sentence: f64,
-    pub min_sentence_text: String,
-}
-
-pub fn message_sentiment(original: &str) -> MessageSentiment {
+/// The most negative sentence of a message: its VADER compound and its text.
+pub fn most_negative_sentence(original: &str) -> (f64, &str) {
     let analyzer = sentiment::analyzer();
-    let compound = analyzer.polarity_scores(original).compound;
-    let mut min_sentence = compound;
-    let mut min_sentence_text = String::new();
-    let mut count = 0;
+    let mut worst = (f64::INFINITY, original.trim());
     for range in text::sentences(original) {
-        count += 1;
-        let s = &original[range];
+        let s = original[range].trim();
         let c = analyzer.polarity_scores(s).compound;
-        if c < min_sentence || min_sentence_text.is_empty() && c <= min_sentence {
-            min_sentence = c;
-            min_sentence_text = s.trim().to_string();
+        if c < worst.0 {
+            worst = (c, s);
         }
     }
-    if count <= 1 {
-        min_sentence_text = original.trim().to_string();
+    if worst.0.is_infinite() {
+        worst.0 = 0.0;
     }
-    MessageSentiment {
-        compound,
-        min_sentence,
-        min_sentence_text,
-    }
+    worst
 }
 
 #[cfg(test)]

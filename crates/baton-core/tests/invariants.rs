@@ -10,7 +10,15 @@ fn core_depends_on_no_io_crate() {
         .split("\n[")
         .next()
         .unwrap();
-    for forbidden in ["tokio", "sqlx", "axum", "rusqlite", "hyper", "reqwest", "async-std"] {
+    for forbidden in [
+        "tokio",
+        "sqlx",
+        "axum",
+        "rusqlite",
+        "hyper",
+        "reqwest",
+        "async-std",
+    ] {
         assert!(
             !deps.lines().any(|l| l.trim_start().starts_with(forbidden)),
             "baton-core must not depend on {forbidden}"
