@@ -1,0 +1,162 @@
+//! Engine properties (proptest) and decision snapshots (insta) over the shipped examples.
+
+use baton_core::model::{
+    parse_conversation, Conversation, Customer, InputLimits, Message, Role, Tier,
+};
+use baton_core::{decide, sentiment, ConversationState, Policy};
+use proptest::prelude::*;
+
+fn policy() -> &'static Policy {
+    static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(Policy::default)
+}
+
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![Just(Role::Customer), Just(Role::Ai), Just(Role::Agent)]
+}
+
+fn tier() -> impl Strategy<Value = Tier> {
+    prop::sample::select(Tier::ALL.to_vec())
+}
+
+/// Text mixing arbitrary Unicode with words the signals look for, so branches are reached.
+fn text() -> impl Strategy<Value = String> {
+    let words = prop::sample::select(vec![
+        "cancel",
+        "my",
+        "account",
+        "human",
+        "agent",
+        "please",
+        "not",
+        "no need",
+        "fraud",
+        "gdpr",
+        "useless",
+        "when",
+        "does",
+        "data",
+        "renew",
+        "?",
+        "!!!",
+        "I think",
+        "might",
+        "laid off",
+        "can't pay",
+        "😢",
+        "upset",
+        "but",
+        "kind of",
+        "VERY",
+        "ridiculous",
+        "the",
+        "bomb",
+        ",",
+        ".",
+    ]);
+    prop_oneof![
+        ".{0,300}",
+        prop::collection::vec(words, 0..60).prop_map(|w| w.join(" ")),
+    ]
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    (role(), text(), proptest::option::of(0.0f64..=1.0)).prop_map(|(role, text, confidence)| {
+        Message {
+            role,
+            text,
+            at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            confidence,
+            kb_articles: vec![],
+        }
+    })
+}
+
+fn conversation() -> impl Strategy<Value = Conversation> {
+    (tier(), 0.0f64..1e6, prop::collection::vec(message(), 0..12)).prop_map(
+        |(tier, ltv, messages)| Conversation {
+            id: "p".into(),
+            customer: Customer {
+                id: "c".into(),
+                name: "N".into(),
+                tier,
+                lifetime_value: ltv,
+                timezone: None,
+            },
+            messages,
+            expected: None,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decisions_are_well_formed(c in conversation()) {
+        let d = decide(policy(), &c);
+        prop_assert_eq!(d.escalate, d.at.is_some());
+        prop_assert_eq!(d.escalate, !d.reasons.is_empty());
+        prop_assert_eq!(d.escalate, d.skill.is_some());
+        if let Some(at) = d.at {
+            prop_assert!(at < c.messages.len());
+            for r in &d.reasons {
+                prop_assert_eq!(r.message, at);
+            }
+            prop_assert!(policy().skills.contains(d.skill.as_ref().unwrap()));
+        }
+    }
+
+    #[test]
+    fn folding_is_incremental(c in conversation()) {
+        // Deciding message by message gives the same answer as deciding on the whole.
+        let whole = decide(policy(), &c);
+        let mut state = ConversationState::new();
+        let mut at = None;
+        for (i, m) in c.messages.iter().enumerate() {
+            if state.push(policy(), &c.customer, m) {
+                at = Some(i);
+                break;
+            }
+        }
+        prop_assert_eq!(at, whole.at);
+    }
+
+    #[test]
+    fn sentiment_is_bounded(t in text()) {
+        let s = sentiment::polarity_scores(&t);
+        prop_assert!((-1.0..=1.0).contains(&s.compound));
+        let total = s.pos + s.neu + s.neg;
+        prop_assert!(total == 0.0 || (total - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn parser_never_panics(line in ".{0,400}") {
+        let _ = parse_conversation(&line, &InputLimits::default());
+    }
+
+    #[test]
+    fn parser_never_panics_on_json_like_input(
+        id in ".{0,10}", tier in ".{0,10}", role in ".{0,10}", at in ".{0,30}", conf in any::<f64>()
+    ) {
+        let line = serde_json::json!({
+            "id": id, "customer": {"id": "c", "tier": tier},
+            "messages": [{"role": role, "text": "x", "at": at, "confidence": conf}]
+        }).to_string();
+        let _ = parse_conversation(&line, &InputLimits::default());
+    }
+}
+
+#[test]
+fn example_decisions_snapshot() {
+    let decisions: Vec<_> = include_str!("../../../examples/conversations.jsonl")
+        .lines()
+        .map(|l| {
+            decide(
+                policy(),
+                &parse_conversation(l, &InputLimits::default()).unwrap(),
+            )
+        })
+        .collect();
+    insta::assert_json_snapshot!(decisions);
+}

@@ -1,0 +1,278 @@
+//! End-to-end tests of the `baton` binary: real files, real processes. A failure prints the
+//! command, its stdout and its stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Run {
+    args: Vec<String>,
+    output: Output,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "command: baton {}\nexit: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+fn baton(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("BATON_POLICY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baton runs");
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    Run {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        output,
+    }
+}
+
+fn temp_file(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("baton-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+const GOOD: &str = r#"{"id":"g1","customer":{"id":"u1","name":"Ana","tier":"standard","lifetime_value":10,"timezone":"Europe/Lisbon"},"messages":[{"role":"customer","text":"I want to speak to a real person now","at":"2026-01-01T00:00:00Z"}]}"#;
+
+#[test]
+fn analyze_prints_one_decision_per_conversation_in_order() {
+    let run = baton(&["analyze", "examples/conversations.jsonl"], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let ids: Vec<String> = run
+        .stdout()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<String> = (1..=8).map(|i| format!("ex-{i:02}")).collect();
+    assert_eq!(ids, expected, "{}", run.describe());
+}
+
+#[test]
+fn analyze_reads_stdin_and_explains_with_evidence() {
+    let run = baton(&["analyze", "-"], Some(GOOD));
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let d: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(d["escalate"], true);
+    assert_eq!(d["at"], 0);
+    assert_eq!(d["reasons"][0]["kind"], "explicit_request");
+    assert_eq!(
+        d["reasons"][0]["evidence"],
+        "want to speak to a real person"
+    );
+}
+
+#[test]
+fn bad_lines_are_reported_with_line_and_field_and_the_rest_is_analysed() {
+    let huge = format!(
+        r#"{{"id":"h","customer":{{"id":"u","tier":"free"}},"messages":[{{"role":"customer","text":"{}","at":"2026-01-01T00:00:00Z"}}]}}"#,
+        "a".repeat(70_000)
+    );
+    let lines = [
+        GOOD.to_string(),
+        "{not json".to_string(),
+        GOOD.replace("\"customer\",\"text\"", "\"bot\",\"text\""),
+        GOOD.replace("\"tier\":\"standard\"", "\"tier\":\"gold\""),
+        String::new(),
+        GOOD.replace(
+            r#""at":"2026-01-01T00:00:00Z"}"#,
+            r#""at":"2026-01-01T00:00:00Z","confidence":7}"#,
+        ),
+        huge,
+        GOOD.replace("\"g1\"", "\"g2\""),
+    ];
+    let path = temp_file("bad.jsonl", &lines.join("\n"));
+    let run = baton(&["analyze", path.to_str().unwrap()], None);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    let out = run.stdout();
+    let ids: Vec<&str> = out
+        .lines()
+        .map(|l| if l.contains("\"g2\"") { "g2" } else { "g1" })
+        .collect();
+    assert_eq!(ids, ["g1", "g2"], "{}", run.describe());
+    let err = run.stderr();
+    for expected in [
+        ":2: ",
+        ":3: field `messages[0].role`: unknown variant `bot`",
+        ":4: field `customer.tier`: unknown variant `gold`",
+        ":6: field `messages[0].confidence`: 7 is outside 0..=1",
+        ":7: field `messages[0].text`: 70000 bytes, more than the limit",
+        "5 bad line(s) skipped",
+    ] {
+        assert!(
+            err.contains(expected),
+            "missing {expected:?}\n{}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn overlong_line_is_rejected_without_reading_it_whole() {
+    let long = format!("{}\n{}\n", "x".repeat(5000), GOOD);
+    let path = temp_file("long.jsonl", &long);
+    let run = baton(
+        &[
+            "analyze",
+            path.to_str().unwrap(),
+            "--max-line-bytes",
+            "1000",
+        ],
+        None,
+    );
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(
+        run.stderr().contains(":1: line is longer than 1000 bytes"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(run.stdout().lines().count(), 1, "{}", run.describe());
+}
+
+#[test]
+fn eval_reports_scores_and_lists_misses() {
+    let run = baton(
+        &["eval", "examples/conversations.jsonl", "--json", "--errors"],
+        None,
+    );
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let r: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(r["conversations"], 8);
+    for key in [
+        "precision",
+        "recall",
+        "f1",
+        "timing_exact",
+        "reason_accuracy",
+        "skill_accuracy",
+    ] {
+        assert!(
+            r[key].as_f64().unwrap() >= 0.99,
+            "{key}: {}",
+            run.describe()
+        );
+    }
+    assert!(r["confusion"]["vip"]["vip"] == 1);
+
+    // A policy that ignores explicit requests must miss the one explicit request.
+    let policy = std::fs::read_to_string(repo_root().join("policy/default.toml"))
+        .unwrap()
+        .replacen(
+            "[explicit_request]\nenabled = true",
+            "[explicit_request]\nenabled = false",
+            1,
+        );
+    let path = temp_file("no-explicit.toml", &policy);
+    let run = baton(
+        &[
+            "eval",
+            "examples/conversations.jsonl",
+            "--errors",
+            "--policy",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(run.stdout().contains("- ex-02 ["), "{}", run.describe());
+}
+
+#[test]
+fn sentiment_scores_each_line() {
+    let run = baton(&["sentiment"], Some("The book was good.\nToday SUX!\n\n"));
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let lines: Vec<serde_json::Value> = run
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["compound"], 0.4404);
+    assert_eq!(lines[1]["compound"], -0.5461);
+    assert_eq!(lines[2]["compound"], 0.0);
+}
+
+#[test]
+fn policy_check_names_file_line_and_key() {
+    let run = baton(&["policy", "check", "policy/default.toml"], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(run.stdout().contains("ok"));
+
+    let bad = std::fs::read_to_string(repo_root().join("policy/default.toml"))
+        .unwrap()
+        .replacen("min_words = 60", "min_words = \"sixty\"", 1);
+    let line = bad.lines().position(|l| l.contains("\"sixty\"")).unwrap() + 1;
+    let path = temp_file("bad.toml", &bad);
+    let run = baton(&["policy", "check", path.to_str().unwrap()], None);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert!(
+        run.stderr().contains(&format!("bad.toml:{line}: ")),
+        "{}",
+        run.describe()
+    );
+
+    let run = baton(
+        &[
+            "analyze",
+            "examples/conversations.jsonl",
+            "--policy",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains(&format!("bad.toml:{line}")),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn missing_input_file_is_a_clear_error() {
+    let run = baton(&["analyze", "no/such/file.jsonl"], None);
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("cannot open no/such/file.jsonl"),
+        "{}",
+        run.describe()
+    );
+}
