@@ -48,6 +48,34 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // The VADER tweets corpus, when the shared data folder sits beside the repository (or
+    // BATON_VADER_TWEETS names the file): the same texts scripts/vader_compare.py times in Python.
+    let corpus = std::env::var("BATON_VADER_TWEETS").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/vader-icwsm2014/tweets_GroundTruth.txt"
+        )
+        .into()
+    });
+    if let Ok(raw) = std::fs::read_to_string(&corpus) {
+        let tweets: Vec<String> = raw
+            .lines()
+            .filter_map(|l| {
+                l.trim_end_matches('\r')
+                    .splitn(3, '\t')
+                    .nth(2)
+                    .map(str::to_string)
+            })
+            .collect();
+        group.throughput(Throughput::Elements(tweets.len() as u64));
+        group.bench_function("vader_tweets_corpus", |b| {
+            b.iter(|| {
+                for t in &tweets {
+                    black_box(analyzer.polarity_scores(t));
+                }
+            })
+        });
+    }
     group.finish();
 }
 
