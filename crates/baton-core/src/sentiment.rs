@@ -234,6 +234,15 @@ pub fn polarity_scores(text: &str) -> SentimentScores {
     analyzer().polarity_scores(text)
 }
 
+/// Buffers reused from one text to the next, so scoring does not allocate.
+#[derive(Default)]
+struct Scratch {
+    replaced: String,
+    lower_buf: String,
+    tokens: Vec<Token>,
+    sentiments: Vec<f64>,
+}
+
 struct Token {
     lower: std::ops::Range<usize>,
     valence: Option<f64>,
@@ -290,51 +299,73 @@ impl Analyzer {
 
     /// Scores `text` exactly as vaderSentiment's `polarity_scores` does.
     pub fn polarity_scores(&self, text: &str) -> SentimentScores {
-        let replaced;
-        let text = if text.is_ascii() {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.score_with(text, &mut scratch),
+            // Only reachable if scoring ever re-entered itself; stay correct regardless.
+            Err(_) => self.score_with(text, &mut Scratch::default()),
+        })
+    }
+
+    fn score_with(&self, text: &str, scratch: &mut Scratch) -> SentimentScores {
+        let Scratch {
+            replaced,
+            lower_buf,
+            tokens,
+            sentiments,
+        } = scratch;
+        let ascii = text.is_ascii();
+        let text = if ascii {
             text.trim()
         } else {
-            replaced = self.replace_emojis(text);
+            self.replace_emojis(text, replaced);
             replaced.trim()
         };
-        let mut lower_buf = String::with_capacity(text.len() + 8);
-        let tokens: Vec<Token> = text
-            .split_whitespace()
-            .map(|raw| {
-                let original = strip_punctuation_if_word(raw);
-                let start = lower_buf.len();
-                if original.is_ascii() {
-                    lower_buf.extend(original.chars().map(|c| c.to_ascii_lowercase()));
-                } else {
-                    lower_buf.push_str(&original.to_lowercase());
-                }
-                let lower = start..lower_buf.len();
-                Token {
-                    lower,
-                    valence: None,
-                    booster: None,
-                    negation: false,
-                    upper: is_upper(original),
-                }
-            })
-            .collect();
-        let mut tokens = tokens;
-        for t in &mut tokens {
-            let l = &lower_buf[t.lower.clone()];
+        lower_buf.clear();
+        tokens.clear();
+        // Python's str.split(): on ASCII text its whitespace includes \x0b and \x1c..\x1f.
+        let raw_tokens: Box<dyn Iterator<Item = &str>> = if ascii {
+            Box::new(
+                text.split(|c: char| {
+                    matches!(
+                        c,
+                        ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f'
+                    )
+                })
+                .filter(|t| !t.is_empty()),
+            )
+        } else {
+            Box::new(text.split_whitespace())
+        };
+        for raw in raw_tokens {
+            let original = strip_punctuation_if_word(raw);
+            let start = lower_buf.len();
+            if original.is_ascii() {
+                lower_buf.extend(original.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                lower_buf.push_str(&original.to_lowercase());
+            }
+            let l = &lower_buf[start..];
             let info = self.words.get(l).copied().unwrap_or_default();
-            t.valence = info.valence;
-            t.booster = info.booster;
-            t.negation = info.negation || l.contains("n't");
+            tokens.push(Token {
+                lower: start..lower_buf.len(),
+                valence: info.valence,
+                booster: info.booster,
+                negation: info.negation || (l.len() > 2 && l.contains("n't")),
+                upper: is_upper(original),
+            });
         }
         let words = Words {
-            buf: &lower_buf,
-            tokens: &tokens,
+            buf: lower_buf,
+            tokens,
         };
         let n = tokens.len();
         let upper_count = tokens.iter().filter(|t| t.upper).count();
         let cap_diff = upper_count > 0 && upper_count < n;
 
-        let mut sentiments: Vec<f64> = Vec::with_capacity(n);
+        sentiments.clear();
         for (i, t) in tokens.iter().enumerate() {
             if t.booster.is_some() {
                 sentiments.push(0.0);
@@ -346,12 +377,12 @@ impl Analyzer {
             }
             sentiments.push(self.valence_at(&words, i, cap_diff));
         }
-        but_check(&words, &mut sentiments);
-        score_valence(&sentiments, text)
+        but_check(&words, sentiments);
+        score_valence(sentiments, text)
     }
 
-    fn replace_emojis(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len() + 16);
+    fn replace_emojis(&self, text: &str, out: &mut String) {
+        out.clear();
         let mut prev_space = true;
         for c in text.chars() {
             if let Some(description) = self.emojis.get(&c) {
@@ -365,7 +396,6 @@ impl Analyzer {
                 prev_space = c == ' ';
             }
         }
-        out
     }
 
     fn valence_at(&self, words: &Words, i: usize, cap_diff: bool) -> f64 {
