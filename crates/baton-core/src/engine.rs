@@ -168,7 +168,7 @@ impl ConversationState {
         let hits = policy.screen.matches(norm);
         let may = |m: &crate::policy::Matcher| m.screened(&hits).is_some();
         if policy.explicit_request.enabled && may(&policy.explicit_request.patterns) {
-            if let Some(e) = signals::explicit_request(norm, &policy.explicit_request, window) {
+            if let Some(e) = signals::phrase_rule(norm, &policy.explicit_request, window) {
                 found.push(found_reason(
                     ReasonKind::ExplicitRequest,
                     "customer asked for a human",
@@ -251,7 +251,7 @@ impl ConversationState {
             }
         }
         if policy.frustration.enabled && may(&policy.frustration.patterns) {
-            if let Some(e) = signals::frustration(norm, &policy.frustration, window) {
+            if let Some(e) = signals::phrase_rule(norm, &policy.frustration, window) {
                 found.push(found_reason(
                     ReasonKind::Frustration,
                     "customer uses frustration language",

@@ -972,17 +972,7 @@ impl Policy {
             topics: Topics {
                 default_topic: t.default_topic.clone(),
                 default_skill: c.skill("topics.default_skill", &t.default_skill)?,
-                ai_weight: {
-                    let x = *t.ai_weight.get_ref();
-                    if !(0.0..=1.0).contains(&x) {
-                        return Err(c.err(
-                            Some(t.ai_weight.span()),
-                            "topics.ai_weight",
-                            format!("{x} is outside 0..=1"),
-                        ));
-                    }
-                    x
-                },
+                ai_weight: c.fraction("topics.ai_weight", &t.ai_weight)?,
                 first_message_weight: c
                     .positive("topics.first_message_weight", &t.first_message_weight)?,
                 list: topics,

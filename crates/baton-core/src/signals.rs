@@ -83,8 +83,9 @@ fn with_next_words<'t>(norm: &'t str, m: &regex::Match, n: usize) -> &'t str {
     &norm[m.start()..end]
 }
 
-/// Explicit request for a human.
-pub fn explicit_request(norm: &str, rule: &PhraseRule, window: usize) -> Option<Evidence> {
+/// A phrase rule (explicit request for a human, frustration language): the first match that no
+/// negation cancels.
+pub fn phrase_rule(norm: &str, rule: &PhraseRule, window: usize) -> Option<Evidence> {
     first_match(
         norm,
         &rule.patterns,
@@ -124,17 +125,6 @@ pub fn sensitive_topic(
         )
         .map(|e| (i, e))
     })
-}
-
-/// Frustration language.
-pub fn frustration(norm: &str, rule: &PhraseRule, window: usize) -> Option<Evidence> {
-    first_match(
-        norm,
-        &rule.patterns,
-        &rule.negations,
-        &Matcher::default(),
-        window,
-    )
 }
 
 /// Number of words of a message that are not pleasantries ("thanks", "perfect", ...).
@@ -289,7 +279,7 @@ mod tests {
 
     fn explicit(text: &str) -> Option<String> {
         let p = policy();
-        explicit_request(
+        phrase_rule(
             &text::normalize(text),
             &p.explicit_request,
             p.negation_window,
