@@ -17,6 +17,21 @@ use crate::text;
 
 /// Most AI word stems remembered for restatement checks.
 const AI_WORDS_CAP: usize = 512;
+/// Yes/no answers of the AI remembered for contradiction checks.
+const ANSWERS_KEPT: usize = 8;
+
+/// Whether an AI reply opens with a yes (true) or a no (false), and the opening words.
+fn answer_polarity<'t>(
+    norm: &'t str,
+    rule: &crate::policy::LowConfidenceRule,
+) -> Option<(bool, &'t str)> {
+    if let Some(m) = rule.negative_openers.find(norm) {
+        return Some((false, m.as_str()));
+    }
+    rule.affirmative_openers
+        .find(norm)
+        .map(|m| (true, m.as_str()))
+}
 
 /// What Baton decided about a conversation (the contract of DESIGN.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,6 +65,8 @@ pub struct ConversationState {
     low_confidence_run: usize,
     low_confidence_evidence: Vec<String>,
     ai_words: FxHashSet<String>,
+    /// The last AI replies that opened with a yes (true) or a no (false), with their words.
+    ai_answers: VecDeque<(bool, FxHashSet<String>)>,
     last_customer_norm: String,
     questions: VecDeque<AskedQuestion>,
     topic_scores: Vec<f64>,
@@ -397,6 +414,13 @@ impl ConversationState {
             }
         }
         self.mark_answered();
+        if let Some((yes, _)) = answer_polarity(norm, rule) {
+            if self.ai_answers.len() == ANSWERS_KEPT {
+                self.ai_answers.pop_front();
+            }
+            self.ai_answers
+                .push_back((yes, signals::content_stems(norm)));
+        }
         if self.ai_words.len() < AI_WORDS_CAP {
             self.ai_words.extend(signals::content_stems(norm));
         }
@@ -416,6 +440,16 @@ impl ConversationState {
             }
         }
         let own = signals::content_stems(norm);
+        if let Some((yes, opener)) = answer_polarity(norm, rule) {
+            let flipped = self.ai_answers.iter().find(|(earlier, words)| {
+                *earlier != yes && own.intersection(words).count() >= rule.contradiction_min_shared
+            });
+            if flipped.is_some() {
+                return Some(format!(
+                    "contradicts an earlier answer: now \"{opener}\", before the opposite"
+                ));
+            }
+        }
         if own.len() >= rule.restatement_min_words {
             let asked = signals::content_stems(&self.last_customer_norm);
             let known = own
@@ -557,4 +591,54 @@ pub fn decide(policy: &Policy, conversation: &Conversation) -> Decision {
         }
     }
     state.decision(policy, &conversation.id, &conversation.customer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Tier;
+
+    fn message(role: Role, text: &str) -> Message {
+        Message {
+            role,
+            text: text.into(),
+            at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            confidence: None,
+            kb_articles: vec![],
+        }
+    }
+
+    #[test]
+    fn a_reversed_yes_no_answer_is_low_confidence() {
+        let policy = Policy::default();
+        let customer = Customer {
+            id: "c".into(),
+            name: "C".into(),
+            tier: Tier::Standard,
+            lifetime_value: 0.0,
+            timezone: None,
+        };
+        let mut state = ConversationState::new();
+        for (role, text) in [
+            (
+                Role::Customer,
+                "Do calls to Nigeria come with the Flex plan?",
+            ),
+            (
+                Role::Ai,
+                "Yes, calls to Nigeria are included in the Flex plan.",
+            ),
+            (Role::Customer, "Great, and texts?"),
+        ] {
+            state.push(&policy, &customer, &message(role, text));
+        }
+        let reply = "No, calls to Nigeria are not part of the Flex plan.";
+        let verdict = state.low_confidence_from_text(&policy, &text::normalize(reply));
+        assert!(verdict.unwrap().contains("contradicts"));
+        let unrelated = "No, texts abroad cost extra.";
+        assert_eq!(
+            state.low_confidence_from_text(&policy, &text::normalize(unrelated)),
+            None
+        );
+    }
 }

@@ -111,6 +111,9 @@ struct LowConfidenceFile {
     hedge_score: Spanned<f64>,
     restatement_overlap: Spanned<f64>,
     restatement_min_words: usize,
+    affirmative_openers: Patterns,
+    negative_openers: Patterns,
+    contradiction_min_shared: Spanned<usize>,
     contradiction_markers: Patterns,
 }
 
@@ -334,6 +337,9 @@ pub struct LowConfidenceRule {
     pub hedge_score: f64,
     pub restatement_overlap: f64,
     pub restatement_min_words: usize,
+    pub affirmative_openers: Matcher,
+    pub negative_openers: Matcher,
+    pub contradiction_min_shared: usize,
     pub contradiction_markers: Matcher,
 }
 
@@ -934,6 +940,14 @@ impl Policy {
                 restatement_overlap: c
                     .fraction("low_confidence.restatement_overlap", &l.restatement_overlap)?,
                 restatement_min_words: l.restatement_min_words,
+                affirmative_openers: c
+                    .patterns("low_confidence.affirmative_openers", &l.affirmative_openers)?,
+                negative_openers: c
+                    .patterns("low_confidence.negative_openers", &l.negative_openers)?,
+                contradiction_min_shared: c.positive(
+                    "low_confidence.contradiction_min_shared",
+                    &l.contradiction_min_shared,
+                )?,
                 contradiction_markers: c.patterns(
                     "low_confidence.contradiction_markers",
                     &l.contradiction_markers,
