@@ -1,0 +1,234 @@
+//! The store conformance suite: every implementation of `Store` must pass it. It runs here on a
+//! fresh SQLite file per test; a PostgreSQL implementation plugs into `suite` the same way.
+
+use baton_core::model::{Customer, Message, Role as MessageRole, Tier};
+use baton_store::sqlite::SqliteStore;
+use baton_store::{
+    Agent, AgentStatus, ApiKey, Append, Handoff, HandoffStatus, Role, Seniority, Store, StoreError,
+};
+
+const NOW: &str = "2026-11-27T10:00:00Z";
+
+fn customer(id: &str) -> Customer {
+    Customer {
+        id: id.into(),
+        name: "Dana".into(),
+        tier: Tier::Premium,
+        lifetime_value: 1200.0,
+        timezone: Some("Europe/Paris".into()),
+    }
+}
+
+fn append(conv: &str, index: usize, customer: Option<Customer>) -> Append {
+    Append {
+        conversation_id: conv.into(),
+        customer,
+        customer_id: "cust-1".into(),
+        index,
+        message: Message {
+            role: MessageRole::Customer,
+            text: format!("message {index}"),
+            at: NOW.parse().unwrap(),
+            confidence: None,
+            kb_articles: vec!["kb-1".into()],
+        },
+        decision: serde_json::json!({"escalate": false, "index": index}),
+        handoff: None,
+        idempotency: None,
+        now: NOW.into(),
+    }
+}
+
+async fn suite(store: &dyn Store) {
+    // Customers.
+    assert_eq!(store.customer("cust-1").await.unwrap(), None);
+    store
+        .put_customer(customer("cust-1"), NOW.into())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.customer("cust-1").await.unwrap(),
+        Some(customer("cust-1"))
+    );
+
+    // Messages are appended in order; a wrong index is a conflict that changes nothing.
+    store.append(append("c1", 0, None)).await.unwrap();
+    store.append(append("c1", 1, None)).await.unwrap();
+    let err = store.append(append("c1", 1, None)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let err = store
+        .append(append("c2", 3, Some(customer("cust-1"))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let c = store.conversation("c1").await.unwrap().unwrap();
+    assert_eq!(c.messages.len(), 2);
+    assert_eq!(c.messages[1].text, "message 1");
+    assert_eq!(c.messages[1].kb_articles, vec!["kb-1".to_string()]);
+    assert_eq!(c.decision.unwrap()["index"], 1);
+    assert!(store.conversation("c2").await.unwrap().is_none());
+
+    // Idempotent responses and handoffs are written with their message.
+    let mut a = append("c1", 2, None);
+    a.idempotency = Some(("key-1:c1:abc".into(), "{\"ok\":true}".into()));
+    a.handoff = Some(Handoff {
+        id: "h1".into(),
+        conversation_id: "c1".into(),
+        status: HandoffStatus::Queued,
+        skill: "billing".into(),
+        priority: "high".into(),
+        reason: "explicit_request".into(),
+        agent_id: None,
+        created_at: NOW.into(),
+    });
+    store.append(a).await.unwrap();
+    assert_eq!(
+        store
+            .idempotent_response("key-1:c1:abc")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("{\"ok\":true}")
+    );
+    assert_eq!(
+        store
+            .handoffs(Some(HandoffStatus::Queued))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .handoffs(Some(HandoffStatus::Resolved))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(store.handoff("h1").await.unwrap().unwrap().skill, "billing");
+    let events = store.events_after(0, 10).await.unwrap();
+    assert_eq!(events.last().unwrap().kind, "handoff.created");
+
+    // Agents.
+    let agent = Agent {
+        id: "a1".into(),
+        name: "Sarah".into(),
+        skills: vec!["billing".into()],
+        capacity: 3,
+        seniority: Seniority::Senior,
+        team: "billing".into(),
+        status: AgentStatus::Offline,
+        active: 0,
+    };
+    assert_eq!(
+        store.put_agent(agent.clone(), NOW.into()).await.unwrap(),
+        agent
+    );
+    let a = store
+        .set_agent_status("a1", AgentStatus::Available, NOW.into())
+        .await
+        .unwrap();
+    assert_eq!(a.status, AgentStatus::Available);
+    assert!(matches!(
+        store
+            .set_agent_status("nobody", AgentStatus::Away, NOW.into())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.agents().await.unwrap().len(), 1);
+
+    // Keys.
+    let key = ApiKey {
+        id: "k1".into(),
+        name: "bot".into(),
+        role: Role::Integrator,
+        secret_hash: vec![1, 2, 3],
+        created_at: NOW.into(),
+        revoked_at: None,
+    };
+    store.create_key(key.clone()).await.unwrap();
+    assert_eq!(store.key("k1").await.unwrap(), Some(key));
+    store.revoke_key("k1", NOW.into()).await.unwrap();
+    assert_eq!(
+        store
+            .key("k1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .as_deref(),
+        Some(NOW)
+    );
+    assert!(matches!(
+        store.revoke_key("k9", NOW.into()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("baton.db")).unwrap();
+    suite(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .put_customer(customer("cust-1"), NOW.into())
+            .await
+            .unwrap();
+        store.append(append("c1", 0, None)).await.unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store
+            .conversation("c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .messages
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_are_group_committed_and_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("baton.db")).unwrap());
+    store
+        .put_customer(customer("cust-1"), NOW.into())
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for j in 0..10 {
+                    store
+                        .append(append(&format!("conv-{i}"), j, None))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for i in 0..64 {
+        let c = store
+            .conversation(&format!("conv-{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.messages.len(), 10);
+    }
+}
