@@ -212,6 +212,7 @@ struct CustomRuleFile {
 }
 
 /// Handoff priority, most urgent last so that `Ord` ranks them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {

@@ -82,6 +82,7 @@ impl ReasonKind {
 }
 
 /// One reason to escalate, as it appears in a decision.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
     pub kind: String,

@@ -1,6 +1,7 @@
 //! `baton`: the command line. Decides when an AI support conversation should go to a human.
 
 mod input;
+mod service;
 
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -63,6 +64,15 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Run the HTTP API on the embedded SQLite store.
+    Serve(service::ServeArgs),
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        command: service::KeysCommand,
+    },
+    /// Start a server with a seeded team, replay the examples through the API, print URLs and keys.
+    Demo(service::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -95,7 +105,7 @@ impl Common {
     }
 }
 
-fn load_policy(path: Option<&Path>) -> Result<Policy> {
+pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
     match path {
         None => Ok(Policy::default()),
         Some(p) => {
@@ -127,6 +137,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             common,
         } => eval(&file, &common, json, errors),
         Command::Sentiment { file } => sentiment_lines(file.as_deref()),
+        Command::Serve(args) => service::serve(args),
+        Command::Keys { command } => service::keys(command),
+        Command::Demo(args) => service::demo(args),
         Command::Policy { command } => match command {
             PolicyCommand::Check { file } => policy_check(&file),
             PolicyCommand::Default => {

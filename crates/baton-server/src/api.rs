@@ -1,0 +1,595 @@
+//! The `/v1` handlers.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use baton_core::model::{validate_customer, validate_message, Customer, InputLimits, Message};
+use baton_core::ConversationState;
+use baton_store::{Agent, AgentStatus, Append, Handoff, HandoffStatus, Role, StoredConversation};
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::*;
+use crate::AppState;
+
+const READERS: &[Role] = &[Role::Integrator, Role::Agent, Role::Admin];
+const WRITERS: &[Role] = &[Role::Integrator, Role::Admin];
+const AGENTS: &[Role] = &[Role::Agent, Role::Admin];
+const ADMINS: &[Role] = &[Role::Admin];
+
+/// What the server keeps in memory per conversation: the folded engine state and what checks
+/// need (customer, message count, last time). Rebuilt from the store after a restart.
+#[derive(Clone)]
+pub struct LiveConversation {
+    pub state: ConversationState,
+    pub customer: Customer,
+    pub count: usize,
+    pub last_at: Option<Timestamp>,
+    pub handoff: Option<HandoffRef>,
+}
+
+fn check_id(field: &str, id: &str) -> ApiResult<()> {
+    if id.is_empty() || id.len() > 200 || id.chars().any(|c| c.is_control()) {
+        return Err(ApiError::invalid(
+            field,
+            "an id must be 1 to 200 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn now_string() -> String {
+    Timestamp::now().to_string()
+}
+
+/// Loads a conversation's live state: from memory, or by replaying its stored messages once.
+async fn load_live(state: &AppState, id: &str) -> ApiResult<Option<LiveConversation>> {
+    let Some(stored) = state.store.conversation(id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(replay(state, stored).await?))
+}
+
+async fn replay(state: &AppState, stored: StoredConversation) -> ApiResult<LiveConversation> {
+    let mut live = LiveConversation {
+        state: ConversationState::new(),
+        customer: stored.customer,
+        count: 0,
+        last_at: None,
+        handoff: None,
+    };
+    for m in &stored.messages {
+        live.state.push(&state.policy, &live.customer, m);
+        live.count += 1;
+        live.last_at = Some(m.at);
+    }
+    if live.state.escalated() {
+        let handoffs = state.store.handoffs(None).await?;
+        live.handoff = handoffs
+            .into_iter()
+            .find(|h| h.conversation_id == stored.id)
+            .map(|h| HandoffRef {
+                id: h.id,
+                status: h.status.as_str().into(),
+                skill: h.skill,
+                priority: h.priority,
+                agent_id: h.agent_id,
+            });
+    }
+    Ok(live)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let s = v.to_str().map_err(|_| {
+        ApiError::bad_request("Idempotency-Key must be printable ASCII")
+            .with_field("Idempotency-Key")
+    })?;
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    Ok(Some(s.to_string()))
+}
+
+fn replayed(response: &str) -> ApiResult<Json<serde_json::Value>> {
+    serde_json::from_str(response)
+        .map(Json)
+        .map_err(|e| ApiError::internal(format!("stored response is not JSON: {e}")))
+}
+
+/// Appends a message, folds it into the conversation's state, runs the policy and answers with
+/// the action and the decision. The message is committed before the answer.
+#[utoipa::path(
+    post, path = "/v1/conversations/{id}/messages",
+    params(("id" = String, Path, description = "conversation id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    request_body = PostMessage,
+    responses(
+        (status = 200, body = PostMessageResponse),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn post_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PostMessage>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(WRITERS)?;
+    check_id("id", &id)?;
+    let idem = idempotency_key(&headers)?.map(|k| format!("{}:{}:{}", caller.key_id, id, k));
+    if let Some(scope) = &idem {
+        if let Some(r) = state.store.idempotent_response(scope).await? {
+            return replayed(&r);
+        }
+    }
+    let limits = InputLimits {
+        max_text_bytes: state.settings.max_text_bytes,
+        ..InputLimits::default()
+    };
+    if let Some(c) = &body.customer {
+        check_id("customer.id", &c.id)?;
+        validate_customer(c, "customer").map_err(|e| ApiError::invalid(e.field, e.message))?;
+    }
+    let now = Timestamp::now();
+    let message = Message {
+        role: body.message.role,
+        text: body.message.text,
+        at: body.message.at.unwrap_or(now),
+        confidence: body.message.confidence,
+        kb_articles: body.message.kb_articles,
+    };
+    validate_message(&message, "message", &limits)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let skew = jiff::SignedDuration::from_secs(state.settings.max_clock_skew_seconds as i64);
+    if message.at > now + skew {
+        return Err(ApiError::invalid(
+            "message.at",
+            format!("{} is in the future (server time {now})", message.at),
+        ));
+    }
+
+    // One request at a time per conversation, so messages apply in order.
+    let slot = state.conversations.slot(&id);
+    let mut guard = slot.lock().await;
+    if let Some(scope) = &idem {
+        if let Some(r) = state.store.idempotent_response(scope).await? {
+            return replayed(&r);
+        }
+    }
+    if guard.is_none() {
+        *guard = load_live(&state, &id).await?;
+    }
+    let mut live = match guard.as_ref() {
+        Some(l) => {
+            if let Some(c) = &body.customer {
+                if c.id != l.customer.id {
+                    return Err(ApiError::invalid(
+                        "customer.id",
+                        format!("conversation {id} belongs to customer {}", l.customer.id),
+                    ));
+                }
+            }
+            l.clone()
+        }
+        None => {
+            let customer = match &body.customer {
+                Some(c) => c.clone(),
+                None => return Err(ApiError::invalid(
+                    "customer",
+                    "the first message of a conversation needs `customer` (or store it first with PUT /v1/customers/{id})",
+                )),
+            };
+            LiveConversation {
+                state: ConversationState::new(),
+                customer,
+                count: 0,
+                last_at: None,
+                handoff: None,
+            }
+        }
+    };
+    if let Some(last) = live.last_at {
+        if message.at < last {
+            return Err(ApiError::invalid(
+                "message.at",
+                format!(
+                    "{} is earlier than the conversation's last message ({last})",
+                    message.at
+                ),
+            ));
+        }
+    }
+    if let Some(c) = &body.customer {
+        live.customer = c.clone();
+    }
+    let index = live.count;
+    let was_escalated = live.state.escalated();
+    let escalated_now = live.state.push(&state.policy, &live.customer, &message);
+    let decision = live.state.decision(&state.policy, &id, &live.customer);
+    let handoff = if escalated_now && !was_escalated {
+        let h = Handoff {
+            id: format!("h-{}", uuid_like()),
+            conversation_id: id.clone(),
+            status: HandoffStatus::Queued,
+            skill: decision.skill.clone().unwrap_or_else(|| "general".into()),
+            priority: decision.priority.as_str().to_string(),
+            reason: decision
+                .reasons
+                .first()
+                .map(|r| r.kind.clone())
+                .unwrap_or_default(),
+            agent_id: None,
+            created_at: now.to_string(),
+        };
+        Some(h)
+    } else {
+        None
+    };
+    if let Some(h) = &handoff {
+        live.handoff = Some(HandoffRef {
+            id: h.id.clone(),
+            status: h.status.as_str().into(),
+            skill: h.skill.clone(),
+            priority: h.priority.clone(),
+            agent_id: None,
+        });
+    }
+    let response = PostMessageResponse {
+        conversation_id: id.clone(),
+        index,
+        action: if decision.escalate {
+            Action::Handoff
+        } else {
+            Action::Continue
+        },
+        decision: decision.clone(),
+        handoff: live.handoff.clone(),
+    };
+    let response_json =
+        serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()))?;
+    let customer_known =
+        guard.is_some() || state.store.customer(&live.customer.id).await?.is_some();
+    state
+        .store
+        .append(Append {
+            conversation_id: id.clone(),
+            customer: if body.customer.is_some() || !customer_known {
+                Some(live.customer.clone())
+            } else {
+                None
+            },
+            customer_id: live.customer.id.clone(),
+            index,
+            message: message.clone(),
+            decision: serde_json::to_value(&decision)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            handoff: handoff.clone(),
+            idempotency: idem.map(|scope| (scope, response_json.to_string())),
+            now: now.to_string(),
+        })
+        .await?;
+    live.count += 1;
+    live.last_at = Some(message.at);
+    *guard = Some(live);
+    drop(guard);
+    crate::metrics::decision(&response.decision, handoff.is_some());
+    Ok(Json(response_json))
+}
+
+/// A random 128-bit id in hex.
+pub fn uuid_like() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// The conversation with its customer, messages and decision so far.
+#[utoipa::path(
+    get, path = "/v1/conversations/{id}",
+    params(("id" = String, Path, description = "conversation id")),
+    responses((status = 200, body = ConversationOut), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationOut>> {
+    caller.require(READERS)?;
+    let c = state
+        .store
+        .conversation(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("conversation {id} not found")))?;
+    Ok(Json(ConversationOut {
+        id: c.id,
+        customer: c.customer,
+        messages: c.messages,
+        decision: c.decision,
+        created_at: c.created_at,
+    }))
+}
+
+/// Creates or replaces a customer.
+#[utoipa::path(
+    put, path = "/v1/customers/{id}",
+    params(("id" = String, Path, description = "customer id")),
+    request_body = CustomerIn,
+    responses((status = 200, body = Customer), (status = 400, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn put_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CustomerIn>,
+) -> ApiResult<Json<Customer>> {
+    caller.require(WRITERS)?;
+    check_id("id", &id)?;
+    let customer = Customer {
+        id: id.clone(),
+        name: body.name,
+        tier: body.tier,
+        lifetime_value: body.lifetime_value,
+        timezone: body.timezone,
+    };
+    validate_customer(&customer, "")
+        .map_err(|e| ApiError::invalid(e.field.trim_start_matches('.').to_string(), e.message))?;
+    state
+        .store
+        .put_customer(customer.clone(), now_string())
+        .await?;
+    // Later messages of cached conversations use the new tier and value.
+    state.conversations.update_customer(&customer).await;
+    Ok(Json(customer))
+}
+
+#[utoipa::path(
+    get, path = "/v1/customers/{id}",
+    params(("id" = String, Path, description = "customer id")),
+    responses((status = 200, body = Customer), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Customer>> {
+    caller.require(READERS)?;
+    state
+        .store
+        .customer(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("customer {id} not found")))
+}
+
+/// Creates or updates an agent (name, skills, capacity, seniority, team).
+#[utoipa::path(
+    put, path = "/v1/agents/{id}",
+    params(("id" = String, Path, description = "agent id")),
+    request_body = AgentIn,
+    responses((status = 200, body = AgentOut), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn put_agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AgentIn>,
+) -> ApiResult<Json<AgentOut>> {
+    caller.require(ADMINS)?;
+    check_id("id", &id)?;
+    if !(1..=50).contains(&body.capacity) {
+        return Err(ApiError::invalid(
+            "capacity",
+            format!("{} is outside 1..=50", body.capacity),
+        ));
+    }
+    for (i, s) in body.skills.iter().enumerate() {
+        if !state.policy.skills.contains(s) {
+            return Err(ApiError::invalid(
+                format!("skills[{i}]"),
+                format!(
+                    "unknown skill `{s}`; the policy's skills are {}",
+                    state.policy.skills.join(", ")
+                ),
+            ));
+        }
+    }
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "must not be empty"));
+    }
+    let existing = state.store.agent(&id).await?;
+    let agent = Agent {
+        id,
+        name: body.name,
+        skills: body.skills,
+        capacity: body.capacity,
+        seniority: body.seniority,
+        team: body.team,
+        status: existing.as_ref().map_or(AgentStatus::Offline, |a| a.status),
+        active: existing.map_or(0, |a| a.active),
+    };
+    Ok(Json(
+        state.store.put_agent(agent, now_string()).await?.into(),
+    ))
+}
+
+/// Sets an agent's status (available, away, offline).
+#[utoipa::path(
+    put, path = "/v1/agents/{id}/status",
+    params(("id" = String, Path, description = "agent id")),
+    request_body = StatusIn,
+    responses((status = 200, body = AgentOut), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn put_agent_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<StatusIn>,
+) -> ApiResult<Json<AgentOut>> {
+    caller.require(AGENTS)?;
+    Ok(Json(
+        state
+            .store
+            .set_agent_status(&id, body.status, now_string())
+            .await?
+            .into(),
+    ))
+}
+
+#[utoipa::path(
+    get, path = "/v1/agents",
+    responses((status = 200, body = [AgentOut])),
+    security(("bearer" = []))
+)]
+pub async fn list_agents(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<AgentOut>>> {
+    caller.require(AGENTS)?;
+    Ok(Json(
+        state
+            .store
+            .agents()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffQuery {
+    /// queued, assigned, accepted or resolved
+    pub status: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/handoffs",
+    params(HandoffQuery),
+    responses((status = 200, body = [HandoffOut]), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list_handoffs(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HandoffQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<HandoffOut>>> {
+    caller.require(AGENTS)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(HandoffStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                format!("unknown status `{s}`; expected queued, assigned, accepted or resolved"),
+            )
+        })?),
+    };
+    Ok(Json(
+        state
+            .store
+            .handoffs(status)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(
+    get, path = "/v1/handoffs/{id}",
+    params(("id" = String, Path, description = "handoff id")),
+    responses((status = 200, body = HandoffOut), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get_handoff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HandoffOut>> {
+    caller.require(READERS)?;
+    state
+        .store
+        .handoff(&id)
+        .await?
+        .map(|h| Json(h.into()))
+        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))
+}
+
+/// Liveness and database check; needs no key.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
+pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    state.store.ping().await?;
+    Ok(Json(Health {
+        status: "ok".into(),
+    }))
+}
+
+/// Prometheus metrics (admin key).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain")), security(("bearer" = [])))]
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<String> {
+    caller.require(ADMINS)?;
+    Ok(state.metrics.render())
+}
+
+/// This API's OpenAPI description (any key).
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn openapi(caller: Caller) -> Json<utoipa::openapi::OpenApi> {
+    let _ = caller;
+    Json(crate::openapi::spec())
+}
+
+/// Shared per-conversation slots: the live state and the lock that orders its messages.
+#[derive(Default)]
+pub struct Conversations {
+    slots: std::sync::Mutex<
+        std::collections::HashMap<String, Arc<tokio::sync::Mutex<Option<LiveConversation>>>>,
+    >,
+}
+
+/// Most conversations kept in memory; idle ones beyond it are dropped and replayed on next use.
+const MAX_LIVE: usize = 100_000;
+
+impl Conversations {
+    pub fn slot(&self, id: &str) -> Arc<tokio::sync::Mutex<Option<LiveConversation>>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() >= MAX_LIVE && !slots.contains_key(id) {
+            slots.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        slots.entry(id.to_string()).or_default().clone()
+    }
+
+    async fn update_customer(&self, customer: &Customer) {
+        let all: Vec<_> = {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.values().cloned().collect()
+        };
+        for slot in all {
+            let mut g = slot.lock().await;
+            if let Some(live) = g.as_mut() {
+                if live.customer.id == customer.id {
+                    live.customer = customer.clone();
+                }
+            }
+        }
+    }
+}

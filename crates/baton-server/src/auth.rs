@@ -1,0 +1,168 @@
+//! API keys: `baton_<id>_<secret>`. The store keeps the SHA-256 of the secret, never the secret;
+//! the check compares hashes in constant time. Verified keys are cached for a few seconds so a
+//! revocation takes effect within that time without a database read per request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use baton_store::{ApiKey, Role, Store};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+const PREFIX: &str = "baton_";
+const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// `Ok` if the caller's role is one of `roles`, 403 otherwise.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "a key with role `{}` may not do this; needs one of: {}",
+                self.role.as_str(),
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+}
+
+/// A new key: the stored record and the full key string (shown once).
+pub struct NewKey {
+    pub record: ApiKey,
+    pub key: String,
+}
+
+fn hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Makes a key with a random id and a 256-bit random secret.
+pub fn generate_key(name: &str, role: Role, now: String) -> NewKey {
+    let mut rng = rand::rng();
+    let mut id = [0u8; 6];
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut id);
+    rng.fill_bytes(&mut secret);
+    let id = hex::encode(id);
+    let secret = hex::encode(secret);
+    NewKey {
+        key: format!("{PREFIX}{id}_{secret}"),
+        record: ApiKey {
+            id,
+            name: name.to_string(),
+            role,
+            secret_hash: hash(&secret),
+            created_at: now,
+            revoked_at: None,
+        },
+    }
+}
+
+/// Splits `baton_<id>_<secret>`.
+fn parse_key(key: &str) -> Option<(&str, &str)> {
+    let rest = key.strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let ok = |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (ok(id) && ok(secret)).then_some((id, secret))
+}
+
+#[derive(Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (Instant, ApiKey)>>,
+}
+
+impl KeyCache {
+    async fn lookup(&self, store: &dyn Store, id: &str) -> Result<Option<ApiKey>, ApiError> {
+        if let Ok(entries) = self.entries.lock() {
+            if let Some((at, key)) = entries.get(id) {
+                if at.elapsed() < CACHE_TTL {
+                    return Ok(Some(key.clone()));
+                }
+            }
+        }
+        let key = store.key(id).await?;
+        if let (Some(k), Ok(mut entries)) = (&key, self.entries.lock()) {
+            if entries.len() > 10_000 {
+                entries.clear();
+            }
+            entries.insert(id.to_string(), (Instant::now(), k.clone()));
+        }
+        Ok(key)
+    }
+}
+
+/// Checks a full key string against the store.
+pub async fn verify(state: &AppState, presented: &str) -> Result<Caller, ApiError> {
+    let invalid = || ApiError::unauthorized("invalid API key");
+    let (id, secret) = parse_key(presented).ok_or_else(invalid)?;
+    let key = state
+        .keys
+        .lookup(state.store.as_ref(), id)
+        .await?
+        .ok_or_else(invalid)?;
+    let matches: bool = key.secret_hash.ct_eq(&hash(secret)).into();
+    if !matches {
+        return Err(invalid());
+    }
+    if key.revoked_at.is_some() {
+        return Err(ApiError::unauthorized("this API key has been revoked"));
+    }
+    Ok(Caller {
+        key_id: key.id,
+        role: key.role,
+    })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing `Authorization: Bearer <key>` header")
+            })?;
+        let value = header
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("the Authorization header is not ASCII"))?;
+        let key = value
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <key>`"))?;
+        verify(state, key.trim()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_and_hash() {
+        let k = generate_key("bot", Role::Integrator, "now".into());
+        let (id, secret) = parse_key(&k.key).unwrap();
+        assert_eq!(id, k.record.id);
+        assert_eq!(hash(secret), k.record.secret_hash);
+        assert!(parse_key("baton_zz_01").is_none());
+        assert!(parse_key("nope").is_none());
+    }
+}

@@ -1,0 +1,53 @@
+//! Server settings: built-in defaults, then a TOML file, then `BATON_*` environment variables
+//! (e.g. `BATON_LISTEN=0.0.0.0:8080`, `BATON_MAX_BODY_BYTES=65536`).
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: String,
+    /// SQLite database file.
+    pub db: PathBuf,
+    /// Escalation policy file; the shipped default when absent.
+    pub policy: Option<PathBuf>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest accepted message text, in bytes.
+    pub max_text_bytes: usize,
+    /// How far in the future a message's `at` may be, in seconds.
+    pub max_clock_skew_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            db: PathBuf::from("baton.db"),
+            policy: None,
+            max_body_bytes: 256 * 1024,
+            max_text_bytes: 64 * 1024,
+            max_clock_skew_seconds: 300,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (if given), then `BATON_*` variables. Errors name the key.
+    pub fn load(file: Option<&Path>) -> Result<Settings, String> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(format!("config file {} does not exist", f.display()));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("BATON_").ignore(&["POLICY_CHECK"]));
+        fig.extract().map_err(|e| e.to_string())
+    }
+}

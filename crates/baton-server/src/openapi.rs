@@ -1,0 +1,41 @@
+//! The OpenAPI description, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Baton", description = "Decides when an AI support conversation goes to a human."),
+    paths(
+        crate::api::post_message,
+        crate::api::get_conversation,
+        crate::api::put_customer,
+        crate::api::get_customer,
+        crate::api::put_agent,
+        crate::api::put_agent_status,
+        crate::api::list_agents,
+        crate::api::list_handoffs,
+        crate::api::get_handoff,
+        crate::api::healthz,
+        crate::api::metrics,
+        crate::api::openapi,
+    ),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn spec() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

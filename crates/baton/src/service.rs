@@ -1,0 +1,341 @@
+//! `baton serve`, `baton keys` and `baton demo`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use baton_server::auth::generate_key;
+use baton_server::{router, AppState, Settings};
+use baton_store::sqlite::SqliteStore;
+use baton_store::{Agent, AgentStatus, Role, Seniority, Store};
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// SQLite database file (created if missing).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Escalation policy (TOML); the shipped default when absent.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Settings file (TOML): listen, db, policy, max_body_bytes, max_text_bytes,
+    /// max_clock_skew_seconds. `BATON_*` variables override it; flags override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        db: PathBuf,
+        /// integrator, agent or admin
+        #[arg(long)]
+        role: String,
+        /// Who or what the key is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (ids, names, roles; never secrets).
+    List {
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Revoke a key by id; it stops working within a few seconds.
+    Revoke {
+        #[arg(long)]
+        db: PathBuf,
+        id: String,
+    },
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// SQLite database file for the demo.
+    #[arg(long, default_value = "baton-demo.db")]
+    db: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Stop after replaying the examples instead of serving until ctrl-c.
+    #[arg(long)]
+    exit: bool,
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn open_store(path: &Path) -> Result<Arc<SqliteStore>> {
+    Ok(Arc::new(SqliteStore::open(path).map_err(|e| {
+        anyhow::anyhow!("cannot open database {}: {e}", path.display())
+    })?))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    init_tracing();
+    let mut settings =
+        Settings::load(args.config.as_deref()).map_err(|e| anyhow::anyhow!("settings: {e}"))?;
+    if let Some(db) = args.db {
+        settings.db = db;
+    }
+    if let Some(listen) = args.listen {
+        settings.listen = listen;
+    }
+    if let Some(policy) = args.policy {
+        settings.policy = Some(policy);
+    }
+    let policy = crate::load_policy(settings.policy.as_deref())?;
+    runtime()?.block_on(async move {
+        let store = open_store(&settings.db)?;
+        let listener = tokio::net::TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        // The first line on stdout says where to connect (tests read it).
+        println!(
+            "baton listening on http://{addr} (database {})",
+            settings.db.display()
+        );
+        let app = router(AppState::new(store, policy, settings));
+        baton_server::serve(listener, app, baton_server::shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn keys(command: KeysCommand) -> Result<ExitCode> {
+    runtime()?.block_on(async move {
+        match command {
+            KeysCommand::Create { db, role, name } => {
+                let role = Role::parse(&role).with_context(|| {
+                    format!("unknown role `{role}`; expected integrator, agent or admin")
+                })?;
+                if name.trim().is_empty() {
+                    bail!("--name must not be empty");
+                }
+                let store = open_store(&db)?;
+                let new = generate_key(&name, role, now());
+                store.create_key(new.record.clone()).await?;
+                println!("{}", new.key);
+                eprintln!(
+                    "created {} key `{}` (id {}); it is shown only this once",
+                    role.as_str(),
+                    name,
+                    new.record.id
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            KeysCommand::List { db } => {
+                let store = open_store(&db)?;
+                println!(
+                    "{:<14} {:<11} {:<27} {:<27} name",
+                    "id", "role", "created", "revoked"
+                );
+                for k in store.keys().await? {
+                    println!(
+                        "{:<14} {:<11} {:<27} {:<27} {}",
+                        k.id,
+                        k.role.as_str(),
+                        k.created_at,
+                        k.revoked_at.as_deref().unwrap_or("-"),
+                        k.name
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            KeysCommand::Revoke { db, id } => {
+                let store = open_store(&db)?;
+                store
+                    .revoke_key(&id, now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("revoked key {id}");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+const DEMO_TEAM: &[(&str, &str, &[&str], u32, Seniority)] = &[
+    (
+        "agent-sarah",
+        "Sarah Chen",
+        &["billing", "retention"],
+        4,
+        Seniority::Senior,
+    ),
+    (
+        "agent-omar",
+        "Omar Haddad",
+        &["billing"],
+        3,
+        Seniority::Regular,
+    ),
+    (
+        "agent-lena",
+        "Lena Fischer",
+        &["technical"],
+        4,
+        Seniority::Senior,
+    ),
+    (
+        "agent-raj",
+        "Raj Patel",
+        &["technical", "general"],
+        3,
+        Seniority::Junior,
+    ),
+    (
+        "agent-ines",
+        "Ines Duarte",
+        &["legal", "general"],
+        2,
+        Seniority::Senior,
+    ),
+    (
+        "agent-mark",
+        "Mark Owusu",
+        &["enterprise", "retention", "general"],
+        3,
+        Seniority::Senior,
+    ),
+];
+
+pub fn demo(args: DemoArgs) -> Result<ExitCode> {
+    init_tracing();
+    runtime()?.block_on(async move {
+        let store = open_store(&args.db)?;
+        for (id, name, skills, capacity, seniority) in DEMO_TEAM {
+            let agent = Agent {
+                id: id.to_string(),
+                name: name.to_string(),
+                skills: skills.iter().map(|s| s.to_string()).collect(),
+                capacity: *capacity,
+                seniority: *seniority,
+                team: skills[0].to_string(),
+                status: AgentStatus::Available,
+                active: 0,
+            };
+            store.put_agent(agent, now()).await?;
+            store
+                .set_agent_status(id, AgentStatus::Available, now())
+                .await?;
+        }
+        let admin = generate_key("demo admin", Role::Admin, now());
+        let integrator = generate_key("demo bot", Role::Integrator, now());
+        store.create_key(admin.record.clone()).await?;
+        store.create_key(integrator.record.clone()).await?;
+
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another baton running? try --listen 127.0.0.1:0)",
+                    args.listen
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let settings = Settings {
+            listen: addr.to_string(),
+            db: args.db.clone(),
+            ..Settings::default()
+        };
+        let app = router(AppState::new(
+            store.clone(),
+            baton_core::Policy::default(),
+            settings,
+        ));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(baton_server::serve(listener, app, async move {
+            tokio::select! {
+                _ = baton_server::shutdown_signal() => {},
+                _ = stop_rx => {},
+            }
+        }));
+
+        let base = format!("http://{addr}");
+        let replayed = replay_examples(&base, &integrator.key).await?;
+        println!("\nBaton demo is running at {base}");
+        println!("  database       {}", args.db.display());
+        println!("  health         {base}/healthz");
+        println!("  API reference  {base}/openapi.json");
+        println!("  metrics        {base}/metrics   (admin key)");
+        println!("  admin key      {}", admin.key);
+        println!("  integrator key {}", integrator.key);
+        println!(
+            "  try:  curl -H 'Authorization: Bearer {}' {base}/v1/handoffs",
+            admin.key
+        );
+        println!("  replayed {replayed} example conversations; ctrl-c stops the server");
+        if args.exit {
+            let _ = stop_tx.send(());
+        }
+        server.await.context("server task failed")??;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Posts every message of the shipped examples through the API, one conversation after another.
+async fn replay_examples(base: &str, key: &str) -> Result<usize> {
+    let client = reqwest::Client::new();
+    let run = jiff::Timestamp::now().as_second();
+    let mut count = 0;
+    for line in include_str!("../../../examples/conversations.jsonl").lines() {
+        let c: baton_core::Conversation = serde_json::from_str(line)?;
+        let id = format!("demo-{run}-{}", c.id);
+        let mut last = None;
+        for (i, m) in c.messages.iter().enumerate() {
+            let body = serde_json::json!({
+                "customer": if i == 0 { Some(&c.customer) } else { None },
+                "message": {"role": m.role, "text": m.text, "at": m.at, "confidence": m.confidence, "kb_articles": m.kb_articles},
+            });
+            let resp = client
+                .post(format!("{base}/v1/conversations/{id}/messages"))
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await?;
+            let status = resp.status();
+            let value: serde_json::Value = resp.json().await?;
+            if !status.is_success() {
+                bail!("demo replay of {id} message {i} failed: {status} {value}");
+            }
+            last = Some(value);
+        }
+        if let Some(v) = last {
+            let d = &v["decision"];
+            println!(
+                "{:<28} {:<9} {:<20} skill {:<10} priority {}",
+                id,
+                v["action"].as_str().unwrap_or("?"),
+                d["reasons"][0]["kind"].as_str().unwrap_or("-"),
+                d["skill"].as_str().unwrap_or("-"),
+                d["priority"].as_str().unwrap_or("-"),
+            );
+        }
+        count += 1;
+    }
+    Ok(count)
+}
