@@ -1,0 +1,419 @@
+//! HTTP API tests: a real server on 127.0.0.1 with a fresh SQLite file per test (`spawn_app`),
+//! driven with a real HTTP client.
+
+use std::sync::Arc;
+
+use baton_core::Policy;
+use baton_server::auth::generate_key;
+use baton_server::{router, AppState, Settings};
+use baton_store::sqlite::SqliteStore;
+use baton_store::{Role, Store};
+use serde_json::{json, Value};
+
+struct TestApp {
+    base: String,
+    store: Arc<SqliteStore>,
+    client: reqwest::Client,
+    admin: String,
+    integrator: String,
+    agent: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(Settings::default()).await
+}
+
+async fn spawn_app_with(mut settings: Settings) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    settings.db = dir.path().join("baton.db");
+    let store = Arc::new(SqliteStore::open(&settings.db).unwrap());
+    let mut keys = Vec::new();
+    for role in [Role::Admin, Role::Integrator, Role::Agent] {
+        let k = generate_key(role.as_str(), role, "2026-01-01T00:00:00Z".into());
+        store.create_key(k.record.clone()).await.unwrap();
+        keys.push(k.key);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(AppState::new(store.clone(), Policy::default(), settings));
+    tokio::spawn(baton_server::serve(listener, app, std::future::pending()));
+    TestApp {
+        base,
+        store,
+        client: reqwest::Client::new(),
+        admin: keys[0].clone(),
+        integrator: keys[1].clone(),
+        agent: keys[2].clone(),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    async fn post_message(&self, conv: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.client
+                .post(format!("{}/v1/conversations/{conv}/messages", self.base))
+                .bearer_auth(&self.integrator)
+                .json(body),
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.send(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(key),
+        )
+        .await
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    async fn message_count(&self, conv: &str) -> usize {
+        self.store
+            .conversation(conv)
+            .await
+            .unwrap()
+            .map_or(0, |c| c.messages.len())
+    }
+}
+
+fn customer() -> Value {
+    json!({"id": "cust-1", "name": "Dana Reyes", "tier": "standard", "lifetime_value": 840.0, "timezone": "America/Chicago"})
+}
+
+fn first(text: &str) -> Value {
+    json!({"customer": customer(), "message": {"role": "customer", "text": text, "at": "2026-11-02T10:00:00Z"}})
+}
+
+fn next(role: &str, text: &str, at: &str) -> Value {
+    json!({"message": {"role": role, "text": text, "at": at}})
+}
+
+#[tokio::test]
+async fn a_conversation_continues_then_hands_off_with_a_stored_handoff() {
+    let app = spawn_app().await;
+    let (s, r) = app
+        .post_message("c1", &first("Hi, where is my parcel? Order BX-1."))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["action"], "continue");
+    assert_eq!(r["index"], 0);
+    let (s, r) = app
+        .post_message(
+            "c1",
+            &next("ai", "It arrives today before 6pm.", "2026-11-02T10:00:05Z"),
+        )
+        .await;
+    assert_eq!((s, r["index"].clone()), (200, json!(1)), "{r}");
+    let (s, r) = app
+        .post_message(
+            "c1",
+            &next(
+                "customer",
+                "I want to speak to a real person please",
+                "2026-11-02T10:01:00Z",
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["action"], "handoff");
+    assert_eq!(r["decision"]["reasons"][0]["kind"], "explicit_request");
+    assert_eq!(r["decision"]["at"], 2);
+    let handoff_id = r["handoff"]["id"].as_str().unwrap().to_string();
+
+    let (s, c) = app.get("/v1/conversations/c1", &app.agent).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(c["decision"]["escalate"], true);
+    let (s, h) = app.get("/v1/handoffs?status=queued", &app.agent).await;
+    assert_eq!(s, 200, "{h}");
+    assert_eq!(h[0]["id"], handoff_id.as_str());
+    let (s, h) = app
+        .get(&format!("/v1/handoffs/{handoff_id}"), &app.integrator)
+        .await;
+    assert_eq!((s, h["reason"].clone()), (200, json!("explicit_request")));
+
+    // A later message keeps the handoff and creates no second one.
+    let (s, r) = app
+        .post_message("c1", &next("customer", "thanks", "2026-11-02T10:02:00Z"))
+        .await;
+    assert_eq!((s, r["handoff"]["id"].clone()), (200, json!(handoff_id)));
+    assert_eq!(app.store.handoffs(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn keys_and_roles_are_enforced() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/conversations/c1/messages", app.base);
+    let (s, r) = app.send(app.client.post(&url).json(&first("hi"))).await;
+    assert_eq!(
+        (s, r["error"]["code"].clone()),
+        (401, json!("unauthorized")),
+        "{r}"
+    );
+    let (s, _) = app
+        .send(
+            app.client
+                .post(&url)
+                .bearer_auth("baton_00_11")
+                .json(&first("hi")),
+        )
+        .await;
+    assert_eq!(s, 401);
+    let (s, r) = app
+        .send(
+            app.client
+                .post(&url)
+                .bearer_auth(&app.agent)
+                .json(&first("hi")),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].clone()),
+        (403, json!("forbidden")),
+        "{r}"
+    );
+    let (s, _) = app.get("/metrics", &app.integrator).await;
+    assert_eq!(s, 403);
+    let (s, _) = app
+        .send(app.client.get(format!("{}/healthz", app.base)))
+        .await;
+    assert_eq!(s, 200);
+
+    // A revoked key stops working (a fresh key is not cached yet).
+    let k = generate_key("temp", Role::Integrator, "2026-01-01T00:00:00Z".into());
+    app.store.create_key(k.record.clone()).await.unwrap();
+    app.store
+        .revoke_key(&k.record.id, "2026-01-02T00:00:00Z".into())
+        .await
+        .unwrap();
+    let (s, r) = app
+        .send(app.client.post(&url).bearer_auth(&k.key).json(&first("hi")))
+        .await;
+    assert_eq!(s, 401, "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("revoked"));
+    assert_eq!(app.message_count("c1").await, 0);
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_answer_without_a_second_append() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/conversations/c1/messages", app.base);
+    let send = || {
+        app.client
+            .post(&url)
+            .bearer_auth(&app.integrator)
+            .header("Idempotency-Key", "req-42")
+            .json(&first("hello there"))
+    };
+    let (s1, r1) = app.send(send()).await;
+    let (s2, r2) = app.send(send()).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(r1, r2);
+    assert_eq!(app.message_count("c1").await, 1);
+    let (s, r) = app
+        .send(
+            app.client
+                .post(&url)
+                .bearer_auth(&app.integrator)
+                .header("Idempotency-Key", "has space")
+                .json(&first("x")),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"]["field"].clone()),
+        (400, json!("Idempotency-Key"))
+    );
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_changes_nothing() {
+    let app = spawn_app_with(Settings {
+        max_body_bytes: 2048,
+        ..Settings::default()
+    })
+    .await;
+    let url = format!("{}/v1/conversations/c1/messages", app.base);
+    let raw = |body: &str| {
+        app.client
+            .post(&url)
+            .bearer_auth(&app.integrator)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let cases: Vec<(reqwest::RequestBuilder, u16, Option<&str>)> = vec![
+        (raw("{\"message\": "), 400, None),
+        (raw(r#"{"customer": {"id":"c","tier":"free"}, "message": {"role": "bot", "text": "x"}}"#), 400, Some("message.role")),
+        (raw(r#"{"message": {"role": "customer", "text": 5}}"#), 400, Some("message.text")),
+        (raw(r#"{"message": {"role": "customer", "text": "x"}, "extra": 1}"#), 400, None),
+        (raw(&format!(r#"{{"message": {{"role": "customer", "text": "{}"}}}}"#, "a".repeat(5000))), 413, None),
+        (app.client.post(&url).bearer_auth(&app.integrator).json(&json!({"message": {"role": "customer", "text": "hi"}})), 422, Some("customer")),
+        (app.client.post(&url).bearer_auth(&app.integrator).json(&json!({"customer": customer(), "message": {"role": "ai", "text": "x", "confidence": 1.5}})), 422, Some("message.confidence")),
+        (app.client.post(&url).bearer_auth(&app.integrator).json(&json!({"customer": customer(), "message": {"role": "customer", "text": "x", "at": "2099-01-01T00:00:00Z"}})), 422, Some("message.at")),
+        (app.client.post(&url).bearer_auth(&app.integrator).json(&json!({"customer": {"id": "c", "tier": "free", "lifetime_value": -3}, "message": {"role": "customer", "text": "x"}})), 422, Some("customer.lifetime_value")),
+    ];
+    for (i, (req, status, field)) in cases.into_iter().enumerate() {
+        let (s, r) = app.send(req).await;
+        assert_eq!(s, status, "case {i}: {r}");
+        assert!(r["error"]["code"].is_string(), "case {i}: {r}");
+        if let Some(f) = field {
+            assert_eq!(r["error"]["field"], f, "case {i}: {r}");
+        }
+    }
+    assert_eq!(app.message_count("c1").await, 0);
+
+    // Out of order after a stored message.
+    let (s, _) = app.post_message("c1", &first("hello")).await;
+    assert_eq!(s, 200);
+    let (s, r) = app
+        .post_message("c1", &next("ai", "earlier", "2026-11-01T00:00:00Z"))
+        .await;
+    assert_eq!(
+        (s, r["error"]["field"].clone()),
+        (422, json!("message.at")),
+        "{r}"
+    );
+    assert_eq!(app.message_count("c1").await, 1);
+
+    let (s, r) = app.get("/v1/conversations/nope", &app.admin).await;
+    assert_eq!((s, r["error"]["code"].clone()), (404, json!("not_found")));
+    let (s, r) = app.get("/v1/handoffs?status=lost", &app.admin).await;
+    assert_eq!((s, r["error"]["field"].clone()), (422, json!("status")));
+    let (s, _) = app.get("/v1/nothing", &app.admin).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn racing_messages_of_one_conversation_all_land_in_order() {
+    let app = Arc::new(spawn_app().await);
+    let (s, _) = app.post_message("c1", &first("start")).await;
+    assert_eq!(s, 200);
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let body = json!({"message": {"role": "ai", "text": format!("reply {i}")}});
+                app.post_message("c1", &body).await
+            })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for t in tasks {
+        let (s, r) = t.await.unwrap();
+        assert_eq!(s, 200, "{r}");
+        indexes.push(r["index"].as_u64().unwrap());
+    }
+    indexes.sort();
+    assert_eq!(indexes, (1..=24).collect::<Vec<u64>>());
+    assert_eq!(app.message_count("c1").await, 25);
+}
+
+#[tokio::test]
+async fn agents_customers_and_status() {
+    let app = spawn_app().await;
+    let put = |path: &str, key: &str, body: Value| {
+        app.client
+            .put(format!("{}{path}", app.base))
+            .bearer_auth(key)
+            .json(&body)
+    };
+    let agent = json!({"name": "Sarah", "skills": ["billing"], "capacity": 3, "seniority": "senior", "team": "billing"});
+    let (s, _) = app
+        .send(put("/v1/agents/a1", &app.integrator, agent.clone()))
+        .await;
+    assert_eq!(s, 403);
+    let (s, r) = app.send(put("/v1/agents/a1", &app.admin, agent)).await;
+    assert_eq!((s, r["status"].clone()), (200, json!("offline")), "{r}");
+    let (s, r) = app
+        .send(put("/v1/agents/a2", &app.admin, json!({"name": "X", "skills": ["cooking"], "capacity": 3, "seniority": "senior", "team": "t"})))
+        .await;
+    assert_eq!((s, r["error"]["field"].clone()), (422, json!("skills[0]")));
+    let (s, r) = app
+        .send(put(
+            "/v1/agents/a2",
+            &app.admin,
+            json!({"name": "X", "skills": [], "capacity": 0, "seniority": "senior", "team": "t"}),
+        ))
+        .await;
+    assert_eq!((s, r["error"]["field"].clone()), (422, json!("capacity")));
+    let (s, r) = app
+        .send(put(
+            "/v1/agents/a1/status",
+            &app.agent,
+            json!({"status": "available"}),
+        ))
+        .await;
+    assert_eq!((s, r["status"].clone()), (200, json!("available")), "{r}");
+    let (s, _) = app
+        .send(put(
+            "/v1/agents/zz/status",
+            &app.agent,
+            json!({"status": "available"}),
+        ))
+        .await;
+    assert_eq!(s, 404);
+    let (s, r) = app.get("/v1/agents", &app.agent).await;
+    assert_eq!((s, r.as_array().unwrap().len()), (200, 1));
+
+    // A stored customer lets the first message come without one; VIP tier drives the vip rule.
+    let (s, _) = app
+        .send(put(
+            "/v1/customers/vip-1",
+            &app.integrator,
+            json!({"name": "Ms Vale", "tier": "vip", "lifetime_value": 90000}),
+        ))
+        .await;
+    assert_eq!(s, 200);
+    let body = |text: &str| json!({"customer": {"id": "vip-1", "name": "Ms Vale", "tier": "vip", "lifetime_value": 90000}, "message": {"role": "customer", "text": text}});
+    let (s, r) = app
+        .post_message("v1", &body("Can you book the spa for Friday?"))
+        .await;
+    assert_eq!((s, r["action"].clone()), (200, json!("continue")), "{r}");
+    let (s, r) = app
+        .post_message("v1", &json!({"message": {"role": "customer", "text": "Also I need a table for six at eight, can you arrange it?"}}))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["decision"]["reasons"][0]["kind"], "vip");
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route_and_metrics_count_requests() {
+    let app = spawn_app().await;
+    let (s, spec) = app.get("/openapi.json", &app.agent).await;
+    assert_eq!(s, 200);
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut routes: Vec<(String, String)> = baton_server::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    routes.sort();
+    assert_eq!(documented, routes);
+
+    let _ = app
+        .post_message("c1", &first("I want to cancel my subscription"))
+        .await;
+    let (s, text) = app.get("/metrics", &app.admin).await;
+    assert_eq!(s, 200);
+    let text = text.as_str().unwrap();
+    assert!(text.contains("baton_http_requests_total"), "{text}");
+    assert!(
+        text.contains("baton_decisions_total{reason=\"cancellation\"}"),
+        "{text}"
+    );
+    assert!(text.contains("baton_handoffs_total"), "{text}");
+}
