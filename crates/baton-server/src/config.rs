@@ -47,7 +47,47 @@ impl Settings {
             }
             fig = fig.merge(Toml::file(f));
         }
-        fig = fig.merge(Env::prefixed("BATON_").ignore(&["POLICY_CHECK"]));
+        // Only the settings' own names: other BATON_* variables (BATON_LOG) belong elsewhere.
+        fig = fig.merge(Env::prefixed("BATON_").only(&[
+            "listen",
+            "db",
+            "policy",
+            "max_body_bytes",
+            "max_text_bytes",
+            "max_clock_skew_seconds",
+        ]));
         fig.extract().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "baton.toml",
+                "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 1000\n",
+            )?;
+            jail.set_env("BATON_MAX_BODY_BYTES", "2000");
+            jail.set_env("BATON_LOG", "debug");
+            let s = Settings::load(Some(Path::new("baton.toml"))).unwrap();
+            assert_eq!(s.listen, "127.0.0.1:9000");
+            assert_eq!(s.max_body_bytes, 2000);
+            assert_eq!(s.max_text_bytes, Settings::default().max_text_bytes);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_wrong_key_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("baton.toml", "max_body_byte = 1\n")?;
+            let e = Settings::load(Some(Path::new("baton.toml"))).unwrap_err();
+            assert!(e.contains("max_body_byte"), "{e}");
+            Ok(())
+        });
     }
 }
