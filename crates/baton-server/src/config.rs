@@ -61,6 +61,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
 mod tests {
     use super::*;
 
