@@ -137,6 +137,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
             tx.commit()?;
             Ok(())
         })();
+        metrics::counter!("baton_store_commits_total").increment(1);
+        metrics::counter!("baton_store_writes_total").increment(batch.len() as u64);
+        metrics::histogram!("baton_store_commit_batch_size").record(batch.len() as f64);
         for ((_, reply), result) in batch.drain(..).zip(
             results
                 .into_iter()

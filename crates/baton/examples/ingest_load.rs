@@ -1,0 +1,103 @@
+//! Load generator for durable message ingest: `clients` concurrent HTTP clients post messages to
+//! their own conversations for `seconds`, and the run reports acknowledged messages/second and
+//! latency percentiles. Next to it, it measures the disk's fsyncs/second in the database's folder
+//! (a write + fsync loop), the physical limit without group commit, in the same run.
+//!
+//! cargo run --release -p baton --example ingest_load -- URL KEY DB_DIR [clients] [seconds]
+//! (scripts/bench_ingest.sh starts the server and runs this.)
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn fsyncs_per_second(dir: &str, seconds: f64) -> f64 {
+    let path = std::path::Path::new(dir).join("fsync-probe.tmp");
+    let mut f = std::fs::File::create(&path).expect("create probe file");
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        f.write_all(b"x").unwrap();
+        f.sync_data().unwrap();
+        n += 1;
+    }
+    let _ = std::fs::remove_file(&path);
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!("usage: ingest_load URL KEY DB_DIR [clients=64] [seconds=10]");
+        std::process::exit(2);
+    }
+    let (url, key, dir) = (args[1].clone(), args[2].clone(), args[3].clone());
+    let clients: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(64);
+    let seconds: u64 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(10);
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, url, key) = (client.clone(), url.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let conv = format!("load-{}-{c}", std::process::id());
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let body = serde_json::json!({
+                    "customer": {"id": format!("cust-{c}"), "tier": "standard", "lifetime_value": 100.0},
+                    "message": {"role": if i % 2 == 0 { "customer" } else { "ai" },
+                                "text": format!("Where is my order BX-{i}? It was due yesterday."),
+                                "confidence": if i % 2 == 0 { None } else { Some(0.9) }}
+                });
+                let t = Instant::now();
+                let r = client
+                    .post(format!("{url}/v1/conversations/{conv}/messages"))
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+                i += 1;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct =
+        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    let fsyncs = fsyncs_per_second(&dir, 3.0);
+    println!(
+        "{}",
+        serde_json::json!({
+            "clients": clients,
+            "seconds": elapsed,
+            "acknowledged": all.len(),
+            "errors": errors,
+            "messages_per_second": all.len() as f64 / elapsed,
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "max_ms": pct(1.0),
+            "disk_fsyncs_per_second": fsyncs,
+        })
+    );
+}
