@@ -51,9 +51,9 @@ async fn main() {
             while Instant::now() < deadline {
                 let body = serde_json::json!({
                     "customer": {"id": format!("cust-{c}"), "tier": "standard", "lifetime_value": 100.0},
-                    "message": {"role": if i % 2 == 0 { "customer" } else { "ai" },
+                    "message": {"role": if i.is_multiple_of(2) { "customer" } else { "ai" },
                                 "text": format!("Where is my order BX-{i}? It was due yesterday."),
-                                "confidence": if i % 2 == 0 { None } else { Some(0.9) }}
+                                "confidence": if i.is_multiple_of(2) { None } else { Some(0.9) }}
                 });
                 let t = Instant::now();
                 let r = client

@@ -82,14 +82,14 @@ fn acknowledged_messages_survive_kill_9() {
             let (client, url, key, acked) = (client.clone(), url.clone(), key.clone(), acked.clone());
             tasks.push(tokio::spawn(async move {
                 let conv = format!("conv-{c}");
-                for i in 0.. {
+                for i in 0u64.. {
                     if Instant::now() > deadline {
                         break;
                     }
                     let text = format!("{conv} message {i}");
                     let body = serde_json::json!({
                         "customer": {"id": format!("cust-{c}"), "tier": "standard"},
-                        "message": {"role": if i % 2 == 0 { "customer" } else { "ai" }, "text": text}
+                        "message": {"role": if i.is_multiple_of(2) { "customer" } else { "ai" }, "text": text}
                     });
                     let resp = client
                         .post(format!("{url}/v1/conversations/{conv}/messages"))
