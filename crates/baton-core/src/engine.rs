@@ -35,7 +35,7 @@ fn answer_polarity<'t>(
 
 /// What Baton decided about a conversation (the contract of DESIGN.md).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Decision {
     pub id: String,
     pub escalate: bool,

@@ -8,11 +8,14 @@
 //! - [`engine`]: conversation state folded message by message, and the [`engine::Decision`].
 //! - [`eval`]: scoring decisions against labels.
 
+pub mod context;
 pub mod engine;
 pub mod eval;
 pub mod model;
 pub mod policy;
 pub mod reason;
+pub mod routing;
+pub mod schedule;
 pub mod sentiment;
 pub mod signals;
 pub mod text;

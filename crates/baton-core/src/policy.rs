@@ -45,6 +45,64 @@ struct PolicyFile {
     priority: PriorityFile,
     #[serde(default)]
     custom_rules: Vec<CustomRuleFile>,
+    routing: RoutingFile,
+    teams: Vec<TeamFile>,
+    texts: Texts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutingFile {
+    accept_timeout_seconds: Spanned<u64>,
+    ageing_seconds: Spanned<u64>,
+    default_handle_seconds: Spanned<f64>,
+    handle_time_sample: Spanned<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamFile {
+    name: String,
+    skill: Spanned<String>,
+    timezone: Spanned<String>,
+    hours: Vec<Spanned<String>>,
+}
+
+/// Customer-facing texts, with `{placeholders}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Texts {
+    pub explicit_request: String,
+    pub assigned: String,
+    pub queued: String,
+    pub callback: String,
+}
+
+impl Texts {
+    /// Fills `{name}` placeholders from `values`; unknown placeholders are left as they are.
+    pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+        let mut out = template.to_string();
+        for (k, v) in values {
+            out = out.replace(&format!("{{{k}}}"), v);
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RoutingRules {
+    pub accept_timeout_seconds: u64,
+    pub ageing_seconds: u64,
+    pub default_handle_seconds: f64,
+    pub handle_time_sample: usize,
+}
+
+/// A team: the skill it serves and its hours.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub name: String,
+    pub skill: String,
+    pub hours: crate::schedule::Hours,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,7 +271,9 @@ struct CustomRuleFile {
 
 /// Handoff priority, most urgent last so that `Ord` ranks them.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -445,6 +505,9 @@ pub struct Policy {
     pub topics: Topics,
     pub priority: PriorityRules,
     pub custom_rules: Vec<CustomRule>,
+    pub routing: RoutingRules,
+    pub teams: Vec<Team>,
+    pub texts: Texts,
     /// One pass over a customer message that tells which of the rarely matching pattern lists
     /// could match at all, so that most messages are scanned once instead of once per list.
     pub screen: regex::RegexSet,
@@ -895,7 +958,54 @@ impl Policy {
                 .with_line(c.line_of_key("message_length", "min_words")));
         }
 
+        let r = &file.routing;
+        let routing = RoutingRules {
+            accept_timeout_seconds: c
+                .positive("routing.accept_timeout_seconds", &r.accept_timeout_seconds)?,
+            ageing_seconds: c.positive("routing.ageing_seconds", &r.ageing_seconds)?,
+            default_handle_seconds: c
+                .positive("routing.default_handle_seconds", &r.default_handle_seconds)?,
+            handle_time_sample: c.positive("routing.handle_time_sample", &r.handle_time_sample)?,
+        };
+        let mut teams = Vec::new();
+        for (i, t) in file.teams.iter().enumerate() {
+            let key = format!("teams[{i}]");
+            let skill = c.skill(&format!("{key}.skill"), &t.skill)?;
+            if teams.iter().any(|x: &Team| x.skill == skill) {
+                return Err(c.err(
+                    Some(t.skill.span()),
+                    &format!("{key}.skill"),
+                    format!("skill `{skill}` already has a team"),
+                ));
+            }
+            let rules: Vec<String> = t.hours.iter().map(|h| h.get_ref().clone()).collect();
+            let hours = crate::schedule::Hours::new(t.timezone.get_ref(), &rules).map_err(|e| {
+                let span = if e.contains("time zone") {
+                    t.timezone.span()
+                } else {
+                    t.hours.first().map_or(t.timezone.span(), |h| h.span())
+                };
+                c.err(Some(span), &format!("{key}.hours"), e)
+            })?;
+            teams.push(Team {
+                name: t.name.clone(),
+                skill,
+                hours,
+            });
+        }
+        for s in &c.skills {
+            if !teams.iter().any(|t| &t.skill == s) {
+                return Err(c.err(
+                    None,
+                    "teams",
+                    format!("skill `{s}` has no team; add a [[teams]] entry for it"),
+                ));
+            }
+        }
         let mut policy = Policy {
+            routing,
+            teams,
+            texts: file.texts.clone(),
             screen: regex::RegexSet::empty(),
             order,
             negation_window: file.negation_window,
@@ -1039,6 +1149,11 @@ impl Policy {
         }
         self.screen = regex::RegexSet::new(patterns)?;
         Ok(())
+    }
+
+    /// The team that serves `skill` (every skill has one: checked on load).
+    pub fn team(&self, skill: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.skill == skill)
     }
 
     /// The name a reason kind has in decisions (custom rules by their own name).

@@ -83,7 +83,7 @@ impl ReasonKind {
 
 /// One reason to escalate, as it appears in a decision.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Reason {
     pub kind: String,
     pub detail: String,

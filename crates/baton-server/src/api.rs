@@ -2,24 +2,25 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use baton_core::model::{validate_customer, validate_message, Customer, InputLimits, Message};
 use baton_core::ConversationState;
-use baton_store::{Agent, AgentStatus, Append, Handoff, HandoffStatus, Role, StoredConversation};
+use baton_store::{
+    Agent, AgentStatus, Append, HandoffStatus, NewHandoff, Placement, Role, StoredConversation,
+};
 use jiff::Timestamp;
-use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::*;
 use crate::AppState;
 
-const READERS: &[Role] = &[Role::Integrator, Role::Agent, Role::Admin];
-const WRITERS: &[Role] = &[Role::Integrator, Role::Admin];
-const AGENTS: &[Role] = &[Role::Agent, Role::Admin];
-const ADMINS: &[Role] = &[Role::Admin];
+pub(crate) const READERS: &[Role] = &[Role::Integrator, Role::Agent, Role::Admin];
+pub(crate) const WRITERS: &[Role] = &[Role::Integrator, Role::Admin];
+pub(crate) const AGENTS: &[Role] = &[Role::Agent, Role::Admin];
+pub(crate) const ADMINS: &[Role] = &[Role::Admin];
 
 /// What the server keeps in memory per conversation: the folded engine state and what checks
 /// need (customer, message count, last time). Rebuilt from the store after a restart.
@@ -42,7 +43,7 @@ fn check_id(field: &str, id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn now_string() -> String {
+pub(crate) fn now_string() -> String {
     Timestamp::now().to_string()
 }
 
@@ -69,16 +70,14 @@ async fn replay(state: &AppState, stored: StoredConversation) -> ApiResult<LiveC
     }
     if live.state.escalated() {
         let handoffs = state.store.handoffs(None).await?;
-        live.handoff = handoffs
+        if let Some(h) = handoffs
             .into_iter()
             .find(|h| h.conversation_id == stored.id)
-            .map(|h| HandoffRef {
-                id: h.id,
-                status: h.status.as_str().into(),
-                skill: h.skill,
-                priority: h.priority,
-                agent_id: h.agent_id,
-            });
+        {
+            if let Some(p) = state.store.placement(&h.id, state.routing()).await? {
+                live.handoff = Some(HandoffRef::from(&p));
+            }
+        }
     }
     Ok(live)
 }
@@ -219,50 +218,20 @@ pub async fn post_message(
     let was_escalated = live.state.escalated();
     let escalated_now = live.state.push(&state.policy, &live.customer, &message);
     let decision = live.state.decision(&state.policy, &id, &live.customer);
-    let handoff = if escalated_now && !was_escalated {
-        let h = Handoff {
-            id: format!("h-{}", uuid_like()),
-            conversation_id: id.clone(),
-            status: HandoffStatus::Queued,
-            skill: decision.skill.clone().unwrap_or_else(|| "general".into()),
-            priority: decision.priority.as_str().to_string(),
-            reason: decision
-                .reasons
-                .first()
-                .map(|r| r.kind.clone())
-                .unwrap_or_default(),
-            agent_id: None,
-            created_at: now.to_string(),
-        };
-        Some(h)
-    } else {
-        None
-    };
-    if let Some(h) = &handoff {
-        live.handoff = Some(HandoffRef {
-            id: h.id.clone(),
-            status: h.status.as_str().into(),
-            skill: h.skill.clone(),
-            priority: h.priority.clone(),
-            agent_id: None,
-        });
-    }
-    let response = PostMessageResponse {
+    let new_handoff = (escalated_now && !was_escalated)
+        .then(|| new_handoff(&state, &decision, &live.customer, now));
+    let answer = Answer {
         conversation_id: id.clone(),
         index,
-        action: if decision.escalate {
-            Action::Handoff
-        } else {
-            Action::Continue
-        },
         decision: decision.clone(),
-        handoff: live.handoff.clone(),
+        customer: live.customer.clone(),
+        previous: live.handoff.clone(),
+        policy: state.policy.clone(),
     };
-    let response_json =
-        serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()))?;
     let customer_known =
         guard.is_some() || state.store.customer(&live.customer.id).await?.is_some();
-    state
+    let respond_with = answer.clone();
+    let placement = state
         .store
         .append(Append {
             conversation_id: id.clone(),
@@ -276,17 +245,155 @@ pub async fn post_message(
             message: message.clone(),
             decision: serde_json::to_value(&decision)
                 .map_err(|e| ApiError::internal(e.to_string()))?,
-            handoff: handoff.clone(),
-            idempotency: idem.map(|scope| (scope, response_json.to_string())),
+            handoff: new_handoff.clone(),
+            routing: state.routing(),
+            idempotency: idem.map(|scope| {
+                let respond: baton_store::Respond = Box::new(move |p| {
+                    serde_json::to_string(&respond_with.build(p)).unwrap_or_default()
+                });
+                (scope, respond)
+            }),
             now: now.to_string(),
         })
         .await?;
+    let response = answer.build(placement.as_ref());
+    live.handoff = response.handoff.clone();
     live.count += 1;
     live.last_at = Some(message.at);
     *guard = Some(live);
     drop(guard);
-    crate::metrics::decision(&response.decision, handoff.is_some());
-    Ok(Json(response_json))
+    crate::metrics::decision(&response.decision, new_handoff.is_some());
+    state.events.notify_waiters();
+    let value = serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(value))
+}
+
+/// Everything the answer to a posted message depends on, so the same answer can be built inside
+/// the store's transaction (for `Idempotency-Key` replays) and after it.
+#[derive(Clone)]
+struct Answer {
+    conversation_id: String,
+    index: usize,
+    decision: baton_core::Decision,
+    customer: Customer,
+    previous: Option<HandoffRef>,
+    policy: Arc<baton_core::Policy>,
+}
+
+impl Answer {
+    fn build(&self, placement: Option<&Placement>) -> PostMessageResponse {
+        let handoff = placement
+            .map(HandoffRef::from)
+            .or_else(|| self.previous.clone());
+        let customer_text =
+            placement.map(|p| customer_text(&self.policy, &self.decision, &self.customer, p));
+        let waiting = handoff
+            .as_ref()
+            .is_some_and(|h| h.status == "queued" || h.status == "callback");
+        PostMessageResponse {
+            conversation_id: self.conversation_id.clone(),
+            index: self.index,
+            action: if self.decision.escalate {
+                Action::Handoff
+            } else {
+                Action::Continue
+            },
+            decision: self.decision.clone(),
+            handoff,
+            customer_text,
+            ai_may_continue: !self.decision.escalate || waiting,
+        }
+    }
+}
+
+fn new_handoff(
+    state: &AppState,
+    decision: &baton_core::Decision,
+    customer: &Customer,
+    now: Timestamp,
+) -> NewHandoff {
+    let skill = decision.skill.clone().unwrap_or_else(|| "general".into());
+    let team = state.policy.team(&skill);
+    // Outside the team's hours the customer is offered a callback at the next opening.
+    let callback_at = team.and_then(|t| match t.hours.is_open(now) {
+        true => None,
+        false => t.hours.next_opening(now).map(|t| t.to_string()),
+    });
+    NewHandoff {
+        id: format!("h-{}", uuid_like()),
+        team: team.map_or_else(|| skill.clone(), |t| t.name.clone()),
+        skill,
+        priority: decision.priority,
+        reason: decision
+            .reasons
+            .first()
+            .map(|r| r.kind.clone())
+            .unwrap_or_default(),
+        vip: customer.tier == baton_core::Tier::Vip,
+        callback_at,
+    }
+}
+
+/// The customer-facing text for a placed handoff, from the policy's templates.
+pub(crate) fn customer_text(
+    policy: &baton_core::Policy,
+    decision: &baton_core::Decision,
+    customer: &Customer,
+    p: &Placement,
+) -> String {
+    use baton_core::policy::Texts;
+    let texts = &policy.texts;
+    let h = &p.handoff;
+    let first = customer
+        .name
+        .split_whitespace()
+        .next()
+        .unwrap_or("there")
+        .to_string();
+    let agent = p.agent_name.clone().unwrap_or_default();
+    let eta = p
+        .eta_seconds
+        .map(baton_core::routing::describe_wait)
+        .unwrap_or_else(|| "a few minutes".into());
+    let team_hours = policy
+        .team(&h.skill)
+        .map(|t| t.hours.text.clone())
+        .unwrap_or_default();
+    let callback_time = h
+        .callback_at
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .map(|t| baton_core::schedule::local_text(t, customer.timezone.as_deref()))
+        .unwrap_or_default();
+    let agent_or_team = match &p.agent_name {
+        Some(a) => format!("{a} from our {} team", h.team),
+        None => format!("our {} team", h.team),
+    };
+    let values = [
+        ("first_name", first.as_str()),
+        ("team", h.team.as_str()),
+        ("agent", agent.as_str()),
+        ("agent_or_team", agent_or_team.as_str()),
+        ("eta", eta.as_str()),
+        ("hours", team_hours.as_str()),
+        ("callback_time", callback_time.as_str()),
+    ];
+    let explicit = decision
+        .reasons
+        .first()
+        .is_some_and(|r| r.kind == "explicit_request");
+    let main = match h.status {
+        HandoffStatus::Callback => Texts::fill(&texts.callback, &values),
+        _ if explicit => Texts::fill(&texts.explicit_request, &values),
+        HandoffStatus::Assigned | HandoffStatus::Accepted => Texts::fill(&texts.assigned, &values),
+        _ => Texts::fill(&texts.queued, &values),
+    };
+    // An explicit request that has to wait also hears the wait.
+    if explicit && h.status == HandoffStatus::Queued {
+        format!("{main} {}", Texts::fill(&texts.queued, &values))
+    } else {
+        main
+    }
 }
 
 /// A random 128-bit id in hex.
@@ -445,13 +552,12 @@ pub async fn put_agent_status(
     JsonBody(body): JsonBody<StatusIn>,
 ) -> ApiResult<Json<AgentOut>> {
     caller.require(AGENTS)?;
-    Ok(Json(
-        state
-            .store
-            .set_agent_status(&id, body.status, now_string())
-            .await?
-            .into(),
-    ))
+    let agent = state
+        .store
+        .set_agent_status(&id, body.status, now_string(), state.routing())
+        .await?;
+    state.events.notify_waiters();
+    Ok(Json(agent.into()))
 }
 
 #[utoipa::path(
@@ -473,66 +579,6 @@ pub async fn list_agents(
             .map(Into::into)
             .collect(),
     ))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct HandoffQuery {
-    /// queued, assigned, accepted or resolved
-    pub status: Option<String>,
-}
-
-#[utoipa::path(
-    get, path = "/v1/handoffs",
-    params(HandoffQuery),
-    responses((status = 200, body = [HandoffOut]), (status = 422, body = crate::error::ErrorBody)),
-    security(("bearer" = []))
-)]
-pub async fn list_handoffs(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: Result<Query<HandoffQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Vec<HandoffOut>>> {
-    caller.require(AGENTS)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(HandoffStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid(
-                "status",
-                format!("unknown status `{s}`; expected queued, assigned, accepted or resolved"),
-            )
-        })?),
-    };
-    Ok(Json(
-        state
-            .store
-            .handoffs(status)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
-}
-
-#[utoipa::path(
-    get, path = "/v1/handoffs/{id}",
-    params(("id" = String, Path, description = "handoff id")),
-    responses((status = 200, body = HandoffOut), (status = 404, body = crate::error::ErrorBody)),
-    security(("bearer" = []))
-)]
-pub async fn get_handoff(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<HandoffOut>> {
-    caller.require(READERS)?;
-    state
-        .store
-        .handoff(&id)
-        .await?
-        .map(|h| Json(h.into()))
-        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))
 }
 
 /// Liveness and database check; needs no key.

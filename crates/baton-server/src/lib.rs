@@ -7,8 +7,11 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
+pub mod handoffs;
 pub mod metrics;
 pub mod openapi;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -29,6 +32,8 @@ pub struct AppState {
     pub conversations: Arc<api::Conversations>,
     pub keys: Arc<auth::KeyCache>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Woken after every write that adds events (SSE streams and webhook delivery wait on it).
+    pub events: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -40,7 +45,24 @@ impl AppState {
             conversations: Arc::default(),
             keys: Arc::default(),
             metrics: metrics::handle(),
+            events: Arc::default(),
         }
+    }
+
+    /// The policy's routing parameters, as the store takes them.
+    pub fn routing(&self) -> baton_store::RoutingParams {
+        let r = &self.policy.routing;
+        baton_store::RoutingParams {
+            ageing_seconds: r.ageing_seconds as i64,
+            default_handle_seconds: r.default_handle_seconds,
+            handle_time_sample: r.handle_time_sample,
+        }
+    }
+
+    /// Starts the background workers: the routing sweep and webhook delivery.
+    pub fn spawn_workers(&self) {
+        tokio::spawn(events::sweep_loop(self.clone()));
+        tokio::spawn(webhooks::delivery_loop(self.clone()));
     }
 }
 
@@ -55,6 +77,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/agents"),
     ("get", "/v1/handoffs"),
     ("get", "/v1/handoffs/{id}"),
+    ("post", "/v1/handoffs/{id}/accept"),
+    ("post", "/v1/handoffs/{id}/transfer"),
+    ("post", "/v1/handoffs/{id}/resolve"),
+    ("post", "/v1/handoffs/{id}/callback"),
+    ("post", "/v1/handoffs/{id}/csat"),
+    ("get", "/v1/events"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("delete", "/v1/webhooks/{id}"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -72,8 +103,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents/{id}", put(api::put_agent))
         .route("/v1/agents/{id}/status", put(api::put_agent_status))
         .route("/v1/agents", get(api::list_agents))
-        .route("/v1/handoffs", get(api::list_handoffs))
-        .route("/v1/handoffs/{id}", get(api::get_handoff))
+        .route("/v1/handoffs", get(handoffs::list_handoffs))
+        .route("/v1/handoffs/{id}", get(handoffs::get_handoff))
+        .route("/v1/handoffs/{id}/accept", post(handoffs::accept))
+        .route("/v1/handoffs/{id}/transfer", post(handoffs::transfer))
+        .route("/v1/handoffs/{id}/resolve", post(handoffs::resolve))
+        .route("/v1/handoffs/{id}/callback", post(handoffs::callback))
+        .route("/v1/handoffs/{id}/csat", post(handoffs::csat))
+        .route("/v1/events", get(events::events))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{id}", axum::routing::delete(webhooks::delete))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(api::openapi))

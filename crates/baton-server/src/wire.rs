@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use baton_core::model::{Customer, Role, Tier};
 use baton_core::Decision;
 use baton_store::{AgentStatus, Seniority};
+
 use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -96,11 +97,40 @@ pub enum Action {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HandoffRef {
     pub id: String,
+    /// queued, assigned, accepted, resolved or callback
     pub status: String,
     pub skill: String,
+    pub team: String,
     pub priority: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// 0-based place in the queue of its skill, when queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_at: Option<String>,
+}
+
+impl From<&baton_store::Placement> for HandoffRef {
+    fn from(p: &baton_store::Placement) -> Self {
+        let h = &p.handoff;
+        Self {
+            id: h.id.clone(),
+            status: h.status.as_str().into(),
+            skill: h.skill.clone(),
+            team: h.team.clone(),
+            priority: h.priority.clone(),
+            agent_id: h.agent_id.clone(),
+            agent_name: p.agent_name.clone(),
+            queue_position: p.position,
+            eta_seconds: p.eta_seconds.map(|e| e.round()),
+            callback_at: h.callback_at.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -112,6 +142,11 @@ pub struct PostMessageResponse {
     pub decision: Decision,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff: Option<HandoffRef>,
+    /// What to tell the customer now (acknowledgement, wait time, callback offer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_text: Option<String>,
+    /// True while the customer waits for a human: the AI may keep helping meanwhile.
+    pub ai_may_continue: bool,
 }
 
 /// `PUT /v1/customers/{id}`: the customer without its id (the path gives it).
@@ -187,32 +222,81 @@ pub struct ConversationOut {
     pub created_at: String,
 }
 
+/// A handoff with its lifecycle and, on `GET /v1/handoffs/{id}`, the context package.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HandoffOut {
-    pub id: String,
-    pub conversation_id: String,
-    pub status: String,
-    pub skill: String,
-    pub priority: String,
-    pub reason: String,
+    #[schema(value_type = Object)]
+    #[serde(flatten)]
+    pub handoff: baton_store::Handoff,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent_id: Option<String>,
-    pub created_at: String,
+    pub queue_position: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_now_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<baton_core::context::ContextPackage>,
 }
 
-impl From<baton_store::Handoff> for HandoffOut {
-    fn from(h: baton_store::Handoff) -> Self {
-        Self {
-            id: h.id,
-            conversation_id: h.conversation_id,
-            status: h.status.as_str().to_string(),
-            skill: h.skill,
-            priority: h.priority,
-            reason: h.reason,
-            agent_id: h.agent_id,
-            created_at: h.created_at,
-        }
-    }
+/// `POST /v1/handoffs/{id}/accept`.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptIn {
+    pub agent_id: String,
+}
+
+/// `POST /v1/handoffs/{id}/transfer`: to an agent, or to another team (by skill), with a note.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferIn {
+    #[serde(default)]
+    pub to_agent: Option<String>,
+    #[serde(default)]
+    pub to_skill: Option<String>,
+    pub note: String,
+}
+
+/// `POST /v1/handoffs/{id}/resolve`.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveIn {
+    pub resolution: String,
+    /// Was the escalation needed, in the human's judgement?
+    pub necessary: bool,
+    /// What the human needed that the AI lacked (information, authority, ...).
+    #[serde(default)]
+    pub missing: Option<String>,
+}
+
+/// `POST /v1/handoffs/{id}/callback`.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackIn {
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+}
+
+/// `POST /v1/handoffs/{id}/csat`.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsatIn {
+    /// 1 (very dissatisfied) to 5 (very satisfied).
+    pub score: u8,
+}
+
+/// `POST /v1/webhooks`.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookIn {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WebhookOut {
+    pub id: String,
+    pub url: String,
+    /// The signing secret (`whsec_...`), returned only when the endpoint is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -105,32 +105,7 @@ impl AgentStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Seniority {
-    Junior,
-    Regular,
-    Senior,
-}
-
-impl Seniority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Seniority::Junior => "junior",
-            Seniority::Regular => "regular",
-            Seniority::Senior => "senior",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "junior" => Some(Seniority::Junior),
-            "regular" => Some(Seniority::Regular),
-            "senior" => Some(Seniority::Senior),
-            _ => None,
-        }
-    }
-}
+pub use baton_core::routing::Seniority;
 
 /// A human agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,10 +135,15 @@ pub struct StoredConversation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HandoffStatus {
+    /// Waiting for an agent with the skill.
     Queued,
+    /// Given to an agent who has not accepted yet.
     Assigned,
+    /// The agent took it.
     Accepted,
     Resolved,
+    /// The team is closed: a callback is scheduled at `callback_at`.
+    Callback,
 }
 
 impl HandoffStatus {
@@ -173,6 +153,7 @@ impl HandoffStatus {
             HandoffStatus::Assigned => "assigned",
             HandoffStatus::Accepted => "accepted",
             HandoffStatus::Resolved => "resolved",
+            HandoffStatus::Callback => "callback",
         }
     }
 
@@ -182,23 +163,120 @@ impl HandoffStatus {
             "assigned" => Some(HandoffStatus::Assigned),
             "accepted" => Some(HandoffStatus::Accepted),
             "resolved" => Some(HandoffStatus::Resolved),
+            "callback" => Some(HandoffStatus::Callback),
             _ => None,
         }
     }
 }
 
-/// A handoff of a conversation to a human team.
+/// A handoff of a conversation to a human team, with its lifecycle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Handoff {
     pub id: String,
     pub conversation_id: String,
     pub status: HandoffStatus,
     pub skill: String,
+    pub team: String,
     pub priority: String,
     /// Primary reason kind.
     pub reason: String,
+    pub vip: bool,
     pub agent_id: Option<String>,
     pub created_at: String,
+    pub queued_at: Option<String>,
+    pub assigned_at: Option<String>,
+    pub accepted_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub callback_at: Option<String>,
+    pub resolution: Option<String>,
+    /// The human's judgement: was the escalation needed?
+    pub necessary: Option<bool>,
+    /// What the human needed that the AI lacked.
+    pub missing: Option<String>,
+    pub csat: Option<u8>,
+    pub transfers: u32,
+    /// Expected wait quoted when it was queued.
+    pub eta_seconds: Option<f64>,
+}
+
+/// A new handoff, as the server asks for it: the store routes it in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHandoff {
+    pub id: String,
+    pub skill: String,
+    pub team: String,
+    pub priority: baton_core::Priority,
+    pub reason: String,
+    pub vip: bool,
+    /// When set, the team is closed: schedule a callback at this time instead of routing.
+    pub callback_at: Option<String>,
+}
+
+/// Routing parameters from the policy, passed with every write that may route.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoutingParams {
+    pub ageing_seconds: i64,
+    pub default_handle_seconds: f64,
+    pub handle_time_sample: usize,
+}
+
+/// Where a handoff stands after a routing write: assigned to whom, or its queue position and
+/// expected wait.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Placement {
+    pub handoff: Handoff,
+    pub agent_name: Option<String>,
+    /// 0-based place among queued handoffs of the same skill.
+    pub position: Option<usize>,
+    pub eta_seconds: Option<f64>,
+    /// Agents with the skill who are available now.
+    pub agents_on_shift: u32,
+}
+
+/// A lifecycle change of a handoff.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// The assigned agent takes it.
+    Accept {
+        agent_id: String,
+    },
+    /// Warm transfer to an agent or to another skill's team, with a note.
+    Transfer {
+        to_agent: Option<String>,
+        to_skill: Option<String>,
+        to_team: Option<String>,
+        note: String,
+    },
+    Resolve {
+        resolution: String,
+        necessary: bool,
+        missing: Option<String>,
+    },
+    /// Schedule (or move) a callback.
+    Callback {
+        at: String,
+    },
+    Csat {
+        score: u8,
+    },
+}
+
+/// A registered webhook endpoint (the secret is only returned when created).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    #[serde(skip)]
+    pub secret: String,
+    pub created_at: String,
+}
+
+/// One webhook delivery due: the endpoint, the event and how many times it was tried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub endpoint: WebhookEndpoint,
+    pub event: Event,
+    pub attempts: u32,
 }
 
 /// An entry of the event log (handoff created, agent status changed, ...).
@@ -211,8 +289,11 @@ pub struct Event {
     pub at: String,
 }
 
+/// Builds the answer to store for a retried request, from where the new handoff (if any) was
+/// placed; runs inside the transaction, so the stored answer and the message commit together.
+pub type Respond = Box<dyn Fn(Option<&Placement>) -> String + Send + Sync>;
+
 /// Everything one accepted message writes, in one transaction.
-#[derive(Debug, Clone)]
 pub struct Append {
     pub conversation_id: String,
     /// Upserted with the message (required when the conversation is new and the customer is
@@ -226,10 +307,11 @@ pub struct Append {
     pub message: Message,
     /// The decision after this message (JSON), stored on the conversation.
     pub decision: serde_json::Value,
-    /// A handoff to create with this message.
-    pub handoff: Option<Handoff>,
-    /// `(scope, response)`: the answer to replay for a retried request.
-    pub idempotency: Option<(String, String)>,
+    /// A handoff to create (and route) with this message.
+    pub handoff: Option<NewHandoff>,
+    pub routing: RoutingParams,
+    /// `(scope, respond)`: the answer to replay for a retried request.
+    pub idempotency: Option<(String, Respond)>,
     /// Wall-clock time of the write, RFC 3339.
     pub now: String,
 }
@@ -240,19 +322,63 @@ pub trait Store: Send + Sync + 'static {
     async fn put_customer(&self, customer: Customer, now: String) -> Result<()>;
     async fn customer(&self, id: &str) -> Result<Option<Customer>>;
 
-    /// Appends one message with everything it implies (see [`Append`]).
-    async fn append(&self, append: Append) -> Result<()>;
+    /// Appends one message with everything it implies (see [`Append`]); when it creates a
+    /// handoff, returns where the handoff was placed.
+    async fn append(&self, append: Append) -> Result<Option<Placement>>;
     async fn conversation(&self, id: &str) -> Result<Option<StoredConversation>>;
     /// The stored response of an idempotent request, if any.
     async fn idempotent_response(&self, scope: &str) -> Result<Option<String>>;
 
     async fn put_agent(&self, agent: Agent, now: String) -> Result<Agent>;
-    async fn set_agent_status(&self, id: &str, status: AgentStatus, now: String) -> Result<Agent>;
+    /// Sets an agent's status; an agent who becomes available takes queued handoffs.
+    async fn set_agent_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Agent>;
     async fn agent(&self, id: &str) -> Result<Option<Agent>>;
     async fn agents(&self) -> Result<Vec<Agent>>;
 
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;
     async fn handoffs(&self, status: Option<HandoffStatus>) -> Result<Vec<Handoff>>;
+    /// Applies a lifecycle change. `Conflict` when it makes no sense in the handoff's state,
+    /// `NotFound` for an unknown handoff or agent. Freed capacity takes queued handoffs.
+    async fn transition(
+        &self,
+        id: &str,
+        transition: Transition,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Placement>;
+    /// Returns assigned handoffs not accepted within `timeout_seconds` to the queue (the agent
+    /// is set away and excluded), releases due callbacks into the queue, and routes the queue.
+    /// Returns how many handoffs changed.
+    async fn sweep(
+        &self,
+        now: String,
+        timeout_seconds: i64,
+        routing: RoutingParams,
+    ) -> Result<usize>;
+    /// Where a handoff stands now (queue position and expected wait when queued).
+    async fn placement(&self, id: &str, routing: RoutingParams) -> Result<Option<Placement>>;
+
+    async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()>;
+    async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>>;
+    async fn remove_webhook(&self, id: &str) -> Result<()>;
+    /// Deliveries due at `now`: for each endpoint only its oldest undelivered event, so events
+    /// reach each endpoint in order.
+    async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>>;
+    /// Records a delivery attempt: delivered, or failed with the time of the next attempt.
+    async fn delivery_result(
+        &self,
+        endpoint_id: &str,
+        event_seq: i64,
+        delivered_at: Option<String>,
+        next_attempt_at: Option<String>,
+        error: Option<String>,
+    ) -> Result<()>;
 
     async fn create_key(&self, key: ApiKey) -> Result<()>;
     async fn key(&self, id: &str) -> Result<Option<ApiKey>>;
@@ -260,6 +386,8 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a key revoked; `NotFound` if there is no such key.
     async fn revoke_key(&self, id: &str, now: String) -> Result<()>;
 
+    /// The sequence number of the newest event (0 when there is none).
+    async fn last_event_seq(&self) -> Result<i64>;
     /// Events with `seq > after`, oldest first, at most `limit`.
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
     /// Cheap liveness check of the database.

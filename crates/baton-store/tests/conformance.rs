@@ -2,9 +2,17 @@
 //! fresh SQLite file per test; a PostgreSQL implementation plugs into `suite` the same way.
 
 use baton_core::model::{Customer, Message, Role as MessageRole, Tier};
+use baton_core::Priority;
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
-    Agent, AgentStatus, ApiKey, Append, Handoff, HandoffStatus, Role, Seniority, Store, StoreError,
+    Agent, AgentStatus, ApiKey, Append, HandoffStatus, NewHandoff, Role, RoutingParams, Seniority,
+    Store, StoreError, Transition,
+};
+
+const ROUTING: RoutingParams = RoutingParams {
+    ageing_seconds: 600,
+    default_handle_seconds: 300.0,
+    handle_time_sample: 50,
 };
 
 const NOW: &str = "2026-11-27T10:00:00Z";
@@ -34,6 +42,7 @@ fn append(conv: &str, index: usize, customer: Option<Customer>) -> Append {
         },
         decision: serde_json::json!({"escalate": false, "index": index}),
         handoff: None,
+        routing: ROUTING,
         idempotency: None,
         now: NOW.into(),
     }
@@ -70,25 +79,35 @@ async fn suite(store: &dyn Store) {
 
     // Idempotent responses and handoffs are written with their message.
     let mut a = append("c1", 2, None);
-    a.idempotency = Some(("key-1:c1:abc".into(), "{\"ok\":true}".into()));
-    a.handoff = Some(Handoff {
+    a.idempotency = Some((
+        "key-1:c1:abc".into(),
+        Box::new(|p| {
+            format!(
+                "{{\"handoff\":\"{}\"}}",
+                p.map_or("-", |p| p.handoff.id.as_str())
+            )
+        }),
+    ));
+    a.handoff = Some(NewHandoff {
         id: "h1".into(),
-        conversation_id: "c1".into(),
-        status: HandoffStatus::Queued,
         skill: "billing".into(),
-        priority: "high".into(),
+        team: "Billing".into(),
+        priority: Priority::High,
         reason: "explicit_request".into(),
-        agent_id: None,
-        created_at: NOW.into(),
+        vip: false,
+        callback_at: None,
     });
-    store.append(a).await.unwrap();
+    let placed = store.append(a).await.unwrap().unwrap();
+    assert_eq!(placed.handoff.status, HandoffStatus::Queued);
+    assert_eq!(placed.position, Some(0));
+    assert_eq!(placed.agents_on_shift, 0);
     assert_eq!(
         store
             .idempotent_response("key-1:c1:abc")
             .await
             .unwrap()
             .as_deref(),
-        Some("{\"ok\":true}")
+        Some("{\"handoff\":\"h1\"}")
     );
     assert_eq!(
         store
@@ -108,7 +127,7 @@ async fn suite(store: &dyn Store) {
     );
     assert_eq!(store.handoff("h1").await.unwrap().unwrap().skill, "billing");
     let events = store.events_after(0, 10).await.unwrap();
-    assert_eq!(events.last().unwrap().kind, "handoff.created");
+    assert!(events.iter().any(|e| e.kind == "handoff.created"));
 
     // Agents.
     let agent = Agent {
@@ -126,13 +145,75 @@ async fn suite(store: &dyn Store) {
         agent
     );
     let a = store
-        .set_agent_status("a1", AgentStatus::Available, NOW.into())
+        .set_agent_status("a1", AgentStatus::Available, NOW.into(), ROUTING)
         .await
         .unwrap();
     assert_eq!(a.status, AgentStatus::Available);
     assert!(matches!(
         store
-            .set_agent_status("nobody", AgentStatus::Away, NOW.into())
+            .set_agent_status("nobody", AgentStatus::Away, NOW.into(), ROUTING)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The agent who became available took the queued billing handoff.
+    let h = store.handoff("h1").await.unwrap().unwrap();
+    assert_eq!(
+        (h.status, h.agent_id.as_deref()),
+        (HandoffStatus::Assigned, Some("a1"))
+    );
+    assert_eq!(store.agent("a1").await.unwrap().unwrap().active, 1);
+    // Lifecycle: accept by someone else is a conflict; accept, resolve, CSAT once.
+    let t = |t| store.transition("h1", t, NOW.into(), ROUTING);
+    assert!(matches!(
+        t(Transition::Accept {
+            agent_id: "a9".into()
+        })
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        t(Transition::Accept {
+            agent_id: "a1".into()
+        })
+        .await
+        .unwrap()
+        .handoff
+        .status,
+        HandoffStatus::Accepted
+    );
+    let done = t(Transition::Resolve {
+        resolution: "refunded".into(),
+        necessary: true,
+        missing: Some("refund authority".into()),
+    })
+    .await
+    .unwrap();
+    assert_eq!(done.handoff.status, HandoffStatus::Resolved);
+    assert_eq!(store.agent("a1").await.unwrap().unwrap().active, 0);
+    assert!(matches!(
+        t(Transition::Accept {
+            agent_id: "a1".into()
+        })
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        t(Transition::Resolve {
+            resolution: "x".into(),
+            necessary: true,
+            missing: None
+        })
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    t(Transition::Csat { score: 5 }).await.unwrap();
+    assert!(matches!(
+        t(Transition::Csat { score: 4 }).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .transition("nope", Transition::Csat { score: 4 }, NOW.into(), ROUTING)
             .await,
         Err(StoreError::NotFound(_))
     ));

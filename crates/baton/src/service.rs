@@ -119,8 +119,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             "baton listening on http://{addr} (database {})",
             settings.db.display()
         );
-        let app = router(AppState::new(store, policy, settings));
-        baton_server::serve(listener, app, baton_server::shutdown_signal()).await?;
+        let state = AppState::new(store, policy, settings);
+        state.spawn_workers();
+        baton_server::serve(listener, router(state), baton_server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -227,6 +228,12 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
     init_tracing();
     runtime()?.block_on(async move {
         let store = open_store(&args.db)?;
+        let settings = Settings {
+            listen: args.listen.clone(),
+            db: args.db.clone(),
+            ..Settings::default()
+        };
+        let state = AppState::new(store.clone(), baton_core::Policy::default(), settings);
         for (id, name, skills, capacity, seniority) in DEMO_TEAM {
             let agent = Agent {
                 id: id.to_string(),
@@ -240,7 +247,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             };
             store.put_agent(agent, now()).await?;
             store
-                .set_agent_status(id, AgentStatus::Available, now())
+                .set_agent_status(id, AgentStatus::Available, now(), state.routing())
                 .await?;
         }
         let admin = generate_key("demo admin", Role::Admin, now());

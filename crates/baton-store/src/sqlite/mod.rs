@@ -15,33 +15,53 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rusqlite_migration::{Migrations, M};
 use tokio::sync::{mpsc, oneshot};
 
+mod handoffs;
+
 use crate::{
-    Agent, AgentStatus, ApiKey, Append, Event, Handoff, HandoffStatus, Result, Role, Seniority,
-    Store, StoreError, StoredConversation,
+    Agent, AgentStatus, ApiKey, Append, Delivery, Event, Handoff, HandoffStatus, Placement, Result,
+    Role, RoutingParams, Seniority, Store, StoreError, StoredConversation, Transition,
+    WebhookEndpoint,
 };
+use handoffs::{handoff_from_row, HANDOFF_COLUMNS};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 512;
 const READ_POOL: usize = 8;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!(
-        "../migrations/sqlite/0001_init.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/sqlite/0001_init.sql")),
+        M::up(include_str!(
+            "../../migrations/sqlite/0002_handoff_lifecycle.sql"
+        )),
+    ])
 }
 
 enum Write {
     PutCustomer(Customer, String),
     Append(Box<Append>),
     PutAgent(Agent, String),
-    SetAgentStatus(String, AgentStatus, String),
+    SetAgentStatus(String, AgentStatus, String, RoutingParams),
     CreateKey(ApiKey),
     RevokeKey(String, String),
+    Transition(String, Transition, String, RoutingParams),
+    Sweep(String, i64, RoutingParams),
+    AddWebhook(WebhookEndpoint),
+    RemoveWebhook(String),
+    DeliveryResult {
+        endpoint_id: String,
+        event_seq: i64,
+        delivered_at: Option<String>,
+        next_attempt_at: Option<String>,
+        error: Option<String>,
+    },
 }
 
 enum Written {
     Unit,
     Agent(Agent),
+    Placement(Option<Box<Placement>>),
+    Count(usize),
 }
 
 type Job = (Write, oneshot::Sender<Result<Written>>);
@@ -113,6 +133,10 @@ impl SqliteStore {
     }
 }
 
+fn unexpected() -> StoreError {
+    StoreError::Other("unexpected write result".into())
+}
+
 fn poisoned() -> StoreError {
     StoreError::Other("connection pool lock poisoned".into())
 }
@@ -176,10 +200,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
             upsert_customer(conn, c, now)?;
             Ok(Written::Unit)
         }
-        Write::Append(a) => {
-            append(conn, a)?;
-            Ok(Written::Unit)
-        }
+        Write::Append(a) => Ok(Written::Placement(append(conn, a)?.map(Box::new))),
         Write::PutAgent(agent, now) => {
             conn.execute(
                 "INSERT INTO agents (id, name, skills, capacity, seniority, team, status, active, updated_at)
@@ -209,7 +230,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
                 || StoreError::Other("agent vanished after upsert".into()),
             )?))
         }
-        Write::SetAgentStatus(id, status, now) => {
+        Write::SetAgentStatus(id, status, now, routing) => {
             let n = conn.execute(
                 "UPDATE agents SET status = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, status.as_str(), now],
@@ -224,6 +245,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
                 &serde_json::json!({"status": status.as_str()}),
                 now,
             )?;
+            handoffs::route_queue(conn, now, *routing)?;
             Ok(Written::Agent(load_agent(conn, id)?.ok_or_else(|| {
                 StoreError::NotFound(format!("agent {id}"))
             })?))
@@ -232,6 +254,41 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
             conn.execute(
                 "INSERT INTO api_keys (id, name, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![k.id, k.name, k.role.as_str(), k.secret_hash, k.created_at],
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::Transition(id, t, now, routing) => Ok(Written::Placement(Some(Box::new(
+            handoffs::transition(conn, id, t, now, *routing)?,
+        )))),
+        Write::Sweep(now, timeout, routing) => Ok(Written::Count(handoffs::sweep(
+            conn, now, *timeout, *routing,
+        )?)),
+        Write::AddWebhook(w) => {
+            conn.execute(
+                "INSERT INTO webhook_endpoints (id, url, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![w.id, w.url, w.secret, w.created_at],
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::RemoveWebhook(id) => {
+            conn.execute("DELETE FROM webhook_outbox WHERE endpoint_id = ?1", [id])?;
+            if conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])? == 0 {
+                return Err(StoreError::NotFound(format!("webhook {id}")));
+            }
+            Ok(Written::Unit)
+        }
+        Write::DeliveryResult {
+            endpoint_id,
+            event_seq,
+            delivered_at,
+            next_attempt_at,
+            error,
+        } => {
+            conn.execute(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?3,
+                   next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5
+                 WHERE endpoint_id = ?1 AND event_seq = ?2",
+                params![endpoint_id, event_seq, delivered_at, next_attempt_at, error],
             )?;
             Ok(Written::Unit)
         }
@@ -267,7 +324,7 @@ fn upsert_customer(conn: &Connection, c: &Customer, now: &str) -> Result<()> {
     Ok(())
 }
 
-fn append(conn: &Connection, a: &Append) -> Result<()> {
+fn append(conn: &Connection, a: &Append) -> Result<Option<Placement>> {
     if let Some(c) = &a.customer {
         upsert_customer(conn, c, &a.now)?;
     }
@@ -320,30 +377,26 @@ fn append(conn: &Connection, a: &Append) -> Result<()> {
             serde_json::to_string(&m.kb_articles)?
         ],
     )?;
-    if let Some(h) = &a.handoff {
-        conn.execute(
-            "INSERT INTO handoffs (id, conversation_id, status, skill, priority, reason, agent_id, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-            params![h.id, h.conversation_id, h.status.as_str(), h.skill, h.priority, h.reason, h.agent_id, h.created_at],
-        )?;
-        insert_event(
+    let placement = match &a.handoff {
+        Some(h) => Some(handoffs::create(
             conn,
-            "handoff.created",
-            &h.id,
-            &serde_json::to_value(h)?,
+            &a.conversation_id,
+            h,
             &a.now,
-        )?;
-    }
-    if let Some((scope, response)) = &a.idempotency {
+            a.routing,
+        )?),
+        None => None,
+    };
+    if let Some((scope, respond)) = &a.idempotency {
         conn.execute(
             "INSERT INTO idempotency (scope, response, created_at) VALUES (?1, ?2, ?3)",
-            params![scope, response, a.now],
+            params![scope, respond(placement.as_ref()), a.now],
         )?;
     }
-    Ok(())
+    Ok(placement)
 }
 
-fn insert_event(
+pub(super) fn insert_event(
     conn: &Connection,
     kind: &str,
     subject: &str,
@@ -353,6 +406,13 @@ fn insert_event(
     conn.execute(
         "INSERT INTO events (kind, subject, payload, at) VALUES (?1, ?2, ?3, ?4)",
         params![kind, subject, payload.to_string(), now],
+    )?;
+    // The webhook outbox is written in the same transaction as the event: no event is lost
+    // between the commit and the delivery.
+    conn.execute(
+        "INSERT INTO webhook_outbox (endpoint_id, event_seq, next_attempt_at)
+         SELECT id, last_insert_rowid(), ?1 FROM webhook_endpoints",
+        [now],
     )?;
     Ok(())
 }
@@ -365,7 +425,7 @@ fn role_str(r: MessageRole) -> &'static str {
     }
 }
 
-fn bad_row(what: &str, value: &str) -> rusqlite::Error {
+pub(super) fn bad_row(what: &str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         0,
         rusqlite::types::Type::Text,
@@ -392,7 +452,7 @@ fn load_customer(conn: &Connection, id: &str) -> Result<Option<Customer>> {
         .optional()?)
 }
 
-fn agent_from_row(r: &rusqlite::Row) -> rusqlite::Result<Agent> {
+pub(super) fn agent_from_row(r: &rusqlite::Row) -> rusqlite::Result<Agent> {
     let skills: String = r.get(2)?;
     let seniority: String = r.get(4)?;
     let status: String = r.get(6)?;
@@ -408,9 +468,10 @@ fn agent_from_row(r: &rusqlite::Row) -> rusqlite::Result<Agent> {
     })
 }
 
-const AGENT_COLUMNS: &str = "id, name, skills, capacity, seniority, team, status, active";
+pub(super) const AGENT_COLUMNS: &str =
+    "id, name, skills, capacity, seniority, team, status, active";
 
-fn load_agent(conn: &Connection, id: &str) -> Result<Option<Agent>> {
+pub(super) fn load_agent(conn: &Connection, id: &str) -> Result<Option<Agent>> {
     Ok(conn
         .query_row(
             &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"),
@@ -418,23 +479,6 @@ fn load_agent(conn: &Connection, id: &str) -> Result<Option<Agent>> {
             agent_from_row,
         )
         .optional()?)
-}
-
-const HANDOFF_COLUMNS: &str =
-    "id, conversation_id, status, skill, priority, reason, agent_id, created_at";
-
-fn handoff_from_row(r: &rusqlite::Row) -> rusqlite::Result<Handoff> {
-    let status: String = r.get(2)?;
-    Ok(Handoff {
-        id: r.get(0)?,
-        conversation_id: r.get(1)?,
-        status: HandoffStatus::parse(&status).ok_or_else(|| bad_row("status", &status))?,
-        skill: r.get(3)?,
-        priority: r.get(4)?,
-        reason: r.get(5)?,
-        agent_id: r.get(6)?,
-        created_at: r.get(7)?,
-    })
 }
 
 fn key_from_row(r: &rusqlite::Row) -> rusqlite::Result<ApiKey> {
@@ -462,10 +506,11 @@ impl Store for SqliteStore {
         self.read(move |c| load_customer(c, &id)).await
     }
 
-    async fn append(&self, append: Append) -> Result<()> {
-        self.write(Write::Append(Box::new(append)))
-            .await
-            .map(|_| ())
+    async fn append(&self, append: Append) -> Result<Option<Placement>> {
+        match self.write(Write::Append(Box::new(append))).await? {
+            Written::Placement(p) => Ok(p.map(|p| *p)),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn conversation(&self, id: &str) -> Result<Option<StoredConversation>> {
@@ -541,17 +586,23 @@ impl Store for SqliteStore {
     async fn put_agent(&self, agent: Agent, now: String) -> Result<Agent> {
         match self.write(Write::PutAgent(agent, now)).await? {
             Written::Agent(a) => Ok(a),
-            Written::Unit => Err(StoreError::Other("unexpected write result".into())),
+            _ => Err(unexpected()),
         }
     }
 
-    async fn set_agent_status(&self, id: &str, status: AgentStatus, now: String) -> Result<Agent> {
+    async fn set_agent_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Agent> {
         match self
-            .write(Write::SetAgentStatus(id.to_string(), status, now))
+            .write(Write::SetAgentStatus(id.to_string(), status, now, routing))
             .await?
         {
             Written::Agent(a) => Ok(a),
-            Written::Unit => Err(StoreError::Other("unexpected write result".into())),
+            _ => Err(unexpected()),
         }
     }
 
@@ -592,6 +643,149 @@ impl Store for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
+    }
+
+    async fn transition(
+        &self,
+        id: &str,
+        transition: Transition,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Placement> {
+        match self
+            .write(Write::Transition(id.to_string(), transition, now, routing))
+            .await?
+        {
+            Written::Placement(Some(p)) => Ok(*p),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn sweep(
+        &self,
+        now: String,
+        timeout_seconds: i64,
+        routing: RoutingParams,
+    ) -> Result<usize> {
+        match self
+            .write(Write::Sweep(now, timeout_seconds, routing))
+            .await?
+        {
+            Written::Count(n) => Ok(n),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn placement(&self, id: &str, routing: RoutingParams) -> Result<Option<Placement>> {
+        let id = id.to_string();
+        self.read(move |c| match handoffs::load_handoff(c, &id)? {
+            Some(h) => Ok(Some(handoffs::placement(
+                c,
+                h,
+                &jiff::Timestamp::now().to_string(),
+                routing,
+            )?)),
+            None => Ok(None),
+        })
+        .await
+    }
+
+    async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()> {
+        self.write(Write::AddWebhook(endpoint)).await.map(|_| ())
+    }
+
+    async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, url, secret, created_at FROM webhook_endpoints ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(WebhookEndpoint {
+                    id: r.get(0)?,
+                    url: r.get(1)?,
+                    secret: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn remove_webhook(&self, id: &str) -> Result<()> {
+        self.write(Write::RemoveWebhook(id.to_string()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>> {
+        self.read(move |c| {
+            // The oldest undelivered event of each endpoint, if its next attempt is due.
+            let mut stmt = c.prepare_cached(
+                "SELECT w.id, w.url, w.secret, w.created_at, e.seq, e.kind, e.subject, e.payload, e.at,
+                        o.attempts, o.next_attempt_at
+                 FROM webhook_outbox o
+                 JOIN webhook_endpoints w ON w.id = o.endpoint_id
+                 JOIN events e ON e.seq = o.event_seq
+                 WHERE o.delivered_at IS NULL
+                   AND o.event_seq = (SELECT MIN(event_seq) FROM webhook_outbox
+                                      WHERE endpoint_id = o.endpoint_id AND delivered_at IS NULL)
+                 LIMIT ?1",
+            )?;
+            let now_ts: jiff::Timestamp = now.parse().unwrap_or(jiff::Timestamp::MAX);
+            let rows = stmt.query_map([limit as i64], |r| {
+                let payload: String = r.get(7)?;
+                let next: String = r.get(10)?;
+                Ok((
+                    Delivery {
+                        endpoint: WebhookEndpoint {
+                            id: r.get(0)?,
+                            url: r.get(1)?,
+                            secret: r.get(2)?,
+                            created_at: r.get(3)?,
+                        },
+                        event: Event {
+                            seq: r.get(4)?,
+                            kind: r.get(5)?,
+                            subject: r.get(6)?,
+                            payload: serde_json::from_str(&payload)
+                                .map_err(|_| bad_row("payload", &payload))?,
+                            at: r.get(8)?,
+                        },
+                        attempts: r.get(9)?,
+                    },
+                    next,
+                ))
+            })?;
+            let mut due = Vec::new();
+            for row in rows {
+                let (d, next) = row?;
+                if next.parse::<jiff::Timestamp>().map_or(true, |t| t <= now_ts) {
+                    due.push(d);
+                }
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn delivery_result(
+        &self,
+        endpoint_id: &str,
+        event_seq: i64,
+        delivered_at: Option<String>,
+        next_attempt_at: Option<String>,
+        error: Option<String>,
+    ) -> Result<()> {
+        self.write(Write::DeliveryResult {
+            endpoint_id: endpoint_id.to_string(),
+            event_seq,
+            delivered_at,
+            next_attempt_at,
+            error,
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn create_key(&self, key: ApiKey) -> Result<()> {
@@ -645,6 +839,13 @@ impl Store for SqliteStore {
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
+        .await
+    }
+
+    async fn last_event_seq(&self) -> Result<i64> {
+        self.read(
+            |c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?),
+        )
         .await
     }
 

@@ -1,0 +1,452 @@
+//! The context package a human agent receives with a handoff: everything needed to take over in
+//! ten seconds, built from the conversation and the decision alone.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::engine::Decision;
+use crate::model::{Conversation, Role, Tier};
+use crate::sentiment;
+use crate::text;
+
+/// Sentiment colour of one customer message: green (positive), yellow (neutral or mildly
+/// negative), red (clearly negative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    Green,
+    Yellow,
+    Red,
+}
+
+/// Compound score at or below which a message is red, and at or above which it is green.
+const RED_AT: f64 = -0.3;
+const GREEN_AT: f64 = 0.3;
+
+pub fn colour(compound: f64) -> Colour {
+    if compound <= RED_AT {
+        Colour::Red
+    } else if compound >= GREEN_AT {
+        Colour::Green
+    } else {
+        Colour::Yellow
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SentimentPoint {
+    pub message: usize,
+    pub compound: f64,
+    pub colour: Colour,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerCard {
+    pub id: String,
+    pub name: String,
+    pub tier: Tier,
+    pub lifetime_value: f64,
+    pub timezone: Option<String>,
+    /// Account flags worth a glance: `vip`, `high_value`, `new_customer`, `upset`.
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Issue {
+    pub topic: String,
+    /// The most specific thing the customer talked about (the topic's most frequent keyword).
+    pub subtopic: Option<String>,
+    pub reason: Option<String>,
+    pub reason_detail: Option<String>,
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AiAssessment {
+    /// What the AI tried: one line per AI reply.
+    pub attempted: Vec<String>,
+    /// AI replies after which the customer was satisfied (a positive next message).
+    pub worked: Vec<usize>,
+    /// AI replies after which the customer was unhappy, repeated themselves or asked for a human.
+    pub did_not_work: Vec<usize>,
+    /// AI replies with a confidence below the policy threshold.
+    pub low_confidence: Vec<usize>,
+}
+
+/// Facts found in the conversation: order and booking references, amounts, dates, time windows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Facts {
+    pub references: Vec<String>,
+    pub amounts: Vec<String>,
+    pub dates: Vec<String>,
+    pub windows: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContextPackage {
+    pub summary: String,
+    pub customer: CustomerCard,
+    pub issue: Issue,
+    pub ai_assessment: AiAssessment,
+    pub sentiment: Vec<SentimentPoint>,
+    /// Colour of the latest customer message: the top bar's indicator.
+    pub sentiment_now: Colour,
+    pub facts: Facts,
+    pub recommended_actions: Vec<String>,
+    pub kb_articles: Vec<String>,
+    pub transcript: Vec<crate::model::Message>,
+    /// A first message for the agent, ready to edit.
+    pub greeting: String,
+    /// What the AI says when it brings the agent in (warm transfer).
+    pub warm_transfer: String,
+}
+
+struct Patterns {
+    reference: Regex,
+    amount: Regex,
+    date: Regex,
+    window: Regex,
+}
+
+fn patterns() -> &'static Patterns {
+    static P: OnceLock<Patterns> = OnceLock::new();
+    P.get_or_init(|| Patterns {
+        // BX-40211, HO-ES-88310, #12345, 6TRK9L-like booking codes next to a keyword.
+        reference: Regex::new(r"(?:\b[A-Z]{1,5}(?:-[A-Z0-9]{1,8})*-\d{3,}[A-Z0-9]*\b|#\d{4,}\b|\b(?:ref(?:erence)?|booking|order|ticket|file|claim)\s*(?:no\.?|number|#)?\s*:?\s*([A-Z0-9]{5,10})\b)").unwrap(),
+        amount: Regex::new(r"(?:[$€£¥₹]|\b(?:USD|EUR|GBP|AUD|CAD|SGD|AED|MXN|INR)\s?|\bR\$|\bCA\$|\bAU\$)\s?\d[\d,.]*(?:\.\d{2})?|\b\d[\d,.]*\s?(?:€|(?:EUR|USD|GBP|kr|AED|zł)\b)").unwrap(),
+        date: Regex::new(r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:\s+\d{4})?|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2}|(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|yesterday|today)\b").unwrap(),
+        window: Regex::new(r"(?i)\b(?:within\s+)?\d{1,3}[- ](?:day|hour|week|month)s?\b(?:\s+(?:return|refund|cancellation|grace)\s+(?:window|period|policy))?").unwrap(),
+    })
+}
+
+fn push_unique(list: &mut Vec<String>, item: &str) {
+    let item = item.trim().trim_end_matches(['.', ',']).to_string();
+    if !item.is_empty() && !list.contains(&item) && list.len() < 12 {
+        list.push(item);
+    }
+}
+
+/// Extracts the facts of a set of texts.
+pub fn facts<'a>(texts: impl Iterator<Item = &'a str>) -> Facts {
+    let p = patterns();
+    let mut f = Facts::default();
+    for t in texts {
+        for c in p.reference.captures_iter(t) {
+            let m = c.get(1).unwrap_or_else(|| c.get(0).unwrap());
+            if m.as_str().chars().any(|ch| ch.is_ascii_digit()) {
+                push_unique(&mut f.references, m.as_str());
+            }
+        }
+        for m in p.amount.find_iter(t) {
+            push_unique(&mut f.amounts, m.as_str());
+        }
+        for m in p.date.find_iter(t) {
+            push_unique(&mut f.dates, m.as_str());
+        }
+        for m in p.window.find_iter(t) {
+            push_unique(&mut f.windows, m.as_str());
+        }
+    }
+    f
+}
+
+fn first_name(name: &str) -> &str {
+    name.split_whitespace().next().unwrap_or("there")
+}
+
+/// What the customer wants, as a phrase that follows "you're" / "is": from the reason and facts.
+fn issue_phrase(decision: &Decision, topic: &str, subtopic: Option<&str>, facts: &Facts) -> String {
+    let about = subtopic.unwrap_or(topic);
+    let reference = facts
+        .references
+        .first()
+        .map(|r| format!(" on {r}"))
+        .unwrap_or_default();
+    let amount = facts
+        .amounts
+        .first()
+        .map(|a| format!(" of {a}"))
+        .unwrap_or_default();
+    match decision.reasons.first().map(|r| r.kind.as_str()) {
+        Some("cancellation") => format!("looking to cancel{reference}"),
+        Some("transaction_dispute") => format!("disputing a charge{amount}{reference}"),
+        Some("legal_compliance") => "raising a legal or data-protection request".to_string(),
+        Some("sensitive_topic") => format!("dealing with a difficult situation around {about}"),
+        Some("explicit_request") => format!("asking for a person to help with {about}{reference}"),
+        Some("vip") => format!("asking for help with {about}{reference}"),
+        Some("low_confidence") => format!(
+            "asking about {about}{reference}, which the assistant couldn't answer with confidence"
+        ),
+        Some("repeated_question") => {
+            format!("still waiting for a clear answer about {about}{reference}")
+        }
+        Some("frustration") | Some("sentiment_drop") | Some("message_length") => {
+            format!("having trouble with {about}{reference}")
+        }
+        _ => format!("asking about {about}{reference}"),
+    }
+}
+
+/// Builds the context package for `conversation` as decided by `decision`. `topic_keywords` is
+/// the per-topic keyword matcher of the policy (used to name the subtopic); `agent_name` and
+/// `team` fill the greeting and the warm-transfer introduction.
+pub fn build(
+    conversation: &Conversation,
+    decision: &Decision,
+    policy: &crate::Policy,
+    agent_name: Option<&str>,
+    team: &str,
+) -> ContextPackage {
+    let c = &conversation.customer;
+    let messages = &conversation.messages;
+    let analyzer = sentiment::analyzer();
+
+    let mut points = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        if m.role == Role::Customer {
+            let compound = analyzer.polarity_scores(&m.text).compound;
+            points.push(SentimentPoint {
+                message: i,
+                compound: (compound * 1000.0).round() / 1000.0,
+                colour: colour(compound),
+            });
+        }
+    }
+    let sentiment_now = points.last().map_or(Colour::Yellow, |p| p.colour);
+
+    // AI assessment: judge each AI reply by the customer's next message.
+    let mut assessment = AiAssessment {
+        attempted: Vec::new(),
+        worked: Vec::new(),
+        did_not_work: Vec::new(),
+        low_confidence: Vec::new(),
+    };
+    for (i, m) in messages.iter().enumerate() {
+        if m.role != Role::Ai {
+            continue;
+        }
+        let gist: String = m
+            .text
+            .split(['.', '!', '?'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(120)
+            .collect();
+        let kb = if m.kb_articles.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", m.kb_articles.join(", "))
+        };
+        assessment.attempted.push(format!("#{i}: {gist}{kb}"));
+        if m.confidence
+            .is_some_and(|c| c < policy.low_confidence.threshold)
+        {
+            assessment.low_confidence.push(i);
+        }
+        let next = messages[i + 1..]
+            .iter()
+            .position(|n| n.role == Role::Customer)
+            .map(|p| i + 1 + p);
+        if let Some(n) = next {
+            let point = points.iter().find(|p| p.message == n);
+            let escalated_there = decision.at == Some(n);
+            match point.map(|p| p.colour) {
+                _ if escalated_there => assessment.did_not_work.push(i),
+                Some(Colour::Green) => assessment.worked.push(i),
+                Some(Colour::Red) => assessment.did_not_work.push(i),
+                _ => {}
+            }
+        }
+    }
+
+    // Topic and subtopic from the customer's words.
+    let customer_text: Vec<String> = messages
+        .iter()
+        .filter(|m| m.role == Role::Customer)
+        .map(|m| text::normalize(&m.text))
+        .collect();
+    let topic = decision.topic.clone();
+    let subtopic = policy
+        .topics
+        .list
+        .iter()
+        .find(|t| t.name == topic)
+        .and_then(|t| {
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for norm in &customer_text {
+                for m in t.keywords.find_iter(norm) {
+                    let k = m.as_str().to_string();
+                    match counts.iter_mut().find(|(w, _)| *w == k) {
+                        Some((_, n)) => *n += 1,
+                        None => counts.push((k, 1)),
+                    }
+                }
+            }
+            counts.into_iter().max_by_key(|(_, n)| *n).map(|(w, _)| w)
+        });
+
+    let facts = facts(messages.iter().map(|m| m.text.as_str()));
+    let mut kb_articles: Vec<String> = Vec::new();
+    for m in messages {
+        for k in &m.kb_articles {
+            if !kb_articles.contains(k) {
+                kb_articles.push(k.clone());
+            }
+        }
+    }
+
+    let mut flags = Vec::new();
+    if c.tier == Tier::Vip {
+        flags.push("vip".to_string());
+    }
+    if c.lifetime_value > policy.priority.high_value_above {
+        flags.push("high_value".to_string());
+    }
+    if sentiment_now == Colour::Red {
+        flags.push("upset".to_string());
+    }
+
+    let primary = decision.reasons.first();
+    let phrase = issue_phrase(decision, &topic, subtopic.as_deref(), &facts);
+    let name = if c.name.trim().is_empty() {
+        "The customer"
+    } else {
+        c.name.trim()
+    };
+    let first = first_name(name);
+    let ai_replies = messages.iter().filter(|m| m.role == Role::Ai).count();
+    let mood = match sentiment_now {
+        Colour::Red => "upset",
+        Colour::Yellow => "neutral",
+        Colour::Green => "calm",
+    };
+    let summary = format!(
+        "{} customer {} is {}; {} AI repl{} so far, customer {}{}.",
+        capitalise(c.tier.as_str()),
+        name,
+        phrase,
+        ai_replies,
+        if ai_replies == 1 { "y" } else { "ies" },
+        mood,
+        primary
+            .map(|r| format!(" (escalated: {})", r.kind.replace('_', " ")))
+            .unwrap_or_default()
+    );
+
+    let mut actions = Vec::new();
+    match primary.map(|r| r.kind.as_str()) {
+        Some("explicit_request") => actions.push("Take over now: the customer asked for a person. Don't re-ask what is in the transcript.".to_string()),
+        Some("cancellation") => actions.push("Confirm what they want to cancel and why; offer what fits before processing the cancellation.".to_string()),
+        Some("transaction_dispute") => actions.push(format!(
+            "Review the disputed charge{}{} and freeze the card if fraud is suspected.",
+            facts.amounts.first().map(|a| format!(" of {a}")).unwrap_or_default(),
+            facts.references.first().map(|r| format!(" ({r})")).unwrap_or_default()
+        )),
+        Some("legal_compliance") => actions.push("Log the request with the legal / data-protection team and confirm the statutory deadline to the customer.".to_string()),
+        Some("sensitive_topic") => actions.push("Acknowledge the situation with care; check hardship or special-circumstances options before policy.".to_string()),
+        Some("vip") => actions.push("VIP: handle personally and follow through on every request in the conversation.".to_string()),
+        Some("low_confidence") => actions.push("The AI was unsure: give the definitive answer and correct anything it got wrong.".to_string()),
+        Some("repeated_question") => actions.push("Answer the repeated question directly first; the AI's answer did not land.".to_string()),
+        Some(_) => actions.push("Acknowledge the frustration, then resolve the issue in one reply if possible.".to_string()),
+        None => {}
+    }
+    if let Some(w) = facts.windows.first() {
+        actions.push(format!(
+            "Check the time window the conversation mentions ({w})."
+        ));
+    }
+    if !assessment.low_confidence.is_empty() {
+        actions.push(format!(
+            "Verify the low-confidence AI replies ({}).",
+            assessment
+                .low_confidence
+                .iter()
+                .map(|i| format!("#{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+
+    let agent = agent_name.map(first_name).unwrap_or("your specialist");
+    let greeting = format!(
+        "Hi {first}, I'm {agent}. I see you're {phrase}. I have our whole conversation here, so no need to repeat anything. Let me take care of this for you now."
+    );
+    let warm_transfer = format!(
+        "I'm bringing in {agent} from our {team} team. {agent}, {first} is {phrase}.{}",
+        if facts.references.is_empty() {
+            String::new()
+        } else {
+            format!(" The reference is {}.", facts.references.join(", "))
+        }
+    );
+
+    ContextPackage {
+        summary,
+        customer: CustomerCard {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            tier: c.tier,
+            lifetime_value: c.lifetime_value,
+            timezone: c.timezone.clone(),
+            flags,
+        },
+        issue: Issue {
+            topic,
+            subtopic,
+            reason: primary.map(|r| r.kind.clone()),
+            reason_detail: primary.map(|r| r.detail.clone()),
+            evidence: primary.map(|r| r.evidence.clone()),
+        },
+        ai_assessment: assessment,
+        sentiment: points,
+        sentiment_now,
+        facts,
+        recommended_actions: actions,
+        kb_articles,
+        transcript: messages.clone(),
+        greeting,
+        warm_transfer,
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_find_references_amounts_dates_windows() {
+        let f = facts(
+            [
+                "Order HO-ES-88310 includes the bookshelf at 189,99 € plus 25,00 € for delivery",
+                "refund on order #12345 within the 30-day return window, booked 14 March",
+                "booking ref QZ7M2P, $312.40 charged yesterday",
+            ]
+            .into_iter(),
+        );
+        assert!(f.references.contains(&"HO-ES-88310".to_string()), "{f:?}");
+        assert!(f.references.iter().any(|r| r.contains("12345")), "{f:?}");
+        assert!(f.references.contains(&"QZ7M2P".to_string()), "{f:?}");
+        assert!(f.amounts.iter().any(|a| a.contains("312.40")), "{f:?}");
+        assert!(f.amounts.iter().any(|a| a.contains("25,00")), "{f:?}");
+        assert!(f.dates.iter().any(|d| d.contains("14 March")), "{f:?}");
+        assert!(f.windows.iter().any(|w| w.contains("30-day")), "{f:?}");
+    }
+}

@@ -1,0 +1,97 @@
+//! Live events over Server-Sent Events, resumable with `Last-Event-ID`, and the background
+//! workers: the routing sweep (timeouts, due callbacks) and webhook delivery.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_core::Stream;
+
+use crate::api::READERS;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// How often the stream looks for new events when nothing woke it.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Handoff created / assigned / accepted / transferred / resolved, queue changes and agent status,
+/// as they happen. Each event's id is its sequence number; reconnect with `Last-Event-ID` to
+/// receive what was missed.
+#[utoipa::path(
+    get, path = "/v1/events",
+    params(("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
+    responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream")),
+    security(("bearer" = []))
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    caller.require(READERS)?;
+    let mut after: i64 = match headers.get("last-event-id") {
+        None => latest_seq(&state).await?,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|n: &i64| *n >= 0)
+            .ok_or_else(|| {
+                ApiError::bad_request("Last-Event-ID must be an event id (a non-negative integer)")
+                    .with_field("Last-Event-ID")
+            })?,
+    };
+    let stream = async_stream::stream! {
+        loop {
+            let batch = match state.store.events_after(after, 200).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                let notified = state.events.notified();
+                tokio::select! {
+                    _ = notified => {},
+                    _ = tokio::time::sleep(POLL) => {},
+                }
+                continue;
+            }
+            for e in batch {
+                after = e.seq;
+                let data = serde_json::json!({"seq": e.seq, "kind": e.kind, "subject": e.subject, "at": e.at, "data": e.payload});
+                yield Ok(SseEvent::default().id(e.seq.to_string()).event(e.kind.clone()).data(data.to_string()));
+            }
+        }
+    };
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Without Last-Event-ID the stream starts now: the history is skipped.
+async fn latest_seq(state: &AppState) -> ApiResult<i64> {
+    Ok(state.store.last_event_seq().await?)
+}
+
+/// Runs the routing sweep every second: assignments not accepted in time go back to the queue,
+/// due callbacks join it, and the queue is served.
+pub async fn sweep_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let timeout = state.policy.routing.accept_timeout_seconds as i64;
+        match state
+            .store
+            .sweep(crate::api::now_string(), timeout, state.routing())
+            .await
+        {
+            Ok(0) => {}
+            Ok(_) => state.events.notify_waiters(),
+            Err(e) => tracing::warn!(error = %e, "routing sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Handoff endpoints: list, read with the context package, and the lifecycle (accept, warm
+//! transfer, resolve, callback, CSAT).
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use baton_core::{Conversation, Decision};
+use baton_store::{HandoffStatus, Placement, Transition};
+use serde::Deserialize;
+
+use crate::api::{now_string, AGENTS, READERS};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::*;
+use crate::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffQuery {
+    /// queued, assigned, accepted, resolved or callback
+    pub status: Option<String>,
+}
+
+fn out(p: Placement, context: Option<baton_core::context::ContextPackage>) -> HandoffOut {
+    HandoffOut {
+        handoff: p.handoff,
+        queue_position: p.position,
+        eta_now_seconds: p.eta_seconds.map(|e| e.round()),
+        context,
+    }
+}
+
+#[utoipa::path(
+    get, path = "/v1/handoffs",
+    params(HandoffQuery),
+    responses((status = 200, body = [HandoffOut]), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list_handoffs(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HandoffQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<HandoffOut>>> {
+    caller.require(AGENTS)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(HandoffStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                format!("unknown status `{s}`; expected queued, assigned, accepted, resolved or callback"),
+            )
+        })?),
+    };
+    let mut list = Vec::new();
+    for h in state.store.handoffs(status).await? {
+        let p = match h.status {
+            HandoffStatus::Queued => state.store.placement(&h.id, state.routing()).await?,
+            _ => None,
+        };
+        list.push(match p {
+            Some(p) => out(p, None),
+            None => HandoffOut {
+                handoff: h,
+                queue_position: None,
+                eta_now_seconds: None,
+                context: None,
+            },
+        });
+    }
+    Ok(Json(list))
+}
+
+/// The handoff with its context package: summary, customer, issue, AI assessment, sentiment
+/// trajectory, facts, recommended actions, KB articles, transcript, greeting and warm-transfer
+/// introduction.
+#[utoipa::path(
+    get, path = "/v1/handoffs/{id}",
+    params(("id" = String, Path, description = "handoff id")),
+    responses((status = 200, body = HandoffOut), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get_handoff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HandoffOut>> {
+    caller.require(READERS)?;
+    let p = state
+        .store
+        .placement(&id, state.routing())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
+    let context = context_for(&state, &p).await?;
+    Ok(Json(out(p, Some(context))))
+}
+
+async fn context_for(
+    state: &AppState,
+    p: &Placement,
+) -> ApiResult<baton_core::context::ContextPackage> {
+    let h = &p.handoff;
+    let c = state
+        .store
+        .conversation(&h.conversation_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("handoff without its conversation"))?;
+    let decision: Decision = match c
+        .decision
+        .as_ref()
+        .map(|d| serde_json::from_value::<Decision>(d.clone()))
+    {
+        Some(Ok(d)) => d,
+        // Older stored decisions: decide again from the transcript.
+        _ => baton_core::decide(
+            &state.policy,
+            &Conversation {
+                id: c.id.clone(),
+                customer: c.customer.clone(),
+                messages: c.messages.clone(),
+                expected: None,
+            },
+        ),
+    };
+    let conversation = Conversation {
+        id: c.id,
+        customer: c.customer,
+        messages: c.messages,
+        expected: None,
+    };
+    Ok(baton_core::context::build(
+        &conversation,
+        &decision,
+        &state.policy,
+        p.agent_name.as_deref(),
+        &h.team,
+    ))
+}
+
+async fn apply(state: &AppState, id: &str, t: Transition) -> ApiResult<Json<HandoffOut>> {
+    let p = state
+        .store
+        .transition(id, t, now_string(), state.routing())
+        .await?;
+    state.events.notify_waiters();
+    Ok(Json(out(p, None)))
+}
+
+/// The assigned agent accepts the handoff.
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/accept",
+    params(("id" = String, Path, description = "handoff id")),
+    request_body = AcceptIn,
+    responses((status = 200, body = HandoffOut), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AcceptIn>,
+) -> ApiResult<Json<HandoffOut>> {
+    caller.require(AGENTS)?;
+    apply(
+        &state,
+        &id,
+        Transition::Accept {
+            agent_id: body.agent_id,
+        },
+    )
+    .await
+}
+
+/// Warm transfer to another agent or another team (by skill), with a note for the next person.
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/transfer",
+    params(("id" = String, Path, description = "handoff id")),
+    request_body = TransferIn,
+    responses((status = 200, body = HandoffOut), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<TransferIn>,
+) -> ApiResult<Json<HandoffOut>> {
+    caller.require(AGENTS)?;
+    if body.to_agent.is_none() && body.to_skill.is_none() {
+        return Err(ApiError::invalid(
+            "to_agent",
+            "give `to_agent` or `to_skill`",
+        ));
+    }
+    if body.note.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "note",
+            "a warm transfer needs a note for the next person",
+        ));
+    }
+    let to_team = match &body.to_skill {
+        Some(skill) => Some(
+            state
+                .policy
+                .team(skill)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "to_skill",
+                        format!(
+                            "no team serves `{skill}`; skills: {}",
+                            state.policy.skills.join(", ")
+                        ),
+                    )
+                })?
+                .name
+                .clone(),
+        ),
+        None => None,
+    };
+    apply(
+        &state,
+        &id,
+        Transition::Transfer {
+            to_agent: body.to_agent,
+            to_skill: body.to_skill,
+            to_team,
+            note: body.note,
+        },
+    )
+    .await
+}
+
+/// Resolve, with the outcome, whether the escalation was needed and what the AI lacked.
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/resolve",
+    params(("id" = String, Path, description = "handoff id")),
+    request_body = ResolveIn,
+    responses((status = 200, body = HandoffOut), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ResolveIn>,
+) -> ApiResult<Json<HandoffOut>> {
+    caller.require(AGENTS)?;
+    if body.resolution.trim().is_empty() {
+        return Err(ApiError::invalid("resolution", "say how it was resolved"));
+    }
+    apply(
+        &state,
+        &id,
+        Transition::Resolve {
+            resolution: body.resolution,
+            necessary: body.necessary,
+            missing: body.missing.filter(|m| !m.trim().is_empty()),
+        },
+    )
+    .await
+}
+
+/// Schedule (or move) a callback.
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/callback",
+    params(("id" = String, Path, description = "handoff id")),
+    request_body = CallbackIn,
+    responses((status = 200, body = HandoffOut), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn callback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CallbackIn>,
+) -> ApiResult<Json<HandoffOut>> {
+    caller.require(&[
+        baton_store::Role::Integrator,
+        baton_store::Role::Agent,
+        baton_store::Role::Admin,
+    ])?;
+    if body.at < jiff::Timestamp::now() {
+        return Err(ApiError::invalid("at", "a callback must be in the future"));
+    }
+    apply(
+        &state,
+        &id,
+        Transition::Callback {
+            at: body.at.to_string(),
+        },
+    )
+    .await
+}
+
+/// The customer's satisfaction score for the handoff (once).
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/csat",
+    params(("id" = String, Path, description = "handoff id")),
+    request_body = CsatIn,
+    responses((status = 200, body = HandoffOut), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn csat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CsatIn>,
+) -> ApiResult<Json<HandoffOut>> {
+    caller.require(&[baton_store::Role::Integrator, baton_store::Role::Admin])?;
+    if !(1..=5).contains(&body.score) {
+        return Err(ApiError::invalid(
+            "score",
+            format!("{} is outside 1..=5", body.score),
+        ));
+    }
+    apply(&state, &id, Transition::Csat { score: body.score }).await
+}
