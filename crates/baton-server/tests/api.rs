@@ -1,102 +1,15 @@
 //! HTTP API tests: a real server on 127.0.0.1 with a fresh SQLite file per test (`spawn_app`),
 //! driven with a real HTTP client.
 
+mod common;
+
 use std::sync::Arc;
 
-use baton_core::Policy;
 use baton_server::auth::generate_key;
-use baton_server::{router, AppState, Settings};
-use baton_store::sqlite::SqliteStore;
+use baton_server::Settings;
 use baton_store::{Role, Store};
+use common::*;
 use serde_json::{json, Value};
-
-struct TestApp {
-    base: String,
-    store: Arc<SqliteStore>,
-    client: reqwest::Client,
-    admin: String,
-    integrator: String,
-    agent: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn spawn_app() -> TestApp {
-    spawn_app_with(Settings::default()).await
-}
-
-async fn spawn_app_with(mut settings: Settings) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    settings.db = dir.path().join("baton.db");
-    let store = Arc::new(SqliteStore::open(&settings.db).unwrap());
-    let mut keys = Vec::new();
-    for role in [Role::Admin, Role::Integrator, Role::Agent] {
-        let k = generate_key(role.as_str(), role, "2026-01-01T00:00:00Z".into());
-        store.create_key(k.record.clone()).await.unwrap();
-        keys.push(k.key);
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(AppState::new(store.clone(), Policy::default(), settings));
-    tokio::spawn(baton_server::serve(listener, app, std::future::pending()));
-    TestApp {
-        base,
-        store,
-        client: reqwest::Client::new(),
-        admin: keys[0].clone(),
-        integrator: keys[1].clone(),
-        agent: keys[2].clone(),
-        _dir: dir,
-    }
-}
-
-impl TestApp {
-    async fn post_message(&self, conv: &str, body: &Value) -> (u16, Value) {
-        self.send(
-            self.client
-                .post(format!("{}/v1/conversations/{conv}/messages", self.base))
-                .bearer_auth(&self.integrator)
-                .json(body),
-        )
-        .await
-    }
-
-    async fn get(&self, path: &str, key: &str) -> (u16, Value) {
-        self.send(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(key),
-        )
-        .await
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
-    }
-
-    async fn message_count(&self, conv: &str) -> usize {
-        self.store
-            .conversation(conv)
-            .await
-            .unwrap()
-            .map_or(0, |c| c.messages.len())
-    }
-}
-
-fn customer() -> Value {
-    json!({"id": "cust-1", "name": "Dana Reyes", "tier": "standard", "lifetime_value": 840.0, "timezone": "America/Chicago"})
-}
-
-fn first(text: &str) -> Value {
-    json!({"customer": customer(), "message": {"role": "customer", "text": text, "at": "2026-11-02T10:00:00Z"}})
-}
-
-fn next(role: &str, text: &str, at: &str) -> Value {
-    json!({"message": {"role": role, "text": text, "at": at}})
-}
 
 #[tokio::test]
 async fn a_conversation_continues_then_hands_off_with_a_stored_handoff() {

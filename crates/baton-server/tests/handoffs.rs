@@ -1,0 +1,494 @@
+//! Handoffs over real HTTP: routing, the context package, the lifecycle, queue times, business
+//! hours, live events, webhooks and concurrency.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_core::Policy;
+use baton_server::Settings;
+use baton_store::Store;
+use common::*;
+use serde_json::{json, Value};
+
+fn dispute(name: &str, tier: &str) -> Value {
+    json!({"customer": {"id": format!("cust-{name}"), "name": name, "tier": tier, "lifetime_value": 500.0, "timezone": "Europe/Rome"},
+           "message": {"role": "customer", "text": "There's a charge of €87.40 on my bill for order HO-IT-55120. I was never in Switzerland, this charge is wrong and I want it removed."}})
+}
+
+#[tokio::test]
+async fn an_escalation_is_routed_with_its_context_and_goes_through_its_lifecycle() {
+    let app = spawn_app().await;
+    app.agent_on_shift("junior", &["billing"], 3, "junior")
+        .await;
+    app.agent_on_shift("senior", &["billing"], 3, "senior")
+        .await;
+    app.agent_on_shift("tech", &["technical"], 2, "regular")
+        .await;
+
+    let (s, r) = app
+        .post_message("c1", &dispute("Chiara Conti", "premium"))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["action"], "handoff");
+    assert_eq!(r["decision"]["reasons"][0]["kind"], "transaction_dispute");
+    let h = &r["handoff"];
+    assert_eq!(h["status"], "assigned", "{r}");
+    assert_eq!(h["team"], "Billing");
+    // High priority goes to the senior agent even though both are free.
+    assert_eq!(r["decision"]["priority"], "high", "{r}");
+    assert_eq!(h["agent_id"], "senior");
+    assert!(
+        r["customer_text"]
+            .as_str()
+            .unwrap()
+            .contains("Agent senior from our Billing team"),
+        "{r}"
+    );
+    let id = h["id"].as_str().unwrap().to_string();
+
+    // The context package a human reads in 10 seconds.
+    let (s, full) = app.get(&format!("/v1/handoffs/{id}"), &app.agent).await;
+    assert_eq!(s, 200, "{full}");
+    let ctx = &full["context"];
+    let summary = ctx["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Chiara Conti") && summary.contains("disputing a charge"),
+        "{summary}"
+    );
+    assert!(
+        ctx["facts"]["references"]
+            .to_string()
+            .contains("HO-IT-55120"),
+        "{ctx}"
+    );
+    assert!(
+        ctx["facts"]["amounts"].to_string().contains("87.40"),
+        "{ctx}"
+    );
+    assert!(
+        ctx["greeting"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hi Chiara, I'm Agent"),
+        "{ctx}"
+    );
+    assert!(
+        ctx["warm_transfer"]
+            .as_str()
+            .unwrap()
+            .contains("from our Billing team"),
+        "{ctx}"
+    );
+    assert_eq!(ctx["sentiment"][0]["colour"], "red", "{ctx}");
+    assert!(!ctx["recommended_actions"].as_array().unwrap().is_empty());
+
+    // Lifecycle, with the transitions that make no sense refused.
+    let post = |path: String, body: Value| {
+        let app = &app;
+        async move { app.post(&path, &app.agent, body).await }
+    };
+    let (s, e) = post(
+        format!("/v1/handoffs/{id}/accept"),
+        json!({"agent_id": "junior"}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].clone()),
+        (409, json!("conflict")),
+        "{e}"
+    );
+    let (s, r) = post(
+        format!("/v1/handoffs/{id}/accept"),
+        json!({"agent_id": "senior"}),
+    )
+    .await;
+    assert_eq!((s, r["status"].clone()), (200, json!("accepted")), "{r}");
+    let (s, e) = post(
+        format!("/v1/handoffs/{id}/transfer"),
+        json!({"to_skill": "astrology", "note": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["field"].clone()),
+        (422, json!("to_skill")),
+        "{e}"
+    );
+    let (s, r) = post(
+        format!("/v1/handoffs/{id}/transfer"),
+        json!({"to_skill": "technical", "note": "Roaming data came from a Swiss tower: check the network logs"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (
+            r["status"].clone(),
+            r["agent_id"].clone(),
+            r["transfers"].clone()
+        ),
+        (json!("assigned"), json!("tech"), json!(1))
+    );
+    let agents: Value = app.get("/v1/agents", &app.agent).await.1;
+    let load = |id: &str| {
+        agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .unwrap()["active"]
+            .clone()
+    };
+    assert_eq!((load("senior"), load("tech")), (json!(0), json!(1)));
+    let (s, r) = post(
+        format!("/v1/handoffs/{id}/resolve"),
+        json!({"resolution": "charge reversed", "necessary": true, "missing": "authority to reverse charges"}),
+    )
+    .await;
+    assert_eq!((s, r["status"].clone()), (200, json!("resolved")), "{r}");
+    let (s, _) = post(
+        format!("/v1/handoffs/{id}/resolve"),
+        json!({"resolution": "again", "necessary": true}),
+    )
+    .await;
+    assert_eq!(s, 409);
+    let (s, _) = post(
+        format!("/v1/handoffs/{id}/accept"),
+        json!({"agent_id": "tech"}),
+    )
+    .await;
+    assert_eq!(s, 409);
+    let (s, e) = app
+        .post(
+            &format!("/v1/handoffs/{id}/csat"),
+            &app.integrator,
+            json!({"score": 9}),
+        )
+        .await;
+    assert_eq!((s, e["error"]["field"].clone()), (422, json!("score")));
+    let (s, r) = app
+        .post(
+            &format!("/v1/handoffs/{id}/csat"),
+            &app.integrator,
+            json!({"score": 5}),
+        )
+        .await;
+    assert_eq!((s, r["csat"].clone()), (200, json!(5)), "{r}");
+    let agents: Value = app.get("/v1/agents", &app.agent).await.1;
+    assert!(
+        agents.as_array().unwrap().iter().all(|a| a["active"] == 0),
+        "{agents}"
+    );
+    let (s, _) = app
+        .post(
+            "/v1/handoffs/nope/accept",
+            &app.agent,
+            json!({"agent_id": "x"}),
+        )
+        .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn without_a_free_agent_the_customer_is_queued_with_an_honest_wait() {
+    let app = spawn_app().await;
+    app.agent_on_shift("busy", &["billing"], 1, "regular").await;
+    let (_, first) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    assert_eq!(first["handoff"]["status"], "assigned");
+    let (s, r) = app.post_message("c2", &dispute("Ben", "standard")).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["handoff"]["status"], "queued", "{r}");
+    assert_eq!(r["handoff"]["queue_position"], 0);
+    // One agent, one slot, 420 s default handle time: the next slot is ~7 minutes away.
+    assert_eq!(r["handoff"]["eta_seconds"], 420.0, "{r}");
+    let text = r["customer_text"].as_str().unwrap();
+    assert!(
+        text.contains("Expected wait time is about 7 minutes"),
+        "{text}"
+    );
+    assert_eq!(r["ai_may_continue"], true);
+
+    // An explicit request is acknowledged at once, with the wait.
+    let (_, r) = app
+        .post_message("c3", &json!({"customer": {"id": "cz", "name": "Zoe", "tier": "free"}, "message": {"role": "customer", "text": "I need a human about my bill, now"}}))
+        .await;
+    let text = r["customer_text"].as_str().unwrap();
+    assert!(text.starts_with("Of course, Zoe."), "{text}");
+
+    // When the busy agent resolves, the queue moves: the first queued handoff gets the agent.
+    let h1 = first["handoff"]["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/handoffs/{h1}/resolve"),
+        &app.agent,
+        json!({"resolution": "done", "necessary": true}),
+    )
+    .await;
+    let (_, q) = app.get("/v1/handoffs?status=assigned", &app.agent).await;
+    assert_eq!(q[0]["conversation_id"], "c2", "{q}");
+}
+
+#[tokio::test]
+async fn outside_business_hours_the_customer_is_offered_a_callback_in_their_time() {
+    // Billing opens only one minute a week in this policy: closed almost always.
+    let source = baton_core::policy::DEFAULT_POLICY.replacen(
+        "name = \"Billing\"\nskill = \"billing\"\ntimezone = \"UTC\"\nhours = [\"daily 00:00-24:00\"]",
+        "name = \"Billing\"\nskill = \"billing\"\ntimezone = \"Europe/London\"\nhours = [\"sun 03:00-03:01\"]",
+        1,
+    );
+    let policy = Policy::from_toml(&source).unwrap();
+    let app = spawn_app_full(Settings::default(), policy, false).await;
+    app.agent_on_shift("a", &["billing"], 3, "senior").await;
+    let (s, r) = app.post_message("c1", &dispute("Chiara", "standard")).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["handoff"]["status"], "callback", "{r}");
+    let at: jiff::Timestamp = r["handoff"]["callback_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let local = at.to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap());
+    assert_eq!(
+        (local.weekday(), local.hour(), local.minute()),
+        (jiff::civil::Weekday::Sunday, 3, 0)
+    );
+    let text = r["customer_text"].as_str().unwrap();
+    assert!(
+        text.contains("callback") && text.contains("(Europe/Rome)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_assignment_not_accepted_in_time_goes_to_the_next_agent() {
+    let source = baton_core::policy::DEFAULT_POLICY.replacen(
+        "accept_timeout_seconds = 120",
+        "accept_timeout_seconds = 1",
+        1,
+    );
+    let app = spawn_app_full(
+        Settings::default(),
+        Policy::from_toml(&source).unwrap(),
+        true,
+    )
+    .await;
+    app.agent_on_shift("first", &["billing"], 2, "senior").await;
+    let (_, r) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    let assigned_to = r["handoff"]["agent_id"].as_str().unwrap().to_string();
+    app.agent_on_shift("second", &["billing"], 2, "regular")
+        .await;
+    let id = r["handoff"]["id"].as_str().unwrap().to_string();
+    let mut moved = Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.agent).await;
+        if h["agent_id"].is_string() && h["agent_id"] != assigned_to.as_str() {
+            moved = h;
+            break;
+        }
+    }
+    assert_eq!(moved["agent_id"], "second", "{moved}");
+    let (_, agents) = app.get("/v1/agents", &app.agent).await;
+    let first = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == assigned_to.as_str())
+        .unwrap();
+    assert_eq!(
+        (first["status"].clone(), first["active"].clone()),
+        (json!("away"), json!(0)),
+        "{agents}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_escalations_never_double_assign_or_exceed_capacity() {
+    let app = Arc::new(spawn_app().await);
+    for i in 0..5 {
+        app.agent_on_shift(&format!("a{i}"), &["billing"], 2, "regular")
+            .await;
+    }
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.post_message(&format!("c{i}"), &dispute(&format!("N{i}"), "standard"))
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (s, r) = t.await.unwrap();
+        assert_eq!(s, 200, "{r}");
+    }
+    let all = app.store.handoffs(None).await.unwrap();
+    assert_eq!(all.len(), 64);
+    let assigned: Vec<_> = all.iter().filter(|h| h.agent_id.is_some()).collect();
+    assert_eq!(assigned.len(), 10, "5 agents x capacity 2");
+    for a in app.store.agents().await.unwrap() {
+        let mine = assigned
+            .iter()
+            .filter(|h| h.agent_id.as_deref() == Some(&a.id))
+            .count();
+        assert_eq!(mine as u32, a.active, "{}", a.id);
+        assert!(a.active <= a.capacity);
+    }
+    let mut conversations: Vec<_> = all.iter().map(|h| h.conversation_id.clone()).collect();
+    conversations.sort();
+    conversations.dedup();
+    assert_eq!(conversations.len(), 64, "one handoff per conversation");
+}
+
+/// Reads SSE events until `want` events arrived or the time is up.
+async fn read_events(resp: reqwest::Response, want: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    let mut resp = resp;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while out.len() < want {
+        let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(c))) => c,
+            _ => break,
+        };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut id, mut kind) = (String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_string();
+                }
+                if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim().to_string();
+                }
+            }
+            if !id.is_empty() {
+                out.push((id, kind));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn live_events_arrive_and_resume_with_last_event_id() {
+    let app = spawn_app().await;
+    app.agent_on_shift("a", &["billing"], 2, "senior").await;
+    let stream = app
+        .client
+        .get(format!("{}/v1/events", app.base))
+        .bearer_auth(&app.agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let (_, r) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    assert_eq!(r["handoff"]["status"], "assigned");
+    let events = read_events(stream, 2).await;
+    let kinds: Vec<&str> = events.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds, ["handoff.created", "handoff.assigned"], "{events:?}");
+
+    // Resume after the first: only what came later.
+    let resumed = app
+        .client
+        .get(format!("{}/v1/events", app.base))
+        .bearer_auth(&app.agent)
+        .header("Last-Event-ID", &events[0].0)
+        .send()
+        .await
+        .unwrap();
+    let again = read_events(resumed, 1).await;
+    assert_eq!(again[0], events[1]);
+    let bad = app
+        .client
+        .get(format!("{}/v1/events", app.base))
+        .bearer_auth(&app.agent)
+        .header("Last-Event-ID", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_and_delivered_in_order() {
+    // A receiver on loopback that fails the first two attempts.
+    let received: Arc<Mutex<Vec<(String, String, String, String)>>> = Arc::default();
+    let failures = Arc::new(Mutex::new(2));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    {
+        let (received, failures) = (received.clone(), failures.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let (received, failures) = (received.clone(), failures.clone());
+                async move {
+                    let mut f = failures.lock().unwrap();
+                    if *f > 0 {
+                        *f -= 1;
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_string();
+                    received.lock().unwrap().push((
+                        h("webhook-id"),
+                        h("webhook-timestamp"),
+                        h("webhook-signature"),
+                        body,
+                    ));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+
+    let app = spawn_app_full(Settings::default(), Policy::default(), true).await;
+    let (s, w) = app
+        .post("/v1/webhooks", &app.integrator, json!({"url": url}))
+        .await;
+    assert_eq!(s, 201, "{w}");
+    let secret = w["secret"].as_str().unwrap().to_string();
+    let (s, e) = app
+        .post("/v1/webhooks", &app.integrator, json!({"url": "ftp://x"}))
+        .await;
+    assert_eq!((s, e["error"]["field"].clone()), (422, json!("url")));
+    app.agent_on_shift("a", &["billing"], 2, "senior").await;
+    let (_, r) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    assert_eq!(r["handoff"]["status"], "assigned");
+
+    let expected = app.store.last_event_seq().await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        got = received.lock().unwrap().clone();
+        if got
+            .last()
+            .is_some_and(|(id, ..)| *id == format!("evt_{expected}"))
+        {
+            break;
+        }
+    }
+    assert!(!got.is_empty(), "nothing delivered");
+    let seqs: Vec<i64> = got
+        .iter()
+        .map(|(id, ..)| id.trim_start_matches("evt_").parse().unwrap())
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "in order, once each");
+    assert_eq!(
+        *seqs.last().unwrap(),
+        expected,
+        "every event up to the last"
+    );
+    for (id, ts, sig, body) in &got {
+        let expected_sig =
+            baton_server::webhooks::sign(&secret, id, ts.parse().unwrap(), body).unwrap();
+        assert_eq!(sig, &expected_sig);
+    }
+    assert!(got
+        .iter()
+        .any(|(.., body)| body.contains("\"type\":\"handoff.assigned\"")));
+}
