@@ -410,10 +410,13 @@ async fn live_events_arrive_and_resume_with_last_event_id() {
     assert_eq!(bad.status(), 400);
 }
 
+/// (webhook-id, webhook-timestamp, webhook-signature, body)
+type Received = (String, String, String, String);
+
 #[tokio::test]
 async fn webhooks_are_signed_retried_and_delivered_in_order() {
     // A receiver on loopback that fails the first two attempts.
-    let received: Arc<Mutex<Vec<(String, String, String, String)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let failures = Arc::new(Mutex::new(2));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
