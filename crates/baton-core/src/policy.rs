@@ -57,6 +57,7 @@ struct RoutingFile {
     ageing_seconds: Spanned<u64>,
     default_handle_seconds: Spanned<f64>,
     handle_time_sample: Spanned<usize>,
+    no_agent_callback_minutes: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +96,7 @@ pub struct RoutingRules {
     pub ageing_seconds: u64,
     pub default_handle_seconds: f64,
     pub handle_time_sample: usize,
+    pub no_agent_callback_minutes: u64,
 }
 
 /// A team: the skill it serves and its hours.
@@ -966,6 +968,10 @@ impl Policy {
             default_handle_seconds: c
                 .positive("routing.default_handle_seconds", &r.default_handle_seconds)?,
             handle_time_sample: c.positive("routing.handle_time_sample", &r.handle_time_sample)?,
+            no_agent_callback_minutes: c.positive(
+                "routing.no_agent_callback_minutes",
+                &r.no_agent_callback_minutes,
+            )?,
         };
         let mut teams = Vec::new();
         for (i, t) in file.teams.iter().enumerate() {

@@ -319,7 +319,16 @@ fn new_handoff(
         true => None,
         false => t.hours.next_opening(now).map(|t| t.to_string()),
     });
+    let later = now
+        + jiff::SignedDuration::from_secs(
+            state.policy.routing.no_agent_callback_minutes as i64 * 60,
+        );
+    let callback_if_nobody = match team {
+        Some(t) => t.hours.next_opening(later).map(|t| t.to_string()),
+        None => Some(later.to_string()),
+    };
     NewHandoff {
+        callback_if_nobody,
         id: format!("h-{}", uuid_like()),
         team: team.map_or_else(|| skill.clone(), |t| t.name.clone()),
         skill,

@@ -47,7 +47,9 @@ async fn a_conversation_continues_then_hands_off_with_a_stored_handoff() {
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["messages"].as_array().unwrap().len(), 3);
     assert_eq!(c["decision"]["escalate"], true);
-    let (s, h) = app.get("/v1/handoffs?status=queued", &app.agent).await;
+    // Nobody is on shift: the customer is offered a callback instead of an endless queue.
+    assert_eq!(r["handoff"]["status"], "callback", "{r}");
+    let (s, h) = app.get("/v1/handoffs?status=callback", &app.agent).await;
     assert_eq!(s, 200, "{h}");
     assert_eq!(h[0]["id"], handoff_id.as_str());
     let (s, h) = app

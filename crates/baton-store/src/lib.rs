@@ -210,6 +210,9 @@ pub struct NewHandoff {
     pub vip: bool,
     /// When set, the team is closed: schedule a callback at this time instead of routing.
     pub callback_at: Option<String>,
+    /// When nobody with the skill is on shift, schedule a callback at this time instead of
+    /// queueing without an end.
+    pub callback_if_nobody: Option<String>,
 }
 
 /// Routing parameters from the policy, passed with every write that may route.

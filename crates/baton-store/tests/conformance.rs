@@ -96,6 +96,7 @@ async fn suite(store: &dyn Store) {
         reason: "explicit_request".into(),
         vip: false,
         callback_at: None,
+        callback_if_nobody: None,
     });
     let placed = store.append(a).await.unwrap().unwrap();
     assert_eq!(placed.handoff.status, HandoffStatus::Queued);

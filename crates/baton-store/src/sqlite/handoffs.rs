@@ -303,6 +303,21 @@ pub(super) fn create(
     event(conn, "handoff.created", &h, serde_json::json!({}), now)?;
     if status == HandoffStatus::Queued && try_route(conn, &h, now)?.is_none() {
         let p = placement(conn, h, now, params)?;
+        if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
+            conn.execute(
+                "UPDATE handoffs SET status = 'callback', callback_at = ?2, queued_at = NULL WHERE id = ?1",
+                params![new.id, at],
+            )?;
+            let h = must_load(conn, &new.id)?;
+            event(
+                conn,
+                "handoff.callback",
+                &h,
+                serde_json::json!({"why": "nobody with the skill is on shift"}),
+                now,
+            )?;
+            return placement(conn, h, now, params);
+        }
         conn.execute(
             "UPDATE handoffs SET eta_seconds = ?2 WHERE id = ?1",
             params![new.id, p.eta_seconds],
