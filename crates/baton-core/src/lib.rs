@@ -18,6 +18,7 @@ pub mod routing;
 pub mod schedule;
 pub mod sentiment;
 pub mod signals;
+pub mod simulate;
 pub mod text;
 
 pub use engine::{decide, ConversationState, Decision};

@@ -73,6 +73,33 @@ enum Command {
     },
     /// Start a server with a seeded team, replay the examples through the API, print URLs and keys.
     Demo(service::DemoArgs),
+    /// Simulate a day of one team: the wait quoted at queueing vs the wait that followed, next to
+    /// the Erlang C estimate for the same parameters.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Random seed: the same seed gives the same day.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Shifts as HOURS:AGENTS:ARRIVALS_PER_HOUR, comma-separated.
+    #[arg(long, default_value = "4:4:34,4:6:55,4:3:26")]
+    shifts: String,
+    /// Conversations one agent handles at once.
+    #[arg(long, default_value_t = 1)]
+    capacity: u32,
+    /// Mean and standard deviation of the (log-normal) handle time, in minutes.
+    #[arg(long, default_value_t = 6.0)]
+    handle_minutes: f64,
+    #[arg(long, default_value_t = 4.0)]
+    handle_sd_minutes: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Policy whose routing defaults (default handle time, sample size) the quotes use.
+    #[arg(long)]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +167,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => service::serve(args),
         Command::Keys { command } => service::keys(command),
         Command::Demo(args) => service::demo(args),
+        Command::Simulate(args) => simulate(args),
         Command::Policy { command } => match command {
             PolicyCommand::Check { file } => policy_check(&file),
             PolicyCommand::Default => {
@@ -148,6 +176,70 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
     }
+}
+
+fn simulate(args: SimulateArgs) -> Result<ExitCode> {
+    use baton_core::simulate::{run, Scenario, Shift};
+    let policy = load_policy(args.policy.as_deref())?;
+    let mut shifts = Vec::new();
+    for (i, part) in args.shifts.split(',').enumerate() {
+        let f: Vec<&str> = part.trim().split(':').collect();
+        let parsed = match f.as_slice() {
+            [h, a, r] => h.parse().ok().zip(a.parse().ok()).zip(r.parse().ok()),
+            _ => None,
+        };
+        let ((hours, agents), arrivals_per_hour) = parsed.with_context(|| {
+            format!(
+                "--shifts item {} `{part}` is not HOURS:AGENTS:ARRIVALS_PER_HOUR (e.g. 4:6:55)",
+                i + 1
+            )
+        })?;
+        shifts.push(Shift {
+            hours,
+            agents,
+            arrivals_per_hour,
+        });
+    }
+    let scenario = Scenario {
+        seed: args.seed,
+        shifts,
+        capacity: args.capacity,
+        handle_mean_seconds: args.handle_minutes * 60.0,
+        handle_sd_seconds: args.handle_sd_minutes * 60.0,
+        default_handle_seconds: policy.routing.default_handle_seconds,
+        handle_time_sample: policy.routing.handle_time_sample,
+    };
+    let r = run(&scenario).map_err(|e| anyhow::anyhow!(e))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "simulated day (seed {}): {} arrivals, {} had to queue",
+        args.seed, r.arrivals, r.queued
+    );
+    println!(
+        "wait of queued customers: mean {:.0} s, median {:.0} s",
+        r.mean_wait_seconds, r.median_wait_seconds
+    );
+    println!(
+        "Baton's quote   median abs error {:>5.0} s ({:.0}% of the mean wait), mean abs error {:.0} s",
+        r.baton_median_abs_error_seconds,
+        100.0 * r.baton_error_share_of_mean_wait,
+        r.baton_mean_abs_error_seconds
+    );
+    println!(
+        "Erlang C        median abs error {:>5.0} s ({:.0}% of the mean wait), mean abs error {:.0} s{}",
+        r.erlang_median_abs_error_seconds,
+        100.0 * r.erlang_error_share_of_mean_wait,
+        r.erlang_mean_abs_error_seconds,
+        if r.erlang_undefined > 0 {
+            format!(" ({} queued customers in overloaded hours have no Erlang C answer)", r.erlang_undefined)
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn report_bad_line(file: &Path, e: &LineError) {

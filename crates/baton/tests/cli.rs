@@ -276,3 +276,24 @@ fn missing_input_file_is_a_clear_error() {
         run.describe()
     );
 }
+
+#[test]
+fn simulate_is_seeded_and_compares_with_erlang_c() {
+    let a = baton(&["simulate", "--seed", "3", "--json"], None);
+    assert_eq!(a.code(), 0, "{}", a.describe());
+    let b = baton(&["simulate", "--seed", "3", "--json"], None);
+    assert_eq!(a.stdout(), b.stdout());
+    let r: serde_json::Value = serde_json::from_str(&a.stdout()).unwrap();
+    assert!(r["queued"].as_u64().unwrap() > 100);
+    assert!(
+        r["baton_error_share_of_mean_wait"].as_f64().unwrap()
+            < r["erlang_error_share_of_mean_wait"].as_f64().unwrap()
+    );
+    let bad = baton(&["simulate", "--shifts", "4:x:3"], None);
+    assert_eq!(bad.code(), 2, "{}", bad.describe());
+    assert!(
+        bad.stderr().contains("--shifts item 1 `4:x:3`"),
+        "{}",
+        bad.describe()
+    );
+}
