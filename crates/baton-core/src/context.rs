@@ -163,13 +163,30 @@ fn first_name(name: &str) -> &str {
     name.split_whitespace().next().unwrap_or("there")
 }
 
-/// What the customer wants, as a phrase that follows "you're" / "is": from the reason and facts.
-fn issue_phrase(decision: &Decision, topic: &str, subtopic: Option<&str>, facts: &Facts) -> String {
-    let about = subtopic.unwrap_or(topic);
+/// The first sentence of `text` with at least four words (or the start of the text), at most
+/// `max` characters.
+fn gist(text: &str, max: usize) -> String {
+    let sentence = crate::text::sentences(text)
+        .map(|r| text[r].trim())
+        .find(|s| s.split_whitespace().count() >= 4)
+        .unwrap_or(text.trim());
+    if sentence.chars().count() <= max {
+        return sentence.to_string();
+    }
+    let cut: String = sentence.chars().take(max).collect();
+    format!(
+        "{}...",
+        cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a)
+    )
+}
+
+/// What the customer wants, as a phrase that follows "is" / "you're": from the primary reason,
+/// the topic's label and the facts.
+fn issue_phrase(decision: &Decision, label: &str, facts: &Facts) -> String {
     let reference = facts
         .references
         .first()
-        .map(|r| format!(" on {r}"))
+        .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     let amount = facts
         .amounts
@@ -180,19 +197,17 @@ fn issue_phrase(decision: &Decision, topic: &str, subtopic: Option<&str>, facts:
         Some("cancellation") => format!("looking to cancel{reference}"),
         Some("transaction_dispute") => format!("disputing a charge{amount}{reference}"),
         Some("legal_compliance") => "raising a legal or data-protection request".to_string(),
-        Some("sensitive_topic") => format!("dealing with a difficult situation around {about}"),
-        Some("explicit_request") => format!("asking for a person to help with {about}{reference}"),
-        Some("vip") => format!("asking for help with {about}{reference}"),
+        Some("sensitive_topic") => format!("in a difficult situation with {label}{reference}"),
+        Some("explicit_request") => format!("asking for a person to help with {label}{reference}"),
+        Some("vip") => format!("asking for help with {label}{reference}"),
         Some("low_confidence") => format!(
-            "asking about {about}{reference}, which the assistant couldn't answer with confidence"
+            "asking about {label}{reference} that the assistant couldn't answer with confidence"
         ),
         Some("repeated_question") => {
-            format!("still waiting for a clear answer about {about}{reference}")
+            format!("still waiting for a clear answer to {label}{reference}")
         }
-        Some("frustration") | Some("sentiment_drop") | Some("message_length") => {
-            format!("having trouble with {about}{reference}")
-        }
-        _ => format!("asking about {about}{reference}"),
+        Some(_) => format!("having trouble with {label}{reference}"),
+        None => format!("asking about {label}{reference}"),
     }
 }
 
@@ -318,7 +333,21 @@ pub fn build(
     }
 
     let primary = decision.reasons.first();
-    let phrase = issue_phrase(decision, &topic, subtopic.as_deref(), &facts);
+    let label = policy
+        .topics
+        .list
+        .iter()
+        .find(|t| t.name == topic)
+        .map_or(policy.topics.default_label.as_str(), |t| t.label.as_str());
+    let phrase = issue_phrase(decision, label, &facts);
+    // The customer's own words: the message that triggered the handoff, or their first one.
+    let opening = decision
+        .at
+        .and_then(|i| messages.get(i))
+        .filter(|m| m.role == Role::Customer)
+        .or_else(|| messages.iter().find(|m| m.role == Role::Customer))
+        .map(|m| gist(&m.text, 90))
+        .unwrap_or_default();
     let name = if c.name.trim().is_empty() {
         "The customer"
     } else {
@@ -332,15 +361,19 @@ pub fn build(
         Colour::Green => "calm",
     };
     let summary = format!(
-        "{} customer {} is {}; {} AI repl{} so far, customer {}{}.",
-        capitalise(c.tier.as_str()),
+        "{} customer {} is {}: \"{}\" {} AI repl{}, customer {} now{}.",
+        match c.tier {
+            Tier::Vip => "VIP".to_string(),
+            t => capitalise(t.as_str()),
+        },
         name,
         phrase,
+        opening,
         ai_replies,
         if ai_replies == 1 { "y" } else { "ies" },
         mood,
         primary
-            .map(|r| format!(" (escalated: {})", r.kind.replace('_', " ")))
+            .map(|r| format!(", escalated for {}", r.kind.replace('_', " ")))
             .unwrap_or_default()
     );
 

@@ -220,6 +220,7 @@ struct MessageLengthFile {
 #[serde(deny_unknown_fields)]
 struct TopicsFile {
     default_topic: String,
+    default_label: String,
     default_skill: Spanned<String>,
     ai_weight: Spanned<f64>,
     first_message_weight: Spanned<f64>,
@@ -230,6 +231,7 @@ struct TopicsFile {
 #[serde(deny_unknown_fields)]
 struct TopicFile {
     name: String,
+    label: String,
     skill: Spanned<String>,
     keywords: Patterns,
 }
@@ -445,6 +447,8 @@ pub struct MessageLengthRule {
 #[derive(Debug, Clone)]
 pub struct Topic {
     pub name: String,
+    /// How texts name the topic ("a billing question").
+    pub label: String,
     pub skill: String,
     pub keywords: Matcher,
 }
@@ -452,6 +456,7 @@ pub struct Topic {
 #[derive(Debug, Clone)]
 pub struct Topics {
     pub default_topic: String,
+    pub default_label: String,
     pub default_skill: String,
     pub ai_weight: f64,
     pub first_message_weight: f64,
@@ -915,6 +920,7 @@ impl Policy {
         for (i, topic) in t.list.iter().enumerate() {
             topics.push(Topic {
                 name: topic.name.clone(),
+                label: topic.label.clone(),
                 skill: c.skill(&format!("topics.list[{i}].skill"), &topic.skill)?,
                 keywords: c.patterns(&format!("topics.list[{i}].keywords"), &topic.keywords)?,
             });
@@ -1102,6 +1108,7 @@ impl Policy {
             },
             topics: Topics {
                 default_topic: t.default_topic.clone(),
+                default_label: t.default_label.clone(),
                 default_skill: c.skill("topics.default_skill", &t.default_skill)?,
                 ai_weight: c.fraction("topics.ai_weight", &t.ai_weight)?,
                 first_message_weight: c
