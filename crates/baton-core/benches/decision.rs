@@ -4,7 +4,8 @@
 //! in BENCHMARKS.md.
 
 use baton_core::model::{parse_conversation, InputLimits};
-use baton_core::{sentiment, ConversationState, Policy};
+use baton_core::routing::{choose_agent, AgentSlot, Need, Seniority};
+use baton_core::{sentiment, ConversationState, Policy, Priority};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 const EXAMPLES: &str = include_str!("../../../examples/conversations.jsonl");
@@ -79,5 +80,40 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// One routing decision among 200 agents with mixed skills, loads and seniority.
+fn routing(c: &mut Criterion) {
+    let skills = [
+        "billing",
+        "technical",
+        "retention",
+        "legal",
+        "enterprise",
+        "general",
+    ];
+    let ids: Vec<String> = (0..200).map(|i| format!("agent-{i}")).collect();
+    let lists: Vec<Vec<String>> = (0..200)
+        .map(|i| vec![skills[i % 6].to_string(), skills[(i / 6) % 6].to_string()])
+        .collect();
+    let agents: Vec<AgentSlot> = (0..200)
+        .map(|i| AgentSlot {
+            id: &ids[i],
+            skills: &lists[i],
+            capacity: 4,
+            active: (i % 5) as u32,
+            seniority: [Seniority::Junior, Seniority::Regular, Seniority::Senior][i % 3],
+            available: i % 7 != 0,
+        })
+        .collect();
+    let need = Need {
+        skill: "billing",
+        priority: Priority::High,
+        vip: false,
+        exclude: &[],
+    };
+    c.bench_function("routing/choose_agent_200_agents", |b| {
+        b.iter(|| black_box(choose_agent(black_box(&need), black_box(&agents))))
+    });
+}
+
+criterion_group!(benches, bench, routing);
 criterion_main!(benches);
