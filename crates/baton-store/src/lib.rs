@@ -197,6 +197,8 @@ pub struct Handoff {
     pub transfers: u32,
     /// Expected wait quoted when it was queued.
     pub eta_seconds: Option<f64>,
+    /// Warm-transfer notes, oldest first: `{at, from, to, note}`.
+    pub notes: Vec<serde_json::Value>,
 }
 
 /// A new handoff, as the server asks for it: the store routes it in the same transaction.

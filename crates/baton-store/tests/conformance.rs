@@ -220,6 +220,49 @@ async fn suite(store: &dyn Store) {
     ));
     assert_eq!(store.agents().await.unwrap().len(), 1);
 
+    // A callback that is due joins the queue on the sweep and goes to a free agent.
+    let mut a = append("c3", 0, Some(customer("cust-1")));
+    a.handoff = Some(NewHandoff {
+        id: "h3".into(),
+        skill: "billing".into(),
+        team: "Billing".into(),
+        priority: Priority::Medium,
+        reason: "cancellation".into(),
+        vip: false,
+        callback_at: Some("2026-11-27T09:00:00Z".into()),
+        callback_if_nobody: None,
+    });
+    let placed = store.append(a).await.unwrap().unwrap();
+    assert_eq!(placed.handoff.status, HandoffStatus::Callback);
+    assert_eq!(
+        store
+            .sweep("2026-11-27T08:59:00Z".into(), 120, ROUTING)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .sweep("2026-11-27T09:00:30Z".into(), 120, ROUTING)
+            .await
+            .unwrap()
+            >= 1
+    );
+    let h3 = store.handoff("h3").await.unwrap().unwrap();
+    assert_eq!(
+        (h3.status, h3.agent_id.as_deref()),
+        (HandoffStatus::Assigned, Some("a1"))
+    );
+    // Not accepted within the timeout: back to the queue, the agent set away.
+    store
+        .sweep("2026-11-27T09:05:00Z".into(), 120, ROUTING)
+        .await
+        .unwrap();
+    let h3 = store.handoff("h3").await.unwrap().unwrap();
+    assert_eq!((h3.status, h3.agent_id), (HandoffStatus::Queued, None));
+    let a1 = store.agent("a1").await.unwrap().unwrap();
+    assert_eq!((a1.status, a1.active), (AgentStatus::Away, 0));
+
     // Keys.
     let key = ApiKey {
         id: "k1".into(),

@@ -15,7 +15,7 @@ use crate::{
 
 pub(super) const HANDOFF_COLUMNS: &str = "id, conversation_id, status, skill, team, priority, reason, vip, agent_id, \
      created_at, queued_at, assigned_at, accepted_at, resolved_at, callback_at, resolution, necessary, missing, csat, \
-     transfers, eta_seconds, excluded";
+     transfers, eta_seconds, excluded, notes";
 
 pub(super) fn handoff_from_row(r: &rusqlite::Row) -> rusqlite::Result<Handoff> {
     let status: String = r.get(2)?;
@@ -41,6 +41,10 @@ pub(super) fn handoff_from_row(r: &rusqlite::Row) -> rusqlite::Result<Handoff> {
         csat: r.get(18)?,
         transfers: r.get(19)?,
         eta_seconds: r.get(20)?,
+        notes: {
+            let raw: String = r.get(22)?;
+            serde_json::from_str(&raw).map_err(|_| bad_row("notes", &raw))?
+        },
     })
 }
 
@@ -399,6 +403,14 @@ pub(super) fn transition(
             }
             let skill = to_skill.clone().unwrap_or_else(|| h.skill.clone());
             let team = to_team.clone().unwrap_or_else(|| h.team.clone());
+            let mut notes = h.notes.clone();
+            notes.push(serde_json::json!({
+                "at": now, "from": h.agent_id, "to": to_agent.clone().unwrap_or_else(|| team.clone()), "note": note
+            }));
+            conn.execute(
+                "UPDATE handoffs SET notes = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(&notes)?],
+            )?;
             conn.execute(
                 "UPDATE handoffs SET status = 'queued', agent_id = NULL, assigned_at = NULL, accepted_at = NULL,
                    skill = ?2, team = ?3, queued_at = ?4, transfers = transfers + 1, updated_at = ?4 WHERE id = ?1",

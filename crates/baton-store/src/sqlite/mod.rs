@@ -28,13 +28,24 @@ use handoffs::{handoff_from_row, HANDOFF_COLUMNS};
 const MAX_BATCH: usize = 512;
 const READ_POOL: usize = 8;
 
+/// Every migration, in order (a test checks the folder holds exactly these).
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_handoff_lifecycle.sql",
+        include_str!("../../migrations/sqlite/0002_handoff_lifecycle.sql"),
+    ),
+    (
+        "0003_transfer_notes.sql",
+        include_str!("../../migrations/sqlite/0003_transfer_notes.sql"),
+    ),
+];
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(include_str!("../../migrations/sqlite/0001_init.sql")),
-        M::up(include_str!(
-            "../../migrations/sqlite/0002_handoff_lifecycle.sql"
-        )),
-    ])
+    Migrations::new(MIGRATIONS.iter().map(|(_, sql)| M::up(sql)).collect())
 }
 
 enum Write {
@@ -852,5 +863,24 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_applied() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = super::MIGRATIONS
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(files, listed);
+        super::migrations().validate().unwrap();
     }
 }
