@@ -99,9 +99,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(s.to_string()))
 }
 
-fn replayed(response: &str) -> ApiResult<Json<serde_json::Value>> {
+fn replayed(response: &str) -> ApiResult<serde_json::Value> {
     serde_json::from_str(response)
-        .map(Json)
         .map_err(|e| ApiError::internal(format!("stored response is not JSON: {e}")))
 }
 
@@ -131,7 +130,7 @@ pub async fn post_message(
     let idem = idempotency_key(&headers)?.map(|k| format!("{}:{}:{}", caller.key_id, id, k));
     if let Some(scope) = &idem {
         if let Some(r) = state.store.idempotent_response(scope).await? {
-            return replayed(&r);
+            return replayed(&r).map(Json);
         }
     }
     let limits = InputLimits {
@@ -159,7 +158,24 @@ pub async fn post_message(
             format!("{} is in the future (server time {now})", message.at),
         ));
     }
+    let response = ingest(&state, &id, body.customer, message, idem, None).await?;
+    Ok(Json(response))
+}
 
+/// Appends `message` to conversation `id` (applying messages of one conversation in order),
+/// decides, routes a new handoff, and answers. Shared by the integrator's messages and the
+/// agents' replies.
+pub(crate) async fn ingest(
+    state: &AppState,
+    id: &str,
+    customer: Option<Customer>,
+    message: Message,
+    idem: Option<String>,
+    extra_event: Option<(String, String, serde_json::Value)>,
+) -> ApiResult<serde_json::Value> {
+    let now = Timestamp::now();
+    let id = id.to_string();
+    let body_customer = customer;
     // One request at a time per conversation, so messages apply in order.
     let slot = state.conversations.slot(&id);
     let mut guard = slot.lock().await;
@@ -169,11 +185,11 @@ pub async fn post_message(
         }
     }
     if guard.is_none() {
-        *guard = load_live(&state, &id).await?;
+        *guard = load_live(state, &id).await?;
     }
     let mut live = match guard.as_ref() {
         Some(l) => {
-            if let Some(c) = &body.customer {
+            if let Some(c) = &body_customer {
                 if c.id != l.customer.id {
                     return Err(ApiError::invalid(
                         "customer.id",
@@ -184,7 +200,7 @@ pub async fn post_message(
             l.clone()
         }
         None => {
-            let customer = match &body.customer {
+            let customer = match &body_customer {
                 Some(c) => c.clone(),
                 None => return Err(ApiError::invalid(
                     "customer",
@@ -211,7 +227,7 @@ pub async fn post_message(
             ));
         }
     }
-    if let Some(c) = &body.customer {
+    if let Some(c) = &body_customer {
         live.customer = c.clone();
     }
     let index = live.count;
@@ -219,7 +235,7 @@ pub async fn post_message(
     let escalated_now = live.state.push(&state.policy, &live.customer, &message);
     let decision = live.state.decision(&state.policy, &id, &live.customer);
     let new_handoff = (escalated_now && !was_escalated)
-        .then(|| new_handoff(&state, &decision, &live.customer, now));
+        .then(|| new_handoff(state, &decision, &live.customer, now));
     let answer = Answer {
         conversation_id: id.clone(),
         index,
@@ -235,7 +251,7 @@ pub async fn post_message(
         .store
         .append(Append {
             conversation_id: id.clone(),
-            customer: if body.customer.is_some() || !customer_known {
+            customer: if body_customer.is_some() || !customer_known {
                 Some(live.customer.clone())
             } else {
                 None
@@ -247,6 +263,7 @@ pub async fn post_message(
                 .map_err(|e| ApiError::internal(e.to_string()))?,
             handoff: new_handoff.clone(),
             routing: state.routing(),
+            extra_event,
             idempotency: idem.map(|scope| {
                 let respond: baton_store::Respond = Box::new(move |p| {
                     serde_json::to_string(&respond_with.build(p)).unwrap_or_default()
@@ -264,8 +281,7 @@ pub async fn post_message(
     drop(guard);
     crate::metrics::decision(&response.decision, new_handoff.is_some());
     state.events.notify_waiters();
-    let value = serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(value))
+    serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Everything the answer to a posted message depends on, so the same answer can be built inside

@@ -24,6 +24,9 @@ const CACHE_TTL: Duration = Duration::from_secs(2);
 pub struct Caller {
     pub key_id: String,
     pub role: Role,
+    pub name: String,
+    /// The agent an agent key belongs to.
+    pub agent_id: Option<String>,
 }
 
 impl Caller {
@@ -57,6 +60,11 @@ fn hash(secret: &str) -> Vec<u8> {
 
 /// Makes a key with a random id and a 256-bit random secret.
 pub fn generate_key(name: &str, role: Role, now: String) -> NewKey {
+    generate_agent_key(name, role, None, now)
+}
+
+/// Makes a key; an agent key may name the agent it belongs to.
+pub fn generate_agent_key(name: &str, role: Role, agent_id: Option<String>, now: String) -> NewKey {
     let mut rng = rand::rng();
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
@@ -73,6 +81,7 @@ pub fn generate_key(name: &str, role: Role, now: String) -> NewKey {
             secret_hash: hash(&secret),
             created_at: now,
             revoked_at: None,
+            agent_id,
         },
     }
 }
@@ -129,6 +138,8 @@ pub async fn verify(state: &AppState, presented: &str) -> Result<Caller, ApiErro
     Ok(Caller {
         key_id: key.id,
         role: key.role,
+        name: key.name,
+        agent_id: key.agent_id,
     })
 }
 

@@ -76,6 +76,8 @@ pub struct ApiKey {
     pub secret_hash: Vec<u8>,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// For agent keys: the agent the key belongs to ("assigned to me" in the desk).
+    pub agent_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,6 +268,42 @@ pub enum Transition {
     },
 }
 
+/// A suggestion beside a handoff in the agent desk: a reply or a KB article from the
+/// integrator's AI, and what the agent did with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    pub id: String,
+    pub handoff_id: String,
+    /// `reply` or `kb_article`
+    pub kind: String,
+    pub source: String,
+    pub text: String,
+    pub url: Option<String>,
+    /// `new`, `used`, `edited` or `dismissed`
+    pub status: String,
+    pub created_at: String,
+}
+
+/// Figures for the lead dashboard, over all stored history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeskSummary {
+    pub conversations: u64,
+    pub handoffs: u64,
+    pub handoff_rate: f64,
+    pub by_status: std::collections::BTreeMap<String, u64>,
+    pub by_reason: std::collections::BTreeMap<String, u64>,
+    /// Mean seconds from a conversation's start to its handoff.
+    pub mean_time_to_handoff_seconds: Option<f64>,
+    /// Mean seconds from acceptance to resolution.
+    pub mean_resolution_seconds: Option<f64>,
+    pub mean_csat: Option<f64>,
+    pub csat_count: u64,
+    /// Share of resolved handoffs the human judged necessary.
+    pub necessary_share: Option<f64>,
+    /// Lowest-CSAT resolved handoffs (id, csat, reason), worst first.
+    pub lowest_csat: Vec<(String, u8, String)>,
+}
+
 /// A registered webhook endpoint (the secret is only returned when created).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WebhookEndpoint {
@@ -315,6 +353,9 @@ pub struct Append {
     /// A handoff to create (and route) with this message.
     pub handoff: Option<NewHandoff>,
     pub routing: RoutingParams,
+    /// An extra event written with the message: `(kind, subject, payload)` (e.g. an agent's
+    /// reply, which the integrator's webhook must receive).
+    pub extra_event: Option<(String, String, serde_json::Value)>,
     /// `(scope, respond)`: the answer to replay for a retried request.
     pub idempotency: Option<(String, Respond)>,
     /// Wall-clock time of the write, RFC 3339.
@@ -368,6 +409,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<usize>;
     /// Where a handoff stands now (queue position and expected wait when queued).
     async fn placement(&self, id: &str, routing: RoutingParams) -> Result<Option<Placement>>;
+
+    /// Adds suggestions to a handoff (`NotFound` if there is no such handoff).
+    async fn add_suggestions(&self, suggestions: Vec<Suggestion>, now: String) -> Result<()>;
+    async fn suggestions(&self, handoff_id: &str) -> Result<Vec<Suggestion>>;
+    /// Records what the agent did with a suggestion.
+    async fn set_suggestion_status(
+        &self,
+        handoff_id: &str,
+        id: &str,
+        status: &str,
+        now: String,
+    ) -> Result<Suggestion>;
+    async fn desk_summary(&self) -> Result<DeskSummary>;
 
     async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()>;
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>>;

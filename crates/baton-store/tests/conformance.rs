@@ -43,6 +43,7 @@ fn append(conv: &str, index: usize, customer: Option<Customer>) -> Append {
         decision: serde_json::json!({"escalate": false, "index": index}),
         handoff: None,
         routing: ROUTING,
+        extra_event: None,
         idempotency: None,
         now: NOW.into(),
     }
@@ -271,6 +272,7 @@ async fn suite(store: &dyn Store) {
         secret_hash: vec![1, 2, 3],
         created_at: NOW.into(),
         revoked_at: None,
+        agent_id: Some("a1".into()),
     };
     store.create_key(key.clone()).await.unwrap();
     assert_eq!(store.key("k1").await.unwrap(), Some(key));

@@ -42,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_transfer_notes.sql",
         include_str!("../../migrations/sqlite/0003_transfer_notes.sql"),
     ),
+    (
+        "0004_desk.sql",
+        include_str!("../../migrations/sqlite/0004_desk.sql"),
+    ),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -58,6 +62,8 @@ enum Write {
     Transition(String, Transition, String, RoutingParams),
     Sweep(String, i64, RoutingParams),
     AddWebhook(WebhookEndpoint),
+    AddSuggestions(Vec<crate::Suggestion>, String),
+    SuggestionStatus(String, String, String, String),
     RemoveWebhook(String),
     DeliveryResult {
         endpoint_id: String,
@@ -263,8 +269,8 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
         }
         Write::CreateKey(k) => {
             conn.execute(
-                "INSERT INTO api_keys (id, name, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![k.id, k.name, k.role.as_str(), k.secret_hash, k.created_at],
+                "INSERT INTO api_keys (id, name, role, secret_hash, created_at, agent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![k.id, k.name, k.role.as_str(), k.secret_hash, k.created_at, k.agent_id],
             )?;
             Ok(Written::Unit)
         }
@@ -274,6 +280,45 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
         Write::Sweep(now, timeout, routing) => Ok(Written::Count(handoffs::sweep(
             conn, now, *timeout, *routing,
         )?)),
+        Write::AddSuggestions(list, now) => {
+            for sg in list {
+                if handoffs::load_handoff(conn, &sg.handoff_id)?.is_none() {
+                    return Err(StoreError::NotFound(format!("handoff {}", sg.handoff_id)));
+                }
+                conn.execute(
+                    "INSERT INTO suggestions (id, handoff_id, kind, source, text, url, status, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                    params![sg.id, sg.handoff_id, sg.kind, sg.source, sg.text, sg.url, sg.status, now],
+                )?;
+                insert_event(
+                    conn,
+                    "suggestion.added",
+                    &sg.handoff_id,
+                    &serde_json::to_value(sg)?,
+                    now,
+                )?;
+            }
+            Ok(Written::Unit)
+        }
+        Write::SuggestionStatus(handoff_id, id, status, now) => {
+            let n = conn.execute(
+                "UPDATE suggestions SET status = ?3, updated_at = ?4 WHERE handoff_id = ?1 AND id = ?2",
+                params![handoff_id, id, status, now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "suggestion {id} of handoff {handoff_id}"
+                )));
+            }
+            insert_event(
+                conn,
+                "suggestion.status",
+                handoff_id,
+                &serde_json::json!({"suggestion": id, "status": status}),
+                now,
+            )?;
+            Ok(Written::Unit)
+        }
         Write::AddWebhook(w) => {
             conn.execute(
                 "INSERT INTO webhook_endpoints (id, url, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -388,6 +433,9 @@ fn append(conn: &Connection, a: &Append) -> Result<Option<Placement>> {
             serde_json::to_string(&m.kb_articles)?
         ],
     )?;
+    if let Some((kind, subject, payload)) = &a.extra_event {
+        insert_event(conn, kind, subject, payload, &a.now)?;
+    }
     let placement = match &a.handoff {
         Some(h) => Some(handoffs::create(
             conn,
@@ -492,6 +540,93 @@ pub(super) fn load_agent(conn: &Connection, id: &str) -> Result<Option<Agent>> {
         .optional()?)
 }
 
+fn suggestion_from_row(r: &rusqlite::Row) -> rusqlite::Result<crate::Suggestion> {
+    Ok(crate::Suggestion {
+        id: r.get(0)?,
+        handoff_id: r.get(1)?,
+        kind: r.get(2)?,
+        source: r.get(3)?,
+        text: r.get(4)?,
+        url: r.get(5)?,
+        status: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+fn seconds_between(a: &str, b: &str) -> Option<f64> {
+    let (a, b): (jiff::Timestamp, jiff::Timestamp) = (a.parse().ok()?, b.parse().ok()?);
+    Some(b.duration_since(a).as_secs_f64())
+}
+
+type SummaryRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<u8>,
+    Option<bool>,
+    String,
+);
+
+fn desk_summary(c: &Connection) -> Result<crate::DeskSummary> {
+    let mut s = crate::DeskSummary {
+        conversations: c.query_row("SELECT COUNT(*) FROM conversations", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+        ..Default::default()
+    };
+    let mut stmt = c.prepare_cached(
+        "SELECT h.id, h.status, h.reason, h.created_at, h.accepted_at, h.resolved_at, h.csat, h.necessary, v.created_at
+         FROM handoffs h JOIN conversations v ON v.id = h.conversation_id",
+    )?;
+    let rows = stmt.query_map([], |r| -> rusqlite::Result<SummaryRow> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ))
+    })?;
+    let (mut to_handoff, mut resolution, mut csat, mut necessary) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        let (id, status, reason, created, accepted, resolved, score, needed, started) = row?;
+        s.handoffs += 1;
+        *s.by_status.entry(status).or_default() += 1;
+        *s.by_reason.entry(reason.clone()).or_default() += 1;
+        to_handoff.extend(seconds_between(&started, &created));
+        if let (Some(a), Some(r)) = (&accepted, &resolved) {
+            resolution.extend(seconds_between(a, r));
+        }
+        if let Some(sc) = score {
+            csat.push(sc as f64);
+            s.lowest_csat.push((id, sc, reason));
+        }
+        necessary.extend(needed.map(|n| if n { 1.0 } else { 0.0 }));
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    s.handoff_rate = if s.conversations > 0 {
+        s.handoffs as f64 / s.conversations as f64
+    } else {
+        0.0
+    };
+    s.mean_time_to_handoff_seconds = mean(&to_handoff);
+    s.mean_resolution_seconds = mean(&resolution);
+    s.mean_csat = mean(&csat);
+    s.csat_count = csat.len() as u64;
+    s.necessary_share = mean(&necessary);
+    s.lowest_csat.sort_by_key(|(id, sc, _)| (*sc, id.clone()));
+    s.lowest_csat.truncate(10);
+    Ok(s)
+}
+
 fn key_from_row(r: &rusqlite::Row) -> rusqlite::Result<ApiKey> {
     let role: String = r.get(2)?;
     Ok(ApiKey {
@@ -501,6 +636,7 @@ fn key_from_row(r: &rusqlite::Row) -> rusqlite::Result<ApiKey> {
         secret_hash: r.get(3)?,
         created_at: r.get(4)?,
         revoked_at: r.get(5)?,
+        agent_id: r.get(6)?,
     })
 }
 
@@ -701,6 +837,59 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn add_suggestions(
+        &self,
+        suggestions: Vec<crate::Suggestion>,
+        now: String,
+    ) -> Result<()> {
+        self.write(Write::AddSuggestions(suggestions, now))
+            .await
+            .map(|_| ())
+    }
+
+    async fn suggestions(&self, handoff_id: &str) -> Result<Vec<crate::Suggestion>> {
+        let id = handoff_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, handoff_id, kind, source, text, url, status, created_at FROM suggestions
+                 WHERE handoff_id = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([&id], suggestion_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn set_suggestion_status(
+        &self,
+        handoff_id: &str,
+        id: &str,
+        status: &str,
+        now: String,
+    ) -> Result<crate::Suggestion> {
+        self.write(Write::SuggestionStatus(
+            handoff_id.into(),
+            id.into(),
+            status.into(),
+            now,
+        ))
+        .await?;
+        let (h, i) = (handoff_id.to_string(), id.to_string());
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT id, handoff_id, kind, source, text, url, status, created_at FROM suggestions
+                 WHERE handoff_id = ?1 AND id = ?2",
+                [&h, &i],
+                suggestion_from_row,
+            )?)
+        })
+        .await
+    }
+
+    async fn desk_summary(&self) -> Result<crate::DeskSummary> {
+        self.read(desk_summary).await
+    }
+
     async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()> {
         self.write(Write::AddWebhook(endpoint)).await.map(|_| ())
     }
@@ -807,7 +996,7 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_keys WHERE id = ?1",
+                "SELECT id, name, role, secret_hash, created_at, revoked_at, agent_id FROM api_keys WHERE id = ?1",
                 [&id],
                 key_from_row,
             )
@@ -819,7 +1008,7 @@ impl Store for SqliteStore {
     async fn keys(&self) -> Result<Vec<ApiKey>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+                "SELECT id, name, role, secret_hash, created_at, revoked_at, agent_id FROM api_keys ORDER BY created_at, id",
             )?;
             let rows = stmt.query_map([], key_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
