@@ -25,8 +25,26 @@ fn out(p: Placement, context: Option<baton_core::context::ContextPackage>) -> Ha
         handoff: p.handoff,
         queue_position: p.position,
         eta_now_seconds: p.eta_seconds.map(|e| e.round()),
+        sentiment: context.as_ref().map(|c| c.sentiment_now),
         context,
     }
+}
+
+/// The colour of the customer's latest message, for the queue.
+async fn sentiment_now(
+    state: &AppState,
+    conversation_id: &str,
+) -> ApiResult<Option<baton_core::context::Colour>> {
+    let Some(c) = state.store.conversation(conversation_id).await? else {
+        return Ok(None);
+    };
+    Ok(c.messages
+        .iter()
+        .rev()
+        .find(|m| m.role == baton_core::Role::Customer)
+        .map(|m| {
+            baton_core::context::colour(baton_core::sentiment::polarity_scores(&m.text).compound)
+        }))
 }
 
 #[utoipa::path(
@@ -57,15 +75,19 @@ pub async fn list_handoffs(
             HandoffStatus::Queued => state.store.placement(&h.id, state.routing()).await?,
             _ => None,
         };
-        list.push(match p {
+        let sentiment = sentiment_now(&state, &h.conversation_id).await?;
+        let mut item = match p {
             Some(p) => out(p, None),
             None => HandoffOut {
                 handoff: h,
                 queue_position: None,
                 eta_now_seconds: None,
+                sentiment: None,
                 context: None,
             },
-        });
+        };
+        item.sentiment = sentiment;
+        list.push(item);
     }
     Ok(Json(list))
 }
@@ -94,7 +116,7 @@ pub async fn get_handoff(
     Ok(Json(out(p, Some(context))))
 }
 
-async fn context_for(
+pub(crate) async fn context_for(
     state: &AppState,
     p: &Placement,
 ) -> ApiResult<baton_core::context::ContextPackage> {

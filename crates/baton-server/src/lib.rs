@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod desk;
 pub mod error;
 pub mod events;
 pub mod handoffs;
@@ -83,6 +84,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/handoffs/{id}/callback"),
     ("post", "/v1/handoffs/{id}/csat"),
     ("get", "/v1/events"),
+    ("get", "/v1/me"),
+    ("post", "/v1/handoffs/{id}/messages"),
+    ("post", "/v1/handoffs/{id}/suggestions"),
+    ("get", "/v1/handoffs/{id}/suggestions"),
+    ("post", "/v1/handoffs/{id}/suggestions/{sid}"),
+    ("get", "/v1/summary"),
     ("post", "/v1/webhooks"),
     ("get", "/v1/webhooks"),
     ("delete", "/v1/webhooks/{id}"),
@@ -111,6 +118,22 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/handoffs/{id}/callback", post(handoffs::callback))
         .route("/v1/handoffs/{id}/csat", post(handoffs::csat))
         .route("/v1/events", get(events::events))
+        .route("/v1/me", get(desk::me))
+        .route("/v1/handoffs/{id}/messages", post(desk::reply))
+        .route(
+            "/v1/handoffs/{id}/suggestions",
+            post(desk::add_suggestions).get(desk::suggestions),
+        )
+        .route(
+            "/v1/handoffs/{id}/suggestions/{sid}",
+            post(desk::suggestion_status),
+        )
+        .route("/v1/summary", get(desk::summary))
+        .route("/", get(|| async { axum::response::Redirect::to("/desk") }))
+        .route("/desk", get(desk::desk_page))
+        .route("/dashboard", get(desk::dashboard_page))
+        .route("/assets/app.js", get(desk::app_js))
+        .route("/assets/style.css", get(desk::style_css))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/v1/webhooks/{id}", axum::routing::delete(webhooks::delete))
         .route("/healthz", get(api::healthz))

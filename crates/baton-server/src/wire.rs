@@ -232,6 +232,9 @@ pub struct HandoffOut {
     pub queue_position: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_now_seconds: Option<f64>,
+    /// Colour of the customer's latest message (green, yellow, red).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<baton_core::context::Colour>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<baton_core::context::ContextPackage>,
 }

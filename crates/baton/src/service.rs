@@ -40,6 +40,9 @@ pub enum KeysCommand {
         /// Who or what the key is for.
         #[arg(long)]
         name: String,
+        /// For an agent key: the agent it belongs to (the desk shows their handoffs).
+        #[arg(long)]
+        agent: Option<String>,
     },
     /// List keys (ids, names, roles; never secrets).
     List {
@@ -129,7 +132,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
 pub fn keys(command: KeysCommand) -> Result<ExitCode> {
     runtime()?.block_on(async move {
         match command {
-            KeysCommand::Create { db, role, name } => {
+            KeysCommand::Create {
+                db,
+                role,
+                name,
+                agent,
+            } => {
                 let role = Role::parse(&role).with_context(|| {
                     format!("unknown role `{role}`; expected integrator, agent or admin")
                 })?;
@@ -137,7 +145,10 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                     bail!("--name must not be empty");
                 }
                 let store = open_store(&db)?;
-                let new = generate_key(&name, role, now());
+                if agent.is_some() && role != Role::Agent {
+                    bail!("--agent is only for keys with --role agent");
+                }
+                let new = baton_server::auth::generate_agent_key(&name, role, agent, now());
                 store.create_key(new.record.clone()).await?;
                 println!("{}", new.key);
                 eprintln!(
@@ -251,6 +262,13 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
                 .await?;
         }
         let admin = generate_key("demo admin", Role::Admin, now());
+        let sarah = baton_server::auth::generate_agent_key(
+            "Sarah Chen",
+            Role::Agent,
+            Some("agent-sarah".into()),
+            now(),
+        );
+        store.create_key(sarah.record.clone()).await?;
         let integrator = generate_key("demo bot", Role::Integrator, now());
         store.create_key(admin.record.clone()).await?;
         store.create_key(integrator.record.clone()).await?;
@@ -291,6 +309,11 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         println!("  metrics        {base}/metrics   (admin key)");
         println!("  admin key      {}", admin.key);
         println!("  integrator key {}", integrator.key);
+        println!(
+            "  agent desk     {base}/desk   (Sarah Chen's key: {})",
+            sarah.key
+        );
+        println!("  dashboard      {base}/dashboard");
         println!(
             "  try:  curl -H 'Authorization: Bearer {}' {base}/v1/handoffs",
             admin.key

@@ -1,0 +1,356 @@
+//! What the agent desk and the lead dashboard need beyond the handoff endpoints: who am I, the
+//! agent's reply to the customer, suggestions (the integrator's AI and Baton's own), and the
+//! lead's summary figures. Also serves the pages themselves (embedded, no CDN).
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::Json;
+use baton_core::model::{validate_message, InputLimits, Message, Role as MessageRole};
+use baton_store::{HandoffStatus, Role, Suggestion, Transition};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{now_string, uuid_like, AGENTS, READERS, WRITERS};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::JsonBody;
+use crate::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub key_id: String,
+    pub name: String,
+    pub role: String,
+    pub agent_id: Option<String>,
+}
+
+/// Who the key belongs to (the desk shows "assigned to me" from `agent_id`).
+#[utoipa::path(get, path = "/v1/me", responses((status = 200, body = Me)), security(("bearer" = [])))]
+pub async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        key_id: caller.key_id,
+        name: caller.name,
+        role: caller.role.as_str().to_string(),
+        agent_id: caller.agent_id,
+    })
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyIn {
+    pub text: String,
+    /// The suggestion this reply used, if any (recorded as used or edited).
+    #[serde(default)]
+    pub suggestion_id: Option<String>,
+}
+
+/// The agent writes to the customer: the message is stored in the conversation and sent to the
+/// integrator's webhooks (`message.agent`). The first reply of an assigned handoff accepts it.
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/messages",
+    params(("id" = String, Path, description = "handoff id")),
+    request_body = ReplyIn,
+    responses((status = 200, body = Object), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReplyIn>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(AGENTS)?;
+    let h = state
+        .store
+        .handoff(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
+    if !matches!(h.status, HandoffStatus::Assigned | HandoffStatus::Accepted) {
+        return Err(ApiError::conflict(format!(
+            "handoff {id} is {}: only an assigned or accepted handoff can be answered",
+            h.status.as_str()
+        )));
+    }
+    if caller.role == Role::Agent && caller.agent_id.is_some() && caller.agent_id != h.agent_id {
+        return Err(ApiError::forbidden(format!(
+            "handoff {id} is assigned to {}, not to you",
+            h.agent_id.as_deref().unwrap_or("nobody")
+        )));
+    }
+    if body.text.trim().is_empty() {
+        return Err(ApiError::invalid("text", "the reply is empty"));
+    }
+    let message = Message {
+        role: MessageRole::Agent,
+        text: body.text,
+        at: jiff::Timestamp::now(),
+        confidence: None,
+        kb_articles: Vec::new(),
+    };
+    let limits = InputLimits {
+        max_text_bytes: state.settings.max_text_bytes,
+        ..InputLimits::default()
+    };
+    validate_message(&message, "", &limits).map_err(|e| ApiError::invalid("text", e.message))?;
+    if h.status == HandoffStatus::Assigned {
+        let agent = h.agent_id.clone().unwrap_or_default();
+        state
+            .store
+            .transition(
+                &id,
+                Transition::Accept { agent_id: agent },
+                now_string(),
+                state.routing(),
+            )
+            .await?;
+    }
+    let event = (
+        "message.agent".to_string(),
+        id.clone(),
+        serde_json::json!({"handoff_id": id, "conversation_id": h.conversation_id, "agent_id": h.agent_id, "text": message.text}),
+    );
+    let answer =
+        crate::api::ingest(&state, &h.conversation_id, None, message, None, Some(event)).await?;
+    if let Some(sid) = body.suggestion_id {
+        state
+            .store
+            .set_suggestion_status(&id, &sid, "used", now_string())
+            .await?;
+    }
+    state.events.notify_waiters();
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KbArticleIn {
+    pub id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `POST /v1/handoffs/{id}/suggestions`: the integrator's AI keeps helping.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionsIn {
+    #[serde(default)]
+    pub replies: Vec<String>,
+    #[serde(default)]
+    pub kb_articles: Vec<KbArticleIn>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SuggestionsOut {
+    /// From the integrator's AI, with what the agent did with each.
+    #[schema(value_type = Vec<Object>)]
+    pub integrator: Vec<Suggestion>,
+    /// Baton's own, built from the context package: a reply draft, facts to look up, KB articles.
+    pub baton: Vec<BatonSuggestion>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatonSuggestion {
+    pub kind: String,
+    pub text: String,
+}
+
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/suggestions",
+    params(("id" = String, Path, description = "handoff id")),
+    request_body = SuggestionsIn,
+    responses((status = 201), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn add_suggestions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SuggestionsIn>,
+) -> ApiResult<StatusCode> {
+    caller.require(WRITERS)?;
+    if body.replies.is_empty() && body.kb_articles.is_empty() {
+        return Err(ApiError::invalid(
+            "replies",
+            "give `replies` or `kb_articles`",
+        ));
+    }
+    let now = now_string();
+    let mut list = Vec::new();
+    for (i, r) in body.replies.iter().enumerate() {
+        if r.trim().is_empty() || r.len() > state.settings.max_text_bytes {
+            return Err(ApiError::invalid(
+                format!("replies[{i}]"),
+                "empty or too long",
+            ));
+        }
+        list.push(Suggestion {
+            id: format!("s-{}", &uuid_like()[..12]),
+            handoff_id: id.clone(),
+            kind: "reply".into(),
+            source: "integrator".into(),
+            text: r.clone(),
+            url: None,
+            status: "new".into(),
+            created_at: now.clone(),
+        });
+    }
+    for (i, k) in body.kb_articles.iter().enumerate() {
+        if k.id.trim().is_empty() {
+            return Err(ApiError::invalid(
+                format!("kb_articles[{i}].id"),
+                "must not be empty",
+            ));
+        }
+        list.push(Suggestion {
+            id: format!("s-{}", &uuid_like()[..12]),
+            handoff_id: id.clone(),
+            kind: "kb_article".into(),
+            source: "integrator".into(),
+            text: k.title.clone().unwrap_or_else(|| k.id.clone()),
+            url: k.url.clone(),
+            status: "new".into(),
+            created_at: now.clone(),
+        });
+    }
+    state.store.add_suggestions(list, now).await?;
+    state.events.notify_waiters();
+    Ok(StatusCode::CREATED)
+}
+
+#[utoipa::path(
+    get, path = "/v1/handoffs/{id}/suggestions",
+    params(("id" = String, Path, description = "handoff id")),
+    responses((status = 200, body = SuggestionsOut), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn suggestions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SuggestionsOut>> {
+    caller.require(READERS)?;
+    let p = state
+        .store
+        .placement(&id, state.routing())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
+    let ctx = crate::handoffs::context_for(&state, &p).await?;
+    let mut baton = vec![BatonSuggestion {
+        kind: "reply".into(),
+        text: ctx.greeting.clone(),
+    }];
+    for a in &ctx.recommended_actions {
+        baton.push(BatonSuggestion {
+            kind: "action".into(),
+            text: a.clone(),
+        });
+    }
+    for r in &ctx.facts.references {
+        baton.push(BatonSuggestion {
+            kind: "fact".into(),
+            text: format!("Reference {r}"),
+        });
+    }
+    for a in &ctx.facts.amounts {
+        baton.push(BatonSuggestion {
+            kind: "fact".into(),
+            text: format!("Amount {a}"),
+        });
+    }
+    for w in &ctx.facts.windows {
+        baton.push(BatonSuggestion {
+            kind: "fact".into(),
+            text: format!("Window: {w}"),
+        });
+    }
+    for k in &ctx.kb_articles {
+        baton.push(BatonSuggestion {
+            kind: "kb_article".into(),
+            text: k.clone(),
+        });
+    }
+    Ok(Json(SuggestionsOut {
+        integrator: state.store.suggestions(&id).await?,
+        baton,
+    }))
+}
+
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionStatusIn {
+    /// used, edited or dismissed
+    pub status: String,
+}
+
+/// Records what the agent did with a suggestion (feeds the quality figures).
+#[utoipa::path(
+    post, path = "/v1/handoffs/{id}/suggestions/{sid}",
+    params(("id" = String, Path, description = "handoff id"), ("sid" = String, Path, description = "suggestion id")),
+    request_body = SuggestionStatusIn,
+    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn suggestion_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, sid)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SuggestionStatusIn>,
+) -> ApiResult<Json<Suggestion>> {
+    caller.require(AGENTS)?;
+    if !matches!(body.status.as_str(), "used" | "edited" | "dismissed") {
+        return Err(ApiError::invalid(
+            "status",
+            "expected used, edited or dismissed",
+        ));
+    }
+    let s = state
+        .store
+        .set_suggestion_status(&id, &sid, &body.status, now_string())
+        .await?;
+    state.events.notify_waiters();
+    Ok(Json(s))
+}
+
+/// Figures for the lead dashboard: handoff rate, time to handoff, resolution time, CSAT, the
+/// share judged necessary, breakdowns, the lowest-CSAT handoffs, queue and agents now.
+#[utoipa::path(get, path = "/v1/summary", responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(AGENTS)?;
+    let s = state.store.desk_summary().await?;
+    let agents = state.store.agents().await?;
+    let mut v = serde_json::to_value(&s).map_err(|e| ApiError::internal(e.to_string()))?;
+    v["agents"] = serde_json::to_value(&agents).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(v))
+}
+
+const DESK_HTML: &str = include_str!("../web/desk.html");
+const DASHBOARD_HTML: &str = include_str!("../web/dashboard.html");
+const APP_JS: &str = include_str!("../web/app.js");
+const STYLE_CSS: &str = include_str!("../web/style.css");
+
+pub async fn desk_page() -> Html<&'static str> {
+    Html(DESK_HTML)
+}
+
+pub async fn dashboard_page() -> Html<&'static str> {
+    Html(DASHBOARD_HTML)
+}
+
+pub async fn app_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        APP_JS,
+    )
+}
+
+pub async fn style_css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLE_CSS,
+    )
+}
