@@ -1,6 +1,10 @@
 // Baton agent desk and lead dashboard. Plain JS, no dependencies; talks to the JSON API with the
 // key kept in this browser tab's sessionStorage. User text is always set with textContent.
 "use strict";
+// Script errors are collected so a browser test can assert there were none.
+window.batonErrors = [];
+window.addEventListener("error", (e) => window.batonErrors.push(String(e.message)));
+window.addEventListener("unhandledrejection", (e) => window.batonErrors.push(String(e.reason)));
 const Baton = (() => {
   const $ = (id) => document.getElementById(id);
   const el = (tag, props = {}, ...children) => {
