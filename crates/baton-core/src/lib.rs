@@ -14,6 +14,7 @@ pub mod eval;
 pub mod model;
 pub mod policy;
 pub mod reason;
+pub mod replay;
 pub mod routing;
 pub mod schedule;
 pub mod sentiment;

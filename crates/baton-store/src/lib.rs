@@ -372,6 +372,13 @@ pub trait Store: Send + Sync + 'static {
     /// handoff, returns where the handoff was placed.
     async fn append(&self, append: Append) -> Result<Option<Placement>>;
     async fn conversation(&self, id: &str) -> Result<Option<StoredConversation>>;
+    /// Conversations with ids after `after` (all when `None`), in id order, at most `limit`:
+    /// for replay and export over the whole history, page by page.
+    async fn conversations_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<StoredConversation>>;
     /// The stored response of an idempotent request, if any.
     async fn idempotent_response(&self, scope: &str) -> Result<Option<String>>;
 

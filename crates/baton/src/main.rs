@@ -1,5 +1,6 @@
 //! `baton`: the command line. Decides when an AI support conversation should go to a human.
 
+mod history;
 mod input;
 mod service;
 
@@ -76,6 +77,11 @@ enum Command {
     /// Simulate a day of one team: the wait quoted at queueing vs the wait that followed, next to
     /// the Erlang C estimate for the same parameters.
     Simulate(SimulateArgs),
+    /// Re-run a candidate policy over stored conversations (or a file) next to the current one:
+    /// handoff rate, conversations that would flip, precision and recall where labels exist.
+    Replay(history::ReplayArgs),
+    /// Write resolved human conversations as training data (JSON Lines).
+    Export(history::ExportArgs),
 }
 
 #[derive(Args)]
@@ -168,6 +174,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys { command } => service::keys(command),
         Command::Demo(args) => service::demo(args),
         Command::Simulate(args) => simulate(args),
+        Command::Replay(args) => history::replay(args),
+        Command::Export(args) => history::export(args),
         Command::Policy { command } => match command {
             PolicyCommand::Check { file } => policy_check(&file),
             PolicyCommand::Default => {

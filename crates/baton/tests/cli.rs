@@ -297,3 +297,67 @@ fn simulate_is_seeded_and_compares_with_erlang_c() {
         bad.describe()
     );
 }
+
+#[test]
+fn replay_shows_what_a_candidate_policy_would_change() {
+    let policy = std::fs::read_to_string(repo_root().join("policy/default.toml"))
+        .unwrap()
+        .replacen(
+            "[explicit_request]\nenabled = true",
+            "[explicit_request]\nenabled = false",
+            1,
+        );
+    let path = temp_file("candidate.toml", &policy);
+    let run = baton(
+        &[
+            "replay",
+            "--policy",
+            path.to_str().unwrap(),
+            "--file",
+            "examples/conversations.jsonl",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    let r: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(r["conversations"], 8);
+    assert_eq!(r["current_handoffs"], 7);
+    assert_eq!(r["candidate_handoffs"], 6);
+    assert_eq!(r["flips"][0]["id"], "ex-02");
+    assert_eq!(r["current_scores"]["recall"], 1.0);
+    assert!(r["candidate_scores"]["recall"].as_f64().unwrap() < 1.0);
+    let none = baton(&["replay", "--policy", path.to_str().unwrap()], None);
+    assert_eq!(none.code(), 2, "{}", none.describe());
+}
+
+#[test]
+fn export_writes_resolved_conversations_from_a_database() {
+    // An empty database exports nothing, and says so.
+    let dir = std::env::temp_dir().join(format!("baton-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("e.db");
+    let k = baton(
+        &[
+            "keys",
+            "create",
+            "--db",
+            db.to_str().unwrap(),
+            "--role",
+            "admin",
+            "--name",
+            "x",
+        ],
+        None,
+    );
+    assert_eq!(k.code(), 0, "{}", k.describe());
+    let run = baton(&["export", "--db", db.to_str().unwrap()], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stderr().contains("exported 0 resolved conversation(s)"),
+        "{}",
+        run.describe()
+    );
+    let missing = baton(&["export", "--db", "no/such.db"], None);
+    assert_eq!(missing.code(), 2, "{}", missing.describe());
+}

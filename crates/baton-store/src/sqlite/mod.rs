@@ -717,6 +717,75 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn conversations_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<StoredConversation>> {
+        self.read(move |c| {
+            let after = after.unwrap_or_default();
+            let mut stmt = c.prepare_cached(
+                "SELECT v.id, v.created_at, v.decision, u.id, u.name, u.tier, u.lifetime_value, u.timezone
+                 FROM conversations v JOIN customers u ON u.id = v.customer_id
+                 WHERE v.id > ?1 ORDER BY v.id LIMIT ?2",
+            )?;
+            let mut out: Vec<StoredConversation> = stmt
+                .query_map(params![after, limit as i64], |r| {
+                    let tier: String = r.get(5)?;
+                    let decision: Option<String> = r.get(2)?;
+                    Ok(StoredConversation {
+                        id: r.get(0)?,
+                        created_at: r.get(1)?,
+                        decision: decision.and_then(|d| serde_json::from_str(&d).ok()),
+                        customer: Customer {
+                            id: r.get(3)?,
+                            name: r.get(4)?,
+                            tier: Tier::parse(&tier).ok_or_else(|| bad_row("tier", &tier))?,
+                            lifetime_value: r.get(6)?,
+                            timezone: r.get(7)?,
+                        },
+                        messages: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let (Some(first), Some(last)) = (out.first().map(|c| c.id.clone()), out.last().map(|c| c.id.clone())) else {
+                return Ok(out);
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT conversation_id, role, text, at, confidence, kb_articles FROM messages
+                 WHERE conversation_id >= ?1 AND conversation_id <= ?2 ORDER BY conversation_id, idx",
+            )?;
+            let mut rows = stmt.query(params![first, last])?;
+            let mut i = 0;
+            while let Some(r) = rows.next()? {
+                let conv: String = r.get(0)?;
+                while i < out.len() && out[i].id != conv {
+                    i += 1;
+                }
+                if i == out.len() {
+                    break;
+                }
+                let role: String = r.get(1)?;
+                let at: String = r.get(3)?;
+                let kb: String = r.get(5)?;
+                out[i].messages.push(Message {
+                    role: match role.as_str() {
+                        "customer" => MessageRole::Customer,
+                        "ai" => MessageRole::Ai,
+                        "agent" => MessageRole::Agent,
+                        other => return Err(bad_row("role", other).into()),
+                    },
+                    text: r.get(2)?,
+                    at: at.parse().map_err(|_| bad_row("time", &at))?,
+                    confidence: r.get(4)?,
+                    kb_articles: serde_json::from_str(&kb).map_err(|_| bad_row("kb_articles", &kb))?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn idempotent_response(&self, scope: &str) -> Result<Option<String>> {
         let scope = scope.to_string();
         self.read(move |c| {
