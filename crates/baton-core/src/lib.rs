@@ -13,6 +13,7 @@ pub mod engine;
 pub mod eval;
 pub mod model;
 pub mod policy;
+pub mod quality;
 pub mod reason;
 pub mod replay;
 pub mod routing;

@@ -48,6 +48,29 @@ struct PolicyFile {
     routing: RoutingFile,
     teams: Vec<TeamFile>,
     texts: Texts,
+    quality: QualityFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualityFile {
+    context_weight: Spanned<f64>,
+    routing_weight: Spanned<f64>,
+    smoothness_weight: Spanned<f64>,
+    efficiency_weight: Spanned<f64>,
+    target_resolution_minutes: Spanned<f64>,
+    repeat_overlap: Spanned<f64>,
+    repeat_contact_days: Spanned<u64>,
+}
+
+/// Weights and targets of the Handoff Quality Score.
+#[derive(Debug, Clone)]
+pub struct QualityRules {
+    /// context, routing, smoothness, efficiency; sum to 1.
+    pub weights: [f64; 4],
+    pub target_resolution_minutes: f64,
+    pub repeat_overlap: f64,
+    pub repeat_contact_days: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -515,6 +538,7 @@ pub struct Policy {
     pub routing: RoutingRules,
     pub teams: Vec<Team>,
     pub texts: Texts,
+    pub quality: QualityRules,
     /// One pass over a customer message that tells which of the rarely matching pattern lists
     /// could match at all, so that most messages are scanned once instead of once per list.
     pub screen: regex::RegexSet,
@@ -1014,7 +1038,39 @@ impl Policy {
                 ));
             }
         }
+        let q = &file.quality;
+        let mut weights = [0.0; 4];
+        for (i, (key, w)) in [
+            ("quality.context_weight", &q.context_weight),
+            ("quality.routing_weight", &q.routing_weight),
+            ("quality.smoothness_weight", &q.smoothness_weight),
+            ("quality.efficiency_weight", &q.efficiency_weight),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            weights[i] = c.fraction(key, w)?;
+        }
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return Err(c.err(
+                Some(q.context_weight.span()),
+                "quality",
+                "the weights must not all be 0".into(),
+            ));
+        }
+        let quality = QualityRules {
+            weights: weights.map(|w| w / total),
+            target_resolution_minutes: c.positive(
+                "quality.target_resolution_minutes",
+                &q.target_resolution_minutes,
+            )?,
+            repeat_overlap: c.fraction("quality.repeat_overlap", &q.repeat_overlap)?,
+            repeat_contact_days: c
+                .positive("quality.repeat_contact_days", &q.repeat_contact_days)?,
+        };
         let mut policy = Policy {
+            quality,
             routing,
             teams,
             texts: file.texts.clone(),

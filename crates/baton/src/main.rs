@@ -2,6 +2,7 @@
 
 mod history;
 mod input;
+mod report;
 mod service;
 
 use std::fs;
@@ -82,6 +83,9 @@ enum Command {
     Replay(history::ReplayArgs),
     /// Write resolved human conversations as training data (JSON Lines).
     Export(history::ExportArgs),
+    /// Handoff metrics, quality scores, the weekly review and suggested policy changes, from the
+    /// stored history (text, --json, or --html FILE with charts).
+    Report(report::ReportArgs),
 }
 
 #[derive(Args)]
@@ -176,6 +180,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Simulate(args) => simulate(args),
         Command::Replay(args) => history::replay(args),
         Command::Export(args) => history::export(args),
+        Command::Report(args) => report::report(args),
         Command::Policy { command } => match command {
             PolicyCommand::Check { file } => policy_check(&file),
             PolicyCommand::Default => {

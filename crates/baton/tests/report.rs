@@ -1,0 +1,326 @@
+//! `baton report` over a seeded history with hand-computed answers.
+
+use std::path::Path;
+use std::process::Command;
+
+use baton_core::model::{Customer, Message, Role, Tier};
+use baton_core::{decide, Conversation, Policy};
+use baton_store::sqlite::SqliteStore;
+use baton_store::{
+    Agent, AgentStatus, Append, NewHandoff, RoutingParams, Seniority, Store, Transition,
+};
+
+const ROUTING: RoutingParams = RoutingParams {
+    ageing_seconds: 600,
+    default_handle_seconds: 420.0,
+    handle_time_sample: 50,
+};
+
+fn customer(id: &str) -> Customer {
+    Customer {
+        id: id.into(),
+        name: "Dana Reyes".into(),
+        tier: Tier::Standard,
+        lifetime_value: 100.0,
+        timezone: None,
+    }
+}
+
+fn msg(role: Role, text: &str, at: &str) -> Message {
+    Message {
+        role,
+        text: text.into(),
+        at: at.parse().unwrap(),
+        confidence: Some(0.9),
+        kb_articles: vec![],
+    }
+}
+
+/// Stores a conversation message by message, as the server would, with a handoff on escalation.
+async fn store_conversation(
+    store: &SqliteStore,
+    policy: &Policy,
+    id: &str,
+    cust: &Customer,
+    messages: Vec<Message>,
+) -> Option<String> {
+    let mut handoff = None;
+    for (i, m) in messages.iter().enumerate() {
+        let so_far = Conversation {
+            id: id.into(),
+            customer: cust.clone(),
+            messages: messages[..=i].to_vec(),
+            expected: None,
+        };
+        let d = decide(policy, &so_far);
+        let new = (d.at == Some(i)).then(|| {
+            let hid = format!("h-{id}");
+            handoff = Some(hid.clone());
+            NewHandoff {
+                id: hid,
+                skill: d.skill.clone().unwrap(),
+                team: "Team".into(),
+                priority: d.priority,
+                reason: d.reasons[0].kind.clone(),
+                vip: false,
+                callback_at: None,
+                callback_if_nobody: None,
+            }
+        });
+        store
+            .append(Append {
+                conversation_id: id.into(),
+                customer: (i == 0).then(|| cust.clone()),
+                customer_id: cust.id.clone(),
+                index: i,
+                message: m.clone(),
+                decision: serde_json::to_value(&d).unwrap(),
+                handoff: new,
+                routing: ROUTING,
+                extra_event: None,
+                idempotency: None,
+                now: m.at.to_string(),
+            })
+            .await
+            .unwrap();
+    }
+    handoff
+}
+
+fn seed(db: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(db).unwrap();
+        let policy = Policy::default();
+        for skill in ["retention", "billing", "general"] {
+            let a = Agent {
+                id: format!("a-{skill}"),
+                name: skill.into(),
+                skills: vec![skill.into()],
+                capacity: 5,
+                seniority: Seniority::Senior,
+                team: skill.into(),
+                status: AgentStatus::Available,
+                active: 0,
+            };
+            store
+                .put_agent(a, "2026-11-01T00:00:00Z".into())
+                .await
+                .unwrap();
+            store
+                .set_agent_status(
+                    &format!("a-{skill}"),
+                    AgentStatus::Available,
+                    "2026-11-01T00:00:00Z".into(),
+                    ROUTING,
+                )
+                .await
+                .unwrap();
+        }
+        let c1 = customer("c1");
+        // A: escalates at message 2 (cancellation), 60 s after the first message.
+        let a = store_conversation(
+            &store,
+            &policy,
+            "A",
+            &c1,
+            vec![
+                msg(
+                    Role::Customer,
+                    "How much data do I have left?",
+                    "2026-11-02T10:00:00Z",
+                ),
+                msg(Role::Ai, "You have 12 GB left.", "2026-11-02T10:00:20Z"),
+                msg(
+                    Role::Customer,
+                    "Thanks. I want to cancel my subscription.",
+                    "2026-11-02T10:01:00Z",
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+        // B: the same customer, same topic, two days later: a repeat contact for A.
+        let b = store_conversation(
+            &store,
+            &policy,
+            "B",
+            &c1,
+            vec![msg(
+                Role::Customer,
+                "I asked to cancel my subscription and it is still active",
+                "2026-11-04T09:00:00Z",
+            )],
+        )
+        .await
+        .unwrap();
+        // C: another customer, no escalation.
+        store_conversation(
+            &store,
+            &policy,
+            "C",
+            &customer("c2"),
+            vec![
+                msg(
+                    Role::Customer,
+                    "Where is my parcel?",
+                    "2026-11-03T12:00:00Z",
+                ),
+                msg(Role::Ai, "It arrives today.", "2026-11-03T12:00:05Z"),
+            ],
+        )
+        .await;
+        // A: accepted 10:05, resolved 10:35 (30 min), judged unnecessary, CSAT 2.
+        let t = |at: &str| at.to_string();
+        let ha = store.handoff(&a).await.unwrap().unwrap();
+        store
+            .transition(
+                &a,
+                Transition::Accept {
+                    agent_id: ha.agent_id.unwrap(),
+                },
+                t("2026-11-02T10:05:00Z"),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+        store
+            .transition(
+                &a,
+                Transition::Resolve {
+                    resolution: "kept the plan".into(),
+                    necessary: false,
+                    missing: Some("Plan prices".into()),
+                },
+                t("2026-11-02T10:35:00Z"),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+        store
+            .transition(
+                &a,
+                Transition::Csat { score: 2 },
+                t("2026-11-02T11:00:00Z"),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+        // B: accepted 09:10, resolved 09:20 (10 min), necessary, CSAT 5.
+        let hb = store.handoff(&b).await.unwrap().unwrap();
+        store
+            .transition(
+                &b,
+                Transition::Accept {
+                    agent_id: hb.agent_id.unwrap(),
+                },
+                t("2026-11-04T09:10:00Z"),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+        store
+            .transition(
+                &b,
+                Transition::Resolve {
+                    resolution: "cancelled".into(),
+                    necessary: true,
+                    missing: Some("plan prices".into()),
+                },
+                t("2026-11-04T09:20:00Z"),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+        store
+            .transition(
+                &b,
+                Transition::Csat { score: 5 },
+                t("2026-11-04T09:30:00Z"),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn report_figures_match_the_hand_computed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    seed(&db);
+    let html = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "report",
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            "--html",
+            html.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["conversations"], 3);
+    assert_eq!(r["handoffs"], 2);
+    assert!((r["handoff_rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    // (30 min + 10 min) / 2 = 20 min.
+    assert_eq!(r["mean_resolution_seconds"], 1200.0);
+    assert_eq!(r["mean_csat_after_handoff"], 3.5);
+    // A is followed by B (same customer, same topic, 2 days): 1 of 2 handed-off conversations.
+    assert_eq!(r["repeat_contact_rate"], 0.5);
+    assert_eq!(
+        (r["judged"].clone(), r["judged_unnecessary"].clone()),
+        (serde_json::json!(2), serde_json::json!(1))
+    );
+    assert_eq!(r["by_reason"]["cancellation"]["handoffs"], 2);
+    assert_eq!(r["by_reason"]["cancellation"]["unnecessary"], 1);
+    assert_eq!(r["missing"][0], serde_json::json!(["plan prices", 2]));
+    // A took 2 customer messages and 60 s to escalate; B escalated on its first message.
+    assert_eq!(
+        r["time_to_handoff_by_complexity"]["2-3"],
+        serde_json::json!([1, 60.0])
+    );
+    assert_eq!(
+        r["time_to_handoff_by_complexity"]["1"],
+        serde_json::json!([1, 0.0])
+    );
+    // A's quality: efficiency 15/30 = 0.5 is its weakest part; it is the lowest in the review.
+    assert_eq!(r["weekly_review"][0]["conversation_id"], "A");
+    assert!(
+        r["weekly_review"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("efficiency 50%"),
+        "{}",
+        r["weekly_review"][0]
+    );
+    // Period filter: only B started on or after Nov 4.
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "report",
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            "--since",
+            "2026-11-04",
+        ])
+        .output()
+        .unwrap();
+    let r2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r2["conversations"].clone(), r2["handoffs"].clone()),
+        (serde_json::json!(1), serde_json::json!(1))
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("Weekly review"));
+}
