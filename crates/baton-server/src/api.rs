@@ -429,6 +429,36 @@ pub fn uuid_like() -> String {
     hex::encode(b)
 }
 
+/// The customer's satisfaction with the whole conversation (AI-only, handed off or human-only),
+/// once; the reports compare the three.
+#[utoipa::path(
+    post, path = "/v1/conversations/{id}/csat",
+    params(("id" = String, Path, description = "conversation id")),
+    request_body = crate::wire::CsatIn,
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn conversation_csat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CsatIn>,
+) -> ApiResult<axum::http::StatusCode> {
+    caller.require(WRITERS)?;
+    if !(1..=5).contains(&body.score) {
+        return Err(ApiError::invalid(
+            "score",
+            format!("{} is outside 1..=5", body.score),
+        ));
+    }
+    state
+        .store
+        .conversation_csat(&id, body.score, now_string())
+        .await?;
+    state.events.notify_waiters();
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// The conversation with its customer, messages and decision so far.
 #[utoipa::path(
     get, path = "/v1/conversations/{id}",
@@ -453,6 +483,7 @@ pub async fn get_conversation(
         messages: c.messages,
         decision: c.decision,
         created_at: c.created_at,
+        csat: c.csat,
     }))
 }
 

@@ -71,6 +71,7 @@ impl AppState {
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/conversations/{id}/messages"),
     ("get", "/v1/conversations/{id}"),
+    ("post", "/v1/conversations/{id}/csat"),
     ("put", "/v1/customers/{id}"),
     ("get", "/v1/customers/{id}"),
     ("put", "/v1/agents/{id}"),
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/conversations/{id}/messages", post(api::post_message))
         .route("/v1/conversations/{id}", get(api::get_conversation))
+        .route("/v1/conversations/{id}/csat", post(api::conversation_csat))
         .route(
             "/v1/customers/{id}",
             put(api::put_customer).get(api::get_customer),

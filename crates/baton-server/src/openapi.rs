@@ -9,6 +9,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::api::post_message,
         crate::api::get_conversation,
+        crate::api::conversation_csat,
         crate::api::put_customer,
         crate::api::get_customer,
         crate::api::put_agent,

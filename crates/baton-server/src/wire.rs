@@ -220,6 +220,7 @@ pub struct ConversationOut {
     #[schema(value_type = Option<Object>)]
     pub decision: Option<serde_json::Value>,
     pub created_at: String,
+    pub csat: Option<u8>,
 }
 
 /// A handoff with its lifecycle and, on `GET /v1/handoffs/{id}`, the context package.

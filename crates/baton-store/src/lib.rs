@@ -132,6 +132,8 @@ pub struct StoredConversation {
     pub messages: Vec<Message>,
     pub decision: Option<serde_json::Value>,
     pub created_at: String,
+    /// The customer's satisfaction with the whole conversation (1-5), when given.
+    pub csat: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -429,6 +431,10 @@ pub trait Store: Send + Sync + 'static {
         now: String,
     ) -> Result<Suggestion>;
     async fn desk_summary(&self) -> Result<DeskSummary>;
+
+    /// Records the customer's CSAT for a whole conversation (once): AI-only, handed off or
+    /// human-only alike, so that they can be compared.
+    async fn conversation_csat(&self, id: &str, score: u8, now: String) -> Result<()>;
 
     async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()>;
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>>;

@@ -76,6 +76,9 @@ pub struct Report {
     pub mean_resolution_seconds: Option<f64>,
     pub mean_csat_after_handoff: Option<f64>,
     pub csat_count: u64,
+    /// Conversation CSAT (`POST /v1/conversations/{id}/csat`) by kind: handed off, AI-only (no
+    /// handoff, no human message), human-only (no AI message): (mean, count).
+    pub csat_by_kind: BTreeMap<String, (f64, u64)>,
     /// Share of handed-off customers who came back about the same topic within the window.
     pub repeat_contact_rate: Option<f64>,
     pub by_reason: BTreeMap<String, Group>,
@@ -221,7 +224,22 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     // Per customer: (start, topic) of every conversation, for repeat contacts.
     let mut contacts: HashMap<String, Vec<(Timestamp, String)>> = HashMap::new();
     let mut decided: Vec<(Conversation, Decision)> = Vec::new();
+    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for c in conversations {
+        if let (Some(score), true) = (c.csat, in_range(c.messages.first().map(|m| m.at))) {
+            let has = |role: Role| c.messages.iter().any(|m| m.role == role);
+            let kind = if handoffs.contains_key(&c.id) {
+                "handed_off"
+            } else if !has(Role::Ai) && has(Role::Agent) {
+                "human_only"
+            } else {
+                "ai_only"
+            };
+            by_kind
+                .entry(kind.to_string())
+                .or_default()
+                .push(score as f64);
+        }
         let conv = Conversation {
             id: c.id.clone(),
             customer: c.customer.clone(),
@@ -364,7 +382,13 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     });
     review.truncate(10);
     r.weekly_review = review;
-    r.notes.push("CSAT of AI-only and human-only conversations is not collected yet (the API takes CSAT for handoffs only), so it cannot be compared.".into());
+    r.csat_by_kind = by_kind
+        .into_iter()
+        .map(|(k, v)| (k, (mean(&v).unwrap_or(0.0), v.len() as u64)))
+        .collect();
+    if r.csat_by_kind.is_empty() {
+        r.notes.push("No conversation CSAT yet (POST /v1/conversations/{id}/csat): handed-off, AI-only and human-only conversations cannot be compared.".into());
+    }
 
     // The feedback loop: try policy changes by replay over this period's conversations.
     if labels.is_empty() {
@@ -444,6 +468,9 @@ fn print_text(r: &Report) {
         fmt_opt(r.mean_csat_after_handoff, ""),
         r.csat_count
     );
+    for (k, (m, n)) in &r.csat_by_kind {
+        println!("CSAT {k:<20} {m:.2} ({n} scores)");
+    }
     println!(
         "repeat contact rate       {}",
         fmt_opt(r.repeat_contact_rate.map(|x| 100.0 * x), "%")

@@ -244,6 +244,19 @@ fn seed(db: &Path) {
             )
             .await
             .unwrap();
+        // Conversation CSAT: A (handed off) 2, C (AI-only) 4; a second score is refused.
+        store
+            .conversation_csat("A", 2, t("2026-11-02T12:00:00Z"))
+            .await
+            .unwrap();
+        store
+            .conversation_csat("C", 4, t("2026-11-03T13:00:00Z"))
+            .await
+            .unwrap();
+        assert!(store
+            .conversation_csat("C", 5, t("2026-11-03T14:00:00Z"))
+            .await
+            .is_err());
     });
 }
 
@@ -276,6 +289,8 @@ fn report_figures_match_the_hand_computed_ones() {
     // (30 min + 10 min) / 2 = 20 min.
     assert_eq!(r["mean_resolution_seconds"], 1200.0);
     assert_eq!(r["mean_csat_after_handoff"], 3.5);
+    assert_eq!(r["csat_by_kind"]["handed_off"], serde_json::json!([2.0, 1]));
+    assert_eq!(r["csat_by_kind"]["ai_only"], serde_json::json!([4.0, 1]));
     // A is followed by B (same customer, same topic, 2 days): 1 of 2 handed-off conversations.
     assert_eq!(r["repeat_contact_rate"], 0.5);
     assert_eq!(

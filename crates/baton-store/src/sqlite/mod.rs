@@ -46,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_desk.sql",
         include_str!("../../migrations/sqlite/0004_desk.sql"),
     ),
+    (
+        "0005_conversation_csat.sql",
+        include_str!("../../migrations/sqlite/0005_conversation_csat.sql"),
+    ),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -62,6 +66,7 @@ enum Write {
     Transition(String, Transition, String, RoutingParams),
     Sweep(String, i64, RoutingParams),
     AddWebhook(WebhookEndpoint),
+    ConversationCsat(String, u8, String),
     AddSuggestions(Vec<crate::Suggestion>, String),
     SuggestionStatus(String, String, String, String),
     RemoveWebhook(String),
@@ -315,6 +320,32 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
                 "suggestion.status",
                 handoff_id,
                 &serde_json::json!({"suggestion": id, "status": status}),
+                now,
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::ConversationCsat(id, score, now) => {
+            let n = conn.execute(
+                "UPDATE conversations SET csat = ?2 WHERE id = ?1 AND csat IS NULL",
+                params![id, score],
+            )?;
+            if n == 0 {
+                let exists: bool = conn.query_row(
+                    "SELECT COUNT(*) > 0 FROM conversations WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                return Err(if exists {
+                    StoreError::Conflict(format!("conversation {id} already has a CSAT score"))
+                } else {
+                    StoreError::NotFound(format!("conversation {id}"))
+                });
+            }
+            insert_event(
+                conn,
+                "conversation.csat",
+                id,
+                &serde_json::json!({"score": score}),
                 now,
             )?;
             Ok(Written::Unit)
@@ -706,12 +737,17 @@ impl Store for SqliteStore {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let decision = decision.map(|d| serde_json::from_str(&d)).transpose()?;
+            let csat: Option<u8> =
+                c.query_row("SELECT csat FROM conversations WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })?;
             Ok(Some(StoredConversation {
                 id,
                 customer,
                 messages,
                 decision,
                 created_at,
+                csat,
             }))
         })
         .await
@@ -725,7 +761,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let after = after.unwrap_or_default();
             let mut stmt = c.prepare_cached(
-                "SELECT v.id, v.created_at, v.decision, u.id, u.name, u.tier, u.lifetime_value, u.timezone
+                "SELECT v.id, v.created_at, v.decision, u.id, u.name, u.tier, u.lifetime_value, u.timezone, v.csat
                  FROM conversations v JOIN customers u ON u.id = v.customer_id
                  WHERE v.id > ?1 ORDER BY v.id LIMIT ?2",
             )?;
@@ -745,6 +781,7 @@ impl Store for SqliteStore {
                             timezone: r.get(7)?,
                         },
                         messages: Vec::new(),
+                        csat: r.get(8)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -957,6 +994,12 @@ impl Store for SqliteStore {
 
     async fn desk_summary(&self) -> Result<crate::DeskSummary> {
         self.read(desk_summary).await
+    }
+
+    async fn conversation_csat(&self, id: &str, score: u8, now: String) -> Result<()> {
+        self.write(Write::ConversationCsat(id.to_string(), score, now))
+            .await
+            .map(|_| ())
     }
 
     async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()> {
