@@ -328,6 +328,45 @@ pub async fn summary(
     Ok(Json(v))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Start of the period: a date (YYYY-MM-DD) or an RFC 3339 time.
+    pub since: Option<String>,
+    /// End of the period (exclusive).
+    pub until: Option<String>,
+}
+
+/// The handoff report of a period: metrics, quality scores, the weekly review and suggested
+/// policy changes (the same as `baton report --json`).
+#[utoipa::path(get, path = "/v1/report", params(ReportQuery), responses((status = 200, body = Object), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<axum::extract::Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(AGENTS)?;
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let bound = |field: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(crate::report::parse_bound)
+            .transpose()
+            .map_err(|e| ApiError::invalid(field, e))
+    };
+    let (since, until) = (bound("since", &q.since)?, bound("until", &q.until)?);
+    let r = crate::report::build(
+        state.store.as_ref(),
+        &state.policy,
+        &state.policy_source,
+        since,
+        until,
+    )
+    .await?;
+    serde_json::to_value(&r)
+        .map(Json)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
 const DESK_HTML: &str = include_str!("../web/desk.html");
 const DASHBOARD_HTML: &str = include_str!("../web/dashboard.html");
 const APP_JS: &str = include_str!("../web/app.js");

@@ -12,6 +12,7 @@ pub mod events;
 pub mod handoffs;
 pub mod metrics;
 pub mod openapi;
+pub mod report;
 pub mod webhooks;
 pub mod wire;
 
@@ -35,11 +36,29 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Woken after every write that adds events (SSE streams and webhook delivery wait on it).
     pub events: Arc<tokio::sync::Notify>,
+    /// The policy's text, which the report's suggested changes edit.
+    pub policy_source: Arc<String>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, policy: Policy, settings: Settings) -> Self {
+        Self::with_source(
+            store,
+            policy,
+            baton_core::policy::DEFAULT_POLICY.to_string(),
+            settings,
+        )
+    }
+
+    /// Like [`AppState::new`] for a policy read from `source`.
+    pub fn with_source(
+        store: Arc<dyn Store>,
+        policy: Policy,
+        source: String,
+        settings: Settings,
+    ) -> Self {
         Self {
+            policy_source: Arc::new(source),
             store,
             policy: Arc::new(policy),
             settings: Arc::new(settings),
@@ -91,6 +110,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/handoffs/{id}/suggestions"),
     ("post", "/v1/handoffs/{id}/suggestions/{sid}"),
     ("get", "/v1/summary"),
+    ("get", "/v1/report"),
     ("post", "/v1/webhooks"),
     ("get", "/v1/webhooks"),
     ("delete", "/v1/webhooks/{id}"),
@@ -131,6 +151,7 @@ pub fn router(state: AppState) -> Router {
             post(desk::suggestion_status),
         )
         .route("/v1/summary", get(desk::summary))
+        .route("/v1/report", get(desk::report))
         .route("/", get(|| async { axum::response::Redirect::to("/desk") }))
         .route("/desk", get(desk::desk_page))
         .route("/dashboard", get(desk::dashboard_page))

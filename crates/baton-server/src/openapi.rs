@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         crate::desk::suggestions,
         crate::desk::suggestion_status,
         crate::desk::summary,
+        crate::desk::report,
         crate::webhooks::create,
         crate::webhooks::list,
         crate::webhooks::delete,

@@ -266,6 +266,20 @@ const Baton = (() => {
       $("reasons").replaceChildren(entries.length ? svg : el("p", { class: "muted", text: "No handoffs yet." }));
       $("agents").querySelector("tbody").replaceChildren(...s.agents.map((a) => el("tr", {}, el("td", { text: a.name }), el("td", { text: a.status }), el("td", { text: a.active + " / " + a.capacity }))));
       $("lowest").replaceChildren(...s.lowest_csat.map(([id, score, reason]) => el("li", {}, el("a", { href: "/desk#" + id, text: id }), ` CSAT ${score} · ${reason}`)));
+      const review = async () => {
+        const q = new URLSearchParams();
+        if ($("since").value) q.set("since", $("since").value);
+        if ($("until").value) q.set("until", $("until").value);
+        const r = await api("GET", "/v1/report?" + q.toString());
+        const kinds = Object.entries(r.csat_by_kind).map(([k, [m, n]]) => [`CSAT ${k.replace("_", " ")}`, `${m.toFixed(2)} (${n})`]);
+        const qt = [["Mean quality", r.mean_quality == null ? "–" : r.mean_quality.toFixed(1)], ["Repeat contacts", r.repeat_contact_rate == null ? "–" : Math.round(r.repeat_contact_rate * 100) + "%"], ...kinds];
+        $("quality-tiles").replaceChildren(...qt.map(([k, v]) => el("div", { class: "tile" }, el("div", { class: "muted", text: k }), el("div", { class: "value", text: v }))));
+        $("review").querySelector("tbody").replaceChildren(...r.weekly_review.map((x) => el("tr", {}, el("td", { text: x.score.toFixed(1) }), el("td", {}, el("a", { href: "/desk#" + x.handoff_id, text: x.handoff_id })), el("td", { text: x.reason }), el("td", { text: x.why || "–" }))));
+        $("suggestions").replaceChildren(...r.suggestions.map((x) => el("li", { text: `${x.change}: changes ${x.handoffs_changed} handoffs, ${x.unnecessary_avoided} unnecessary avoided, ${x.necessary_lost} necessary lost` })));
+        $("report-notes").textContent = r.notes.join(" ");
+      };
+      $("apply").addEventListener("click", review);
+      await review();
     });
   }
 

@@ -111,6 +111,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         settings.policy = Some(policy);
     }
     let policy = crate::load_policy(settings.policy.as_deref())?;
+    let source = match &settings.policy {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
+        }
+        None => baton_core::policy::DEFAULT_POLICY.to_string(),
+    };
     runtime()?.block_on(async move {
         let store = open_store(&settings.db)?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -122,7 +128,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             "baton listening on http://{addr} (database {})",
             settings.db.display()
         );
-        let state = AppState::new(store, policy, settings);
+        let state = AppState::with_source(store, policy, source, settings);
         state.spawn_workers();
         baton_server::serve(listener, router(state), baton_server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
