@@ -182,6 +182,19 @@ pub async fn accept(
     JsonBody(body): JsonBody<AcceptIn>,
 ) -> ApiResult<Json<HandoffOut>> {
     caller.require(AGENTS)?;
+    // A key tied to an agent accepts only for that agent.
+    if caller.role == baton_store::Role::Agent
+        && caller
+            .agent_id
+            .as_ref()
+            .is_some_and(|me| *me != body.agent_id)
+    {
+        return Err(ApiError::forbidden(format!(
+            "this key belongs to agent {}, not {}",
+            caller.agent_id.as_deref().unwrap_or_default(),
+            body.agent_id
+        )));
+    }
     apply(
         &state,
         &id,

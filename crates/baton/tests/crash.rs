@@ -180,3 +180,43 @@ fn acknowledged_messages_survive_kill_9() {
         );
     }
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("term.db");
+    let key = create_key(&db);
+    let (mut server, url) = start_server(&db);
+    // The server answers, then stops on SIGTERM with exit code 0.
+    let status = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{url}/healthz"),
+        ])
+        .output();
+    if let Ok(out) = status {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    }
+    let _ = key;
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(code) = server.try_wait().unwrap() {
+            assert!(code.success(), "exit status {code}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
