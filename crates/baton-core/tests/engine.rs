@@ -160,3 +160,22 @@ fn example_decisions_snapshot() {
         .collect();
     insta::assert_json_snapshot!(decisions);
 }
+
+/// Phrasings written after the engine was built (regression: each was a miss or a near miss).
+#[test]
+fn other_phrasings_of_each_trigger() {
+    let mut wrong = Vec::new();
+    for line in include_str!("data/phrasings.jsonl").lines() {
+        let c = parse_conversation(line, &InputLimits::default()).unwrap();
+        let e = c.expected.clone().unwrap();
+        let d = decide(policy(), &c);
+        let reason = d.reasons.first().map(|r| r.kind.clone());
+        if d.escalate != e.escalate || d.at != e.at || reason != e.reason {
+            wrong.push(format!(
+                "{}: expected {:?} at {:?}, got {:?} at {:?}",
+                c.id, e.reason, e.at, reason, d.at
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
