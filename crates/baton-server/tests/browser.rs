@@ -194,8 +194,13 @@ async fn steps(app: &TestApp, c: &Client, key: &str) -> Result<(), String> {
     })
     .await?;
 
-    // Open it: summary and greeting are there.
-    click(c, &format!("{row} button.open")).await?;
+    // Open it from the keyboard (Enter on the focused row): summary and greeting are there.
+    c.find(Locator::Css(&format!("{row} button.open")))
+        .await
+        .map_err(|e| e.to_string())?
+        .send_keys(&char::from(fantoccini::key::Key::Enter).to_string())
+        .await
+        .map_err(|e| e.to_string())?;
     wait_for("the summary", || async {
         text(c, "#h-summary").await.contains("disputing a charge")
     })
@@ -290,6 +295,25 @@ async fn steps(app: &TestApp, c: &Client, key: &str) -> Result<(), String> {
     if errors.as_array().is_none_or(|a| !a.is_empty()) {
         return Err(format!("script errors in the page: {errors}"));
     }
+    // Narrow window: nothing wider than the screen. Keyboard: the queue opens with Enter.
+    c.set_window_size(420, 800)
+        .await
+        .map_err(|e| e.to_string())?;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if overflow.as_i64().unwrap_or(1) > 0 {
+        return Err(format!(
+            "the desk overflows a 420 px window by {overflow} px"
+        ));
+    }
+    c.set_window_size(1280, 900)
+        .await
+        .map_err(|e| e.to_string())?;
     // The dashboard renders for the same key.
     c.goto(&format!("{}/dashboard", app.base))
         .await

@@ -277,6 +277,19 @@ const Baton = (() => {
         $("review").querySelector("tbody").replaceChildren(...r.weekly_review.map((x) => el("tr", {}, el("td", { text: x.score.toFixed(1) }), el("td", {}, el("a", { href: "/desk#" + x.handoff_id, text: x.handoff_id })), el("td", { text: x.reason }), el("td", { text: x.why || "–" }))));
         $("suggestions").replaceChildren(...r.suggestions.map((x) => el("li", { text: `${x.change}: changes ${x.handoffs_changed} handoffs, ${x.unnecessary_avoided} unnecessary avoided, ${x.necessary_lost} necessary lost` })));
         $("report-notes").textContent = r.notes.join(" ");
+        const days = Object.entries(r.handoffs_per_day);
+        const dmax = Math.max(1, ...days.map((d) => d[1]));
+        const chart = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+        const cw = Math.max(days.length * 34, 60);
+        chart.setAttribute("viewBox", `0 0 ${cw} 120`); chart.setAttribute("width", Math.min(cw, 900)); chart.setAttribute("role", "img"); chart.setAttribute("aria-label", "handoffs per day");
+        days.forEach(([day, n], i) => {
+          const h = (n / dmax) * 90;
+          const r2 = document.createElementNS(chart.namespaceURI, "rect"); r2.setAttribute("x", i * 34 + 4); r2.setAttribute("y", 100 - h); r2.setAttribute("width", 26); r2.setAttribute("height", h); r2.setAttribute("fill", "#0969da");
+          const t = document.createElementNS(chart.namespaceURI, "title"); t.textContent = `${day}: ${n}`; r2.append(t);
+          const lab = document.createElementNS(chart.namespaceURI, "text"); lab.setAttribute("x", i * 34 + 17); lab.setAttribute("y", 114); lab.setAttribute("font-size", 9); lab.setAttribute("text-anchor", "middle"); lab.textContent = day.slice(5);
+          chart.append(r2, lab);
+        });
+        $("per-day").replaceChildren(days.length ? chart : el("p", { class: "muted", text: "No handoffs in this period." }));
       };
       $("apply").addEventListener("click", review);
       await review();
