@@ -12,7 +12,7 @@ dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 key=$(target/release/baton keys create --db "$dir/bench.db" --role integrator --name bench 2>/dev/null)
 admin=$(target/release/baton keys create --db "$dir/bench.db" --role admin --name bench-admin 2>/dev/null)
-BATON_LOG=warn target/release/baton serve --db "$dir/bench.db" --listen 127.0.0.1:0 > "$dir/out" &
+BATON_RATE_LIMIT_PER_SECOND=0 BATON_LOG=warn target/release/baton serve --db "$dir/bench.db" --listen 127.0.0.1:0 > "$dir/out" &
 pid=$!
 for _ in $(seq 50); do grep -q http "$dir/out" && break; sleep 0.1; done
 url=$(grep -o 'http://[0-9.:]*' "$dir/out")

@@ -143,6 +143,37 @@ pub async fn verify(state: &AppState, presented: &str) -> Result<Caller, ApiErro
     })
 }
 
+/// Requests per key per second, with bursts of twice the rate.
+pub struct RateLimits {
+    limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
+}
+
+impl RateLimits {
+    pub fn new(per_second: u32) -> Self {
+        let limiter = std::num::NonZeroU32::new(per_second).map(|rate| {
+            let burst = rate.saturating_mul(std::num::NonZeroU32::new(2).expect("2 is not 0"));
+            governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
+        });
+        Self { limiter }
+    }
+
+    /// `Err(429)` with the seconds to wait when `key_id` is over its rate.
+    pub fn check(&self, key_id: &str) -> Result<(), ApiError> {
+        let Some(l) = &self.limiter else {
+            return Ok(());
+        };
+        match l.check_key(&key_id.to_string()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                Err(ApiError::too_many_requests(wait.as_secs() + 1))
+            }
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -159,7 +190,9 @@ impl FromRequestParts<AppState> for Caller {
         let key = value
             .strip_prefix("Bearer ")
             .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <key>`"))?;
-        verify(state, key.trim()).await
+        let caller = verify(state, key.trim()).await?;
+        state.rate_limits.check(&caller.key_id)?;
+        Ok(caller)
     }
 }
 

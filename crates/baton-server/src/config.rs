@@ -22,6 +22,8 @@ pub struct Settings {
     pub max_text_bytes: usize,
     /// How far in the future a message's `at` may be, in seconds.
     pub max_clock_skew_seconds: u64,
+    /// Requests per second allowed to one API key (0 = no limit); bursts up to twice that.
+    pub rate_limit_per_second: u32,
 }
 
 impl Default for Settings {
@@ -33,6 +35,7 @@ impl Default for Settings {
             max_body_bytes: 256 * 1024,
             max_text_bytes: 64 * 1024,
             max_clock_skew_seconds: 300,
+            rate_limit_per_second: 2000,
         }
     }
 }
@@ -55,6 +58,7 @@ impl Settings {
             "max_body_bytes",
             "max_text_bytes",
             "max_clock_skew_seconds",
+            "rate_limit_per_second",
         ]));
         fig.extract().map_err(|e| e.to_string())
     }

@@ -38,6 +38,7 @@ pub struct AppState {
     pub events: Arc<tokio::sync::Notify>,
     /// The policy's text, which the report's suggested changes edit.
     pub policy_source: Arc<String>,
+    pub rate_limits: Arc<auth::RateLimits>,
 }
 
 impl AppState {
@@ -58,6 +59,7 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         Self {
+            rate_limits: Arc::new(auth::RateLimits::new(settings.rate_limit_per_second)),
             policy_source: Arc::new(source),
             store,
             policy: Arc::new(policy),

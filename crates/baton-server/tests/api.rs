@@ -332,3 +332,37 @@ async fn openapi_describes_every_route_and_metrics_count_requests() {
     );
     assert!(text.contains("baton_handoffs_total"), "{text}");
 }
+
+#[tokio::test]
+async fn each_key_is_rate_limited_with_retry_after() {
+    let app = spawn_app_with(Settings {
+        rate_limit_per_second: 2,
+        ..Settings::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..8 {
+        let resp = app
+            .client
+            .get(format!("{}/v1/agents", app.base))
+            .bearer_auth(&app.agent)
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 429 {
+            retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    // A burst of twice the rate passes, then 429 with Retry-After.
+    assert_eq!(&statuses[..4], &[200, 200, 200, 200], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(retry_after.is_some());
+    // Another key is not affected.
+    let (s, _) = app.get("/v1/agents", &app.admin).await;
+    assert_eq!(s, 200);
+}

@@ -149,7 +149,10 @@ fn fixture() -> (
         let app = router(AppState::new(
             store.clone(),
             Policy::default(),
-            Settings::default(),
+            Settings {
+                rate_limit_per_second: 0,
+                ..Settings::default()
+            },
         ));
         (rt, store, app, key.key, dir)
     });
