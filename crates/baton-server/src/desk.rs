@@ -80,6 +80,24 @@ pub async fn reply(
     if body.text.trim().is_empty() {
         return Err(ApiError::invalid("text", "the reply is empty"));
     }
+    // Checked before anything is written: a wrong suggestion id stores nothing.
+    let used = match &body.suggestion_id {
+        None => None,
+        Some(sid) => Some(
+            state
+                .store
+                .suggestions(&id)
+                .await?
+                .into_iter()
+                .find(|s| &s.id == sid)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "suggestion_id",
+                        format!("handoff {id} has no suggestion {sid}"),
+                    )
+                })?,
+        ),
+    };
     let message = Message {
         role: MessageRole::Agent,
         text: body.text,
@@ -104,6 +122,7 @@ pub async fn reply(
             )
             .await?;
     }
+    let reply_text = message.text.clone();
     let event = (
         "message.agent".to_string(),
         id.clone(),
@@ -111,10 +130,16 @@ pub async fn reply(
     );
     let answer =
         crate::api::ingest(&state, &h.conversation_id, None, message, None, Some(event)).await?;
-    if let Some(sid) = body.suggestion_id {
+    if let Some(original) = &used {
+        // Used as it was, or edited by the agent first.
+        let status = if original.text.trim() == reply_text.trim() {
+            "used"
+        } else {
+            "edited"
+        };
         state
             .store
-            .set_suggestion_status(&id, &sid, "used", now_string())
+            .set_suggestion_status(&id, &original.id, status, now_string())
             .await?;
     }
     state.events.notify_waiters();

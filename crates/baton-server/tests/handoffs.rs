@@ -495,3 +495,105 @@ async fn webhooks_are_signed_retried_and_delivered_in_order() {
         .iter()
         .any(|(.., body)| body.contains("\"type\":\"handoff.assigned\"")));
 }
+
+#[tokio::test]
+async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
+    let app = spawn_app().await;
+    app.agent_on_shift("a1", &["billing"], 2, "senior").await;
+    let (_, r) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    let id = r["handoff"]["id"].as_str().unwrap().to_string();
+    let (s, e) = app
+        .post(
+            &format!("/v1/handoffs/{id}/suggestions"),
+            &app.integrator,
+            json!({}),
+        )
+        .await;
+    assert_eq!((s, e["error"]["field"].clone()), (422, json!("replies")));
+    let (s, _) = app
+        .post(
+            &format!("/v1/handoffs/{id}/suggestions"),
+            &app.integrator,
+            json!({"replies": ["I've refunded the charge.", "Sorry about the roaming fee."], "kb_articles": [{"id": "kb-roaming", "title": "Roaming near borders"}]}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (_, list) = app
+        .get(&format!("/v1/handoffs/{id}/suggestions"), &app.agent)
+        .await;
+    // In the order they were given: the two replies, then the KB article.
+    let texts: Vec<&str> = list["integrator"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "I've refunded the charge.",
+            "Sorry about the roaming fee.",
+            "Roaming near borders"
+        ]
+    );
+    let ids: Vec<String> = list["integrator"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(list["baton"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["kind"] == "reply"));
+    // A wrong suggestion id stores nothing.
+    let before = app.message_count("c1").await;
+    let (s, _) = app
+        .post(
+            &format!("/v1/handoffs/{id}/messages"),
+            &app.agent,
+            json!({"text": "hi", "suggestion_id": "nope"}),
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(app.message_count("c1").await, before);
+    // Used verbatim, edited, dismissed.
+    let (s, r) = app
+        .post(
+            &format!("/v1/handoffs/{id}/messages"),
+            &app.agent,
+            json!({"text": "I've refunded the charge.", "suggestion_id": ids[0]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, _) = app
+        .post(
+            &format!("/v1/handoffs/{id}/messages"),
+            &app.agent,
+            json!({"text": "Sorry about the roaming fee, Ana.", "suggestion_id": ids[1]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app
+        .post(
+            &format!("/v1/handoffs/{id}/suggestions/{}", ids[2]),
+            &app.agent,
+            json!({"status": "dismissed"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, list) = app
+        .get(&format!("/v1/handoffs/{id}/suggestions"), &app.agent)
+        .await;
+    let statuses: Vec<&str> = list["integrator"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["used", "edited", "dismissed"]);
+    // The first reply accepted the assigned handoff.
+    let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.agent).await;
+    assert_eq!(h["status"], "accepted");
+}

@@ -154,7 +154,7 @@ const Baton = (() => {
     $("h-name").textContent = c.customer.name || c.customer.id;
     $("h-tier").textContent = c.customer.tier;
     $("h-priority").textContent = h.priority; $("h-priority").className = "badge " + h.priority;
-    $("h-status").textContent = h.status;
+    $("h-status").textContent = h.status + (h.csat ? " · CSAT " + h.csat : "");
     $("h-team").textContent = h.team + (h.agent_id ? " · " + h.agent_id : "");
     $("h-summary").textContent = c.summary;
     $("accept").classList.toggle("hidden", !(h.status === "assigned" && me.agent_id && h.agent_id === me.agent_id));

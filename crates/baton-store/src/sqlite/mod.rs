@@ -958,7 +958,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, handoff_id, kind, source, text, url, status, created_at FROM suggestions
-                 WHERE handoff_id = ?1 ORDER BY created_at, id",
+                 WHERE handoff_id = ?1 ORDER BY created_at, rowid",
             )?;
             let rows = stmt.query_map([&id], suggestion_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
