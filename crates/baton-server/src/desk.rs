@@ -256,11 +256,7 @@ pub async fn suggestions(
     Path(id): Path<String>,
 ) -> ApiResult<Json<SuggestionsOut>> {
     caller.require(READERS)?;
-    let p = state
-        .store
-        .placement(&id, state.routing())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
+    let p = crate::handoffs::placement_of(&state, &id).await?;
     let ctx = crate::handoffs::context_for(&state, &p).await?;
     let mut baton = vec![BatonSuggestion {
         kind: "reply".into(),

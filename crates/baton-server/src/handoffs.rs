@@ -107,13 +107,18 @@ pub async fn get_handoff(
     Path(id): Path<String>,
 ) -> ApiResult<Json<HandoffOut>> {
     caller.require(READERS)?;
-    let p = state
-        .store
-        .placement(&id, state.routing())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
+    let p = placement_of(&state, &id).await?;
     let context = context_for(&state, &p).await?;
     Ok(Json(out(p, Some(context))))
+}
+
+/// Where handoff `id` stands now, or 404.
+pub(crate) async fn placement_of(state: &AppState, id: &str) -> ApiResult<Placement> {
+    state
+        .store
+        .placement(id, state.routing())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))
 }
 
 pub(crate) async fn context_for(
