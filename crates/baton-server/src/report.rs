@@ -62,6 +62,9 @@ pub struct Report {
     pub by_team: BTreeMap<String, Group>,
     pub judged_unnecessary: u64,
     pub judged: u64,
+    /// Handoffs whose customer was already clearly upset (red) at an earlier message than the one
+    /// that escalated: the trigger fired late. By reason.
+    pub late_by_reason: BTreeMap<String, u64>,
     /// What the humans needed that the AI lacked, most frequent first.
     pub missing: Vec<(String, u64)>,
     pub mean_quality: Option<f64>,
@@ -292,6 +295,13 @@ pub async fn build(
             }
         }
         let package = context::build(conv, d, policy, None, &h.team);
+        if package
+            .sentiment
+            .iter()
+            .any(|p| p.message < at && p.colour == context::Colour::Red)
+        {
+            *r.late_by_reason.entry(h.reason.clone()).or_default() += 1;
+        }
         let facts = HandoffFacts {
             at,
             transfers: h.transfers,

@@ -117,6 +117,12 @@ fn print_text(r: &Report) {
             fmt_opt(g.mean_quality, "")
         );
     }
+    if !r.late_by_reason.is_empty() {
+        println!("\nlate triggers (customer already upset before the escalating message)");
+        for (k, n) in &r.late_by_reason {
+            println!("  {n:>4}  {k}");
+        }
+    }
     if !r.missing.is_empty() {
         println!("\nwhat the humans needed that the AI lacked");
         for (m, n) in &r.missing {

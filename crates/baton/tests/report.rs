@@ -130,7 +130,7 @@ fn seed(db: &Path) {
             vec![
                 msg(
                     Role::Customer,
-                    "How much data do I have left?",
+                    "My internet was down all morning, it was awful. How much data do I have left?",
                     "2026-11-02T10:00:00Z",
                 ),
                 msg(Role::Ai, "You have 12 GB left.", "2026-11-02T10:00:20Z"),
@@ -299,6 +299,8 @@ fn report_figures_match_the_hand_computed_ones() {
     );
     assert_eq!(r["by_reason"]["cancellation"]["handoffs"], 2);
     assert_eq!(r["by_reason"]["cancellation"]["unnecessary"], 1);
+    // A's customer was already upset at message 0; the cancellation came at message 2.
+    assert_eq!(r["late_by_reason"], serde_json::json!({"cancellation": 1}));
     assert_eq!(r["missing"][0], serde_json::json!(["plan prices", 2]));
     // A took 2 customer messages and 60 s to escalate; B escalated on its first message.
     assert_eq!(
