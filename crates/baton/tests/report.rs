@@ -87,6 +87,38 @@ async fn store_conversation(
     handoff
 }
 
+/// The assigned agent accepts at `accept`, resolves at `resolve` (needed `necessary`, missing
+/// "plan prices") and the customer gives `csat` ten minutes later.
+async fn work(
+    store: &SqliteStore,
+    id: &str,
+    accept: &str,
+    resolve: &str,
+    necessary: bool,
+    csat: u8,
+) {
+    let agent = store.handoff(id).await.unwrap().unwrap().agent_id.unwrap();
+    let csat_at: jiff::Timestamp = resolve.parse().unwrap();
+    let steps = [
+        (Transition::Accept { agent_id: agent }, accept.to_string()),
+        (
+            Transition::Resolve {
+                resolution: "handled".into(),
+                necessary,
+                missing: Some("Plan prices".into()),
+            },
+            resolve.to_string(),
+        ),
+        (
+            Transition::Csat { score: csat },
+            (csat_at + jiff::SignedDuration::from_mins(10)).to_string(),
+        ),
+    ];
+    for (t, at) in steps {
+        store.transition(id, t, at, ROUTING).await.unwrap();
+    }
+}
+
 fn seed(db: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -174,76 +206,26 @@ fn seed(db: &Path) {
         )
         .await;
         // A: accepted 10:05, resolved 10:35 (30 min), judged unnecessary, CSAT 2.
-        let t = |at: &str| at.to_string();
-        let ha = store.handoff(&a).await.unwrap().unwrap();
-        store
-            .transition(
-                &a,
-                Transition::Accept {
-                    agent_id: ha.agent_id.unwrap(),
-                },
-                t("2026-11-02T10:05:00Z"),
-                ROUTING,
-            )
-            .await
-            .unwrap();
-        store
-            .transition(
-                &a,
-                Transition::Resolve {
-                    resolution: "kept the plan".into(),
-                    necessary: false,
-                    missing: Some("Plan prices".into()),
-                },
-                t("2026-11-02T10:35:00Z"),
-                ROUTING,
-            )
-            .await
-            .unwrap();
-        store
-            .transition(
-                &a,
-                Transition::Csat { score: 2 },
-                t("2026-11-02T11:00:00Z"),
-                ROUTING,
-            )
-            .await
-            .unwrap();
+        work(
+            &store,
+            &a,
+            "2026-11-02T10:05:00Z",
+            "2026-11-02T10:35:00Z",
+            false,
+            2,
+        )
+        .await;
         // B: accepted 09:10, resolved 09:20 (10 min), necessary, CSAT 5.
-        let hb = store.handoff(&b).await.unwrap().unwrap();
-        store
-            .transition(
-                &b,
-                Transition::Accept {
-                    agent_id: hb.agent_id.unwrap(),
-                },
-                t("2026-11-04T09:10:00Z"),
-                ROUTING,
-            )
-            .await
-            .unwrap();
-        store
-            .transition(
-                &b,
-                Transition::Resolve {
-                    resolution: "cancelled".into(),
-                    necessary: true,
-                    missing: Some("plan prices".into()),
-                },
-                t("2026-11-04T09:20:00Z"),
-                ROUTING,
-            )
-            .await
-            .unwrap();
-        store
-            .transition(
-                &b,
-                Transition::Csat { score: 5 },
-                t("2026-11-04T09:30:00Z"),
-                ROUTING,
-            )
-            .await
-            .unwrap();
+        work(
+            &store,
+            &b,
+            "2026-11-04T09:10:00Z",
+            "2026-11-04T09:20:00Z",
+            true,
+            5,
+        )
+        .await;
+        let t = |at: &str| at.to_string();
         // Conversation CSAT: A (handed off) 2, C (AI-only) 4; a second score is refused.
         store
             .conversation_csat("A", 2, t("2026-11-02T12:00:00Z"))
