@@ -394,7 +394,6 @@ impl ConversationState {
                     self.low_confidence_run += 1;
                     self.low_confidence_evidence.push(evidence);
                     if self.low_confidence_run == rule.consecutive {
-                        let index = self.next_index - 1;
                         found.push(Found {
                             kind: ReasonKind::LowConfidence,
                             detail: format!(
@@ -405,7 +404,6 @@ impl ConversationState {
                             skill: None,
                             priority: None,
                         });
-                        let _ = index;
                     }
                 }
                 None => {

@@ -655,8 +655,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult
 
 /// This API's OpenAPI description (any key).
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)), security(("bearer" = [])))]
-pub async fn openapi(caller: Caller) -> Json<utoipa::openapi::OpenApi> {
-    let _ = caller;
+pub async fn openapi(_caller: Caller) -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi::spec())
 }
 

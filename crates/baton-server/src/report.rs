@@ -186,7 +186,6 @@ pub async fn build(
         until: until_text,
         ..Default::default()
     };
-    let start_of = |c: &baton_store::StoredConversation| c.messages.first().map(|m| m.at);
     let in_range = |t: Option<Timestamp>| {
         t.is_some_and(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u))
     };
@@ -228,7 +227,6 @@ pub async fn build(
         if in_range(conv.messages.first().map(|m| m.at)) {
             decided.push((conv, d));
         }
-        let _ = start_of;
     }
     let window = jiff::SignedDuration::from_hours(24 * policy.quality.repeat_contact_days as i64);
     let (mut resolution, mut csat, mut quality_all) = (Vec::new(), Vec::new(), Vec::new());

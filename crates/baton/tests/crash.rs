@@ -188,7 +188,7 @@ fn acknowledged_messages_survive_kill_9() {
 fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("term.db");
-    let key = create_key(&db);
+    create_key(&db); // creates and migrates the database
     let (mut server, url) = start_server(&db);
     // The server answers, then stops on SIGTERM with exit code 0.
     let status = std::process::Command::new("curl")
@@ -204,7 +204,6 @@ fn sigterm_stops_the_server_cleanly() {
     if let Ok(out) = status {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
     }
-    let _ = key;
     let term = std::process::Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
