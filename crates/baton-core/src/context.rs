@@ -113,6 +113,8 @@ pub struct ContextPackage {
 struct Patterns {
     reference: Regex,
     amount: Regex,
+    /// A bare decimal amount right after a money word ("a payment of 59.99").
+    bare_amount: Regex,
     date: Regex,
     window: Regex,
 }
@@ -123,6 +125,7 @@ fn patterns() -> &'static Patterns {
         // BX-40211, HO-ES-88310, #12345, 6TRK9L-like booking codes next to a keyword.
         reference: Regex::new(r"(?:\b[A-Z]{1,5}(?:-[A-Z0-9]{1,8})*-\d{3,}[A-Z0-9]*\b|#\d{4,}\b|\b(?:ref(?:erence)?|booking|order|ticket|file|claim)\s*(?:no\.?|number|#)?\s*:?\s*([A-Z0-9]{5,10})\b)").unwrap(),
         amount: Regex::new(r"(?:[$€£¥₹]|\b(?:USD|EUR|GBP|AUD|CAD|SGD|AED|MXN|INR)\s?|\bR\$|\bCA\$|\bAU\$)\s?\d[\d,.]*(?:\.\d{2})?|\b\d[\d,.]*\s?(?:€|(?:EUR|USD|GBP|kr|AED|zł)\b)").unwrap(),
+        bare_amount: Regex::new(r"(?i)\b(?:payment|charge|charged|fee|refund|amount|total|price|cost|bill|debit)\b[^.?!\d]{0,15}\b(\d{1,7}[.,]\d{2})\b").unwrap(),
         date: Regex::new(r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)?\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:\s+\d{4})?|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2}|(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|yesterday|today)\b").unwrap(),
         window: Regex::new(r"(?i)\b(?:within\s+)?\d{1,3}[- ](?:day|hour|week|month)s?\b(?:\s+(?:return|refund|cancellation|grace)\s+(?:window|period|policy))?").unwrap(),
     })
@@ -148,6 +151,11 @@ pub fn facts<'a>(texts: impl Iterator<Item = &'a str>) -> Facts {
         }
         for m in p.amount.find_iter(t) {
             push_unique(&mut f.amounts, m.as_str());
+        }
+        if f.amounts.is_empty() {
+            for c in p.bare_amount.captures_iter(t) {
+                push_unique(&mut f.amounts, &c[1]);
+            }
         }
         for m in p.date.find_iter(t) {
             push_unique(&mut f.dates, m.as_str());
@@ -481,5 +489,9 @@ mod tests {
         assert!(f.amounts.iter().any(|a| a.contains("25,00")), "{f:?}");
         assert!(f.dates.iter().any(|d| d.contains("14 March")), "{f:?}");
         assert!(f.windows.iter().any(|w| w.contains("30-day")), "{f:?}");
+        let bare = facts(["There's a payment of 59.99 to STREAMFLIX on my statement."].into_iter());
+        assert_eq!(bare.amounts, ["59.99"]);
+        let none = facts(["I have 2 kids and 3.5 GB left"].into_iter());
+        assert!(none.amounts.is_empty(), "{none:?}");
     }
 }
