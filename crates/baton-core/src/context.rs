@@ -22,8 +22,8 @@ pub enum Colour {
     Red,
 }
 
-/// Compound score at or below which a message is red, and at or above which it is green.
-const RED_AT: f64 = -0.3;
+use crate::engine::RED_AT;
+/// Compound score at or above which a message is green (red: [`RED_AT`]).
 const GREEN_AT: f64 = 0.3;
 
 pub fn colour(compound: f64) -> Colour {

@@ -48,6 +48,48 @@ pub struct Decision {
     pub topic: String,
 }
 
+/// When and how a conversation escalated, for the metrics: kept with the handoff so that reports
+/// never re-read transcripts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct EscalationFacts {
+    /// Index of the message that escalated.
+    pub at: usize,
+    /// Customer messages up to and including that message (a proxy for the complexity).
+    pub customer_messages: usize,
+    /// Seconds from the first message to the one that escalated.
+    pub seconds_to_handoff: f64,
+    /// The customer was already clearly upset (red) at an earlier message: the trigger fired late.
+    pub late: bool,
+}
+
+impl EscalationFacts {
+    /// The facts of a conversation that escalated at message `at`, from its transcript (the same
+    /// figures [`ConversationState`] keeps as it folds messages).
+    pub fn of(messages: &[Message], at: usize) -> Option<EscalationFacts> {
+        let trigger = messages.get(at)?;
+        let first = messages.first()?;
+        let before = &messages[..at];
+        Some(EscalationFacts {
+            at,
+            customer_messages: messages[..=at]
+                .iter()
+                .filter(|m| m.role == Role::Customer)
+                .count(),
+            seconds_to_handoff: trigger.at.duration_since(first.at).as_secs_f64().max(0.0),
+            late: before
+                .iter()
+                .any(|m| m.role == Role::Customer && is_red(&m.text)),
+        })
+    }
+}
+
+/// Compound sentiment at or below which a customer message counts as clearly upset (red).
+pub const RED_AT: f64 = -0.3;
+
+fn is_red(text: &str) -> bool {
+    crate::sentiment::polarity_scores(text).compound <= RED_AT
+}
+
 #[derive(Debug, Clone)]
 struct AskedQuestion {
     question: Question,
@@ -74,6 +116,9 @@ pub struct ConversationState {
     last_sentiment: f64,
     urgency: Option<String>,
     escalation: Option<Escalation>,
+    started_at: Option<jiff::Timestamp>,
+    /// A customer message so far was red.
+    red_seen: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +127,7 @@ struct Escalation {
     reasons: Vec<(ReasonKind, Reason)>,
     skill: String,
     priority_override: Option<Priority>,
+    facts: EscalationFacts,
 }
 
 struct Found {
@@ -112,6 +158,8 @@ impl ConversationState {
     pub fn push(&mut self, policy: &Policy, customer: &Customer, message: &Message) -> bool {
         let index = self.next_index;
         self.next_index += 1;
+        let started = *self.started_at.get_or_insert(message.at);
+        let red_before = self.red_seen;
         let norm = text::normalize(&message.text);
         let mut found: Vec<Found> = Vec::new();
         match message.role {
@@ -153,6 +201,12 @@ impl ConversationState {
             reasons,
             skill,
             priority_override,
+            facts: EscalationFacts {
+                at: index,
+                customer_messages: self.customer_messages,
+                seconds_to_handoff: message.at.duration_since(started).as_secs_f64().max(0.0),
+                late: red_before,
+            },
         });
         true
     }
@@ -366,6 +420,7 @@ impl ConversationState {
             self.prior_negative = true;
         }
         self.last_sentiment = compound;
+        self.red_seen |= compound <= RED_AT;
         self.customer_messages += 1;
         self.max_customer_words = self.max_customer_words.max(words);
         self.last_customer_norm.clear();
@@ -531,6 +586,11 @@ impl ConversationState {
         } else {
             Priority::Low
         }
+    }
+
+    /// When and how the conversation escalated, once it has.
+    pub fn escalation_facts(&self) -> Option<EscalationFacts> {
+        self.escalation.as_ref().map(|e| e.facts)
     }
 
     /// The decision so far, for conversation `id`.

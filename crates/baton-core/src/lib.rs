@@ -23,6 +23,6 @@ pub mod signals;
 pub mod simulate;
 pub mod text;
 
-pub use engine::{decide, ConversationState, Decision};
+pub use engine::{decide, ConversationState, Decision, EscalationFacts};
 pub use model::{Conversation, Customer, Message, Role, Tier};
 pub use policy::{Policy, PolicyError, Priority};

@@ -3,7 +3,7 @@
 use baton_core::model::{
     parse_conversation, Conversation, Customer, InputLimits, Message, Role, Tier,
 };
-use baton_core::{decide, sentiment, ConversationState, Policy};
+use baton_core::{decide, sentiment, ConversationState, EscalationFacts, Policy};
 use proptest::prelude::*;
 
 fn policy() -> &'static Policy {
@@ -73,8 +73,25 @@ fn message() -> impl Strategy<Value = Message> {
 }
 
 fn conversation() -> impl Strategy<Value = Conversation> {
-    (tier(), 0.0f64..1e6, prop::collection::vec(message(), 0..12)).prop_map(
-        |(tier, ltv, messages)| Conversation {
+    (
+        tier(),
+        0.0f64..1e6,
+        prop::collection::vec((message(), 0i64..4000), 0..12),
+    )
+        .prop_map(|(tier, ltv, timed)| {
+            // Non-decreasing times, a few seconds to an hour apart.
+            let mut at: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+            let messages = timed
+                .into_iter()
+                .map(|(mut m, gap)| {
+                    at += jiff::SignedDuration::from_secs(gap);
+                    m.at = at;
+                    m
+                })
+                .collect();
+            (tier, ltv, messages)
+        })
+        .prop_map(|(tier, ltv, messages)| Conversation {
             id: "p".into(),
             customer: Customer {
                 id: "c".into(),
@@ -85,8 +102,7 @@ fn conversation() -> impl Strategy<Value = Conversation> {
             },
             messages,
             expected: None,
-        },
-    )
+        })
 }
 
 proptest! {
@@ -120,6 +136,9 @@ proptest! {
             }
         }
         prop_assert_eq!(at, whole.at);
+        // The escalation facts kept while folding equal those read off the transcript.
+        let from_transcript = at.and_then(|at| EscalationFacts::of(&c.messages, at));
+        prop_assert_eq!(state.escalation_facts(), from_transcript);
     }
 
     #[test]

@@ -69,11 +69,7 @@ async fn replay(state: &AppState, stored: StoredConversation) -> ApiResult<LiveC
         live.last_at = Some(m.at);
     }
     if live.state.escalated() {
-        let handoffs = state.store.handoffs(None).await?;
-        if let Some(h) = handoffs
-            .into_iter()
-            .find(|h| h.conversation_id == stored.id)
-        {
+        if let Some(h) = state.store.handoff_of_conversation(&stored.id).await? {
             if let Some(p) = state.store.placement(&h.id, state.routing()).await? {
                 live.handoff = Some(HandoffRef::from(&p));
             }
@@ -234,8 +230,10 @@ pub(crate) async fn ingest(
     let was_escalated = live.state.escalated();
     let escalated_now = live.state.push(&state.policy, &live.customer, &message);
     let decision = live.state.decision(&state.policy, &id, &live.customer);
-    let new_handoff = (escalated_now && !was_escalated)
-        .then(|| new_handoff(state, &decision, &live.customer, now));
+    let new_handoff = (escalated_now && !was_escalated).then(|| {
+        let facts = live.state.escalation_facts();
+        new_handoff(state, &decision, facts, &live.customer, now)
+    });
     let answer = Answer {
         conversation_id: id.clone(),
         index,
@@ -325,6 +323,7 @@ impl Answer {
 fn new_handoff(
     state: &AppState,
     decision: &baton_core::Decision,
+    facts: Option<baton_core::EscalationFacts>,
     customer: &Customer,
     now: Timestamp,
 ) -> NewHandoff {
@@ -356,6 +355,7 @@ fn new_handoff(
             .unwrap_or_default(),
         vip: customer.tier == baton_core::Tier::Vip,
         callback_at,
+        facts,
     }
 }
 

@@ -356,6 +356,12 @@ pub struct ReportQuery {
     pub since: Option<String>,
     /// End of the period (exclusive).
     pub until: Option<String>,
+    /// Only handoffs to this team.
+    pub team: Option<String>,
+    /// Only handoffs needing this skill.
+    pub skill: Option<String>,
+    /// Only handoffs with this primary reason kind.
+    pub reason: Option<String>,
 }
 
 /// The handoff report of a period: metrics, quality scores, the weekly review and suggested
@@ -381,6 +387,11 @@ pub async fn report(
         &state.policy_source,
         since,
         until,
+        crate::report::Filter {
+            team: q.team,
+            skill: q.skill,
+            reason: q.reason,
+        },
     )
     .await?;
     serde_json::to_value(&r)

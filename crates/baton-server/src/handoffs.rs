@@ -288,7 +288,7 @@ pub async fn resolve(
     if body.resolution.trim().is_empty() {
         return Err(ApiError::invalid("resolution", "say how it was resolved"));
     }
-    apply(
+    let resolved = apply(
         &state,
         &id,
         Transition::Resolve {
@@ -297,7 +297,18 @@ pub async fn resolve(
             missing: body.missing.filter(|m| !m.trim().is_empty()),
         },
     )
-    .await
+    .await?;
+    // The quality score is final now: keep it, so reports never re-read this transcript. It is
+    // derived data: if this fails, the next report computes and saves it.
+    if let Ok(Some(h)) = state.store.handoff(&id).await {
+        let mut one = [crate::report::metrics_of(&h)];
+        if let Err(e) =
+            crate::report::complete_scores(state.store.as_ref(), &state.policy, &mut one).await
+        {
+            tracing::warn!(handoff = %id, error = %e, "could not save the quality score");
+        }
+    }
+    Ok(resolved)
 }
 
 /// Schedule (or move) a callback.

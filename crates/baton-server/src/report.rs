@@ -5,11 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use baton_core::context;
-use baton_core::model::{Conversation, Role};
+use baton_core::model::Conversation;
 use baton_core::quality::{self, HandoffFacts};
 use baton_core::replay::Replay;
-use baton_core::{decide, Decision, Policy};
-use baton_store::{Handoff, Store, StoreError};
+use baton_core::{decide, Decision, EscalationFacts, Policy};
+use baton_store::{
+    Handoff, HandoffMetrics, HandoffScore, HandoffStatus, MetricsQuery, Store, StoreError,
+    StoredConversation,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -20,6 +23,8 @@ pub struct Group {
     pub mean_quality: Option<f64>,
     #[serde(skip)]
     quality_sum: f64,
+    #[serde(skip)]
+    scored: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,7 +101,9 @@ fn ts(s: &Option<String>) -> Option<Timestamp> {
 fn candidate_edits(source: &str, policy: &Policy) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let t = policy.low_confidence.threshold;
-    for d in [-0.10, -0.05, 0.05] {
+    // Only changes that can take handoffs away: they are replayed over handed-off conversations
+    // (`baton replay` tries any change over every stored conversation).
+    for d in [-0.10, -0.05] {
         let new = ((t + d) * 100.0).round() / 100.0;
         if (0.0..=1.0).contains(&new) {
             out.push((
@@ -155,111 +162,190 @@ fn candidate_edits(source: &str, policy: &Policy) -> Vec<(String, String)> {
     out
 }
 
-/// Builds the report over conversations that started in `[since, until)`. `policy_source` is the
-/// text of `policy` (suggested changes are edits of it).
+/// Which handoffs a report covers besides the period (all when unset).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub team: Option<String>,
+    pub skill: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Most handed-off conversations (the period's most recent) that suggested policy changes are
+/// replayed over: each candidate costs a full decision per conversation.
+pub const SUGGESTION_SAMPLE: usize = 5_000;
+
+/// Transcripts read per store call when scores have to be computed.
+const LOAD_CHUNK: usize = 500;
+
+fn conversation_of(c: StoredConversation) -> (Conversation, Option<Decision>) {
+    let d = c
+        .decision
+        .and_then(|d| serde_json::from_value::<Decision>(d).ok());
+    (
+        Conversation {
+            id: c.id,
+            customer: c.customer,
+            messages: c.messages,
+            expected: None,
+        },
+        d,
+    )
+}
+
+/// The escalation facts and the quality score of a handoff, from its transcript.
+pub fn score_handoff(
+    policy: &Policy,
+    conv: &Conversation,
+    stored: Option<Decision>,
+    h: &HandoffMetrics,
+) -> Option<(EscalationFacts, f64, String)> {
+    let d = stored
+        .filter(|d| d.escalate)
+        .unwrap_or_else(|| decide(policy, conv));
+    let at = d.at.unwrap_or(conv.messages.len().checked_sub(1)?);
+    let facts = EscalationFacts::of(&conv.messages, at)?;
+    let package = context::build(conv, &d, policy, None, &h.team);
+    let q = quality::score(
+        policy,
+        &package,
+        &conv.messages,
+        &HandoffFacts {
+            at,
+            transfers: h.transfers,
+            accepted_at: ts(&h.accepted_at),
+            resolved_at: ts(&h.resolved_at),
+        },
+    );
+    Some((facts, q.score, q.why_low()))
+}
+
+/// A handoff as the metrics see it.
+pub fn metrics_of(h: &Handoff) -> HandoffMetrics {
+    HandoffMetrics {
+        id: h.id.clone(),
+        conversation_id: h.conversation_id.clone(),
+        status: h.status,
+        skill: h.skill.clone(),
+        team: h.team.clone(),
+        reason: h.reason.clone(),
+        created_at: h.created_at.clone(),
+        accepted_at: h.accepted_at.clone(),
+        resolved_at: h.resolved_at.clone(),
+        necessary: h.necessary,
+        missing: h.missing.clone(),
+        csat: h.csat,
+        transfers: h.transfers,
+        facts: None,
+        quality: None,
+        repeat_contact: false,
+    }
+}
+
+/// Fills in the facts and scores the store does not hold yet (handoffs stored before they were
+/// kept, open handoffs, a resolve whose score was not saved) and saves those that are final, so
+/// each is computed once.
+pub async fn complete_scores(
+    store: &dyn Store,
+    policy: &Policy,
+    handoffs: &mut [HandoffMetrics],
+) -> Result<(), StoreError> {
+    let need: Vec<usize> = (0..handoffs.len())
+        .filter(|&i| handoffs[i].facts.is_none() || handoffs[i].quality.is_none())
+        .collect();
+    for chunk in need.chunks(LOAD_CHUNK) {
+        let ids = chunk
+            .iter()
+            .map(|&i| handoffs[i].conversation_id.clone())
+            .collect();
+        let convs: HashMap<String, StoredConversation> = store
+            .conversations_by_ids(ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+        let mut save = Vec::new();
+        for &i in chunk {
+            let h = &mut handoffs[i];
+            let Some(c) = convs.get(&h.conversation_id) else {
+                continue;
+            };
+            let (conv, d) = conversation_of(c.clone());
+            let Some((facts, score, why)) = score_handoff(policy, &conv, d, h) else {
+                continue;
+            };
+            let final_score = h.status == HandoffStatus::Resolved;
+            h.facts.get_or_insert(facts);
+            h.quality = Some((score, why.clone()));
+            save.push(HandoffScore {
+                handoff_id: h.id.clone(),
+                facts,
+                quality: final_score.then_some((score, why)),
+            });
+        }
+        if !save.is_empty() {
+            store.save_handoff_scores(save).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the report over conversations that started in `[since, until)` and the handoffs that
+/// pass `filter`. `policy_source` is the text of `policy` (suggested changes are edits of it).
 pub async fn build(
     store: &dyn Store,
     policy: &Policy,
     policy_source: &str,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
+    filter: Filter,
 ) -> Result<Report, StoreError> {
-    let since_text = since.map(|t| t.to_string());
-    let until_text = until.map(|t| t.to_string());
-    let source = policy_source;
-    let handoffs: HashMap<String, Handoff> = store
-        .handoffs(None)
-        .await?
-        .into_iter()
-        .map(|h| (h.conversation_id.clone(), h))
-        .collect();
-    let mut conversations = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.conversations_page(after.clone(), 2000).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
-        conversations.extend(page);
-    }
+    let window_days = policy.quality.repeat_contact_days as i64;
+    let data = store
+        .metrics(MetricsQuery {
+            since_ms: since.map(|t| t.as_millisecond()),
+            until_ms: until.map(|t| t.as_millisecond()),
+            team: filter.team,
+            skill: filter.skill,
+            reason: filter.reason,
+            repeat_window_ms: window_days * 86_400_000,
+        })
+        .await?;
+    let mut handoffs = data.handoffs;
+    complete_scores(store, policy, &mut handoffs).await?;
     let mut r = Report {
-        since: since_text,
-        until: until_text,
+        since: since.map(|t| t.to_string()),
+        until: until.map(|t| t.to_string()),
+        conversations: data.conversations,
+        handoffs: handoffs.len() as u64,
         ..Default::default()
     };
-    let in_range = |t: Option<Timestamp>| {
-        t.is_some_and(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u))
-    };
-    // Per customer: (start, topic) of every conversation, for repeat contacts.
-    let mut contacts: HashMap<String, Vec<(Timestamp, String)>> = HashMap::new();
-    let mut decided: Vec<(Conversation, Decision)> = Vec::new();
-    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for c in conversations {
-        if let (Some(score), true) = (c.csat, in_range(c.messages.first().map(|m| m.at))) {
-            let has = |role: Role| c.messages.iter().any(|m| m.role == role);
-            let kind = if handoffs.contains_key(&c.id) {
-                "handed_off"
-            } else if !has(Role::Ai) && has(Role::Agent) {
-                "human_only"
-            } else {
-                "ai_only"
-            };
-            by_kind
-                .entry(kind.to_string())
-                .or_default()
-                .push(score as f64);
-        }
-        let conv = Conversation {
-            id: c.id.clone(),
-            customer: c.customer.clone(),
-            messages: c.messages,
-            expected: None,
-        };
-        let d = match c.decision.map(serde_json::from_value::<Decision>) {
-            Some(Ok(d)) => d,
-            _ => decide(policy, &conv),
-        };
-        if let Some(t) = conv.messages.first().map(|m| m.at) {
-            contacts
-                .entry(conv.customer.id.clone())
-                .or_default()
-                .push((t, d.topic.clone()));
-        }
-        if in_range(conv.messages.first().map(|m| m.at)) {
-            decided.push((conv, d));
-        }
-    }
-    let window = jiff::SignedDuration::from_hours(24 * policy.quality.repeat_contact_days as i64);
+    r.csat_by_kind = data
+        .csat_by_kind
+        .into_iter()
+        .map(|(kind, mean, n)| (kind, (mean, n)))
+        .collect();
     let (mut resolution, mut csat, mut quality_all) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut repeat, mut repeat_base) = (0u64, 0u64);
+    let mut repeat = 0u64;
     let mut missing: HashMap<String, u64> = HashMap::new();
     let mut review = Vec::new();
-    let mut labels: HashMap<String, bool> = HashMap::new();
-    for (conv, d) in &decided {
-        r.conversations += 1;
-        let Some(h) = handoffs.get(&conv.id) else {
-            continue;
-        };
-        r.handoffs += 1;
+    for h in &handoffs {
         let day = h.created_at.get(..10).unwrap_or("?").to_string();
         *r.handoffs_per_day.entry(day).or_default() += 1;
-        let at = d.at.unwrap_or(conv.messages.len().saturating_sub(1));
-        if let (Some(first), Some(trigger)) = (conv.messages.first(), conv.messages.get(at)) {
-            let asked = conv.messages[..=at]
-                .iter()
-                .filter(|m| m.role == Role::Customer)
-                .count();
-            let bucket = match asked {
+        if let Some(f) = h.facts {
+            let bucket = match f.customer_messages {
                 0 | 1 => "1",
                 2 | 3 => "2-3",
                 _ => "4+",
-            }
-            .to_string();
+            };
             let e = r
                 .time_to_handoff_by_complexity
-                .entry(bucket)
+                .entry(bucket.to_string())
                 .or_insert((0, 0.0));
             e.0 += 1;
-            e.1 += trigger.at.duration_since(first.at).as_secs_f64().max(0.0);
+            e.1 += f.seconds_to_handoff;
+            if f.late {
+                *r.late_by_reason.entry(h.reason.clone()).or_default() += 1;
+            }
         }
         if let (Some(a), Some(b)) = (ts(&h.accepted_at), ts(&h.resolved_at)) {
             resolution.push(b.duration_since(a).as_secs_f64().max(0.0));
@@ -269,10 +355,7 @@ pub async fn build(
         }
         if let Some(n) = h.necessary {
             r.judged += 1;
-            labels.insert(conv.id.clone(), n);
-            if !n {
-                r.judged_unnecessary += 1;
-            }
+            r.judged_unnecessary += (!n) as u64;
         }
         if let Some(m) = h
             .missing
@@ -282,55 +365,39 @@ pub async fn build(
         {
             *missing.entry(m.to_lowercase()).or_default() += 1;
         }
-        // Repeat contact: a later conversation of the same customer and topic within the window.
-        if let Some(start) = conv.messages.first().map(|m| m.at) {
-            repeat_base += 1;
-            if contacts.get(&conv.customer.id).is_some_and(|cs| {
-                cs.iter()
-                    .any(|(t, topic)| *t > start && *t <= start + window && *topic == d.topic)
-            }) {
-                repeat += 1;
-            }
+        repeat += h.repeat_contact as u64;
+        let (score, why) = h.quality.clone().unwrap_or((f64::NAN, String::new()));
+        if score.is_finite() {
+            quality_all.push(score);
+            r.quality_histogram[((score / 10.0) as usize).min(9)] += 1;
         }
-        let package = context::build(conv, d, policy, None, &h.team);
-        if package
-            .sentiment
-            .iter()
-            .any(|p| p.message < at && p.colour == context::Colour::Red)
-        {
-            *r.late_by_reason.entry(h.reason.clone()).or_default() += 1;
-        }
-        let facts = HandoffFacts {
-            at,
-            transfers: h.transfers,
-            accepted_at: ts(&h.accepted_at),
-            resolved_at: ts(&h.resolved_at),
-        };
-        let q = quality::score(policy, &package, &conv.messages, &facts);
-        quality_all.push(q.score);
-        r.quality_histogram[((q.score / 10.0) as usize).min(9)] += 1;
         for (map, key) in [
-            (&mut r.by_reason, h.reason.clone()),
-            (&mut r.by_skill, h.skill.clone()),
-            (&mut r.by_team, h.team.clone()),
+            (&mut r.by_reason, &h.reason),
+            (&mut r.by_skill, &h.skill),
+            (&mut r.by_team, &h.team),
         ] {
-            let g = map.entry(key).or_default();
+            let g = map.entry(key.clone()).or_default();
             g.handoffs += 1;
             g.unnecessary += (h.necessary == Some(false)) as u64;
-            g.quality_sum += q.score;
+            if score.is_finite() {
+                g.quality_sum += score;
+                g.scored += 1;
+            }
         }
-        review.push(Reviewed {
-            handoff_id: h.id.clone(),
-            conversation_id: conv.id.clone(),
-            reason: h.reason.clone(),
-            score: q.score,
-            why: q.why_low(),
-        });
+        if score.is_finite() {
+            review.push(Reviewed {
+                handoff_id: h.id.clone(),
+                conversation_id: h.conversation_id.clone(),
+                reason: h.reason.clone(),
+                score,
+                why,
+            });
+        }
     }
     for map in [&mut r.by_reason, &mut r.by_skill, &mut r.by_team] {
         for g in map.values_mut() {
             g.mean_quality =
-                (g.handoffs > 0).then(|| (g.quality_sum / g.handoffs as f64 * 10.0).round() / 10.0);
+                (g.scored > 0).then(|| (g.quality_sum / g.scored as f64 * 10.0).round() / 10.0);
         }
     }
     r.handoff_rate = if r.conversations > 0 {
@@ -341,7 +408,7 @@ pub async fn build(
     r.mean_resolution_seconds = mean(&resolution);
     r.mean_csat_after_handoff = mean(&csat);
     r.csat_count = csat.len() as u64;
-    r.repeat_contact_rate = (repeat_base > 0).then(|| repeat as f64 / repeat_base as f64);
+    r.repeat_contact_rate = (!handoffs.is_empty()).then(|| repeat as f64 / handoffs.len() as f64);
     r.mean_quality = mean(&quality_all).map(|q| (q * 10.0).round() / 10.0);
     for v in r.time_to_handoff_by_complexity.values_mut() {
         v.1 /= v.0.max(1) as f64;
@@ -356,52 +423,110 @@ pub async fn build(
     });
     review.truncate(10);
     r.weekly_review = review;
-    r.csat_by_kind = by_kind
-        .into_iter()
-        .map(|(k, v)| (k, (mean(&v).unwrap_or(0.0), v.len() as u64)))
-        .collect();
     if r.csat_by_kind.is_empty() {
         r.notes.push("No conversation CSAT yet (POST /v1/conversations/{id}/csat): handed-off, AI-only and human-only conversations cannot be compared.".into());
     }
-
-    // The feedback loop: try policy changes by replay over this period's conversations.
-    if labels.is_empty() {
+    if r.judged == 0 {
         r.notes.push("No handoff has a human judgement (`necessary`) yet: suggestions need resolved handoffs.".into());
     } else {
-        for (change, text) in candidate_edits(source, policy) {
-            let Ok(candidate) = Policy::from_toml(&text) else {
-                continue;
-            };
-            let mut replay = Replay::new(policy, &candidate, 0);
-            let (mut avoided, mut lost) = (0, 0);
-            for (conv, _) in &decided {
-                let label = labels.get(&conv.id).copied();
-                let (before, after) = replay.add(conv, label);
-                match (before.escalate, after.escalate, label) {
-                    (true, false, Some(false)) => avoided += 1,
-                    (true, false, Some(true)) => lost += 1,
-                    _ => {}
-                }
-            }
-            let rep = replay.finish();
-            let changed = rep.would_escalate_now + rep.would_no_longer_escalate + rep.other_changes;
-            if changed > 0 {
-                r.suggestions.push(Suggestion {
-                    change,
-                    handoffs_changed: changed,
-                    unnecessary_avoided: avoided,
-                    necessary_lost: lost,
-                });
-            }
-        }
-        r.suggestions.sort_by(|a, b| {
-            (b.unnecessary_avoided as i64 - b.necessary_lost as i64)
-                .cmp(&(a.unnecessary_avoided as i64 - a.necessary_lost as i64))
-                .then(a.handoffs_changed.cmp(&b.handoffs_changed))
-        });
+        r.suggestions = suggestions(store, policy, policy_source, &handoffs, &mut r.notes).await?;
     }
-
     Ok(r)
+}
+
+/// The feedback loop: policy changes tried by replay over the period's handed-off conversations
+/// (the most recent [`SUGGESTION_SAMPLE`]), with the humans' judgements as labels.
+async fn suggestions(
+    store: &dyn Store,
+    policy: &Policy,
+    source: &str,
+    handoffs: &[HandoffMetrics],
+    notes: &mut Vec<String>,
+) -> Result<Vec<Suggestion>, StoreError> {
+    let sample = &handoffs[handoffs.len().saturating_sub(SUGGESTION_SAMPLE)..];
+    if sample.len() < handoffs.len() {
+        notes.push(format!(
+            "Suggested changes were replayed over the period's {} most recent handoffs of {}.",
+            sample.len(),
+            handoffs.len()
+        ));
+    }
+    let labels: HashMap<&str, bool> = sample
+        .iter()
+        .filter_map(|h| Some((h.conversation_id.as_str(), h.necessary?)))
+        .collect();
+    let mut convs = Vec::with_capacity(sample.len());
+    for chunk in sample.chunks(LOAD_CHUNK) {
+        let ids = chunk.iter().map(|h| h.conversation_id.clone()).collect();
+        convs.extend(
+            store
+                .conversations_by_ids(ids)
+                .await?
+                .into_iter()
+                .map(|c| conversation_of(c).0),
+        );
+    }
+    let candidates: Vec<(String, Policy)> = candidate_edits(source, policy)
+        .into_iter()
+        .filter_map(|(change, text)| Some((change, Policy::from_toml(&text).ok()?)))
+        .collect();
+    // Candidates are independent: spread them over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = candidates.len().div_ceil(threads.max(1)).max(1);
+    let mut out: Vec<Suggestion> = std::thread::scope(|scope| {
+        let workers: Vec<_> = candidates
+            .chunks(per)
+            .map(|part| {
+                let (convs, labels) = (&convs, &labels);
+                scope.spawn(move || {
+                    part.iter()
+                        .filter_map(|(change, candidate)| {
+                            try_candidate(policy, change, candidate, convs, labels)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    out.sort_by(|a, b| {
+        (b.unnecessary_avoided as i64 - b.necessary_lost as i64)
+            .cmp(&(a.unnecessary_avoided as i64 - a.necessary_lost as i64))
+            .then(a.handoffs_changed.cmp(&b.handoffs_changed))
+            .then(a.change.cmp(&b.change))
+    });
+    Ok(out)
+}
+
+fn try_candidate(
+    policy: &Policy,
+    change: &str,
+    candidate: &Policy,
+    convs: &[Conversation],
+    labels: &HashMap<&str, bool>,
+) -> Option<Suggestion> {
+    let mut replay = Replay::new(policy, candidate, 0);
+    let (mut avoided, mut lost) = (0, 0);
+    for conv in convs {
+        let label = labels.get(conv.id.as_str()).copied();
+        let (before, after) = replay.add(conv, label);
+        match (before.escalate, after.escalate, label) {
+            (true, false, Some(false)) => avoided += 1,
+            (true, false, Some(true)) => lost += 1,
+            _ => {}
+        }
+    }
+    let rep = replay.finish();
+    let changed = rep.would_escalate_now + rep.would_no_longer_escalate + rep.other_changes;
+    (changed > 0).then(|| Suggestion {
+        change: change.to_string(),
+        handoffs_changed: changed,
+        unnecessary_avoided: avoided,
+        necessary_lost: lost,
+    })
 }
 
 pub fn fmt_opt(x: Option<f64>, unit: &str) -> String {

@@ -146,6 +146,16 @@ async fn an_escalation_is_routed_with_its_context_and_goes_through_its_lifecycle
     )
     .await;
     assert_eq!((s, r["status"].clone()), (200, json!("resolved")), "{r}");
+    // The resolve kept the escalation's facts and the final quality score for the reports.
+    let kept = app
+        .store
+        .metrics(baton_store::MetricsQuery::default())
+        .await
+        .unwrap();
+    let h = kept.handoffs.iter().find(|h| h.id == id).unwrap();
+    assert!(h.facts.is_some(), "{h:?}");
+    let (score, _) = h.quality.clone().expect("quality saved at resolve");
+    assert!((0.0..=100.0).contains(&score), "{score}");
     let (s, _) = post(
         format!("/v1/handoffs/{id}/resolve"),
         json!({"resolution": "again", "necessary": true}),

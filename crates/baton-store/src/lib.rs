@@ -219,6 +219,66 @@ pub struct NewHandoff {
     /// When nobody with the skill is on shift, schedule a callback at this time instead of
     /// queueing without an end.
     pub callback_if_nobody: Option<String>,
+    /// When and how the conversation escalated (kept for the metrics).
+    pub facts: Option<baton_core::EscalationFacts>,
+}
+
+/// What a metrics read covers: conversations that started in `[since_ms, until_ms)` (Unix ms),
+/// and only handoffs of the given team, skill and reason when set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsQuery {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub team: Option<String>,
+    pub skill: Option<String>,
+    pub reason: Option<String>,
+    /// A later conversation of the same customer and topic within this many ms of a handed-off
+    /// one's start is a repeat contact.
+    pub repeat_window_ms: i64,
+}
+
+/// One handoff as the metrics need it: no transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffMetrics {
+    pub id: String,
+    pub conversation_id: String,
+    pub status: HandoffStatus,
+    pub skill: String,
+    pub team: String,
+    pub reason: String,
+    pub created_at: String,
+    pub accepted_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub necessary: Option<bool>,
+    pub missing: Option<String>,
+    pub csat: Option<u8>,
+    pub transfers: u32,
+    /// `None` for handoffs stored before the facts were kept (computed from the transcript then).
+    pub facts: Option<baton_core::EscalationFacts>,
+    /// The Handoff Quality Score and why it is low, once computed.
+    pub quality: Option<(f64, String)>,
+    /// The customer came back about the same topic within the window.
+    pub repeat_contact: bool,
+}
+
+/// Everything a report reads for a period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsData {
+    /// Conversations that started in the period (all of them, whatever the filters).
+    pub conversations: u64,
+    /// Conversation CSAT by kind (`handed_off`, `ai_only`, `human_only`): (kind, mean, count).
+    pub csat_by_kind: Vec<(String, f64, u64)>,
+    /// Handoffs of those conversations that pass the filters, oldest first.
+    pub handoffs: Vec<HandoffMetrics>,
+}
+
+/// Facts and score computed for a handoff, saved so they are computed once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffScore {
+    pub handoff_id: String,
+    pub facts: baton_core::EscalationFacts,
+    /// Only for resolved handoffs (the score is final then).
+    pub quality: Option<(f64, String)>,
 }
 
 /// Routing parameters from the policy, passed with every write that may route.
@@ -383,6 +443,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StoredConversation>>;
     /// The stored response of an idempotent request, if any.
     async fn idempotent_response(&self, scope: &str) -> Result<Option<String>>;
+    /// The conversations with these ids (unknown ids are skipped).
+    async fn conversations_by_ids(&self, ids: Vec<String>) -> Result<Vec<StoredConversation>>;
+    /// What the metrics of a period need, read through indexes on the start time.
+    async fn metrics(&self, query: MetricsQuery) -> Result<MetricsData>;
+    /// Saves escalation facts and quality scores computed for handoffs.
+    async fn save_handoff_scores(&self, scores: Vec<HandoffScore>) -> Result<()>;
 
     async fn put_agent(&self, agent: Agent, now: String) -> Result<Agent>;
     /// Sets an agent's status; an agent who becomes available takes queued handoffs.
@@ -398,6 +464,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;
     async fn handoffs(&self, status: Option<HandoffStatus>) -> Result<Vec<Handoff>>;
+    /// The handoff of a conversation, if it escalated.
+    async fn handoff_of_conversation(&self, conversation_id: &str) -> Result<Option<Handoff>>;
     /// Applies a lifecycle change. `Conflict` when it makes no sense in the handoff's state,
     /// `NotFound` for an unknown handoff or agent. Freed capacity takes queued handoffs.
     async fn transition(

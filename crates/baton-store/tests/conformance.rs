@@ -2,11 +2,11 @@
 //! fresh SQLite file per test; a PostgreSQL implementation plugs into `suite` the same way.
 
 use baton_core::model::{Customer, Message, Role as MessageRole, Tier};
-use baton_core::Priority;
+use baton_core::{EscalationFacts, Priority};
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
-    Agent, AgentStatus, ApiKey, Append, HandoffStatus, NewHandoff, Role, RoutingParams, Seniority,
-    Store, StoreError, Transition,
+    Agent, AgentStatus, ApiKey, Append, HandoffScore, HandoffStatus, MetricsQuery, NewHandoff,
+    Role, RoutingParams, Seniority, Store, StoreError, Transition,
 };
 
 const ROUTING: RoutingParams = RoutingParams {
@@ -98,6 +98,7 @@ async fn suite(store: &dyn Store) {
         vip: false,
         callback_at: None,
         callback_if_nobody: None,
+        facts: None,
     });
     let placed = store.append(a).await.unwrap().unwrap();
     assert_eq!(placed.handoff.status, HandoffStatus::Queued);
@@ -232,6 +233,7 @@ async fn suite(store: &dyn Store) {
         vip: false,
         callback_at: Some("2026-11-27T09:00:00Z".into()),
         callback_if_nobody: None,
+        facts: None,
     });
     let placed = store.append(a).await.unwrap().unwrap();
     assert_eq!(placed.handoff.status, HandoffStatus::Callback);
@@ -291,7 +293,122 @@ async fn suite(store: &dyn Store) {
         store.revoke_key("k9", NOW.into()).await,
         Err(StoreError::NotFound(_))
     ));
+    metrics_suite(store).await;
     store.ping().await.unwrap();
+}
+
+/// A message of conversation `conv` at `at` with the decision's `topic`.
+fn timed(conv: &str, index: usize, at: &str, topic: &str) -> Append {
+    let mut a = append(conv, index, None);
+    a.message.at = at.parse().unwrap();
+    a.decision = serde_json::json!({"escalate": false, "topic": topic});
+    a
+}
+
+async fn metrics_suite(store: &dyn Store) {
+    let facts = EscalationFacts {
+        at: 1,
+        customer_messages: 1,
+        seconds_to_handoff: 30.0,
+        late: true,
+    };
+    store
+        .append(timed("m1", 0, "2025-03-01T10:00:00Z", "billing"))
+        .await
+        .unwrap();
+    let mut a = timed("m1", 1, "2025-03-01T10:00:30Z", "billing");
+    a.message.role = MessageRole::Ai;
+    a.handoff = Some(NewHandoff {
+        id: "hm1".into(),
+        skill: "billing".into(),
+        team: "Billing".into(),
+        priority: Priority::Medium,
+        reason: "low_confidence".into(),
+        vip: false,
+        callback_at: None,
+        callback_if_nobody: None,
+        facts: Some(facts),
+    });
+    store.append(a).await.unwrap();
+    // The same customer about the same topic two days later; another topic the next day.
+    store
+        .append(timed("m2", 0, "2025-03-03T10:00:00Z", "billing"))
+        .await
+        .unwrap();
+    store
+        .append(timed("m3", 0, "2025-03-02T10:00:00Z", "general"))
+        .await
+        .unwrap();
+    store.conversation_csat("m1", 4, NOW.into()).await.unwrap();
+    let march = |days: i64| MetricsQuery {
+        since_ms: Some(
+            "2025-03-01T00:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_millisecond(),
+        ),
+        until_ms: Some(
+            "2025-03-02T00:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_millisecond(),
+        ),
+        repeat_window_ms: days * 86_400_000,
+        ..Default::default()
+    };
+    let m = store.metrics(march(3)).await.unwrap();
+    assert_eq!(m.conversations, 1);
+    assert_eq!(m.csat_by_kind, vec![("handed_off".to_string(), 4.0, 1)]);
+    assert_eq!(m.handoffs.len(), 1);
+    let h = &m.handoffs[0];
+    assert_eq!((h.id.as_str(), h.conversation_id.as_str()), ("hm1", "m1"));
+    assert_eq!(h.facts, Some(facts));
+    assert_eq!(h.quality, None);
+    assert!(h.repeat_contact, "m2 came back within 3 days");
+    assert!(!store.metrics(march(1)).await.unwrap().handoffs[0].repeat_contact);
+    // Filters keep the conversation count and drop other teams' handoffs.
+    let other_team = MetricsQuery {
+        team: Some("Retention".into()),
+        ..march(3)
+    };
+    let m = store.metrics(other_team).await.unwrap();
+    assert_eq!((m.conversations, m.handoffs.len()), (1, 0));
+    let whole = store
+        .metrics(MetricsQuery {
+            repeat_window_ms: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(whole.conversations >= 3 && whole.handoffs.len() >= 2);
+
+    store
+        .save_handoff_scores(vec![HandoffScore {
+            handoff_id: "hm1".into(),
+            facts,
+            quality: Some((42.5, "routing 0%".into())),
+        }])
+        .await
+        .unwrap();
+    let m = store.metrics(march(3)).await.unwrap();
+    assert_eq!(m.handoffs[0].quality, Some((42.5, "routing 0%".into())));
+
+    assert_eq!(
+        store
+            .handoff_of_conversation("m1")
+            .await
+            .unwrap()
+            .map(|h| h.id),
+        Some("hm1".to_string())
+    );
+    assert_eq!(store.handoff_of_conversation("m2").await.unwrap(), None);
+    let found = store
+        .conversations_by_ids(vec!["m2".into(), "nope".into(), "m1".into()])
+        .await
+        .unwrap();
+    let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["m2", "m1"]);
+    assert_eq!(found[1].messages.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use baton_server::report::{build, fmt_opt, html, parse_bound, Report};
+use baton_server::report::{build, fmt_opt, html, parse_bound, Filter, Report};
 use clap::Args;
 
 #[derive(Args)]
@@ -17,6 +17,15 @@ pub struct ReportArgs {
     /// Only conversations started before this date or time.
     #[arg(long)]
     until: Option<String>,
+    /// Only handoffs to this team (the handoff rate is then this team's share of all conversations).
+    #[arg(long)]
+    team: Option<String>,
+    /// Only handoffs needing this skill.
+    #[arg(long)]
+    skill: Option<String>,
+    /// Only handoffs with this primary reason kind (e.g. explicit_request).
+    #[arg(long)]
+    reason: Option<String>,
     /// The policy in use (default: the shipped one); suggestions are changes to it.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -56,7 +65,12 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let mut r = rt.block_on(build(&store, &policy, &source, since, until))?;
+    let filter = Filter {
+        team: args.team.clone(),
+        skill: args.skill.clone(),
+        reason: args.reason.clone(),
+    };
+    let mut r = rt.block_on(build(&store, &policy, &source, since, until, filter))?;
     r.since = args.since.clone();
     r.until = args.until.clone();
     if let Some(path) = &args.html {

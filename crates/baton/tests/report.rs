@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use baton_core::model::{Customer, Message, Role, Tier};
-use baton_core::{decide, Conversation, Policy};
+use baton_core::{decide, Conversation, EscalationFacts, Policy};
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
     Agent, AgentStatus, Append, NewHandoff, RoutingParams, Seniority, Store, Transition,
@@ -65,6 +65,11 @@ async fn store_conversation(
                 vip: false,
                 callback_at: None,
                 callback_if_nobody: None,
+                // Conversation A is stored as before the facts were kept: the report must compute
+                // them from the transcript (and save them) with the same figures.
+                facts: (id != "A")
+                    .then(|| EscalationFacts::of(&so_far.messages, i))
+                    .flatten(),
             }
         });
         store
@@ -302,6 +307,31 @@ fn report_figures_match_the_hand_computed_ones() {
             .contains("efficiency 50%"),
         "{}",
         r["weekly_review"][0]
+    );
+    // A's facts and both scores (resolved straight through the store, not the server) were
+    // computed from the transcripts and saved: a second report reads them back, the same.
+    let again = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["report", "--db", db.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let r_again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(r_again, r);
+    // A team filter keeps the denominator (all conversations) and only that team's handoffs.
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args([
+            "report",
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+            "--team",
+            "Nobody",
+        ])
+        .output()
+        .unwrap();
+    let r3: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r3["conversations"].clone(), r3["handoffs"].clone()),
+        (serde_json::json!(3), serde_json::json!(0))
     );
     // Period filter: only B started on or after Nov 4.
     let out = Command::new(env!("CARGO_BIN_EXE_baton"))

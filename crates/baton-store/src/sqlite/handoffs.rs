@@ -287,8 +287,10 @@ pub(super) fn create(
         HandoffStatus::Queued
     };
     conn.execute(
-        "INSERT INTO handoffs (id, conversation_id, status, skill, team, priority, reason, vip, created_at, updated_at, queued_at, callback_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
+        "INSERT INTO handoffs (id, conversation_id, status, skill, team, priority, reason, vip, created_at, updated_at, queued_at, callback_at,
+           started_ms, trigger_index, customer_messages, seconds_to_handoff, late)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11,
+           (SELECT started_ms FROM conversations WHERE id = ?2), ?12, ?13, ?14, ?15)",
         params![
             new.id,
             conversation_id,
@@ -300,7 +302,11 @@ pub(super) fn create(
             new.vip,
             now,
             (status == HandoffStatus::Queued).then_some(now),
-            new.callback_at
+            new.callback_at,
+            new.facts.map(|f| f.at as i64),
+            new.facts.map(|f| f.customer_messages as i64),
+            new.facts.map(|f| f.seconds_to_handoff),
+            new.facts.map(|f| f.late)
         ],
     )?;
     let h = must_load(conn, &new.id)?;

@@ -16,11 +16,12 @@ use rusqlite_migration::{Migrations, M};
 use tokio::sync::{mpsc, oneshot};
 
 mod handoffs;
+mod report_read;
 
 use crate::{
-    Agent, AgentStatus, ApiKey, Append, Delivery, Event, Handoff, HandoffStatus, Placement, Result,
-    Role, RoutingParams, Seniority, Store, StoreError, StoredConversation, Transition,
-    WebhookEndpoint,
+    Agent, AgentStatus, ApiKey, Append, Delivery, Event, Handoff, HandoffScore, HandoffStatus,
+    MetricsData, MetricsQuery, Placement, Result, Role, RoutingParams, Seniority, Store,
+    StoreError, StoredConversation, Transition, WebhookEndpoint,
 };
 use handoffs::{handoff_from_row, HANDOFF_COLUMNS};
 
@@ -50,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_conversation_csat.sql",
         include_str!("../../migrations/sqlite/0005_conversation_csat.sql"),
     ),
+    (
+        "0006_metrics.sql",
+        include_str!("../../migrations/sqlite/0006_metrics.sql"),
+    ),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -70,6 +75,7 @@ enum Write {
     AddSuggestions(Vec<crate::Suggestion>, String),
     SuggestionStatus(String, String, String, String),
     RemoveWebhook(String),
+    SaveScores(Vec<HandoffScore>),
     DeliveryResult {
         endpoint_id: String,
         event_seq: i64,
@@ -350,6 +356,10 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written> {
             )?;
             Ok(Written::Unit)
         }
+        Write::SaveScores(scores) => {
+            report_read::save_scores(conn, scores)?;
+            Ok(Written::Unit)
+        }
         Write::AddWebhook(w) => {
             conn.execute(
                 "INSERT INTO webhook_endpoints (id, url, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -411,6 +421,15 @@ fn upsert_customer(conn: &Connection, c: &Customer, now: &str) -> Result<()> {
     Ok(())
 }
 
+/// The bit of `conversations.roles` for a message's role.
+fn role_bit(role: MessageRole) -> i64 {
+    match role {
+        MessageRole::Customer => 1,
+        MessageRole::Ai => 2,
+        MessageRole::Agent => 4,
+    }
+}
+
 fn append(conn: &Connection, a: &Append) -> Result<Option<Placement>> {
     if let Some(c) = &a.customer {
         upsert_customer(conn, c, &a.now)?;
@@ -423,6 +442,7 @@ fn append(conn: &Connection, a: &Append) -> Result<Option<Placement>> {
         )
         .optional()?;
     let decision = serde_json::to_string(&a.decision)?;
+    let topic = a.decision.get("topic").and_then(|t| t.as_str());
     match count {
         None => {
             if a.index != 0 {
@@ -432,9 +452,17 @@ fn append(conn: &Connection, a: &Append) -> Result<Option<Placement>> {
                 )));
             }
             conn.execute(
-                "INSERT INTO conversations (id, customer_id, created_at, message_count, decision)
-                 VALUES (?1, ?2, ?3, 1, ?4)",
-                params![a.conversation_id, a.customer_id, a.now, decision],
+                "INSERT INTO conversations (id, customer_id, created_at, message_count, decision, started_ms, topic, roles)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7)",
+                params![
+                    a.conversation_id,
+                    a.customer_id,
+                    a.now,
+                    decision,
+                    a.message.at.as_millisecond(),
+                    topic,
+                    role_bit(a.message.role)
+                ],
             )?;
         }
         Some(n) => {
@@ -445,8 +473,9 @@ fn append(conn: &Connection, a: &Append) -> Result<Option<Placement>> {
                 )));
             }
             conn.execute(
-                "UPDATE conversations SET message_count = message_count + 1, decision = ?2 WHERE id = ?1",
-                params![a.conversation_id, decision],
+                "UPDATE conversations SET message_count = message_count + 1, decision = ?2, topic = ?3,
+                   roles = roles | ?4 WHERE id = ?1",
+                params![a.conversation_id, decision, topic, role_bit(a.message.role)],
             )?;
         }
     }
@@ -484,6 +513,65 @@ fn append(conn: &Connection, a: &Append) -> Result<Option<Placement>> {
         )?;
     }
     Ok(placement)
+}
+
+/// One stored conversation with its messages.
+fn load_conversation(c: &Connection, id: &str) -> Result<Option<StoredConversation>> {
+    let id = id.to_string();
+    let Some((customer_id, created_at, decision)) = c
+        .query_row(
+            "SELECT customer_id, created_at, decision FROM conversations WHERE id = ?1",
+            [&id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            },
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let customer = load_customer(c, &customer_id)?
+        .ok_or_else(|| StoreError::Other(format!("customer {customer_id} missing")))?;
+    let mut stmt = c.prepare_cached(
+        "SELECT role, text, at, confidence, kb_articles FROM messages
+         WHERE conversation_id = ?1 ORDER BY idx",
+    )?;
+    let messages = stmt
+        .query_map([&id], |r| {
+            let role: String = r.get(0)?;
+            let at: String = r.get(2)?;
+            let kb: String = r.get(4)?;
+            Ok(Message {
+                role: match role.as_str() {
+                    "customer" => MessageRole::Customer,
+                    "ai" => MessageRole::Ai,
+                    "agent" => MessageRole::Agent,
+                    other => return Err(bad_row("role", other)),
+                },
+                text: r.get(1)?,
+                at: at.parse().map_err(|_| bad_row("time", &at))?,
+                confidence: r.get(3)?,
+                kb_articles: serde_json::from_str(&kb).map_err(|_| bad_row("kb_articles", &kb))?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let decision = decision.map(|d| serde_json::from_str(&d)).transpose()?;
+    let csat: Option<u8> =
+        c.query_row("SELECT csat FROM conversations WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })?;
+    Ok(Some(StoredConversation {
+        id,
+        customer,
+        messages,
+        decision,
+        created_at,
+        csat,
+    }))
 }
 
 pub(super) fn insert_event(
@@ -693,64 +781,26 @@ impl Store for SqliteStore {
 
     async fn conversation(&self, id: &str) -> Result<Option<StoredConversation>> {
         let id = id.to_string();
+        self.read(move |c| load_conversation(c, &id)).await
+    }
+
+    async fn conversations_by_ids(&self, ids: Vec<String>) -> Result<Vec<StoredConversation>> {
         self.read(move |c| {
-            let Some((customer_id, created_at, decision)) = c
-                .query_row(
-                    "SELECT customer_id, created_at, decision FROM conversations WHERE id = ?1",
-                    [&id],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, Option<String>>(2)?,
-                        ))
-                    },
-                )
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            let customer = load_customer(c, &customer_id)?
-                .ok_or_else(|| StoreError::Other(format!("customer {customer_id} missing")))?;
-            let mut stmt = c.prepare_cached(
-                "SELECT role, text, at, confidence, kb_articles FROM messages
-                 WHERE conversation_id = ?1 ORDER BY idx",
-            )?;
-            let messages = stmt
-                .query_map([&id], |r| {
-                    let role: String = r.get(0)?;
-                    let at: String = r.get(2)?;
-                    let kb: String = r.get(4)?;
-                    Ok(Message {
-                        role: match role.as_str() {
-                            "customer" => MessageRole::Customer,
-                            "ai" => MessageRole::Ai,
-                            "agent" => MessageRole::Agent,
-                            other => return Err(bad_row("role", other)),
-                        },
-                        text: r.get(1)?,
-                        at: at.parse().map_err(|_| bad_row("time", &at))?,
-                        confidence: r.get(3)?,
-                        kb_articles: serde_json::from_str(&kb)
-                            .map_err(|_| bad_row("kb_articles", &kb))?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let decision = decision.map(|d| serde_json::from_str(&d)).transpose()?;
-            let csat: Option<u8> =
-                c.query_row("SELECT csat FROM conversations WHERE id = ?1", [&id], |r| {
-                    r.get(0)
-                })?;
-            Ok(Some(StoredConversation {
-                id,
-                customer,
-                messages,
-                decision,
-                created_at,
-                csat,
-            }))
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                out.extend(load_conversation(c, id)?);
+            }
+            Ok(out)
         })
         .await
+    }
+
+    async fn metrics(&self, query: MetricsQuery) -> Result<MetricsData> {
+        self.read(move |c| report_read::read(c, &query)).await
+    }
+
+    async fn save_handoff_scores(&self, scores: Vec<HandoffScore>) -> Result<()> {
+        self.write(Write::SaveScores(scores)).await.map(|_| ())
     }
 
     async fn conversations_page(
@@ -894,6 +944,19 @@ impl Store for SqliteStore {
             ))?;
             let rows = stmt.query_map([status.map(|s| s.as_str())], handoff_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn handoff_of_conversation(&self, conversation_id: &str) -> Result<Option<Handoff>> {
+        let id = conversation_id.to_string();
+        self.read(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE conversation_id = ?1"),
+                [id],
+                handoff_from_row,
+            )
+            .optional()?)
         })
         .await
     }
@@ -1183,5 +1246,49 @@ mod tests {
             .collect();
         assert_eq!(files, listed);
         super::migrations().validate().unwrap();
+    }
+
+    /// A database written before the metrics columns existed gets them filled by the migration.
+    #[tokio::test]
+    async fn metrics_columns_are_backfilled_for_older_databases() {
+        use crate::{MetricsQuery, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = super::open_connection(&path).unwrap();
+            super::migrations().to_version(&mut conn, 5).unwrap();
+            conn.execute_batch(
+                "INSERT INTO customers VALUES ('u1', 'Dana', 'standard', 10, NULL, '2025-01-01T00:00:00Z');
+                 INSERT INTO conversations (id, customer_id, created_at, message_count, decision, csat)
+                   VALUES ('old', 'u1', '2025-01-01T00:00:00Z', 2, '{\"topic\":\"billing\"}', 3);
+                 INSERT INTO messages VALUES ('old', 0, 'customer', 'hi', '2025-01-01T10:00:00.250Z', NULL, '[]');
+                 INSERT INTO messages VALUES ('old', 1, 'agent', 'hello', '2025-01-01T10:01:00Z', NULL, '[]');",
+            )
+            .unwrap();
+        }
+        let store = super::SqliteStore::open(&path).unwrap();
+        let at: jiff::Timestamp = "2025-01-01T10:00:00.250Z".parse().unwrap();
+        let (started, topic, roles): (i64, String, i64) = super::open_connection(&path)
+            .unwrap()
+            .query_row(
+                "SELECT started_ms, topic, roles FROM conversations WHERE id = 'old'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (started, topic.as_str(), roles),
+            (at.as_millisecond(), "billing", 1 | 4)
+        );
+        let m = store
+            .metrics(MetricsQuery {
+                since_ms: Some(at.as_millisecond()),
+                until_ms: Some(at.as_millisecond() + 1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(m.conversations, 1);
+        assert_eq!(m.csat_by_kind, vec![("human_only".to_string(), 3.0, 1)]);
     }
 }

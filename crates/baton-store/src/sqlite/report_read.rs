@@ -1,0 +1,119 @@
+//! The metrics read: one pass over the handoffs of a period through `handoffs_started`, a count
+//! and the CSAT comparison through `conversations_started` / `conversations_csat`, and repeat
+//! contacts as an index probe per handoff on `conversations_repeat`. No transcript is read.
+
+use baton_core::EscalationFacts;
+use rusqlite::{params, Connection};
+
+use super::bad_row;
+use crate::{HandoffMetrics, HandoffScore, HandoffStatus, MetricsData, MetricsQuery, Result};
+
+pub(super) fn read(c: &Connection, q: &MetricsQuery) -> Result<MetricsData> {
+    let since = q.since_ms.unwrap_or(i64::MIN);
+    let until = q.until_ms.unwrap_or(i64::MAX);
+    let conversations: i64 = c.query_row(
+        "SELECT count(*) FROM conversations WHERE started_ms >= ?1 AND started_ms < ?2",
+        params![since, until],
+        |r| r.get(0),
+    )?;
+    let mut stmt = c.prepare_cached(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM handoffs h WHERE h.conversation_id = c.id) THEN 'handed_off'
+                     WHEN c.roles & 2 = 0 AND c.roles & 4 != 0 THEN 'human_only'
+                     ELSE 'ai_only' END AS kind,
+                avg(c.csat), count(*)
+         FROM conversations c INDEXED BY conversations_csat
+         WHERE c.csat IS NOT NULL AND c.started_ms >= ?1 AND c.started_ms < ?2
+         GROUP BY kind ORDER BY kind",
+    )?;
+    let csat_by_kind = stmt
+        .query_map(params![since, until], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT h.id, h.conversation_id, h.status, h.skill, h.team, h.reason, h.created_at,
+                h.accepted_at, h.resolved_at, h.necessary, h.missing, h.csat, h.transfers,
+                h.trigger_index, h.customer_messages, h.seconds_to_handoff, h.late,
+                h.quality, h.quality_why,
+                EXISTS (SELECT 1 FROM conversations n
+                        WHERE n.customer_id = c.customer_id AND n.topic = c.topic
+                          AND n.started_ms > c.started_ms AND n.started_ms <= c.started_ms + ?3)
+         FROM handoffs h INDEXED BY handoffs_started
+         JOIN conversations c ON c.id = h.conversation_id
+         WHERE h.started_ms >= ?1 AND h.started_ms < ?2
+           AND (?4 IS NULL OR h.team = ?4) AND (?5 IS NULL OR h.skill = ?5)
+           AND (?6 IS NULL OR h.reason = ?6)
+         ORDER BY h.started_ms, h.id",
+    )?;
+    let handoffs = stmt
+        .query_map(
+            params![since, until, q.repeat_window_ms, q.team, q.skill, q.reason],
+            |r| {
+                let status: String = r.get(2)?;
+                let at: Option<i64> = r.get(13)?;
+                let facts = match (at, r.get::<_, Option<i64>>(14)?, r.get(15)?, r.get(16)?) {
+                    (Some(at), Some(n), Some(seconds), Some(late)) => Some(EscalationFacts {
+                        at: at as usize,
+                        customer_messages: n as usize,
+                        seconds_to_handoff: seconds,
+                        late,
+                    }),
+                    _ => None,
+                };
+                let quality = match (r.get::<_, Option<f64>>(17)?, r.get(18)?) {
+                    (Some(score), Some(why)) => Some((score, why)),
+                    _ => None,
+                };
+                Ok(HandoffMetrics {
+                    id: r.get(0)?,
+                    conversation_id: r.get(1)?,
+                    status: HandoffStatus::parse(&status)
+                        .ok_or_else(|| bad_row("status", &status))?,
+                    skill: r.get(3)?,
+                    team: r.get(4)?,
+                    reason: r.get(5)?,
+                    created_at: r.get(6)?,
+                    accepted_at: r.get(7)?,
+                    resolved_at: r.get(8)?,
+                    necessary: r.get(9)?,
+                    missing: r.get(10)?,
+                    csat: r.get(11)?,
+                    transfers: r.get(12)?,
+                    facts,
+                    quality,
+                    repeat_contact: r.get(19)?,
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(MetricsData {
+        conversations: conversations as u64,
+        csat_by_kind,
+        handoffs,
+    })
+}
+
+pub(super) fn save_scores(c: &Connection, scores: &[HandoffScore]) -> Result<()> {
+    let mut stmt = c.prepare_cached(
+        "UPDATE handoffs SET trigger_index = ?2, customer_messages = ?3, seconds_to_handoff = ?4,
+           late = ?5, quality = COALESCE(?6, quality), quality_why = COALESCE(?7, quality_why)
+         WHERE id = ?1",
+    )?;
+    for s in scores {
+        let f = s.facts;
+        stmt.execute(params![
+            s.handoff_id,
+            f.at as i64,
+            f.customer_messages as i64,
+            f.seconds_to_handoff,
+            f.late,
+            s.quality.as_ref().map(|q| q.0),
+            s.quality.as_ref().map(|q| q.1.as_str())
+        ])?;
+    }
+    Ok(())
+}
