@@ -88,6 +88,17 @@ impl<'p> Replay<'p> {
     /// Replays one conversation; `label` is whether escalating it was right, when known.
     pub fn add(&mut self, c: &Conversation, label: Option<bool>) -> (Decision, Decision) {
         let before = decide(self.current, c);
+        self.add_decided(c, before, label)
+    }
+
+    /// [`Replay::add`] with the current policy's decision already made (it is the same for every
+    /// candidate tried on the same conversations).
+    pub fn add_decided(
+        &mut self,
+        c: &Conversation,
+        before: Decision,
+        label: Option<bool>,
+    ) -> (Decision, Decision) {
         let after = decide(self.candidate, c);
         let r = &mut self.report;
         r.conversations += 1;

@@ -93,6 +93,14 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// The entry of `key`, allocating the key only the first time.
+fn group<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 fn ts(s: &Option<String>) -> Option<Timestamp> {
     s.as_deref().and_then(|x| x.parse().ok())
 }
@@ -299,6 +307,12 @@ pub async fn build(
     until: Option<Timestamp>,
     filter: Filter,
 ) -> Result<Report, StoreError> {
+    let t0 = std::time::Instant::now();
+    // Compiling the candidate policies takes a while: do it beside the metrics read.
+    let compiling = {
+        let (source, policy) = (policy_source.to_string(), policy.clone());
+        tokio::task::spawn_blocking(move || compile_candidates(&source, &policy))
+    };
     let window_days = policy.quality.repeat_contact_days as i64;
     let data = store
         .metrics(MetricsQuery {
@@ -312,6 +326,7 @@ pub async fn build(
         .await?;
     let mut handoffs = data.handoffs;
     complete_scores(store, policy, &mut handoffs).await?;
+    tracing::debug!(elapsed = ?t0.elapsed(), handoffs = handoffs.len(), "report: metrics read");
     let mut r = Report {
         since: since.map(|t| t.to_string()),
         until: until.map(|t| t.to_string()),
@@ -327,24 +342,24 @@ pub async fn build(
     let (mut resolution, mut csat, mut quality_all) = (Vec::new(), Vec::new(), Vec::new());
     let mut repeat = 0u64;
     let mut missing: HashMap<String, u64> = HashMap::new();
-    let mut review = Vec::new();
-    for h in &handoffs {
-        let day = h.created_at.get(..10).unwrap_or("?").to_string();
-        *r.handoffs_per_day.entry(day).or_default() += 1;
+    let mut per_day: HashMap<&str, u64> = HashMap::new();
+    // (score, index) of every scored handoff: only the lowest ten are turned into review rows.
+    let mut scored: Vec<(f64, usize)> = Vec::with_capacity(handoffs.len());
+    for (i, h) in handoffs.iter().enumerate() {
+        *per_day
+            .entry(h.created_at.get(..10).unwrap_or("?"))
+            .or_default() += 1;
         if let Some(f) = h.facts {
             let bucket = match f.customer_messages {
                 0 | 1 => "1",
                 2 | 3 => "2-3",
                 _ => "4+",
             };
-            let e = r
-                .time_to_handoff_by_complexity
-                .entry(bucket.to_string())
-                .or_insert((0, 0.0));
+            let e = group(&mut r.time_to_handoff_by_complexity, bucket);
             e.0 += 1;
             e.1 += f.seconds_to_handoff;
             if f.late {
-                *r.late_by_reason.entry(h.reason.clone()).or_default() += 1;
+                *group(&mut r.late_by_reason, &h.reason) += 1;
             }
         }
         if let (Some(a), Some(b)) = (ts(&h.accepted_at), ts(&h.resolved_at)) {
@@ -366,34 +381,52 @@ pub async fn build(
             *missing.entry(m.to_lowercase()).or_default() += 1;
         }
         repeat += h.repeat_contact as u64;
-        let (score, why) = h.quality.clone().unwrap_or((f64::NAN, String::new()));
-        if score.is_finite() {
+        let score = h.quality.as_ref().map(|q| q.0);
+        if let Some(score) = score {
             quality_all.push(score);
             r.quality_histogram[((score / 10.0) as usize).min(9)] += 1;
+            scored.push((score, i));
         }
         for (map, key) in [
             (&mut r.by_reason, &h.reason),
             (&mut r.by_skill, &h.skill),
             (&mut r.by_team, &h.team),
         ] {
-            let g = map.entry(key.clone()).or_default();
+            let g = group(map, key);
             g.handoffs += 1;
             g.unnecessary += (h.necessary == Some(false)) as u64;
-            if score.is_finite() {
+            if let Some(score) = score {
                 g.quality_sum += score;
                 g.scored += 1;
             }
         }
-        if score.is_finite() {
-            review.push(Reviewed {
+    }
+    r.handoffs_per_day = per_day
+        .into_iter()
+        .map(|(day, n)| (day.to_string(), n))
+        .collect();
+    let lowest = |a: &(f64, usize), b: &(f64, usize)| {
+        a.0.total_cmp(&b.0)
+            .then_with(|| handoffs[a.1].id.cmp(&handoffs[b.1].id))
+    };
+    if scored.len() > 10 {
+        scored.select_nth_unstable_by(10, lowest);
+        scored.truncate(10);
+    }
+    scored.sort_by(lowest);
+    let review: Vec<Reviewed> = scored
+        .into_iter()
+        .map(|(score, i)| {
+            let h = &handoffs[i];
+            Reviewed {
                 handoff_id: h.id.clone(),
                 conversation_id: h.conversation_id.clone(),
                 reason: h.reason.clone(),
                 score,
-                why,
-            });
-        }
-    }
+                why: h.quality.as_ref().map(|q| q.1.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
     for map in [&mut r.by_reason, &mut r.by_skill, &mut r.by_team] {
         for g in map.values_mut() {
             g.mean_quality =
@@ -416,12 +449,6 @@ pub async fn build(
     let mut missing: Vec<(String, u64)> = missing.into_iter().collect();
     missing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     r.missing = missing.into_iter().take(10).collect();
-    review.sort_by(|a, b| {
-        a.score
-            .total_cmp(&b.score)
-            .then(a.handoff_id.cmp(&b.handoff_id))
-    });
-    review.truncate(10);
     r.weekly_review = review;
     if r.csat_by_kind.is_empty() {
         r.notes.push("No conversation CSAT yet (POST /v1/conversations/{id}/csat): handed-off, AI-only and human-only conversations cannot be compared.".into());
@@ -429,7 +456,11 @@ pub async fn build(
     if r.judged == 0 {
         r.notes.push("No handoff has a human judgement (`necessary`) yet: suggestions need resolved handoffs.".into());
     } else {
-        r.suggestions = suggestions(store, policy, policy_source, &handoffs, &mut r.notes).await?;
+        let candidates = compiling
+            .await
+            .map_err(|e| StoreError::Other(format!("compiling candidate policies: {e}")))?;
+        r.suggestions = suggestions(store, policy, candidates, &handoffs, &mut r.notes).await?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "report: suggestions replayed");
     }
     Ok(r)
 }
@@ -439,7 +470,7 @@ pub async fn build(
 async fn suggestions(
     store: &dyn Store,
     policy: &Policy,
-    source: &str,
+    candidates: Vec<(String, Policy)>,
     handoffs: &[HandoffMetrics],
     notes: &mut Vec<String>,
 ) -> Result<Vec<Suggestion>, StoreError> {
@@ -458,18 +489,12 @@ async fn suggestions(
     let mut convs = Vec::with_capacity(sample.len());
     for chunk in sample.chunks(LOAD_CHUNK) {
         let ids = chunk.iter().map(|h| h.conversation_id.clone()).collect();
-        convs.extend(
-            store
-                .conversations_by_ids(ids)
-                .await?
-                .into_iter()
-                .map(|c| conversation_of(c).0),
-        );
+        convs.extend(store.conversations_by_ids(ids).await?.into_iter().map(|c| {
+            let conv = conversation_of(c).0;
+            let current = decide(policy, &conv);
+            (conv, current)
+        }));
     }
-    let candidates: Vec<(String, Policy)> = candidate_edits(source, policy)
-        .into_iter()
-        .filter_map(|(change, text)| Some((change, Policy::from_toml(&text).ok()?)))
-        .collect();
     // Candidates are independent: spread them over the cores.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = candidates.len().div_ceil(threads.max(1)).max(1);
@@ -501,18 +526,26 @@ async fn suggestions(
     Ok(out)
 }
 
+/// The candidate changes that make a valid policy, compiled.
+fn compile_candidates(source: &str, policy: &Policy) -> Vec<(String, Policy)> {
+    candidate_edits(source, policy)
+        .into_iter()
+        .filter_map(|(change, text)| Some((change, Policy::from_toml(&text).ok()?)))
+        .collect()
+}
+
 fn try_candidate(
     policy: &Policy,
     change: &str,
     candidate: &Policy,
-    convs: &[Conversation],
+    convs: &[(Conversation, Decision)],
     labels: &HashMap<&str, bool>,
 ) -> Option<Suggestion> {
     let mut replay = Replay::new(policy, candidate, 0);
     let (mut avoided, mut lost) = (0, 0);
-    for conv in convs {
+    for (conv, current) in convs {
         let label = labels.get(conv.id.as_str()).copied();
-        let (before, after) = replay.add(conv, label);
+        let (before, after) = replay.add_decided(conv, current.clone(), label);
         match (before.escalate, after.escalate, label) {
             (true, false, Some(false)) => avoided += 1,
             (true, false, Some(true)) => lost += 1,

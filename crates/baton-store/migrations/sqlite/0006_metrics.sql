@@ -18,6 +18,8 @@ CREATE INDEX conversations_csat ON conversations(started_ms) WHERE csat IS NOT N
 
 -- The escalation's facts (engine::EscalationFacts) and the Handoff Quality Score once resolved.
 ALTER TABLE handoffs ADD COLUMN started_ms INTEGER;        -- the conversation's started_ms
+ALTER TABLE handoffs ADD COLUMN customer_id TEXT;          -- the conversation's customer
+ALTER TABLE handoffs ADD COLUMN topic TEXT;                -- the conversation's topic at handoff
 ALTER TABLE handoffs ADD COLUMN trigger_index INTEGER;
 ALTER TABLE handoffs ADD COLUMN customer_messages INTEGER;
 ALTER TABLE handoffs ADD COLUMN seconds_to_handoff REAL;
@@ -25,6 +27,8 @@ ALTER TABLE handoffs ADD COLUMN late INTEGER;
 ALTER TABLE handoffs ADD COLUMN quality REAL;
 ALTER TABLE handoffs ADD COLUMN quality_why TEXT;
 
-UPDATE handoffs SET started_ms =
-    (SELECT c.started_ms FROM conversations c WHERE c.id = handoffs.conversation_id);
+UPDATE handoffs SET
+    started_ms = (SELECT c.started_ms FROM conversations c WHERE c.id = handoffs.conversation_id),
+    customer_id = (SELECT c.customer_id FROM conversations c WHERE c.id = handoffs.conversation_id),
+    topic = (SELECT c.topic FROM conversations c WHERE c.id = handoffs.conversation_id);
 CREATE INDEX handoffs_started ON handoffs(started_ms);

@@ -288,9 +288,10 @@ pub(super) fn create(
     };
     conn.execute(
         "INSERT INTO handoffs (id, conversation_id, status, skill, team, priority, reason, vip, created_at, updated_at, queued_at, callback_at,
-           started_ms, trigger_index, customer_messages, seconds_to_handoff, late)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11,
-           (SELECT started_ms FROM conversations WHERE id = ?2), ?12, ?13, ?14, ?15)",
+           trigger_index, customer_messages, seconds_to_handoff, late, started_ms, customer_id, topic)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+           c.started_ms, c.customer_id, c.topic
+         FROM conversations c WHERE c.id = ?2",
         params![
             new.id,
             conversation_id,

@@ -109,6 +109,16 @@ fn open_connection(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Bytes of the database a reader maps into memory: large reads (a year of metrics) then copy
+/// no pages through `read()`. Mapped pages are the kernel's page cache, shared, not heap.
+const READER_MMAP_BYTES: i64 = 1 << 30;
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -145,7 +155,7 @@ impl SqliteStore {
     ) -> Result<T> {
         let conn = match self.readers.lock().map_err(|_| poisoned())?.pop() {
             Some(c) => c,
-            None => open_connection(&self.path)?,
+            None => open_reader(&self.path)?,
         };
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let r = f(&conn);

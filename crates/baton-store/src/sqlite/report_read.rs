@@ -1,6 +1,7 @@
-//! The metrics read: one pass over the handoffs of a period through `handoffs_started`, a count
-//! and the CSAT comparison through `conversations_started` / `conversations_csat`, and repeat
-//! contacts as an index probe per handoff on `conversations_repeat`. No transcript is read.
+//! The metrics read: one pass over the handoffs of a period through `handoffs_started` (each row
+//! carries its conversation's customer, topic and start, so no join), a count and the CSAT
+//! comparison through `conversations_started` / `conversations_csat`, and repeat contacts as a
+//! probe per handoff on the covering index `conversations_repeat`. No transcript is read.
 
 use baton_core::EscalationFacts;
 use rusqlite::{params, Connection};
@@ -39,15 +40,14 @@ pub(super) fn read(c: &Connection, q: &MetricsQuery) -> Result<MetricsData> {
                 h.accepted_at, h.resolved_at, h.necessary, h.missing, h.csat, h.transfers,
                 h.trigger_index, h.customer_messages, h.seconds_to_handoff, h.late,
                 h.quality, h.quality_why,
-                EXISTS (SELECT 1 FROM conversations n
-                        WHERE n.customer_id = c.customer_id AND n.topic = c.topic
-                          AND n.started_ms > c.started_ms AND n.started_ms <= c.started_ms + ?3)
+                EXISTS (SELECT 1 FROM conversations n INDEXED BY conversations_repeat
+                        WHERE n.customer_id = h.customer_id AND n.topic = h.topic
+                          AND n.started_ms > h.started_ms AND n.started_ms <= h.started_ms + ?3)
          FROM handoffs h INDEXED BY handoffs_started
-         JOIN conversations c ON c.id = h.conversation_id
          WHERE h.started_ms >= ?1 AND h.started_ms < ?2
            AND (?4 IS NULL OR h.team = ?4) AND (?5 IS NULL OR h.skill = ?5)
            AND (?6 IS NULL OR h.reason = ?6)
-         ORDER BY h.started_ms, h.id",
+         ORDER BY h.started_ms, h.rowid",
     )?;
     let handoffs = stmt
         .query_map(
