@@ -322,5 +322,35 @@ async fn steps(app: &TestApp, c: &Client, key: &str) -> Result<(), String> {
         text(c, "#tiles").await.contains("Handoff rate")
     })
     .await?;
+    // The weekly review lists the handoff (transaction_dispute); filtered by another reason, it
+    // lists nothing.
+    wait_for("the weekly review", || async {
+        c.find_all(Locator::Css("#review tbody tr"))
+            .await
+            .is_ok_and(|rows| rows.len() == 1)
+    })
+    .await?;
+    let reasons = c
+        .execute(
+            "return [...document.querySelectorAll('#f-reason option')].map(o => o.value).filter(v => v);",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if reasons.as_array().is_none_or(|r| r.is_empty()) {
+        return Err(format!("no reasons to filter by: {reasons}"));
+    }
+    c.execute(
+        "const s = document.getElementById('f-reason'); s.append(new Option('vip', 'vip')); s.value = 'vip'; document.getElementById('apply').click();",
+        vec![],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    wait_for("an empty review for another reason", || async {
+        c.find_all(Locator::Css("#review tbody tr"))
+            .await
+            .is_ok_and(|rows| rows.is_empty())
+    })
+    .await?;
     Ok(())
 }

@@ -266,10 +266,16 @@ const Baton = (() => {
       $("reasons").replaceChildren(entries.length ? svg : el("p", { class: "muted", text: "No handoffs yet." }));
       $("agents").querySelector("tbody").replaceChildren(...s.agents.map((a) => el("tr", {}, el("td", { text: a.name }), el("td", { text: a.status }), el("td", { text: a.active + " / " + a.capacity }))));
       $("lowest").replaceChildren(...s.lowest_csat.map(([id, score, reason]) => el("li", {}, el("a", { href: "/desk#" + id, text: id }), ` CSAT ${score} · ${reason}`)));
+      // Filters: teams and skills of the agents, reasons seen so far.
+      const fill = (id, values) => $(id).append(...[...new Set(values)].sort().map((v) => el("option", { value: v, text: v })));
+      fill("f-team", s.agents.map((a) => a.team));
+      fill("f-skill", s.agents.flatMap((a) => a.skills));
+      fill("f-reason", Object.keys(s.by_reason));
       const review = async () => {
         const q = new URLSearchParams();
         if ($("since").value) q.set("since", $("since").value);
         if ($("until").value) q.set("until", $("until").value);
+        for (const f of ["team", "skill", "reason"]) if ($("f-" + f).value) q.set(f, $("f-" + f).value);
         const r = await api("GET", "/v1/report?" + q.toString());
         const kinds = Object.entries(r.csat_by_kind).map(([k, [m, n]]) => [`CSAT ${k.replace("_", " ")}`, `${m.toFixed(2)} (${n})`]);
         const qt = [["Mean quality", r.mean_quality == null ? "–" : r.mean_quality.toFixed(1)], ["Repeat contacts", r.repeat_contact_rate == null ? "–" : Math.round(r.repeat_contact_rate * 100) + "%"], ...kinds];
