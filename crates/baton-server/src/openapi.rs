@@ -37,7 +37,7 @@ use utoipa::{Modify, OpenApi};
         crate::api::metrics,
         crate::api::openapi,
     ),
-    modifiers(&Bearer)
+    modifiers(&Bearer, &ErrorResponses)
 )]
 pub struct ApiDoc;
 
@@ -50,6 +50,70 @@ impl Modify for Bearer {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The errors any operation can answer with, documented on every operation that can meet them
+/// (the handlers' annotations list only their own outcomes): the same JSON error body each time.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut add = |code: &str, why: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error(why).into());
+                };
+                if body || has_params || secured {
+                    add(
+                        "400",
+                        "Malformed request: body, header or path that cannot be read",
+                    );
+                }
+                if secured {
+                    add("401", "Missing, unknown or revoked API key");
+                    add("403", "The key's role may not do this");
+                    add("429", "Rate limit of the key exceeded; see Retry-After");
+                }
+                if path.contains('{') {
+                    add("404", "No such resource");
+                }
+                if body {
+                    add("413", "Body too large");
+                    add("415", "Body is not application/json");
+                    add("422", "A field is invalid; `field` names it");
+                }
+                if has_params {
+                    add("422", "A parameter is invalid; `field` names it");
+                }
+                add("503", "Storage unavailable for a moment; see Retry-After");
+            }
+        }
     }
 }
 
