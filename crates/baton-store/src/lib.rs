@@ -4,6 +4,7 @@
 //! [`sqlite::SqliteStore`] is the embedded default. A PostgreSQL implementation is meant to follow
 //! behind the same trait and pass the same conformance suite (`tests/conformance.rs`).
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
