@@ -5,7 +5,9 @@
 //! behind the same trait and pass the same conformance suite (`tests/conformance.rs`).
 
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
+pub mod sqlstore;
 
 use async_trait::async_trait;
 use baton_core::model::{Customer, Message};

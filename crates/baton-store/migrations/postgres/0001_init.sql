@@ -138,6 +138,7 @@ CREATE TABLE suggestions (
     url TEXT,
     status TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    seq BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX suggestions_handoff ON suggestions(handoff_id, created_at);

@@ -2,27 +2,27 @@
 //! single writer thread, inside the batch's transaction, so two routings never interleave: a
 //! handoff is assigned at most once and an agent never goes above capacity.
 
-use baton_core::routing::{self, AgentSlot, Need, Queued};
-use baton_core::Priority;
-use jiff::Timestamp;
-use rusqlite::{params, Connection, OptionalExtension};
-
-use super::{agent_from_row, bad_row, insert_event, AGENT_COLUMNS};
+use super::reads::{agent_from_row, load_agent, AGENT_COLUMNS};
+use super::writes::insert_event;
+use crate::sql::{bad_value, vals, Db, Row};
 use crate::{
     Agent, AgentStatus, Handoff, HandoffStatus, NewHandoff, Placement, Result, RoutingParams,
     StoreError, Transition,
 };
+use baton_core::routing::{self, AgentSlot, Need, Queued};
+use baton_core::Priority;
+use jiff::Timestamp;
 
-pub(super) const HANDOFF_COLUMNS: &str = "id, conversation_id, status, skill, team, priority, reason, vip, agent_id, \
+pub(crate) const HANDOFF_COLUMNS: &str = "id, conversation_id, status, skill, team, priority, reason, vip, agent_id, \
      created_at, queued_at, assigned_at, accepted_at, resolved_at, callback_at, resolution, necessary, missing, csat, \
      transfers, eta_seconds, excluded, notes";
 
-pub(super) fn handoff_from_row(r: &rusqlite::Row) -> rusqlite::Result<Handoff> {
+pub(crate) fn handoff_from_row(r: &Row) -> Result<Handoff> {
     let status: String = r.get(2)?;
     Ok(Handoff {
         id: r.get(0)?,
         conversation_id: r.get(1)?,
-        status: HandoffStatus::parse(&status).ok_or_else(|| bad_row("status", &status))?,
+        status: HandoffStatus::parse(&status).ok_or_else(|| bad_value("status", &status))?,
         skill: r.get(3)?,
         team: r.get(4)?,
         priority: r.get(5)?,
@@ -43,37 +43,35 @@ pub(super) fn handoff_from_row(r: &rusqlite::Row) -> rusqlite::Result<Handoff> {
         eta_seconds: r.get(20)?,
         notes: {
             let raw: String = r.get(22)?;
-            serde_json::from_str(&raw).map_err(|_| bad_row("notes", &raw))?
+            serde_json::from_str(&raw).map_err(|_| bad_value("notes", &raw))?
         },
     })
 }
 
-fn excluded(conn: &Connection, id: &str) -> Result<Vec<String>> {
-    let raw: String = conn.query_row("SELECT excluded FROM handoffs WHERE id = ?1", [id], |r| {
-        r.get(0)
-    })?;
+fn excluded(conn: &impl Db, id: &str) -> Result<Vec<String>> {
+    let raw: String = conn.scalar("SELECT excluded FROM handoffs WHERE id = ?1", vals![id])?;
     Ok(serde_json::from_str(&raw)?)
 }
 
-pub(super) fn load_handoff(conn: &Connection, id: &str) -> Result<Option<Handoff>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?1"),
-            [id],
-            handoff_from_row,
-        )
-        .optional()?)
+pub(crate) fn load_handoff(conn: &impl Db, id: &str) -> Result<Option<Handoff>> {
+    conn.row(
+        &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE id = ?1"),
+        vals![id],
+    )?
+    .map(|r| handoff_from_row(&r))
+    .transpose()
 }
 
-fn must_load(conn: &Connection, id: &str) -> Result<Handoff> {
+fn must_load(conn: &impl Db, id: &str) -> Result<Handoff> {
     load_handoff(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("handoff {id}")))
 }
 
-fn agents(conn: &Connection) -> Result<Vec<Agent>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
-    let rows = stmt.query_map([], agent_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+fn agents(conn: &impl Db) -> Result<Vec<Agent>> {
+    conn.rows_as(
+        &format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"),
+        vals![],
+        agent_from_row,
+    )
 }
 
 fn ts(s: &str) -> Timestamp {
@@ -85,7 +83,7 @@ fn priority(s: &str) -> Priority {
 }
 
 fn event(
-    conn: &Connection,
+    conn: &impl Db,
     kind: &str,
     h: &Handoff,
     extra: serde_json::Value,
@@ -99,33 +97,33 @@ fn event(
 }
 
 /// Assigns `handoff` to `agent_id` (capacity checked in the UPDATE itself).
-fn assign(conn: &Connection, handoff_id: &str, agent_id: &str, now: &str) -> Result<bool> {
-    let took = conn.execute(
+fn assign(conn: &impl Db, handoff_id: &str, agent_id: &str, now: &str) -> Result<bool> {
+    let took = conn.exec(
         "UPDATE agents SET active = active + 1 WHERE id = ?1 AND active < capacity",
-        [agent_id],
+        vals![agent_id],
     )?;
     if took == 0 {
         return Ok(false);
     }
-    conn.execute(
+    conn.exec(
         "UPDATE handoffs SET status = 'assigned', agent_id = ?2, assigned_at = ?3, updated_at = ?3 WHERE id = ?1",
-        params![handoff_id, agent_id, now],
+        vals![handoff_id, agent_id, now],
     )?;
     let h = must_load(conn, handoff_id)?;
     event(conn, "handoff.assigned", &h, serde_json::json!({}), now)?;
     Ok(true)
 }
 
-fn release_agent(conn: &Connection, agent_id: &str) -> Result<()> {
-    conn.execute(
-        "UPDATE agents SET active = MAX(active - 1, 0) WHERE id = ?1",
-        [agent_id],
+fn release_agent(conn: &impl Db, agent_id: &str) -> Result<()> {
+    conn.exec(
+        "UPDATE agents SET active = CASE WHEN active > 0 THEN active - 1 ELSE 0 END WHERE id = ?1",
+        vals![agent_id],
     )?;
     Ok(())
 }
 
 /// Tries to give one handoff to an agent now. Returns the agent id when assigned.
-fn try_route(conn: &Connection, h: &Handoff, now: &str) -> Result<Option<String>> {
+fn try_route(conn: &impl Db, h: &Handoff, now: &str) -> Result<Option<String>> {
     let all = agents(conn)?;
     let exclude = excluded(conn, &h.id)?;
     let slots: Vec<AgentSlot> = all
@@ -155,7 +153,7 @@ fn try_route(conn: &Connection, h: &Handoff, now: &str) -> Result<Option<String>
 }
 
 /// Serves the queue: highest rank first, each to the best agent free now.
-pub(super) fn route_queue(conn: &Connection, now: &str, params: RoutingParams) -> Result<usize> {
+pub(crate) fn route_queue(conn: &impl Db, now: &str, params: RoutingParams) -> Result<usize> {
     let queued = queued(conn)?;
     let now_ts = ts(now);
     let mut order: Vec<Queued> = queued
@@ -181,28 +179,26 @@ pub(super) fn route_queue(conn: &Connection, now: &str, params: RoutingParams) -
     Ok(routed)
 }
 
-fn queued(conn: &Connection) -> Result<Vec<Handoff>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status = 'queued' ORDER BY created_at, id"
-    ))?;
-    let rows = stmt.query_map([], handoff_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+fn queued(conn: &impl Db) -> Result<Vec<Handoff>> {
+    conn.rows_as(
+        &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status = 'queued' ORDER BY created_at, id"),
+        vals![],
+        handoff_from_row,
+    )
 }
 
 /// Mean accept-to-resolve time of the last resolved handoffs of `skill`, or the default.
-fn handle_seconds(conn: &Connection, skill: &str, params: RoutingParams) -> Result<f64> {
-    let mut stmt = conn.prepare_cached(
+fn handle_seconds(conn: &impl Db, skill: &str, params: RoutingParams) -> Result<f64> {
+    let rows = conn.rows_as(
         "SELECT accepted_at, resolved_at FROM handoffs
          WHERE skill = ?1 AND status = 'resolved' AND accepted_at IS NOT NULL AND resolved_at IS NOT NULL
          ORDER BY resolved_at DESC LIMIT ?2",
+        vals![skill, params.handle_time_sample as i64],
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
     )?;
-    let rows = stmt.query_map(params![skill, params.handle_time_sample as i64], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
     let mut total = 0.0;
     let mut n = 0usize;
-    for row in rows {
-        let (a, b) = row?;
+    for (a, b) in rows {
         total += ts(&b).duration_since(ts(&a)).as_secs_f64().max(0.0);
         n += 1;
     }
@@ -217,8 +213,8 @@ fn handle_seconds(conn: &Connection, skill: &str, params: RoutingParams) -> Resu
 }
 
 /// Where `h` stands: assigned agent's name, or queue position and expected wait.
-pub(super) fn placement(
-    conn: &Connection,
+pub(crate) fn placement(
+    conn: &impl Db,
     h: Handoff,
     now: &str,
     params: RoutingParams,
@@ -274,8 +270,8 @@ pub(super) fn placement(
 }
 
 /// Creates a handoff for `conversation_id` and routes it (or schedules its callback).
-pub(super) fn create(
-    conn: &Connection,
+pub(crate) fn create(
+    conn: &impl Db,
     conversation_id: &str,
     new: &NewHandoff,
     now: &str,
@@ -286,13 +282,13 @@ pub(super) fn create(
     } else {
         HandoffStatus::Queued
     };
-    conn.execute(
+    conn.exec(
         "INSERT INTO handoffs (id, conversation_id, status, skill, team, priority, reason, vip, created_at, updated_at, queued_at, callback_at,
            trigger_index, customer_messages, seconds_to_handoff, late, started_ms, customer_id, topic)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
            c.started_ms, c.customer_id, c.topic
          FROM conversations c WHERE c.id = ?2",
-        params![
+        vals![
             new.id,
             conversation_id,
             status.as_str(),
@@ -315,9 +311,9 @@ pub(super) fn create(
     if status == HandoffStatus::Queued && try_route(conn, &h, now)?.is_none() {
         let p = placement(conn, h, now, params)?;
         if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
-            conn.execute(
+            conn.exec(
                 "UPDATE handoffs SET status = 'callback', callback_at = ?2, queued_at = NULL WHERE id = ?1",
-                params![new.id, at],
+                vals![new.id, at],
             )?;
             let h = must_load(conn, &new.id)?;
             event(
@@ -329,9 +325,9 @@ pub(super) fn create(
             )?;
             return placement(conn, h, now, params);
         }
-        conn.execute(
+        conn.exec(
             "UPDATE handoffs SET eta_seconds = ?2 WHERE id = ?1",
-            params![new.id, p.eta_seconds],
+            vals![new.id, p.eta_seconds],
         )?;
         insert_event(
             conn,
@@ -346,8 +342,8 @@ pub(super) fn create(
 }
 
 /// Applies a lifecycle transition.
-pub(super) fn transition(
-    conn: &Connection,
+pub(crate) fn transition(
+    conn: &impl Db,
     id: &str,
     t: &Transition,
     now: &str,
@@ -371,9 +367,9 @@ pub(super) fn transition(
                     h.agent_id.as_deref().unwrap_or("nobody")
                 )));
             }
-            conn.execute(
+            conn.exec(
                 "UPDATE handoffs SET status = 'accepted', accepted_at = ?2, updated_at = ?2 WHERE id = ?1",
-                params![id, now],
+                vals![id, now],
             )?;
             event(
                 conn,
@@ -396,7 +392,7 @@ pub(super) fn transition(
                 return conflict("transfer");
             }
             if let Some(a) = to_agent {
-                let agent = super::load_agent(conn, a)?
+                let agent = load_agent(conn, a)?
                     .ok_or_else(|| StoreError::NotFound(format!("agent {a}")))?;
                 if agent.active >= agent.capacity && h.agent_id.as_deref() != Some(a.as_str()) {
                     return Err(StoreError::Conflict(format!(
@@ -414,14 +410,14 @@ pub(super) fn transition(
             notes.push(serde_json::json!({
                 "at": now, "from": h.agent_id, "to": to_agent.clone().unwrap_or_else(|| team.clone()), "note": note
             }));
-            conn.execute(
+            conn.exec(
                 "UPDATE handoffs SET notes = ?2 WHERE id = ?1",
-                params![id, serde_json::to_string(&notes)?],
+                vals![id, serde_json::to_string(&notes)?],
             )?;
-            conn.execute(
+            conn.exec(
                 "UPDATE handoffs SET status = 'queued', agent_id = NULL, assigned_at = NULL, accepted_at = NULL,
                    skill = ?2, team = ?3, queued_at = ?4, transfers = transfers + 1, updated_at = ?4 WHERE id = ?1",
-                params![id, skill, team, now],
+                vals![id, skill, team, now],
             )?;
             let moved = must_load(conn, id)?;
             event(
@@ -453,10 +449,10 @@ pub(super) fn transition(
             if let Some(a) = &h.agent_id {
                 release_agent(conn, a)?;
             }
-            conn.execute(
+            conn.exec(
                 "UPDATE handoffs SET status = 'resolved', resolved_at = ?2, accepted_at = COALESCE(accepted_at, ?2),
                    resolution = ?3, necessary = ?4, missing = ?5, updated_at = ?2 WHERE id = ?1",
-                params![id, now, resolution, necessary, missing],
+                vals![id, now, resolution, necessary, missing],
             )?;
             event(
                 conn,
@@ -473,9 +469,9 @@ pub(super) fn transition(
             if let Some(a) = &h.agent_id {
                 release_agent(conn, a)?;
             }
-            conn.execute(
+            conn.exec(
                 "UPDATE handoffs SET status = 'callback', agent_id = NULL, callback_at = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, at, now],
+                vals![id, at, now],
             )?;
             event(
                 conn,
@@ -491,9 +487,9 @@ pub(super) fn transition(
                     "handoff {id} already has a CSAT score"
                 )));
             }
-            conn.execute(
+            conn.exec(
                 "UPDATE handoffs SET csat = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, score, now],
+                vals![id, score, now],
             )?;
             event(
                 conn,
@@ -509,20 +505,19 @@ pub(super) fn transition(
 }
 
 /// Timeouts and due callbacks, then the queue.
-pub(super) fn sweep(
-    conn: &Connection,
+pub(crate) fn sweep(
+    conn: &impl Db,
     now: &str,
     timeout_seconds: i64,
     params: RoutingParams,
 ) -> Result<usize> {
     let now_ts = ts(now);
     let mut changed = 0;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status IN ('assigned', 'callback')"
-    ))?;
-    let candidates = stmt
-        .query_map([], handoff_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let candidates = conn.rows_as(
+        &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status IN ('assigned', 'callback')"),
+        vals![],
+        handoff_from_row,
+    )?;
     for h in candidates {
         match h.status {
             HandoffStatus::Assigned => {
@@ -532,9 +527,9 @@ pub(super) fn sweep(
                 }
                 let agent = h.agent_id.clone().unwrap_or_default();
                 release_agent(conn, &agent)?;
-                conn.execute(
+                conn.exec(
                     "UPDATE agents SET status = 'away', updated_at = ?2 WHERE id = ?1 AND status = 'available'",
-                    params![agent, now],
+                    vals![agent, now],
                 )?;
                 insert_event(
                     conn,
@@ -545,9 +540,9 @@ pub(super) fn sweep(
                 )?;
                 let mut ex = excluded(conn, &h.id)?;
                 ex.push(agent.clone());
-                conn.execute(
+                conn.exec(
                     "UPDATE handoffs SET status = 'queued', agent_id = NULL, assigned_at = NULL, excluded = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![h.id, serde_json::to_string(&ex)?, now],
+                    vals![h.id, serde_json::to_string(&ex)?, now],
                 )?;
                 event(
                     conn,
@@ -561,9 +556,9 @@ pub(super) fn sweep(
             HandoffStatus::Callback
                 if h.callback_at.as_deref().is_some_and(|c| ts(c) <= now_ts) =>
             {
-                conn.execute(
+                conn.exec(
                     "UPDATE handoffs SET status = 'queued', queued_at = ?2, updated_at = ?2 WHERE id = ?1",
-                    params![h.id, now],
+                    vals![h.id, now],
                 )?;
                 event(
                     conn,

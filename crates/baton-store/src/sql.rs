@@ -1,0 +1,298 @@
+//! The little SQL both databases speak: values, rows and one trait over a connection, so the
+//! store's logic (routing, lifecycle, metrics) is written once for SQLite and PostgreSQL.
+//!
+//! Statements use `?1`, `?2`, ... placeholders and SQL both databases accept; PostgreSQL gets
+//! them rewritten to `$1`, `$2`, .... Where the two differ, [`Db::kind`] tells which one runs.
+
+use crate::{Result, StoreError};
+
+/// A value bound to a statement or read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Bool(bool),
+    Blob(Vec<u8>),
+}
+
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::Int(v as i64)
+            }
+        }
+    )*};
+}
+from_int!(i64, i32, u32, u8, usize);
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl<T: Clone + Into<Value>> From<&T> for Value {
+    fn from(v: &T) -> Self {
+        v.clone().into()
+    }
+}
+
+/// `vals![a, b]`: statement parameters, each taken by reference and converted to a [`Value`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! vals {
+    ($($e:expr),* $(,)?) => {
+        (&[$($crate::sql::Value::from(&$e)),*] as &[$crate::sql::Value])
+    };
+}
+pub(crate) use vals;
+
+/// A value read back from a column.
+pub trait FromValue: Sized {
+    fn from_value(v: &Value) -> Option<Self>;
+}
+
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(i) => Some(*i),
+            Value::Bool(b) => Some(*b as i64),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! from_value_int {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            fn from_value(v: &Value) -> Option<Self> {
+                i64::from_value(v).and_then(|i| <$t>::try_from(i).ok())
+            }
+        }
+    )*};
+}
+from_value_int!(u32, u8, usize);
+
+impl FromValue for f64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Real(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::Int(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for String {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Blob(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// One row of a result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    /// Column `i` as a `T`, or an error naming the column and what it held.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T> {
+        let v = self.0.get(i).unwrap_or(&Value::Null);
+        T::from_value(v).ok_or_else(|| {
+            StoreError::Other(format!(
+                "column {i} holds {v:?}, not a {}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// Column `i`, text parsed by `parse`, or an error saying the stored `what` is not valid.
+    pub fn parse<T>(&self, i: usize, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+        let s: String = self.get(i)?;
+        parse(&s).ok_or_else(|| bad_value(what, &s))
+    }
+}
+
+/// A stored value that does not parse.
+pub fn bad_value(what: &str, value: &str) -> StoreError {
+    StoreError::Other(format!("stored {what} `{value}` is not valid"))
+}
+
+/// Which database runs a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection (or transaction) that runs statements.
+pub trait Db {
+    fn kind(&self) -> Kind;
+    /// Runs a statement; returns how many rows it changed.
+    fn exec(&self, sql: &str, params: &[Value]) -> Result<usize>;
+    /// Runs a query, calling `each` with every row in order.
+    fn each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()>;
+
+    /// Every row of a query, each turned into a `T`.
+    fn rows_as<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        f: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>>
+    where
+        Self: Sized,
+    {
+        let mut out = Vec::new();
+        self.each(sql, params, &mut |r| {
+            out.push(f(r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The first row of a query, if any.
+    fn row(&self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        let mut first = None;
+        self.each(sql, params, &mut |r| {
+            if first.is_none() {
+                first = Some(r.clone());
+            }
+            Ok(())
+        })?;
+        Ok(first)
+    }
+
+    /// The first column of the first row (a count, an id).
+    fn scalar<T: FromValue>(&self, sql: &str, params: &[Value]) -> Result<T>
+    where
+        Self: Sized,
+    {
+        self.row(sql, params)?
+            .ok_or_else(|| StoreError::Other(format!("no row from `{sql}`")))?
+            .get(0)
+    }
+}
+
+/// `?N` placeholders as PostgreSQL's `$N` (outside quoted strings).
+pub fn to_dollar_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c == '?' && !quoted && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rewritten_outside_strings() {
+        assert_eq!(
+            to_dollar_placeholders("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?12"),
+            "SELECT '?1', x FROM t WHERE a = $1 AND b = $12"
+        );
+    }
+
+    #[test]
+    fn values_convert_both_ways() {
+        let owned = String::from("x");
+        let none: Option<&str> = None;
+        let params = vals![owned, "y", 3u32, 2.5, true, none, Some(7i64)];
+        assert_eq!(
+            params,
+            [
+                Value::Text("x".into()),
+                Value::Text("y".into()),
+                Value::Int(3),
+                Value::Real(2.5),
+                Value::Bool(true),
+                Value::Null,
+                Value::Int(7)
+            ]
+        );
+        let row = Row(vec![Value::Int(1), Value::Null, Value::Int(300)]);
+        assert!(row.get::<bool>(0).unwrap());
+        assert_eq!(row.get::<Option<String>>(1).unwrap(), None);
+        assert!(row.get::<u8>(2).is_err(), "300 is not a u8");
+        assert!(row.get::<String>(0).is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! The store on an SQL database, written once: [`SqlStore`] implements [`Store`] over a
+//! [`Backend`] that runs reads on a connection and writes in transactions. SQLite
+//! ([`crate::sqlite`]) and PostgreSQL ([`crate::postgres`]) are the two backends.
+
+pub(crate) mod handoffs;
+pub(crate) mod metrics;
+pub(crate) mod reads;
+pub(crate) mod writes;
+
+use async_trait::async_trait;
+use baton_core::model::Customer;
+
+use crate::sql::{vals, Db};
+use crate::{
+    Agent, AgentStatus, ApiKey, Append, Delivery, Event, Handoff, HandoffScore, HandoffStatus,
+    MetricsData, MetricsQuery, Placement, Result, RoutingParams, Store, StoreError,
+    StoredConversation, Transition, WebhookEndpoint,
+};
+pub use writes::{Write, Written};
+
+/// How a database runs the store's work.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    type Conn: Db;
+    /// Runs `f` on a connection (off the async threads).
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Self::Conn) -> Result<T> + Send + 'static;
+    /// Applies a write in a transaction; `Ok` means committed.
+    async fn write(&self, w: Write) -> Result<Written>;
+}
+
+/// The store over a backend.
+pub struct SqlStore<B: Backend> {
+    pub(crate) backend: B,
+}
+
+fn unexpected() -> StoreError {
+    StoreError::Other("unexpected write result".into())
+}
+
+impl<B: Backend> SqlStore<B> {
+    async fn write_unit(&self, w: Write) -> Result<()> {
+        self.backend.write(w).await.map(|_| ())
+    }
+
+    async fn write_agent(&self, w: Write) -> Result<Agent> {
+        match self.backend.write(w).await? {
+            Written::Agent(a) => Ok(a),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    async fn put_customer(&self, customer: Customer, now: String) -> Result<()> {
+        self.write_unit(Write::PutCustomer(customer, now)).await
+    }
+
+    async fn customer(&self, id: &str) -> Result<Option<Customer>> {
+        let id = id.to_string();
+        self.backend
+            .read(move |c| reads::load_customer(c, &id))
+            .await
+    }
+
+    async fn append(&self, append: Append) -> Result<Option<Placement>> {
+        match self.backend.write(Write::Append(Box::new(append))).await? {
+            Written::Placement(p) => Ok(p.map(|p| *p)),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn conversation(&self, id: &str) -> Result<Option<StoredConversation>> {
+        let id = id.to_string();
+        self.backend
+            .read(move |c| reads::load_conversation(c, &id))
+            .await
+    }
+
+    async fn conversations_by_ids(&self, ids: Vec<String>) -> Result<Vec<StoredConversation>> {
+        self.backend
+            .read(move |c| {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    out.extend(reads::load_conversation(c, id)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn metrics(&self, query: MetricsQuery) -> Result<MetricsData> {
+        self.backend.read(move |c| metrics::read(c, &query)).await
+    }
+
+    async fn save_handoff_scores(&self, scores: Vec<HandoffScore>) -> Result<()> {
+        self.write_unit(Write::SaveScores(scores)).await
+    }
+
+    async fn conversations_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<StoredConversation>> {
+        self.backend
+            .read(move |c| reads::conversations_page(c, &after.unwrap_or_default(), limit))
+            .await
+    }
+
+    async fn idempotent_response(&self, scope: &str) -> Result<Option<String>> {
+        let scope = scope.to_string();
+        self.backend
+            .read(move |c| {
+                c.row(
+                    "SELECT response FROM idempotency WHERE scope = ?1",
+                    vals![scope],
+                )?
+                .map(|r| r.get(0))
+                .transpose()
+            })
+            .await
+    }
+
+    async fn put_agent(&self, agent: Agent, now: String) -> Result<Agent> {
+        self.write_agent(Write::PutAgent(agent, now)).await
+    }
+
+    async fn set_agent_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Agent> {
+        self.write_agent(Write::SetAgentStatus(id.to_string(), status, now, routing))
+            .await
+    }
+
+    async fn agent(&self, id: &str) -> Result<Option<Agent>> {
+        let id = id.to_string();
+        self.backend.read(move |c| reads::load_agent(c, &id)).await
+    }
+
+    async fn agents(&self) -> Result<Vec<Agent>> {
+        self.backend.read(reads::agents).await
+    }
+
+    async fn handoff(&self, id: &str) -> Result<Option<Handoff>> {
+        let id = id.to_string();
+        self.backend
+            .read(move |c| handoffs::load_handoff(c, &id))
+            .await
+    }
+
+    async fn handoffs(&self, status: Option<HandoffStatus>) -> Result<Vec<Handoff>> {
+        self.backend
+            .read(move |c| {
+                c.rows_as(
+                    &format!(
+                        "SELECT {} FROM handoffs WHERE CAST(?1 AS TEXT) IS NULL OR status = ?1 ORDER BY created_at, id",
+                        handoffs::HANDOFF_COLUMNS
+                    ),
+                    vals![status.map(|s| s.as_str())],
+                    handoffs::handoff_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn handoff_of_conversation(&self, conversation_id: &str) -> Result<Option<Handoff>> {
+        let id = conversation_id.to_string();
+        self.backend
+            .read(move |c| {
+                c.row(
+                    &format!(
+                        "SELECT {} FROM handoffs WHERE conversation_id = ?1",
+                        handoffs::HANDOFF_COLUMNS
+                    ),
+                    vals![id],
+                )?
+                .map(|r| handoffs::handoff_from_row(&r))
+                .transpose()
+            })
+            .await
+    }
+
+    async fn transition(
+        &self,
+        id: &str,
+        transition: Transition,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Placement> {
+        match self
+            .backend
+            .write(Write::Transition(id.to_string(), transition, now, routing))
+            .await?
+        {
+            Written::Placement(Some(p)) => Ok(*p),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn sweep(
+        &self,
+        now: String,
+        timeout_seconds: i64,
+        routing: RoutingParams,
+    ) -> Result<usize> {
+        match self
+            .backend
+            .write(Write::Sweep(now, timeout_seconds, routing))
+            .await?
+        {
+            Written::Count(n) => Ok(n),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn placement(&self, id: &str, routing: RoutingParams) -> Result<Option<Placement>> {
+        let id = id.to_string();
+        self.backend
+            .read(move |c| match handoffs::load_handoff(c, &id)? {
+                Some(h) => Ok(Some(handoffs::placement(
+                    c,
+                    h,
+                    &jiff::Timestamp::now().to_string(),
+                    routing,
+                )?)),
+                None => Ok(None),
+            })
+            .await
+    }
+
+    async fn add_suggestions(
+        &self,
+        suggestions: Vec<crate::Suggestion>,
+        now: String,
+    ) -> Result<()> {
+        self.write_unit(Write::AddSuggestions(suggestions, now))
+            .await
+    }
+
+    async fn suggestions(&self, handoff_id: &str) -> Result<Vec<crate::Suggestion>> {
+        let id = handoff_id.to_string();
+        self.backend.read(move |c| reads::suggestions(c, &id)).await
+    }
+
+    async fn set_suggestion_status(
+        &self,
+        handoff_id: &str,
+        id: &str,
+        status: &str,
+        now: String,
+    ) -> Result<crate::Suggestion> {
+        self.write_unit(Write::SuggestionStatus(
+            handoff_id.into(),
+            id.into(),
+            status.into(),
+            now,
+        ))
+        .await?;
+        let (h, i) = (handoff_id.to_string(), id.to_string());
+        self.backend
+            .read(move |c| reads::suggestion(c, &h, &i))
+            .await
+    }
+
+    async fn desk_summary(&self) -> Result<crate::DeskSummary> {
+        self.backend.read(reads::desk_summary).await
+    }
+
+    async fn conversation_csat(&self, id: &str, score: u8, now: String) -> Result<()> {
+        self.write_unit(Write::ConversationCsat(id.to_string(), score, now))
+            .await
+    }
+
+    async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()> {
+        self.write_unit(Write::AddWebhook(endpoint)).await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>> {
+        self.backend.read(reads::webhooks).await
+    }
+
+    async fn remove_webhook(&self, id: &str) -> Result<()> {
+        self.write_unit(Write::RemoveWebhook(id.to_string())).await
+    }
+
+    async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>> {
+        self.backend
+            .read(move |c| reads::due_deliveries(c, &now, limit))
+            .await
+    }
+
+    async fn delivery_result(
+        &self,
+        endpoint_id: &str,
+        event_seq: i64,
+        delivered_at: Option<String>,
+        next_attempt_at: Option<String>,
+        error: Option<String>,
+    ) -> Result<()> {
+        self.write_unit(Write::DeliveryResult {
+            endpoint_id: endpoint_id.to_string(),
+            event_seq,
+            delivered_at,
+            next_attempt_at,
+            error,
+        })
+        .await
+    }
+
+    async fn create_key(&self, key: ApiKey) -> Result<()> {
+        self.write_unit(Write::CreateKey(key)).await
+    }
+
+    async fn key(&self, id: &str) -> Result<Option<ApiKey>> {
+        let id = id.to_string();
+        self.backend.read(move |c| reads::key(c, &id)).await
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>> {
+        self.backend.read(reads::keys).await
+    }
+
+    async fn revoke_key(&self, id: &str, now: String) -> Result<()> {
+        self.write_unit(Write::RevokeKey(id.to_string(), now)).await
+    }
+
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
+        self.backend
+            .read(move |c| reads::events_after(c, after, limit))
+            .await
+    }
+
+    async fn last_event_seq(&self) -> Result<i64> {
+        self.backend
+            .read(|c| c.scalar("SELECT COALESCE(MAX(seq), 0) FROM events", vals![]))
+            .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.backend
+            .read(|c| c.scalar::<i64>("SELECT 1", vals![]).map(|_| ()))
+            .await
+    }
+}

@@ -1,0 +1,392 @@
+//! Every write the store makes, as a [`Write`] applied inside a transaction by [`apply`]: the
+//! SQLite backend applies a batch in one transaction (each in a savepoint), the PostgreSQL one
+//! each in its own transaction.
+
+use baton_core::model::{Customer, Role as MessageRole};
+
+use super::handoffs;
+use super::reads::load_agent;
+use crate::sql::{vals, Db};
+use crate::{
+    Agent, AgentStatus, ApiKey, Append, HandoffScore, Placement, Result, RoutingParams, StoreError,
+    Transition, WebhookEndpoint,
+};
+
+pub enum Write {
+    PutCustomer(Customer, String),
+    Append(Box<Append>),
+    PutAgent(Agent, String),
+    SetAgentStatus(String, AgentStatus, String, RoutingParams),
+    CreateKey(ApiKey),
+    RevokeKey(String, String),
+    Transition(String, Transition, String, RoutingParams),
+    Sweep(String, i64, RoutingParams),
+    AddWebhook(WebhookEndpoint),
+    ConversationCsat(String, u8, String),
+    AddSuggestions(Vec<crate::Suggestion>, String),
+    SuggestionStatus(String, String, String, String),
+    RemoveWebhook(String),
+    SaveScores(Vec<HandoffScore>),
+    DeliveryResult {
+        endpoint_id: String,
+        event_seq: i64,
+        delivered_at: Option<String>,
+        next_attempt_at: Option<String>,
+        error: Option<String>,
+    },
+}
+
+impl Write {
+    /// Whether the write can route handoffs or write events: those take turns (across instances
+    /// on PostgreSQL), so that no handoff is assigned twice, no agent goes above capacity and
+    /// events commit in the order of their sequence numbers.
+    pub fn serialised(&self) -> bool {
+        match self {
+            Write::Append(a) => a.handoff.is_some() || a.extra_event.is_some(),
+            Write::PutCustomer(..)
+            | Write::CreateKey(_)
+            | Write::RevokeKey(..)
+            | Write::AddWebhook(_)
+            | Write::RemoveWebhook(_)
+            | Write::SaveScores(_)
+            | Write::DeliveryResult { .. } => false,
+            _ => true,
+        }
+    }
+}
+
+pub enum Written {
+    Unit,
+    Agent(Agent),
+    Placement(Option<Box<Placement>>),
+    Count(usize),
+}
+
+pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
+    match write {
+        Write::PutCustomer(c, now) => {
+            upsert_customer(conn, c, now)?;
+            Ok(Written::Unit)
+        }
+        Write::Append(a) => Ok(Written::Placement(append(conn, a)?.map(Box::new))),
+        Write::PutAgent(agent, now) => {
+            conn.exec(
+                "INSERT INTO agents (id, name, skills, capacity, seniority, team, status, active, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, skills = excluded.skills,
+                   capacity = excluded.capacity, seniority = excluded.seniority, team = excluded.team,
+                   updated_at = excluded.updated_at",
+                vals![
+                    agent.id,
+                    agent.name,
+                    serde_json::to_string(&agent.skills)?,
+                    agent.capacity,
+                    agent.seniority.as_str(),
+                    agent.team,
+                    agent.status.as_str(),
+                    now
+                ],
+            )?;
+            insert_event(
+                conn,
+                "agent.updated",
+                &agent.id,
+                &serde_json::to_value(agent)?,
+                now,
+            )?;
+            Ok(Written::Agent(load_agent(conn, &agent.id)?.ok_or_else(
+                || StoreError::Other("agent vanished after upsert".into()),
+            )?))
+        }
+        Write::SetAgentStatus(id, status, now, routing) => {
+            let n = conn.exec(
+                "UPDATE agents SET status = ?2, updated_at = ?3 WHERE id = ?1",
+                vals![id, status.as_str(), now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("agent {id}")));
+            }
+            insert_event(
+                conn,
+                "agent.status",
+                id,
+                &serde_json::json!({"status": status.as_str()}),
+                now,
+            )?;
+            handoffs::route_queue(conn, now, *routing)?;
+            Ok(Written::Agent(load_agent(conn, id)?.ok_or_else(|| {
+                StoreError::NotFound(format!("agent {id}"))
+            })?))
+        }
+        Write::CreateKey(k) => {
+            conn.exec(
+                "INSERT INTO api_keys (id, name, role, secret_hash, created_at, agent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                vals![k.id, k.name, k.role.as_str(), k.secret_hash, k.created_at, k.agent_id],
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::Transition(id, t, now, routing) => Ok(Written::Placement(Some(Box::new(
+            handoffs::transition(conn, id, t, now, *routing)?,
+        )))),
+        Write::Sweep(now, timeout, routing) => Ok(Written::Count(handoffs::sweep(
+            conn, now, *timeout, *routing,
+        )?)),
+        Write::AddSuggestions(list, now) => {
+            for sg in list {
+                if handoffs::load_handoff(conn, &sg.handoff_id)?.is_none() {
+                    return Err(StoreError::NotFound(format!("handoff {}", sg.handoff_id)));
+                }
+                conn.exec(
+                    "INSERT INTO suggestions (id, handoff_id, kind, source, text, url, status, created_at, updated_at, seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8,
+                       (SELECT COALESCE(MAX(seq), 0) + 1 FROM suggestions WHERE handoff_id = ?2))",
+                    vals![sg.id, sg.handoff_id, sg.kind, sg.source, sg.text, sg.url, sg.status, now],
+                )?;
+                insert_event(
+                    conn,
+                    "suggestion.added",
+                    &sg.handoff_id,
+                    &serde_json::to_value(sg)?,
+                    now,
+                )?;
+            }
+            Ok(Written::Unit)
+        }
+        Write::SuggestionStatus(handoff_id, id, status, now) => {
+            let n = conn.exec(
+                "UPDATE suggestions SET status = ?3, updated_at = ?4 WHERE handoff_id = ?1 AND id = ?2",
+                vals![handoff_id, id, status, now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "suggestion {id} of handoff {handoff_id}"
+                )));
+            }
+            insert_event(
+                conn,
+                "suggestion.status",
+                handoff_id,
+                &serde_json::json!({"suggestion": id, "status": status}),
+                now,
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::ConversationCsat(id, score, now) => {
+            let n = conn.exec(
+                "UPDATE conversations SET csat = ?2 WHERE id = ?1 AND csat IS NULL",
+                vals![id, score],
+            )?;
+            if n == 0 {
+                let exists: i64 = conn.scalar(
+                    "SELECT COUNT(*) FROM conversations WHERE id = ?1",
+                    vals![id],
+                )?;
+                return Err(if exists > 0 {
+                    StoreError::Conflict(format!("conversation {id} already has a CSAT score"))
+                } else {
+                    StoreError::NotFound(format!("conversation {id}"))
+                });
+            }
+            insert_event(
+                conn,
+                "conversation.csat",
+                id,
+                &serde_json::json!({"score": score}),
+                now,
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::SaveScores(scores) => {
+            super::metrics::save_scores(conn, scores)?;
+            Ok(Written::Unit)
+        }
+        Write::AddWebhook(w) => {
+            conn.exec(
+                "INSERT INTO webhook_endpoints (id, url, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
+                vals![w.id, w.url, w.secret, w.created_at],
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::RemoveWebhook(id) => {
+            conn.exec(
+                "DELETE FROM webhook_outbox WHERE endpoint_id = ?1",
+                vals![id],
+            )?;
+            if conn.exec("DELETE FROM webhook_endpoints WHERE id = ?1", vals![id])? == 0 {
+                return Err(StoreError::NotFound(format!("webhook {id}")));
+            }
+            Ok(Written::Unit)
+        }
+        Write::DeliveryResult {
+            endpoint_id,
+            event_seq,
+            delivered_at,
+            next_attempt_at,
+            error,
+        } => {
+            conn.exec(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?3,
+                   next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5
+                 WHERE endpoint_id = ?1 AND event_seq = ?2",
+                vals![endpoint_id, event_seq, delivered_at, next_attempt_at, error],
+            )?;
+            Ok(Written::Unit)
+        }
+        Write::RevokeKey(id, now) => {
+            let n = conn.exec(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                vals![id, now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("key {id}")));
+            }
+            Ok(Written::Unit)
+        }
+    }
+}
+
+fn upsert_customer(conn: &impl Db, c: &Customer, now: &str) -> Result<()> {
+    conn.exec(
+        "INSERT INTO customers (id, name, tier, lifetime_value, timezone, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
+           lifetime_value = excluded.lifetime_value, timezone = excluded.timezone,
+           updated_at = excluded.updated_at",
+        vals![
+            c.id,
+            c.name,
+            c.tier.as_str(),
+            c.lifetime_value,
+            c.timezone,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// The bit of `conversations.roles` for a message's role.
+fn role_bit(role: MessageRole) -> i64 {
+    match role {
+        MessageRole::Customer => 1,
+        MessageRole::Ai => 2,
+        MessageRole::Agent => 4,
+    }
+}
+
+pub(crate) fn role_str(r: MessageRole) -> &'static str {
+    match r {
+        MessageRole::Customer => "customer",
+        MessageRole::Ai => "ai",
+        MessageRole::Agent => "agent",
+    }
+}
+
+fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
+    if let Some(c) = &a.customer {
+        upsert_customer(conn, c, &a.now)?;
+    }
+    let count: Option<i64> = conn
+        .row(
+            "SELECT message_count FROM conversations WHERE id = ?1",
+            vals![a.conversation_id],
+        )?
+        .map(|r| r.get(0))
+        .transpose()?;
+    let decision = serde_json::to_string(&a.decision)?;
+    let topic = a
+        .decision
+        .get("topic")
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
+    match count {
+        None => {
+            if a.index != 0 {
+                return Err(StoreError::Conflict(format!(
+                    "conversation {} does not exist, so message {} cannot be appended",
+                    a.conversation_id, a.index
+                )));
+            }
+            conn.exec(
+                "INSERT INTO conversations (id, customer_id, created_at, message_count, decision, started_ms, topic, roles)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7)",
+                vals![
+                    a.conversation_id,
+                    a.customer_id,
+                    a.now,
+                    decision,
+                    a.message.at.as_millisecond(),
+                    topic,
+                    role_bit(a.message.role)
+                ],
+            )?;
+        }
+        Some(n) => {
+            if n as usize != a.index {
+                return Err(StoreError::Conflict(format!(
+                    "conversation {} has {n} messages; message {} cannot be appended",
+                    a.conversation_id, a.index
+                )));
+            }
+            conn.exec(
+                "UPDATE conversations SET message_count = message_count + 1, decision = ?2, topic = ?3,
+                   roles = roles | ?4 WHERE id = ?1",
+                vals![a.conversation_id, decision, topic, role_bit(a.message.role)],
+            )?;
+        }
+    }
+    let m = &a.message;
+    conn.exec(
+        "INSERT INTO messages (conversation_id, idx, role, text, at, confidence, kb_articles)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        vals![
+            a.conversation_id,
+            a.index as i64,
+            role_str(m.role),
+            m.text,
+            m.at.to_string(),
+            m.confidence,
+            serde_json::to_string(&m.kb_articles)?
+        ],
+    )?;
+    if let Some((kind, subject, payload)) = &a.extra_event {
+        insert_event(conn, kind, subject, payload, &a.now)?;
+    }
+    let placement = match &a.handoff {
+        Some(h) => Some(handoffs::create(
+            conn,
+            &a.conversation_id,
+            h,
+            &a.now,
+            a.routing,
+        )?),
+        None => None,
+    };
+    if let Some((scope, respond)) = &a.idempotency {
+        conn.exec(
+            "INSERT INTO idempotency (scope, response, created_at) VALUES (?1, ?2, ?3)",
+            vals![scope, respond(placement.as_ref()), a.now],
+        )?;
+    }
+    Ok(placement)
+}
+
+pub(crate) fn insert_event(
+    conn: &impl Db,
+    kind: &str,
+    subject: &str,
+    payload: &serde_json::Value,
+    now: &str,
+) -> Result<()> {
+    let seq: i64 = conn.scalar(
+        "INSERT INTO events (kind, subject, payload, at) VALUES (?1, ?2, ?3, ?4) RETURNING seq",
+        vals![kind, subject, payload.to_string(), now],
+    )?;
+    // The webhook outbox is written in the same transaction as the event: no event is lost
+    // between the commit and the delivery.
+    conn.exec(
+        "INSERT INTO webhook_outbox (endpoint_id, event_seq, next_attempt_at)
+         SELECT id, ?1, ?2 FROM webhook_endpoints",
+        vals![seq, now],
+    )?;
+    Ok(())
+}
