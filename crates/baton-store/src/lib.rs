@@ -1,8 +1,9 @@
 //! Persistence behind one trait, [`Store`]: conversations and their messages, customers, agents,
 //! handoffs, API keys, idempotent responses and the event log.
 //!
-//! [`sqlite::SqliteStore`] is the embedded default. A PostgreSQL implementation is meant to follow
-//! behind the same trait and pass the same conformance suite (`tests/conformance.rs`).
+//! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PostgresStore`] lets several
+//! instances share one database. Both are [`sqlstore::SqlStore`] over a backend: the logic is
+//! written once, and both pass the same conformance suite (`tests/conformance.rs`).
 
 pub mod postgres;
 pub mod sql;

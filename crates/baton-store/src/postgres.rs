@@ -1,8 +1,27 @@
-//! PostgreSQL: connection and schema migrations. The `Store` implementation on PostgreSQL is not
-//! written yet (issue 8); its schema is, and a test keeps it equal to the SQLite one.
+//! The store on PostgreSQL, for several Baton instances sharing one database.
+//!
+//! The logic is the SQLite store's ([`crate::sqlstore`]); what differs is how work runs. Each
+//! read is one read-only transaction on a pooled connection; each write is one transaction of its
+//! own. Writes that can route handoffs or write events first take a transaction-scoped advisory
+//! lock, so across every instance they take turns: a handoff is assigned at most once, no agent
+//! goes above capacity, and events commit in the order of their sequence numbers (an SSE client
+//! reading "after N" never skips one that commits late). Plain message appends do not take it;
+//! two instances appending to one conversation meet at the messages' primary key, and the loser
+//! gets `Conflict`.
 
-use tokio_postgres::{Client, NoTls};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
+use async_trait::async_trait;
+use bytes::BytesMut;
+use postgres::error::SqlState;
+use postgres::types::{IsNull, ToSql, Type};
+use postgres::{Client, Config, NoTls, Statement};
+
+use crate::sql::{to_dollar_placeholders, Db, Kind, Row, Value};
+use crate::sqlstore::writes::apply;
+use crate::sqlstore::{Backend, SqlStore, Write, Written};
 use crate::{Result, StoreError};
 
 /// Every PostgreSQL migration, in order (a test checks the folder holds exactly these).
@@ -13,43 +32,45 @@ pub const MIGRATIONS: &[(&str, &str)] = &[(
 
 /// Key of the advisory lock that serialises migrations of instances starting together.
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e00;
+/// Key of the advisory lock routing and event writes take (see the module's documentation).
+const ROUTING_LOCK: i64 = 0x6261_746f_6e01;
+/// Idle connections kept per instance.
+const POOL: usize = 16;
 
-fn pg(e: tokio_postgres::Error) -> StoreError {
+fn pg(e: postgres::Error) -> StoreError {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        return StoreError::Conflict(format!(
+            "already exists: {}",
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string())
+        ));
+    }
     StoreError::Other(format!("postgres: {e}"))
-}
-
-/// Connects to `url` (`postgres://user:password@host:port/database`) on loopback or a private
-/// network (no TLS), driving the connection on the current tokio runtime.
-pub async fn connect(url: &str) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            eprintln!("postgres connection ended: {e}");
-        }
-    });
-    Ok(client)
 }
 
 /// Brings the schema up to date; returns how many migrations were applied. Safe to run from
 /// several instances at once: they take turns on an advisory lock, and each migration commits
 /// with its version.
-pub async fn migrate(client: &mut Client) -> Result<usize> {
-    let tx = client.transaction().await.map_err(pg)?;
+pub fn migrate(client: &mut Client) -> Result<usize> {
+    let mut tx = client.transaction().map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
         .map_err(pg)?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS baton_migrations (
-             version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-    )
-    .await
-    .map_err(pg)?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('baton_migrations') IS NOT NULL", &[])
+        .map_err(pg)?
+        .get(0);
+    if !exists {
+        tx.batch_execute(
+            "CREATE TABLE baton_migrations (
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .map_err(pg)?;
+    }
     let done: i64 = tx
         .query_one(
             "SELECT COALESCE(max(version), 0) FROM baton_migrations",
             &[],
         )
-        .await
         .map_err(pg)?
         .get(0);
     let mut applied = 0;
@@ -59,18 +80,281 @@ pub async fn migrate(client: &mut Client) -> Result<usize> {
             continue;
         }
         tx.batch_execute(sql)
-            .await
             .map_err(|e| StoreError::Other(format!("postgres migration {name}: {e}")))?;
         tx.execute(
             "INSERT INTO baton_migrations (version, name) VALUES ($1, $2)",
             &[&version, name],
         )
-        .await
         .map_err(pg)?;
         applied += 1;
     }
-    tx.commit().await.map_err(pg)?;
+    tx.commit().map_err(pg)?;
     Ok(applied)
+}
+
+/// A connection with its prepared statements.
+pub struct PgConn {
+    client: RefCell<Client>,
+    statements: RefCell<HashMap<String, Statement>>,
+}
+
+impl PgConn {
+    fn statement(&self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self
+            .client
+            .borrow_mut()
+            .prepare(&to_dollar_placeholders(sql))
+            .map_err(pg)?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.client.borrow_mut().batch_execute(sql).map_err(pg)
+    }
+
+    /// Runs `f` in a transaction, committed when it returns `Ok`.
+    fn transaction<T>(&self, begin: &str, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        self.batch(begin)?;
+        match f(self) {
+            Ok(v) => {
+                self.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                // A broken connection is dropped by the pool; the error that matters is `e`.
+                let _ = self.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match (self, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(i), &Type::INT4) => i32::try_from(*i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::INT2) => i16::try_from(*i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::FLOAT8) => (*i as f64).to_sql(ty, out),
+            (Value::Int(i), &Type::BOOL) => (*i != 0).to_sql(ty, out),
+            (Value::Int(i), &Type::TEXT | &Type::VARCHAR) => i.to_string().to_sql(ty, out),
+            (Value::Int(i), _) => i.to_sql(ty, out),
+            (Value::Real(f), &Type::FLOAT4) => (*f as f32).to_sql(ty, out),
+            (Value::Real(f), _) => f.to_sql(ty, out),
+            (Value::Bool(b), &Type::INT8) => (*b as i64).to_sql(ty, out),
+            (Value::Bool(b), _) => b.to_sql(ty, out),
+            (Value::Text(s), _) => s.to_sql(ty, out),
+            (Value::Blob(b), _) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn value_of(row: &postgres::Row, i: usize) -> Result<Value> {
+    let ty = row.columns()[i].type_().clone();
+    let bad = |e: postgres::Error| pg(e);
+    Ok(match ty {
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(bad)?
+            .map(Value::Bool),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(bad)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(bad)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(bad)?
+            .map(Value::Int),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)
+            .map_err(bad)?
+            .map(|v| Value::Real(v.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)
+            .map_err(bad)?
+            .map(Value::Real),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(i)
+            .map_err(bad)?
+            .map(Value::Blob),
+        _ => row
+            .try_get::<_, Option<String>>(i)
+            .map_err(|e| {
+                StoreError::Other(format!(
+                    "column {i} has type {ty}, which the store does not read: {e}"
+                ))
+            })?
+            .map(Value::Text),
+    }
+    .unwrap_or(Value::Null))
+}
+
+impl Db for PgConn {
+    fn kind(&self) -> Kind {
+        Kind::Postgres
+    }
+
+    fn exec(&self, sql: &str, params: &[Value]) -> Result<usize> {
+        let stmt = self.statement(sql)?;
+        let p: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        let n = self.client.borrow_mut().execute(&stmt, &p).map_err(pg)?;
+        Ok(n as usize)
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        let stmt = self.statement(sql)?;
+        let p: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        let rows = self.client.borrow_mut().query(&stmt, &p).map_err(pg)?;
+        let mut row = Row::default();
+        for r in &rows {
+            row.0.clear();
+            for i in 0..r.len() {
+                row.0.push(value_of(r, i)?);
+            }
+            each(&row)?;
+        }
+        Ok(())
+    }
+}
+
+/// Pooled connections to one PostgreSQL database.
+pub struct PgBackend {
+    config: Config,
+    idle: Mutex<Vec<PgConn>>,
+}
+
+/// The store on PostgreSQL.
+pub type PostgresStore = SqlStore<PgBackend>;
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`, no TLS: loopback or a
+    /// private network) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let config: Config = url
+            .parse()
+            .map_err(|e| StoreError::Other(format!("`{url}` is not a PostgreSQL URL: {e}")))?;
+        let backend = PgBackend {
+            config,
+            idle: Mutex::new(Vec::new()),
+        };
+        backend
+            .run(|c| {
+                migrate(&mut c.client.borrow_mut())?;
+                c.statements.borrow_mut().clear();
+                Ok(())
+            })
+            .await?;
+        Ok(SqlStore { backend })
+    }
+}
+
+impl PgBackend {
+    /// Runs `f` with a connection, off the async threads; a connection that broke is dropped.
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&PgConn) -> Result<T> + Send + 'static,
+    {
+        let pooled = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Other("connection pool lock poisoned".into()))?
+            .pop();
+        let config = self.config.clone();
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let conn = match pooled {
+                Some(c) => c,
+                None => match config.connect(NoTls) {
+                    Ok(client) => PgConn {
+                        client: RefCell::new(client),
+                        statements: RefCell::new(HashMap::new()),
+                    },
+                    Err(e) => return (None, Err(pg(e))),
+                },
+            };
+            let r = f(&conn);
+            (Some(conn), r)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?;
+        if let Some(conn) = conn.filter(|c| !c.client.borrow().is_closed()) {
+            let mut idle = self
+                .idle
+                .lock()
+                .map_err(|_| StoreError::Other("connection pool lock poisoned".into()))?;
+            if idle.len() < POOL {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for PgBackend {
+    fn drop(&mut self) {
+        // Closing a connection blocks on the client's own runtime, which must not happen on an
+        // async thread: close the idle ones on a thread of their own.
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("baton-pg-close".into())
+                .spawn(move || drop(idle));
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for PgBackend {
+    type Conn = PgConn;
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&PgConn) -> Result<T> + Send + 'static,
+    {
+        self.run(|c| c.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", f))
+            .await
+    }
+
+    async fn write(&self, w: Write) -> Result<Written> {
+        self.run(move |c| {
+            c.transaction("BEGIN", |c| {
+                if w.serialised() {
+                    c.exec(
+                        "SELECT pg_advisory_xact_lock(?1)",
+                        &[Value::Int(ROUTING_LOCK)],
+                    )?;
+                }
+                apply(c, &w)
+            })
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
-//! The store conformance suite: every implementation of `Store` must pass it. It runs here on a
-//! fresh SQLite file per test; a PostgreSQL implementation plugs into `suite` the same way.
+//! The store conformance suite: every implementation of `Store` must pass it. It runs on a fresh
+//! SQLite file and on a fresh PostgreSQL database (see `pg_common`).
+
+mod pg_common;
 
 use baton_core::model::{Customer, Message, Role as MessageRole, Tier};
 use baton_core::{EscalationFacts, Priority};
+use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
     Agent, AgentStatus, ApiKey, Append, HandoffScore, HandoffStatus, MetricsQuery, NewHandoff,
@@ -415,6 +418,15 @@ async fn metrics_suite(store: &dyn Store) {
 async fn sqlite_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db")).unwrap();
+    suite(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_conformance_suite() {
+    let Some(url) = pg_common::fresh_database_url() else {
+        return;
+    };
+    let store = PostgresStore::connect(&url).await.unwrap();
     suite(&store).await;
 }
 

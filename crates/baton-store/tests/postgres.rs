@@ -1,83 +1,33 @@
-//! PostgreSQL schema tests against a real server: `.ci/run` starts one (scripts/postgres.sh) and
-//! sets `BATON_TEST_POSTGRES`. Without it the tests say so and pass, except under `CI=true`.
+//! PostgreSQL schema tests against a real server (see `pg_common`).
+
+mod pg_common;
 
 use std::collections::BTreeMap;
 
 use baton_store::postgres::{migrate, MIGRATIONS};
 use baton_store::sqlite::SqliteStore;
-use tokio_postgres::{Client, Config, NoTls};
 
-/// A connection to a fresh, empty database on the test server, or `None` when there is none.
-async fn fresh_database() -> Option<Client> {
-    let Ok(url) = std::env::var("BATON_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the PostgreSQL tests: set BATON_TEST_POSTGRES (scripts/postgres.sh)"
-        );
-        eprintln!("BATON_TEST_POSTGRES is not set: skipping (run scripts/postgres.sh)");
-        return None;
-    };
-    let config: Config = url
-        .parse()
-        .expect("BATON_TEST_POSTGRES is a postgres:// URL");
-    let (admin, conn) = config
-        .connect(NoTls)
-        .await
-        .expect("connect to the test server");
-    tokio::spawn(conn);
-    let name = format!(
-        "baton_test_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let mut config = config;
-    config.dbname(&name);
-    let (client, conn) = config.connect(NoTls).await.unwrap();
-    tokio::spawn(conn);
-    Some(client)
+fn client(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrations_apply_once_even_from_instances_starting_together() {
-    let Some(client) = fresh_database().await else {
+#[test]
+fn migrations_apply_once_even_from_instances_starting_together() {
+    let Some(url) = pg_common::fresh_database_url() else {
         return;
     };
     // Three "instances" migrate the same database at once: the advisory lock lets one apply.
-    let url_db: String = client
-        .query_one("SELECT current_database()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let base: Config = std::env::var("BATON_TEST_POSTGRES")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut runs = Vec::new();
-    for _ in 0..3 {
-        let mut c = base.clone();
-        c.dbname(&url_db);
-        runs.push(tokio::spawn(async move {
-            let (mut client, conn) = c.connect(NoTls).await.unwrap();
-            tokio::spawn(conn);
-            migrate(&mut client).await.unwrap()
-        }));
-    }
-    let mut applied = Vec::new();
-    for r in runs {
-        applied.push(r.await.unwrap());
-    }
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || migrate(&mut client(&url)).unwrap())
+        })
+        .collect();
+    let mut applied: Vec<usize> = runs.into_iter().map(|r| r.join().unwrap()).collect();
     applied.sort();
     assert_eq!(applied, vec![0, 0, MIGRATIONS.len()]);
-    let versions: i64 = client
+    let versions: i64 = client(&url)
         .query_one("SELECT count(*) FROM baton_migrations", &[])
-        .await
         .unwrap()
         .get(0);
     assert_eq!(versions, MIGRATIONS.len() as i64);
@@ -113,28 +63,28 @@ fn sqlite_schema() -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_postgres_schema_has_the_sqlite_tables_and_columns() {
-    let Some(mut client) = fresh_database().await else {
+#[test]
+fn the_postgres_schema_has_the_sqlite_tables_and_columns() {
+    let Some(url) = pg_common::fresh_database_url() else {
         return;
     };
-    migrate(&mut client).await.unwrap();
-    let rows = client
+    let mut c = client(&url);
+    migrate(&mut c).unwrap();
+    let rows = c
         .query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns
              WHERE table_schema = 'public' AND table_name <> 'baton_migrations'
              ORDER BY 1, 2",
             &[],
         )
-        .await
         .unwrap();
     let mut pg: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in rows {
         pg.entry(r.get(0)).or_default().push(r.get(1));
     }
-    let lite = sqlite_schema();
     assert_eq!(
-        pg, lite,
+        pg,
+        sqlite_schema(),
         "tables and columns differ between PostgreSQL and SQLite"
     );
 }

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use baton_core::model::Conversation;
 use baton_core::replay::{Replay, ReplayReport};
-use baton_store::sqlite::SqliteStore;
-use baton_store::{HandoffStatus, Store};
+
+use baton_store::HandoffStatus;
 use clap::Args;
 
 use crate::input::ConversationReader;
@@ -56,11 +56,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn open(db: &PathBuf) -> Result<SqliteStore> {
-    if !db.exists() {
+/// An existing database: an SQLite file that must exist, or a PostgreSQL URL.
+pub async fn open_existing(db: &std::path::Path) -> Result<std::sync::Arc<dyn baton_store::Store>> {
+    let text = db.to_string_lossy();
+    let url = text.starts_with("postgres://") || text.starts_with("postgresql://");
+    if !url && !db.exists() {
         bail!("database {} does not exist", db.display());
     }
-    SqliteStore::open(db).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db.display()))
+    crate::service::open_store(db).await
 }
 
 pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
@@ -71,7 +74,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
     match (&args.db, &args.file) {
         (Some(db), None) => {
             runtime()?.block_on(async {
-                let store = open(db)?;
+                let store = open_existing(db).await?;
                 let labels: HashMap<String, bool> = store
                     .handoffs(None)
                     .await?
@@ -169,7 +172,7 @@ fn print_replay(r: &ReplayReport) {
 
 pub fn export(args: ExportArgs) -> Result<ExitCode> {
     runtime()?.block_on(async {
-        let store = open(&args.db)?;
+        let store = open_existing(&args.db).await?;
         let handoffs: HashMap<String, baton_store::Handoff> = store
             .handoffs(Some(HandoffStatus::Resolved))
             .await?

@@ -56,11 +56,6 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
         .map(parse_bound)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--until: {e}"))?;
-    if !args.db.exists() {
-        anyhow::bail!("database {} does not exist", args.db.display());
-    }
-    let store = baton_store::sqlite::SqliteStore::open(&args.db)
-        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.db.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -70,7 +65,10 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
         skill: args.skill.clone(),
         reason: args.reason.clone(),
     };
-    let mut r = rt.block_on(build(&store, &policy, &source, since, until, filter))?;
+    let mut r = rt.block_on(async {
+        let store = crate::history::open_existing(&args.db).await?;
+        anyhow::Ok(build(store.as_ref(), &policy, &source, since, until, filter).await?)
+    })?;
     r.since = args.since.clone();
     r.until = args.until.clone();
     if let Some(path) = &args.html {

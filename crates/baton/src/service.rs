@@ -7,13 +7,15 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use baton_server::auth::generate_key;
 use baton_server::{router, AppState, Settings};
+use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
 use baton_store::{Agent, AgentStatus, Role, Seniority, Store};
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// SQLite database file (created if missing).
+    /// SQLite database file (created if missing), or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/database`) that several instances can share.
     #[arg(long)]
     db: Option<PathBuf>,
     /// Address to listen on, e.g. 127.0.0.1:8080.
@@ -84,10 +86,31 @@ fn init_tracing() {
         .try_init();
 }
 
-fn open_store(path: &Path) -> Result<Arc<SqliteStore>> {
-    Ok(Arc::new(SqliteStore::open(path).map_err(|e| {
-        anyhow::anyhow!("cannot open database {}: {e}", path.display())
+/// Opens the store `db` names: a `postgres://` (or `postgresql://`) URL, or an SQLite file
+/// (created if missing).
+pub async fn open_store(db: &Path) -> Result<Arc<dyn Store>> {
+    let text = db.to_string_lossy();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        let store = PostgresStore::connect(&text)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(&text)))?;
+        return Ok(Arc::new(store));
+    }
+    Ok(Arc::new(SqliteStore::open(db).map_err(|e| {
+        anyhow::anyhow!("cannot open database {}: {e}", db.display())
     })?))
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -118,7 +141,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         None => baton_core::policy::DEFAULT_POLICY.to_string(),
     };
     runtime()?.block_on(async move {
-        let store = open_store(&settings.db)?;
+        let store = open_store(&settings.db).await?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -126,7 +149,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         // The first line on stdout says where to connect (tests read it).
         println!(
             "baton listening on http://{addr} (database {})",
-            settings.db.display()
+            redact(&settings.db.to_string_lossy())
         );
         let state = AppState::with_source(store, policy, source, settings);
         state.spawn_workers();
@@ -150,7 +173,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 if name.trim().is_empty() {
                     bail!("--name must not be empty");
                 }
-                let store = open_store(&db)?;
+                let store = open_store(&db).await?;
                 if agent.is_some() && role != Role::Agent {
                     bail!("--agent is only for keys with --role agent");
                 }
@@ -166,7 +189,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             KeysCommand::List { db } => {
-                let store = open_store(&db)?;
+                let store = open_store(&db).await?;
                 println!(
                     "{:<14} {:<11} {:<27} {:<27} name",
                     "id", "role", "created", "revoked"
@@ -184,7 +207,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             KeysCommand::Revoke { db, id } => {
-                let store = open_store(&db)?;
+                let store = open_store(&db).await?;
                 store
                     .revoke_key(&id, now())
                     .await
@@ -244,7 +267,7 @@ const DEMO_TEAM: &[(&str, &str, &[&str], u32, Seniority)] = &[
 pub fn demo(args: DemoArgs) -> Result<ExitCode> {
     init_tracing();
     runtime()?.block_on(async move {
-        let store = open_store(&args.db)?;
+        let store = open_store(&args.db).await?;
         let settings = Settings {
             listen: args.listen.clone(),
             db: args.db.clone(),

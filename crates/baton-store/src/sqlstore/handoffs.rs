@@ -285,7 +285,10 @@ pub(crate) fn create(
     conn.exec(
         "INSERT INTO handoffs (id, conversation_id, status, skill, team, priority, reason, vip, created_at, updated_at, queued_at, callback_at,
            trigger_index, customer_messages, seconds_to_handoff, late, started_ms, customer_id, topic)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+         SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS TEXT),
+           CAST(?5 AS TEXT), CAST(?6 AS TEXT), CAST(?7 AS TEXT), CAST(?8 AS BOOLEAN),
+           CAST(?9 AS TEXT), CAST(?9 AS TEXT), CAST(?10 AS TEXT), CAST(?11 AS TEXT),
+           CAST(?12 AS BIGINT), CAST(?13 AS BIGINT), CAST(?14 AS DOUBLE PRECISION), CAST(?15 AS BOOLEAN),
            c.started_ms, c.customer_id, c.topic
          FROM conversations c WHERE c.id = ?2",
         vals![

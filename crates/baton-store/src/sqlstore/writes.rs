@@ -385,7 +385,7 @@ pub(crate) fn insert_event(
     // between the commit and the delivery.
     conn.exec(
         "INSERT INTO webhook_outbox (endpoint_id, event_seq, next_attempt_at)
-         SELECT id, ?1, ?2 FROM webhook_endpoints",
+         SELECT id, CAST(?1 AS BIGINT), CAST(?2 AS TEXT) FROM webhook_endpoints",
         vals![seq, now],
     )?;
     Ok(())
