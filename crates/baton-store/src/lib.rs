@@ -428,6 +428,9 @@ pub struct Append {
     pub now: String,
 }
 
+/// How long an instance holds the deliveries it claimed.
+pub const DELIVERY_LEASE_SECONDS: i64 = 30;
+
 /// The store. All methods are durable when they return `Ok`: the data is committed (fsync).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -511,8 +514,10 @@ pub trait Store: Send + Sync + 'static {
     async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()>;
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>>;
     async fn remove_webhook(&self, id: &str) -> Result<()>;
-    /// Deliveries due at `now`: for each endpoint only its oldest undelivered event, so events
-    /// reach each endpoint in order.
+    /// Claims the deliveries due at `now` for [`DELIVERY_LEASE_SECONDS`]: for each endpoint only
+    /// its oldest undelivered event, so events reach each endpoint in order, and none that
+    /// another instance holds, so an event is sent by one instance at a time. A claim that runs
+    /// out (its instance died) can be taken again.
     async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>>;
     /// Records a delivery attempt: delivered, or failed with the time of the next attempt.
     async fn delivery_result(

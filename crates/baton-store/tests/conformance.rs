@@ -9,7 +9,7 @@ use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
     Agent, AgentStatus, ApiKey, Append, HandoffScore, HandoffStatus, MetricsQuery, NewHandoff,
-    Role, RoutingParams, Seniority, Store, StoreError, Transition,
+    Role, RoutingParams, Seniority, Store, StoreError, Transition, WebhookEndpoint,
 };
 
 const ROUTING: RoutingParams = RoutingParams {
@@ -297,7 +297,57 @@ async fn suite(store: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     metrics_suite(store).await;
+    deliveries_suite(store).await;
     store.ping().await.unwrap();
+}
+
+/// Webhook deliveries: in order per endpoint, claimed by one caller at a time, taken over when
+/// the claim runs out.
+async fn deliveries_suite(store: &dyn Store) {
+    store
+        .add_webhook(WebhookEndpoint {
+            id: "w1".into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec_x".into(),
+            created_at: NOW.into(),
+        })
+        .await
+        .unwrap();
+    // Two events after the endpoint exists.
+    for (conv, score) in [("d1", 3), ("d2", 4)] {
+        store
+            .append(timed(conv, 0, "2025-04-01T10:00:00Z", "general"))
+            .await
+            .unwrap();
+        store
+            .conversation_csat(conv, score, NOW.into())
+            .await
+            .unwrap();
+    }
+    let at = |secs: i64| {
+        (NOW.parse::<jiff::Timestamp>().unwrap() + jiff::SignedDuration::from_secs(secs))
+            .to_string()
+    };
+    let first = store.due_deliveries(at(1), 10).await.unwrap();
+    assert_eq!(first.len(), 1, "only the endpoint's oldest event");
+    assert_eq!(first[0].event.payload["score"], 3);
+    // Claimed: nobody else gets it while the claim holds, and not the next one either.
+    assert!(store.due_deliveries(at(2), 10).await.unwrap().is_empty());
+    // The claimant died: after the lease it is due again.
+    let again = store
+        .due_deliveries(at(2 + baton_store::DELIVERY_LEASE_SECONDS), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].event.seq, first[0].event.seq);
+    store
+        .delivery_result("w1", first[0].event.seq, Some(at(40)), None, None)
+        .await
+        .unwrap();
+    let next = store.due_deliveries(at(41), 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].event.payload["score"], 4);
+    store.remove_webhook("w1").await.unwrap();
 }
 
 /// A message of conversation `conv` at `at` with the decision's `topic`.

@@ -125,6 +125,7 @@ CREATE TABLE webhook_outbox (
     next_attempt_at TEXT NOT NULL,
     delivered_at TEXT,
     last_error TEXT,
+    leased_until TEXT,
     PRIMARY KEY (endpoint_id, event_seq)
 );
 CREATE INDEX webhook_outbox_pending ON webhook_outbox(delivered_at, next_attempt_at);

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_suggestion_order.sql",
         include_str!("../../migrations/sqlite/0007_suggestion_order.sql"),
     ),
+    (
+        "0008_delivery_leases.sql",
+        include_str!("../../migrations/sqlite/0008_delivery_leases.sql"),
+    ),
 ];
 
 fn migrations() -> Migrations<'static> {

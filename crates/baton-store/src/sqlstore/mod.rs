@@ -291,9 +291,22 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>> {
-        self.backend
-            .read(move |c| reads::due_deliveries(c, &now, limit))
-            .await
+        let lease_until = now
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| StoreError::Other(format!("`{now}` is not a time")))?
+            + jiff::SignedDuration::from_secs(crate::DELIVERY_LEASE_SECONDS);
+        match self
+            .backend
+            .write(Write::ClaimDeliveries {
+                now,
+                lease_until: lease_until.to_string(),
+                limit,
+            })
+            .await?
+        {
+            Written::Deliveries(d) => Ok(d),
+            _ => Err(unexpected()),
+        }
     }
 
     async fn delivery_result(

@@ -307,12 +307,13 @@ pub(crate) fn events_after(c: &impl Db, after: i64, limit: usize) -> Result<Vec<
     )
 }
 
-/// The oldest undelivered event of each endpoint, if its next attempt is due at `now`.
+/// The oldest undelivered event of each endpoint, if its next attempt is due at `now` and no
+/// instance holds it.
 pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec<Delivery>> {
     let now_ts: jiff::Timestamp = now.parse().unwrap_or(jiff::Timestamp::MAX);
     let rows = c.rows_as(
         "SELECT w.id, w.url, w.secret, w.created_at, e.seq, e.kind, e.subject, e.payload, e.at,
-                o.attempts, o.next_attempt_at
+                o.attempts, o.next_attempt_at, o.leased_until
          FROM webhook_outbox o
          JOIN webhook_endpoints w ON w.id = o.endpoint_id
          JOIN events e ON e.seq = o.event_seq
@@ -323,6 +324,7 @@ pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec
         vals![limit as i64],
         |r| {
             let next: String = r.get(10)?;
+            let leased: Option<String> = r.get(11)?;
             Ok((
                 Delivery {
                     endpoint: endpoint_from_row(r)?,
@@ -330,15 +332,14 @@ pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec
                     attempts: r.get(9)?,
                 },
                 next,
+                leased,
             ))
         },
     )?;
+    let due = |t: &str| t.parse::<jiff::Timestamp>().map_or(true, |t| t <= now_ts);
     Ok(rows
         .into_iter()
-        .filter(|(_, next)| {
-            next.parse::<jiff::Timestamp>()
-                .map_or(true, |t| t <= now_ts)
-        })
-        .map(|(d, _)| d)
+        .filter(|(_, next, leased)| due(next) && leased.as_deref().is_none_or(due))
+        .map(|(d, _, _)| d)
         .collect())
 }

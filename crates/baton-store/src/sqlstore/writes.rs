@@ -27,6 +27,11 @@ pub enum Write {
     SuggestionStatus(String, String, String, String),
     RemoveWebhook(String),
     SaveScores(Vec<HandoffScore>),
+    ClaimDeliveries {
+        now: String,
+        lease_until: String,
+        limit: usize,
+    },
     DeliveryResult {
         endpoint_id: String,
         event_seq: i64,
@@ -50,6 +55,7 @@ impl Write {
             | Write::RemoveWebhook(_)
             | Write::SaveScores(_)
             | Write::DeliveryResult { .. } => false,
+            // Claims take turns so that two instances never claim the same delivery.
             _ => true,
         }
     }
@@ -60,6 +66,7 @@ pub enum Written {
     Agent(Agent),
     Placement(Option<Box<Placement>>),
     Count(usize),
+    Deliveries(Vec<crate::Delivery>),
 }
 
 pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
@@ -217,6 +224,20 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
             }
             Ok(Written::Unit)
         }
+        Write::ClaimDeliveries {
+            now,
+            lease_until,
+            limit,
+        } => {
+            let due = super::reads::due_deliveries(conn, now, *limit)?;
+            for d in &due {
+                conn.exec(
+                    "UPDATE webhook_outbox SET leased_until = ?3 WHERE endpoint_id = ?1 AND event_seq = ?2",
+                    vals![d.endpoint.id, d.event.seq, lease_until],
+                )?;
+            }
+            Ok(Written::Deliveries(due))
+        }
         Write::DeliveryResult {
             endpoint_id,
             event_seq,
@@ -226,7 +247,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
         } => {
             conn.exec(
                 "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?3,
-                   next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5
+                   next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, leased_until = NULL
                  WHERE endpoint_id = ?1 AND event_seq = ?2",
                 vals![endpoint_id, event_seq, delivered_at, next_attempt_at, error],
             )?;
