@@ -90,15 +90,15 @@ pub struct Queued<'a> {
     pub id: &'a str,
     pub skill: &'a str,
     pub priority: Priority,
-    /// Seconds since it was queued.
-    pub waited: i64,
+    /// Milliseconds since it was queued (the order among equals: first come, first served).
+    pub waited_ms: i64,
 }
 
 /// Queue rank: priority, raised one level for every `ageing_seconds` waited, so that a low
 /// priority handoff is never starved. Higher is served first.
 pub fn rank(q: &Queued, ageing_seconds: i64) -> i64 {
     let base = q.priority as i64;
-    base + q.waited.max(0) / ageing_seconds.max(1)
+    base + q.waited_ms.max(0) / (ageing_seconds.max(1) * 1000)
 }
 
 /// Orders a queue in place: highest rank first, then longest wait, then id.
@@ -106,7 +106,7 @@ pub fn order_queue(queue: &mut [Queued], ageing_seconds: i64) {
     queue.sort_by(|a, b| {
         rank(b, ageing_seconds)
             .cmp(&rank(a, ageing_seconds))
-            .then(b.waited.cmp(&a.waited))
+            .then(b.waited_ms.cmp(&a.waited_ms))
             .then(a.id.cmp(b.id))
     });
 }
@@ -252,19 +252,19 @@ mod tests {
                 id: "old-low",
                 skill: "b",
                 priority: Priority::Low,
-                waited: 1000,
+                waited_ms: 1_000_000,
             },
             Queued {
                 id: "new-high",
                 skill: "b",
                 priority: Priority::High,
-                waited: 10,
+                waited_ms: 10_000,
             },
             Queued {
                 id: "new-med",
                 skill: "b",
                 priority: Priority::Medium,
-                waited: 5,
+                waited_ms: 5_000,
             },
         ];
         order_queue(&mut q, 300);

@@ -180,106 +180,119 @@ pub(crate) async fn ingest(
             return replayed(&r);
         }
     }
-    if guard.is_none() {
-        *guard = load_live(state, &id).await?;
-    }
-    let mut live = match guard.as_ref() {
-        Some(l) => {
-            if let Some(c) = &body_customer {
-                if c.id != l.customer.id {
-                    return Err(ApiError::invalid(
-                        "customer.id",
-                        format!("conversation {id} belongs to customer {}", l.customer.id),
-                    ));
+    let mut fresh = false;
+    loop {
+        if guard.is_none() {
+            *guard = load_live(state, &id).await?;
+            fresh = true;
+        }
+        let mut live = match guard.as_ref() {
+            Some(l) => {
+                if let Some(c) = &body_customer {
+                    if c.id != l.customer.id {
+                        return Err(ApiError::invalid(
+                            "customer.id",
+                            format!("conversation {id} belongs to customer {}", l.customer.id),
+                        ));
+                    }
+                }
+                l.clone()
+            }
+            None => {
+                let customer = match &body_customer {
+                    Some(c) => c.clone(),
+                    None => return Err(ApiError::invalid(
+                        "customer",
+                        "the first message of a conversation needs `customer` (or store it first with PUT /v1/customers/{id})",
+                    )),
+                };
+                LiveConversation {
+                    state: ConversationState::new(),
+                    customer,
+                    count: 0,
+                    last_at: None,
+                    handoff: None,
                 }
             }
-            l.clone()
-        }
-        None => {
-            let customer = match &body_customer {
-                Some(c) => c.clone(),
-                None => return Err(ApiError::invalid(
-                    "customer",
-                    "the first message of a conversation needs `customer` (or store it first with PUT /v1/customers/{id})",
-                )),
-            };
-            LiveConversation {
-                state: ConversationState::new(),
-                customer,
-                count: 0,
-                last_at: None,
-                handoff: None,
+        };
+        if let Some(last) = live.last_at {
+            if message.at < last {
+                return Err(ApiError::invalid(
+                    "message.at",
+                    format!(
+                        "{} is earlier than the conversation's last message ({last})",
+                        message.at
+                    ),
+                ));
             }
         }
-    };
-    if let Some(last) = live.last_at {
-        if message.at < last {
-            return Err(ApiError::invalid(
-                "message.at",
-                format!(
-                    "{} is earlier than the conversation's last message ({last})",
-                    message.at
-                ),
-            ));
+        if let Some(c) = &body_customer {
+            live.customer = c.clone();
         }
-    }
-    if let Some(c) = &body_customer {
-        live.customer = c.clone();
-    }
-    let index = live.count;
-    let was_escalated = live.state.escalated();
-    let escalated_now = live.state.push(&state.policy, &live.customer, &message);
-    let decision = live.state.decision(&state.policy, &id, &live.customer);
-    let new_handoff = (escalated_now && !was_escalated).then(|| {
-        let facts = live.state.escalation_facts();
-        new_handoff(state, &decision, facts, &live.customer, now)
-    });
-    let answer = Answer {
-        conversation_id: id.clone(),
-        index,
-        decision: decision.clone(),
-        customer: live.customer.clone(),
-        previous: live.handoff.clone(),
-        policy: state.policy.clone(),
-    };
-    let customer_known =
-        guard.is_some() || state.store.customer(&live.customer.id).await?.is_some();
-    let respond_with = answer.clone();
-    let placement = state
-        .store
-        .append(Append {
+        let index = live.count;
+        let was_escalated = live.state.escalated();
+        let escalated_now = live.state.push(&state.policy, &live.customer, &message);
+        let decision = live.state.decision(&state.policy, &id, &live.customer);
+        let new_handoff = (escalated_now && !was_escalated).then(|| {
+            let facts = live.state.escalation_facts();
+            new_handoff(state, &decision, facts, &live.customer, now)
+        });
+        let answer = Answer {
             conversation_id: id.clone(),
-            customer: if body_customer.is_some() || !customer_known {
-                Some(live.customer.clone())
-            } else {
-                None
-            },
-            customer_id: live.customer.id.clone(),
             index,
-            message: message.clone(),
-            decision: serde_json::to_value(&decision)
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            handoff: new_handoff.clone(),
-            routing: state.routing(),
-            extra_event,
-            idempotency: idem.map(|scope| {
-                let respond: baton_store::Respond = Box::new(move |p| {
-                    serde_json::to_string(&respond_with.build(p)).unwrap_or_default()
-                });
-                (scope, respond)
-            }),
-            now: now.to_string(),
-        })
-        .await?;
-    let response = answer.build(placement.as_ref());
-    live.handoff = response.handoff.clone();
-    live.count += 1;
-    live.last_at = Some(message.at);
-    *guard = Some(live);
-    drop(guard);
-    crate::metrics::decision(&response.decision, new_handoff.is_some());
-    state.events.notify_waiters();
-    serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()))
+            decision: decision.clone(),
+            customer: live.customer.clone(),
+            previous: live.handoff.clone(),
+            policy: state.policy.clone(),
+        };
+        let customer_known =
+            guard.is_some() || state.store.customer(&live.customer.id).await?.is_some();
+        let respond_with = answer.clone();
+        let placement = state
+            .store
+            .append(Append {
+                conversation_id: id.clone(),
+                customer: if body_customer.is_some() || !customer_known {
+                    Some(live.customer.clone())
+                } else {
+                    None
+                },
+                customer_id: live.customer.id.clone(),
+                index,
+                message: message.clone(),
+                decision: serde_json::to_value(&decision)
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+                handoff: new_handoff.clone(),
+                routing: state.routing(),
+                extra_event: extra_event.clone(),
+                idempotency: idem.clone().map(|scope| {
+                    let respond: baton_store::Respond = Box::new(move |p| {
+                        serde_json::to_string(&respond_with.build(p)).unwrap_or_default()
+                    });
+                    (scope, respond)
+                }),
+                now: now.to_string(),
+            })
+            .await;
+        let placement = match placement {
+            // Another instance wrote to this conversation since this one cached it: read it again
+            // and decide on the stored messages.
+            Err(baton_store::StoreError::Conflict(_)) if !fresh => {
+                *guard = None;
+                continue;
+            }
+            other => other?,
+        };
+        let response = answer.build(placement.as_ref());
+        live.handoff = response.handoff.clone();
+        live.count += 1;
+        live.last_at = Some(message.at);
+        *guard = Some(live);
+        drop(guard);
+        crate::metrics::decision(&response.decision, new_handoff.is_some());
+        state.events.notify_waiters();
+        return serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()));
+    }
 }
 
 /// Everything the answer to a posted message depends on, so the same answer can be built inside

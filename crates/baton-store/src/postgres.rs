@@ -34,7 +34,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[(
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e00;
 /// Key of the advisory lock routing and event writes take (see the module's documentation).
 const ROUTING_LOCK: i64 = 0x6261_746f_6e01;
-/// Idle connections kept per instance.
+/// Connections per instance: at most this many statements run at once, the rest wait their
+/// turn (three instances stay well under PostgreSQL's default 100 connections).
 const POOL: usize = 16;
 
 fn pg(e: postgres::Error) -> StoreError {
@@ -246,6 +247,7 @@ impl Db for PgConn {
 pub struct PgBackend {
     config: Config,
     idle: Mutex<Vec<PgConn>>,
+    permits: tokio::sync::Semaphore,
 }
 
 /// The store on PostgreSQL.
@@ -261,6 +263,7 @@ impl PostgresStore {
         let backend = PgBackend {
             config,
             idle: Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(POOL),
         };
         backend
             .run(|c| {
@@ -275,11 +278,18 @@ impl PostgresStore {
 
 impl PgBackend {
     /// Runs `f` with a connection, off the async threads; a connection that broke is dropped.
+    /// Connections are opened and closed on blocking threads only: the client blocks on a
+    /// runtime of its own, which must never happen on an async thread.
     async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&PgConn) -> Result<T> + Send + 'static,
     {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Other("connection pool closed".into()))?;
         let pooled = self
             .idle
             .lock()
@@ -298,18 +308,17 @@ impl PgBackend {
                 },
             };
             let r = f(&conn);
-            (Some(conn), r)
+            let alive = !conn.client.borrow().is_closed();
+            (alive.then_some(conn), r)
         })
         .await
         .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?;
-        if let Some(conn) = conn.filter(|c| !c.client.borrow().is_closed()) {
-            let mut idle = self
-                .idle
+        if let Some(conn) = conn {
+            // At most POOL connections exist (one per permit), so the pool always has room.
+            self.idle
                 .lock()
-                .map_err(|_| StoreError::Other("connection pool lock poisoned".into()))?;
-            if idle.len() < POOL {
-                idle.push(conn);
-            }
+                .map_err(|_| StoreError::Other("connection pool lock poisoned".into()))?
+                .push(conn);
         }
         result
     }

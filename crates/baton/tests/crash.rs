@@ -1,75 +1,19 @@
 //! Durability: a load of concurrent message posts, `kill -9` of the server mid-load, restart, and
 //! every acknowledged message is there, exactly once, at the index it was acknowledged with.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn baton() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_baton"));
-    // No rate limit: the load below comes from one key.
-    c.env_remove("BATON_POLICY")
-        .env("BATON_LOG", "warn")
-        .env("BATON_RATE_LIMIT_PER_SECOND", "0");
-    c
-}
+mod support;
 
-fn create_key(db: &Path) -> String {
-    let out = baton()
-        .args([
-            "keys",
-            "create",
-            "--db",
-            db.to_str().unwrap(),
-            "--role",
-            "integrator",
-            "--name",
-            "crash-test",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// Starts `baton serve` on a free port and returns the child and its base URL.
-fn start_server(db: &Path) -> (Child, String) {
-    let mut child = baton()
-        .args([
-            "serve",
-            "--db",
-            db.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    (child, url)
-}
+use support::{create_key, start_server};
 
 #[test]
 fn acknowledged_messages_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
-    let key = create_key(&db);
-    let (mut server, url) = start_server(&db);
+    let key = create_key(db.to_str().unwrap(), "integrator");
+    let (mut server, url) = start_server(db.to_str().unwrap());
 
     let acked: Arc<Mutex<Vec<(String, u64, String)>>> = Arc::default();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -131,7 +75,7 @@ fn acknowledged_messages_survive_kill_9() {
         acked.len()
     );
 
-    let (mut server, url) = start_server(&db);
+    let (mut server, url) = start_server(db.to_str().unwrap());
     let check = rt.block_on(async {
         let client = reqwest::Client::new();
         let mut stored = std::collections::HashMap::new();
@@ -188,8 +132,8 @@ fn acknowledged_messages_survive_kill_9() {
 fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("term.db");
-    create_key(&db); // creates and migrates the database
-    let (mut server, url) = start_server(&db);
+    create_key(db.to_str().unwrap(), "integrator"); // creates and migrates the database
+    let (mut server, url) = start_server(db.to_str().unwrap());
     // The server answers, then stops on SIGTERM with exit code 0.
     let status = std::process::Command::new("curl")
         .args([

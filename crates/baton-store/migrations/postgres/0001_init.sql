@@ -129,6 +129,7 @@ CREATE TABLE webhook_outbox (
     PRIMARY KEY (endpoint_id, event_seq)
 );
 CREATE INDEX webhook_outbox_pending ON webhook_outbox(delivered_at, next_attempt_at);
+CREATE INDEX webhook_outbox_undelivered ON webhook_outbox(endpoint_id, event_seq) WHERE delivered_at IS NULL;
 
 CREATE TABLE suggestions (
     id TEXT PRIMARY KEY,

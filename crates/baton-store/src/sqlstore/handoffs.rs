@@ -162,7 +162,8 @@ pub(crate) fn route_queue(conn: &impl Db, now: &str, params: RoutingParams) -> R
             id: &h.id,
             skill: &h.skill,
             priority: priority(&h.priority),
-            waited: (now_ts - ts(h.queued_at.as_deref().unwrap_or(&h.created_at))).get_seconds(),
+            waited_ms: now_ts.as_millisecond()
+                - ts(h.queued_at.as_deref().unwrap_or(&h.created_at)).as_millisecond(),
         })
         .collect();
     routing::order_queue(&mut order, params.ageing_seconds);
@@ -241,8 +242,8 @@ pub(crate) fn placement(
                 id: &q.id,
                 skill: &q.skill,
                 priority: priority(&q.priority),
-                waited: (now_ts - ts(q.queued_at.as_deref().unwrap_or(&q.created_at)))
-                    .get_seconds(),
+                waited_ms: now_ts.as_millisecond()
+                    - ts(q.queued_at.as_deref().unwrap_or(&q.created_at)).as_millisecond(),
             })
             .collect();
         routing::order_queue(&mut order, params.ageing_seconds);

@@ -314,12 +314,12 @@ pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec
     let rows = c.rows_as(
         "SELECT w.id, w.url, w.secret, w.created_at, e.seq, e.kind, e.subject, e.payload, e.at,
                 o.attempts, o.next_attempt_at, o.leased_until
-         FROM webhook_outbox o
-         JOIN webhook_endpoints w ON w.id = o.endpoint_id
+         FROM webhook_endpoints w
+         JOIN webhook_outbox o ON o.endpoint_id = w.id
+           AND o.event_seq = (SELECT MIN(x.event_seq) FROM webhook_outbox x
+                              WHERE x.endpoint_id = w.id AND x.delivered_at IS NULL)
          JOIN events e ON e.seq = o.event_seq
-         WHERE o.delivered_at IS NULL
-           AND o.event_seq = (SELECT MIN(event_seq) FROM webhook_outbox
-                              WHERE endpoint_id = o.endpoint_id AND delivered_at IS NULL)
+         ORDER BY w.created_at, w.id
          LIMIT ?1",
         vals![limit as i64],
         |r| {
