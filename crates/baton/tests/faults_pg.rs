@@ -40,7 +40,7 @@ fn query(url: &str, sql: &str) -> Vec<postgres::Row> {
 
 fn message(n: usize, k: usize) -> serde_json::Value {
     // Every fifth conversation asks for a human on its first message.
-    let text = if n % 5 == 0 && k == 0 {
+    let text = if n.is_multiple_of(5) && k == 0 {
         "I want to talk to a human please"
     } else {
         "Where is my parcel? It was due yesterday."
