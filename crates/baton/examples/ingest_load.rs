@@ -3,8 +3,10 @@
 //! latency percentiles. Next to it, it measures the disk's fsyncs/second in the database's folder
 //! (a write + fsync loop), the physical limit without group commit, in the same run.
 //!
-//! cargo run --release -p baton --example ingest_load -- URL KEY DB_DIR [clients] [seconds]
-//! (scripts/bench_ingest.sh starts the server and runs this.)
+//! cargo run --release -p baton --example ingest_load -- URL[,URL...] KEY DB_DIR [clients] [seconds]
+//! With several URLs (instances sharing one database) client `c` posts to URL `c mod n`: each
+//! conversation stays on one instance, as behind a load balancer with affinity.
+//! (scripts/bench_ingest.sh and scripts/bench_ingest_pg.sh start the servers and run this.)
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -27,10 +29,11 @@ fn fsyncs_per_second(dir: &str, seconds: f64) -> f64 {
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        eprintln!("usage: ingest_load URL KEY DB_DIR [clients=64] [seconds=10]");
+        eprintln!("usage: ingest_load URL[,URL...] KEY DB_DIR [clients=64] [seconds=10]");
         std::process::exit(2);
     }
-    let (url, key, dir) = (args[1].clone(), args[2].clone(), args[3].clone());
+    let urls: Vec<String> = args[1].split(',').map(str::to_string).collect();
+    let (key, dir) = (args[2].clone(), args[3].clone());
     let clients: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(64);
     let seconds: u64 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(10);
 
@@ -42,7 +45,7 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, url, key) = (client.clone(), url.clone(), key.clone());
+        let (client, url, key) = (client.clone(), urls[c % urls.len()].clone(), key.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;

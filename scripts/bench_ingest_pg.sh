@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Durable ingest on PostgreSQL with 1, 2 and 3 instances next to SQLite with one, measured one
+# after the other in the same run: 64 clients on loopback for 10 s each (a client keeps to one
+# instance). Needs a PostgreSQL server: BATON_TEST_POSTGRES (scripts/postgres.sh prints it).
+# Usage: BATON_TEST_POSTGRES=postgres://... scripts/bench_ingest_pg.sh [clients=64] [seconds=10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+clients=${1:-64}
+seconds=${2:-10}
+: "${BATON_TEST_POSTGRES:?set BATON_TEST_POSTGRES (scripts/postgres.sh)}"
+cargo build --release -q -p baton --bin baton --example ingest_load
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap cleanup EXIT
+start() { # db n -> sets urls
+  local db=$1 n=$2 i
+  urls=""
+  for i in $(seq 1 "$n"); do
+    BATON_RATE_LIMIT_PER_SECOND=0 BATON_LOG=warn target/release/baton serve --db "$db" --listen 127.0.0.1:0 > "$dir/out$i" &
+    pids+=($!)
+    for _ in $(seq 100); do grep -q http "$dir/out$i" && break; sleep 0.1; done
+    urls="$urls${urls:+,}$(grep -o 'http://[0-9.:]*' "$dir/out$i")"
+  done
+}
+stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
+run() { # label db n
+  local label=$1 db=$2 n=$3 key
+  key=$(target/release/baton keys create --db "$db" --role integrator --name bench 2>/dev/null)
+  start "$db" "$n"
+  echo "== $label"
+  target/release/examples/ingest_load "$urls" "$key" "$dir" "$clients" "$seconds"
+  stop
+}
+run "SQLite, 1 instance" "$dir/bench.db" 1
+base=${BATON_TEST_POSTGRES%/*}
+for n in 1 2 3; do
+  name="baton_bench_$$_$n"
+  psql "$BATON_TEST_POSTGRES" -qc "CREATE DATABASE $name"
+  run "PostgreSQL, $n instance(s)" "$base/$name" "$n"
+  psql "$BATON_TEST_POSTGRES" -qc "DROP DATABASE $name" || true
+done
