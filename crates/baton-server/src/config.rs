@@ -24,6 +24,9 @@ pub struct Settings {
     pub max_clock_skew_seconds: u64,
     /// Requests per second allowed to one API key (0 = no limit); bursts up to twice that.
     pub rate_limit_per_second: u32,
+    /// How often an event stream looks for new events when nothing woke it, in milliseconds
+    /// (this instance's writes and, on PostgreSQL, every instance's wake it at once).
+    pub event_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -36,6 +39,7 @@ impl Default for Settings {
             max_text_bytes: 64 * 1024,
             max_clock_skew_seconds: 300,
             rate_limit_per_second: 2000,
+            event_poll_ms: 500,
         }
     }
 }
@@ -59,6 +63,7 @@ impl Settings {
             "max_text_bytes",
             "max_clock_skew_seconds",
             "rate_limit_per_second",
+            "event_poll_ms",
         ]));
         fig.extract().map_err(|e| e.to_string())
     }

@@ -14,9 +14,6 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-/// How often the stream looks for new events when nothing woke it.
-const POLL: Duration = Duration::from_millis(500);
-
 /// Handoff created / assigned / accepted / transferred / resolved, queue changes and agent status,
 /// as they happen. Each event's id is its sequence number; reconnect with `Last-Event-ID` to
 /// receive what was missed.
@@ -44,13 +41,14 @@ pub async fn events(
                     .with_field("Last-Event-ID")
             })?,
     };
+    let poll = Duration::from_millis(state.settings.event_poll_ms.max(10));
     let stream = async_stream::stream! {
         loop {
             let batch = match state.store.events_after(after, 200).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream read failed");
-                    tokio::time::sleep(POLL).await;
+                    tokio::time::sleep(poll).await;
                     continue;
                 }
             };
@@ -58,7 +56,7 @@ pub async fn events(
                 let notified = state.events.notified();
                 tokio::select! {
                     _ = notified => {},
-                    _ = tokio::time::sleep(POLL) => {},
+                    _ = tokio::time::sleep(poll) => {},
                 }
                 continue;
             }

@@ -58,6 +58,9 @@ impl AppState {
         source: String,
         settings: Settings,
     ) -> Self {
+        let events: Arc<tokio::sync::Notify> = Arc::default();
+        // Events other instances commit wake this one's streams too (PostgreSQL).
+        store.watch_events(Arc::downgrade(&events));
         Self {
             rate_limits: Arc::new(auth::RateLimits::new(settings.rate_limit_per_second)),
             policy_source: Arc::new(source),
@@ -67,7 +70,7 @@ impl AppState {
             conversations: Arc::default(),
             keys: Arc::default(),
             metrics: metrics::handle(),
-            events: Arc::default(),
+            events,
         }
     }
 

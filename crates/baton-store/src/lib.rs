@@ -541,4 +541,10 @@ pub trait Store: Send + Sync + 'static {
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<()>;
+    /// Wakes `wake` whenever another process commits events to this store (PostgreSQL:
+    /// `LISTEN`/`NOTIFY`), so event streams on every instance see them at once. Stores used by
+    /// one process need nothing: the server wakes its own waiters after its writes.
+    fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
+        let _ = wake;
+    }
 }

@@ -34,6 +34,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[(
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e00;
 /// Key of the advisory lock routing and event writes take (see the module's documentation).
 const ROUTING_LOCK: i64 = 0x6261_746f_6e01;
+/// The channel that event-writing transactions notify at commit.
+const EVENTS_CHANNEL: &str = "baton_events";
 /// Connections per instance: at most this many statements run at once, the rest wait their
 /// turn (three instances stay well under PostgreSQL's default 100 connections).
 const POOL: usize = 16;
@@ -350,6 +352,16 @@ impl Backend for PgBackend {
             .await
     }
 
+    fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
+        let config = self.config.clone();
+        let spawned = std::thread::Builder::new()
+            .name("baton-pg-listen".into())
+            .spawn(move || listen(config, wake));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the PostgreSQL event listener; streams poll");
+        }
+    }
+
     async fn write(&self, w: Write) -> Result<Written> {
         self.run(move |c| {
             c.transaction("BEGIN", |c| {
@@ -359,10 +371,50 @@ impl Backend for PgBackend {
                         &[Value::Int(ROUTING_LOCK)],
                     )?;
                 }
-                apply(c, &w)
+                let written = apply(c, &w)?;
+                if w.serialised() {
+                    // Delivered at commit, to every instance listening.
+                    c.exec(&format!("SELECT pg_notify('{EVENTS_CHANNEL}', '')"), &[])?;
+                }
+                Ok(written)
             })
         })
         .await
+    }
+}
+
+/// Listens for committed events until `wake`'s owner is gone, reconnecting after errors.
+fn listen(config: Config, wake: std::sync::Weak<tokio::sync::Notify>) {
+    while wake.strong_count() > 0 {
+        let mut client = match config.connect(NoTls) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "event listener cannot connect; retrying");
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                continue;
+            }
+        };
+        if let Err(e) = client.batch_execute(&format!("LISTEN {EVENTS_CHANNEL}")) {
+            tracing::warn!(error = %e, "event listener cannot LISTEN; retrying");
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            continue;
+        }
+        loop {
+            let mut notifications = client.notifications();
+            let mut it = notifications.timeout_iter(std::time::Duration::from_secs(1));
+            match postgres::fallible_iterator::FallibleIterator::next(&mut it) {
+                Ok(Some(_)) => match wake.upgrade() {
+                    Some(w) => w.notify_waiters(),
+                    None => return,
+                },
+                Ok(None) if wake.strong_count() == 0 => return,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
+                    break;
+                }
+            }
+        }
     }
 }
 

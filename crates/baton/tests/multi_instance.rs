@@ -1,7 +1,8 @@
 //! Three `baton serve` processes on one PostgreSQL database: 20 agents, 500 conversations
 //! escalating at once through all three. No handoff is assigned twice, no agent goes above
 //! capacity, freed capacity goes to the queue's head, every webhook event arrives once, and an
-//! SSE client on each instance sees every event.
+//! SSE client on each instance sees every event, woken by LISTEN/NOTIFY (the streams' own polling
+//! is set to once a minute).
 //!
 //! Needs the PostgreSQL test server (`BATON_TEST_POSTGRES`, see scripts/postgres.sh); without it
 //! the test says so and passes, except under `CI=true`.
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{create_key, start_server};
+use support::{create_key, start_server_with};
 
 const INSTANCES: usize = 3;
 const AGENTS: usize = 20;
@@ -90,8 +91,10 @@ fn three_instances_share_one_database_correctly() {
     let key = create_key(&db, "admin");
     let mut servers = Servers(Vec::new());
     let mut urls = Vec::new();
+    // Streams look for new events only once a minute on their own: what another instance
+    // commits must reach them through LISTEN/NOTIFY.
     for _ in 0..INSTANCES {
-        let (child, url) = start_server(&db);
+        let (child, url) = start_server_with(&db, &[("BATON_EVENT_POLL_MS", "60000")]);
         servers.0.push(child);
         urls.push(url);
     }

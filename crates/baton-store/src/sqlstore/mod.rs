@@ -29,6 +29,10 @@ pub trait Backend: Send + Sync + 'static {
         F: FnOnce(&Self::Conn) -> Result<T> + Send + 'static;
     /// Applies a write in a transaction; `Ok` means committed.
     async fn write(&self, w: Write) -> Result<Written>;
+    /// See [`Store::watch_events`].
+    fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
+        let _ = wake;
+    }
 }
 
 /// The store over a backend.
@@ -354,6 +358,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend
             .read(|c| c.scalar("SELECT COALESCE(MAX(seq), 0) FROM events", vals![]))
             .await
+    }
+
+    fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
+        self.backend.watch_events(wake)
     }
 
     async fn ping(&self) -> Result<()> {

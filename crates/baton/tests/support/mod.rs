@@ -31,7 +31,13 @@ pub fn create_key(db: &str, role: &str) -> String {
 
 /// Starts `baton serve` on a free port and returns the child and its base URL.
 pub fn start_server(db: &str) -> (Child, String) {
+    start_server_with(db, &[])
+}
+
+/// [`start_server`] with extra environment variables (settings such as `BATON_EVENT_POLL_MS`).
+pub fn start_server_with(db: &str, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = baton()
+        .envs(env.iter().copied())
         .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
