@@ -13,30 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{create_key, start_server};
-
-struct Servers(Vec<std::process::Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn query(url: &str, sql: &str) -> Vec<postgres::Row> {
-    let (url, sql) = (url.to_string(), sql.to_string());
-    std::thread::spawn(move || {
-        postgres::Client::connect(&url, postgres::NoTls)
-            .unwrap()
-            .query(sql.as_str(), &[])
-            .unwrap()
-    })
-    .join()
-    .unwrap()
-}
+use support::{create_key, query, start_server, webhook_receiver, Servers};
 
 fn message(n: usize, k: usize) -> serde_json::Value {
     // Every fifth conversation asks for a human on its first message.
@@ -76,21 +53,7 @@ fn kill_9_of_an_instance_loses_nothing_acknowledged_and_leaves_nothing_stuck() {
             .build()
             .unwrap();
         // A webhook receiver, so the outbox has work that a dead instance may have claimed.
-        let hook = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
-        let r = client
-            .post(format!("{}/v1/webhooks", urls[0]))
-            .bearer_auth(&key)
-            .json(&json!({"url": hook_url}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        webhook_receiver(&client, &urls[0], &key).await;
         for a in 0..10 {
             for (path, body) in [
                 (format!("/v1/agents/a{a}"), json!({"name": "Agent", "skills": ["general"], "capacity": 2, "seniority": "senior", "team": "Customer Care"})),

@@ -16,36 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{create_key, start_server_with};
+use support::{create_key, query, start_server_with, webhook_receiver, Servers};
 
 const INSTANCES: usize = 3;
 const AGENTS: usize = 20;
 const CAPACITY: u32 = 2;
 const CONVERSATIONS: usize = 500;
-
-/// Kills the servers however the test ends.
-struct Servers(Vec<std::process::Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn query(url: &str, sql: &str) -> Vec<postgres::Row> {
-    let (url, sql) = (url.to_string(), sql.to_string());
-    std::thread::spawn(move || {
-        postgres::Client::connect(&url, postgres::NoTls)
-            .unwrap()
-            .query(sql.as_str(), &[])
-            .unwrap()
-    })
-    .join()
-    .unwrap()
-}
 
 async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -120,30 +96,7 @@ fn three_instances_share_one_database_correctly() {
         };
 
         // A webhook receiver recording every delivery's id.
-        let received: Arc<Mutex<Vec<String>>> = Arc::default();
-        let log = received.clone();
-        let hook = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: axum::http::HeaderMap| {
-                let log = log.clone();
-                async move {
-                    let id = headers["webhook-id"].to_str().unwrap().to_string();
-                    log.lock().unwrap().push(id);
-                    axum::http::StatusCode::NO_CONTENT
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
-        let r = client
-            .post(format!("{}/v1/webhooks", urls[0]))
-            .bearer_auth(&key)
-            .json(&json!({"url": hook_url}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        let received = webhook_receiver(&client, &urls[0], &key).await;
 
         // One SSE client per instance, from the first event on.
         let seen: Vec<Arc<Mutex<BTreeSet<i64>>>> = (0..INSTANCES).map(|_| Arc::default()).collect();

@@ -54,3 +54,62 @@ pub fn start_server_with(db: &str, env: &[(&str, &str)]) -> (Child, String) {
         .to_string();
     (child, url)
 }
+
+/// Kills the servers however the test ends.
+pub struct Servers(pub Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs `sql` on the PostgreSQL database at `url` (off the async threads: the client blocks).
+pub fn query(url: &str, sql: &str) -> Vec<postgres::Row> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap()
+            .query(sql.as_str(), &[])
+            .unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Starts a webhook receiver on loopback that records each delivery's `webhook-id`, registers it
+/// with the server at `url`, and returns the record.
+pub async fn webhook_receiver(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let received: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = received.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let log = log.clone();
+            async move {
+                let id = headers["webhook-id"].to_str().unwrap().to_string();
+                log.lock().unwrap().push(id);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+    let r = client
+        .post(format!("{url}/v1/webhooks"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"url": hook_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    received
+}
