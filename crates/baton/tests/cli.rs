@@ -58,12 +58,24 @@ fn baton(args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
-fn temp_file(name: &str, content: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("baton-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// A file in a folder of its own, removed when dropped.
+struct TempFile {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+fn temp_file(name: &str, content: &str) -> TempFile {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
     std::fs::write(&path, content).unwrap();
-    path
+    TempFile { path, _dir: dir }
 }
 
 const GOOD: &str = r#"{"id":"g1","customer":{"id":"u1","name":"Ana","tier":"standard","lifetime_value":10,"timezone":"Europe/Lisbon"},"messages":[{"role":"customer","text":"I want to speak to a real person now","at":"2026-01-01T00:00:00Z"}]}"#;
@@ -334,8 +346,8 @@ fn replay_shows_what_a_candidate_policy_would_change() {
 #[test]
 fn export_writes_resolved_conversations_from_a_database() {
     // An empty database exports nothing, and says so.
-    let dir = std::env::temp_dir().join(format!("baton-export-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let db = dir.join("e.db");
     let k = baton(
         &[
