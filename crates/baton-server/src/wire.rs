@@ -44,6 +44,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                     format!("the body is larger than the limit of {limit} bytes"),
                 )
             })?;
+        if has_escaped_nul(&bytes) {
+            // No database stores U+0000 in text (PostgreSQL refuses it): say where it is.
+            let field = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| nul_path(&v, String::new()))
+                .unwrap_or_default();
+            return Err(ApiError::invalid(
+                &field,
+                "text must not contain the NUL character (U+0000)",
+            ));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(JsonBody(v)),
@@ -59,6 +70,58 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
+/// Whether a JSON text holds the escape `\u0000` (a raw NUL is not valid JSON anyway); an
+/// escaped backslash before `u0000` does not count.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(i, w)| {
+        w == b"\\u0000" && json[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+/// The JSON path (`message.text`, `skills[1]`) of the first string or key holding a NUL.
+fn nul_path(v: &serde_json::Value, at: String) -> Option<String> {
+    let join = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_path(x, format!("{at}[{i}]"))),
+        serde_json::Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if k.contains('\0') {
+                Some(join(k))
+            } else {
+                nul_path(x, join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Rejects a path or query holding an encoded NUL (`%00`): nothing stored can match it, and
+/// PostgreSQL refuses it as a parameter.
+pub async fn reject_nul_in_uri(
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let uri = req.uri();
+    let bad = |s: &str| s.to_ascii_lowercase().contains("%00");
+    if bad(uri.path()) || uri.query().is_some_and(bad) {
+        let field = if bad(uri.path()) { "path" } else { "query" };
+        return axum::response::IntoResponse::into_response(
+            ApiError::bad_request("the request must not contain the NUL character (%00)")
+                .with_field(field),
+        );
+    }
+    next.run(req).await
+}
+
 /// One message as an integrator sends it; `at` defaults to the time the server receives it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +132,7 @@ pub struct MessageIn {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub at: Option<Timestamp>,
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
     #[serde(default)]
     pub kb_articles: Vec<String>,
@@ -169,6 +233,7 @@ pub struct AgentIn {
     pub name: String,
     pub skills: Vec<String>,
     /// Most conversations at once (1..=50).
+    #[schema(minimum = 1, maximum = 50)]
     pub capacity: u32,
     #[schema(value_type = String, example = "senior")]
     pub seniority: Seniority,
@@ -283,6 +348,7 @@ pub struct CallbackIn {
 #[serde(deny_unknown_fields)]
 pub struct CsatIn {
     /// 1 (very dissatisfied) to 5 (very satisfied).
+    #[schema(minimum = 1, maximum = 5)]
     pub score: u8,
 }
 

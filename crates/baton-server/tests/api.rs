@@ -366,3 +366,34 @@ async fn each_key_is_rate_limited_with_retry_after() {
     let (s, _) = app.get("/v1/agents", &app.admin).await;
     assert_eq!(s, 200);
 }
+
+#[tokio::test]
+async fn the_nul_character_is_refused_where_it_is() {
+    // No database stores U+0000 in text (PostgreSQL refuses it); it is a client error, named.
+    let app = spawn_app().await;
+    let (s, e) = app
+        .post_message(
+            "nul",
+            &json!({"customer": {"id": "u1", "name": "Ann", "tier": "standard", "lifetime_value": 1.0},
+                    "message": {"role": "customer", "text": "hello \u{0} there"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].clone()),
+        (422, json!("message.text")),
+        "{e}"
+    );
+    // An escaped backslash before `u0000` is plain text.
+    let (s, e) = app
+        .post_message(
+            "nul",
+            &json!({"customer": {"id": "u1", "name": "Ann", "tier": "standard", "lifetime_value": 1.0},
+                    "message": {"role": "customer", "text": "a path: C:\\u0000dir"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    for path in ["/v1/handoffs/a%00b", "/v1/report?team=%00"] {
+        let (s, e) = app.get(path, &app.admin).await;
+        assert_eq!(s, 400, "{path}: {e}");
+    }
+}
