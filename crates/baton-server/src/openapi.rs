@@ -89,12 +89,11 @@ impl Modify for ErrorResponses {
                         .entry(code.to_string())
                         .or_insert_with(|| error(why).into());
                 };
-                if body || has_params || secured {
-                    add(
-                        "400",
-                        "Malformed request: body, header or path that cannot be read",
-                    );
-                }
+                // Any request can carry a path or query that cannot be read (`%00`).
+                add(
+                    "400",
+                    "Malformed request: body, header, path or query that cannot be read",
+                );
                 if secured {
                     add("401", "Missing, unknown or revoked API key");
                     add("403", "The key's role may not do this");
