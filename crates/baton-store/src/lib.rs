@@ -548,3 +548,16 @@ pub trait Store: Send + Sync + 'static {
         let _ = wake;
     }
 }
+
+/// Test helper: the migration files in `folder` (below the crate) are exactly `listed`, in order.
+#[cfg(test)]
+pub(crate) fn assert_migrations_listed(folder: &str, listed: &[(&str, &str)]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let listed: Vec<&str> = listed.iter().map(|(n, _)| *n).collect();
+    assert_eq!(files, listed);
+}

@@ -422,13 +422,6 @@ fn listen(config: Config, wake: std::sync::Weak<tokio::sync::Notify>) {
 mod tests {
     #[test]
     fn every_migration_file_is_listed() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        files.sort();
-        let listed: Vec<&str> = super::MIGRATIONS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(files, listed);
+        crate::assert_migrations_listed("migrations/postgres", super::MIGRATIONS);
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{create_key, query, start_server, webhook_receiver, Servers};
+use support::{create_key, query, start_server, start_servers, webhook_receiver, Servers};
 
 fn message(n: usize, k: usize) -> serde_json::Value {
     // Every fifth conversation asks for a human on its first message.
@@ -34,13 +34,7 @@ fn kill_9_of_an_instance_loses_nothing_acknowledged_and_leaves_nothing_stuck() {
         return;
     };
     let key = create_key(&db, "admin");
-    let mut servers = Servers(Vec::new());
-    let mut urls = Vec::new();
-    for _ in 0..3 {
-        let (child, url) = start_server(&db);
-        servers.0.push(child);
-        urls.push(url);
-    }
+    let (servers, urls) = start_servers(&db, 3, &[]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

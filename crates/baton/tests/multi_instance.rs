@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{create_key, query, start_server_with, webhook_receiver, Servers};
+use support::{create_key, query, start_servers, webhook_receiver};
 
 const INSTANCES: usize = 3;
 const AGENTS: usize = 20;
@@ -65,15 +65,9 @@ fn three_instances_share_one_database_correctly() {
         return;
     };
     let key = create_key(&db, "admin");
-    let mut servers = Servers(Vec::new());
-    let mut urls = Vec::new();
     // Streams look for new events only once a minute on their own: what another instance
     // commits must reach them through LISTEN/NOTIFY.
-    for _ in 0..INSTANCES {
-        let (child, url) = start_server_with(&db, &[("BATON_EVENT_POLL_MS", "60000")]);
-        servers.0.push(child);
-        urls.push(url);
-    }
+    let (_servers, urls) = start_servers(&db, INSTANCES, &[("BATON_EVENT_POLL_MS", "60000")]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

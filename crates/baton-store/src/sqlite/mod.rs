@@ -271,17 +271,7 @@ fn apply_in_savepoint(tx: &mut Transaction, write: &Write) -> Result<Written> {
 mod tests {
     #[test]
     fn every_migration_file_is_applied() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        files.sort();
-        let listed: Vec<String> = super::MIGRATIONS
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect();
-        assert_eq!(files, listed);
+        crate::assert_migrations_listed("migrations/sqlite", super::MIGRATIONS);
         super::migrations().validate().unwrap();
     }
 

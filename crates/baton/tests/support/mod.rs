@@ -55,6 +55,18 @@ pub fn start_server_with(db: &str, env: &[(&str, &str)]) -> (Child, String) {
     (child, url)
 }
 
+/// Starts `n` servers on one database (with extra environment); killed when dropped.
+pub fn start_servers(db: &str, n: usize, env: &[(&str, &str)]) -> (Servers, Vec<String>) {
+    let mut servers = Servers(Vec::new());
+    let mut urls = Vec::new();
+    for _ in 0..n {
+        let (child, url) = start_server_with(db, env);
+        servers.0.push(child);
+        urls.push(url);
+    }
+    (servers, urls)
+}
+
 /// Kills the servers however the test ends.
 pub struct Servers(pub Vec<Child>);
 
