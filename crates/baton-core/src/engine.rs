@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::model::{Conversation, Customer, Message, Role};
 use crate::policy::{Policy, Priority};
 use crate::reason::{Reason, ReasonKind};
+use crate::semantic::Semantic;
 use crate::signals::{self, Evidence, Question};
 use crate::text;
 
@@ -113,6 +114,8 @@ pub struct ConversationState {
     last_customer_norm: String,
     questions: VecDeque<AskedQuestion>,
     topic_scores: Vec<f64>,
+    /// Sum of the semantic topic head's scores per skill of `Semantic::topics`.
+    semantic_topic: Vec<f64>,
     last_sentiment: f64,
     urgency: Option<String>,
     escalation: Option<Escalation>,
@@ -332,6 +335,9 @@ impl ConversationState {
                 ));
             }
         }
+        if let Some(sem) = &policy.semantic {
+            self.meaning(policy, sem, norm, weight, found);
+        }
 
         let rq = &policy.repeated_question;
         if rq.enabled {
@@ -425,6 +431,97 @@ impl ConversationState {
         self.max_customer_words = self.max_customer_words.max(words);
         self.last_customer_norm.clear();
         self.last_customer_norm.push_str(norm);
+    }
+
+    /// The meaning detectors on a customer message: each adds its reason when its rule did not
+    /// already find it. Also folds the message into the semantic topic scores.
+    fn meaning(
+        &mut self,
+        policy: &Policy,
+        sem: &Semantic,
+        norm: &str,
+        topic_weight: f64,
+        found: &mut Vec<Found>,
+    ) {
+        let mut whole = vec![0.0f32; sem.dims()];
+        let meanings = sem.judge(norm, &mut whole);
+        if policy.topics.semantic_weight > 0.0 && whole.iter().any(|x| *x != 0.0) {
+            let mut scores = vec![0.0f32; sem.topics().len()];
+            sem.topic_scores(&whole, &mut scores);
+            self.semantic_topic.resize(scores.len(), 0.0);
+            for (acc, s) in self.semantic_topic.iter_mut().zip(scores) {
+                *acc += f64::from(s.max(0.0)) * topic_weight;
+            }
+        }
+        for m in meanings {
+            if found.iter().any(|f| f.kind == m.kind) {
+                continue;
+            }
+            // Frustration with the service needs an answer to be frustrated with: an annoyed
+            // opening message is a problem report, and the AI gets its chance.
+            if m.kind == ReasonKind::Frustration
+                && sem.config().frustration_after_reply
+                && self.customer_messages == 0
+            {
+                continue;
+            }
+            let evidence = sem.evidence(&m);
+            let (enabled, detail, skill) = match m.kind {
+                ReasonKind::ExplicitRequest => (
+                    policy.explicit_request.enabled,
+                    "customer asked for a human".to_string(),
+                    None,
+                ),
+                ReasonKind::Frustration => (
+                    policy.frustration.enabled,
+                    "customer is frustrated with the service".to_string(),
+                    None,
+                ),
+                ReasonKind::Cancellation => (
+                    policy.cancellation.enabled,
+                    "customer wants to cancel or close the account or subscription".to_string(),
+                    Some(policy.cancellation.skill.clone()),
+                ),
+                ReasonKind::LegalCompliance => (
+                    policy.legal_compliance.enabled,
+                    "legal or compliance matter".to_string(),
+                    Some(policy.legal_compliance.skill.clone()),
+                ),
+                ReasonKind::TransactionDispute => (
+                    policy.transaction_dispute.enabled,
+                    "customer disputes a charge".to_string(),
+                    Some(policy.transaction_dispute.skill.clone()),
+                ),
+                ReasonKind::SensitiveTopic => {
+                    let rule = &policy.sensitive_topic;
+                    // The kind of sensitive topic of the nearest example names the category.
+                    let wanted = match sem.examples()[m.nearest].sensitive.as_deref() {
+                        Some("hardship") => "financial_hardship",
+                        Some(other) => other,
+                        None => "",
+                    };
+                    let category = rule.categories.iter().find(|c| c.name == wanted);
+                    let skill = category
+                        .map_or_else(|| policy.topics.default_skill.clone(), |c| c.skill.clone());
+                    let name = category.map_or("sensitive matter", |c| c.name.as_str());
+                    (
+                        rule.enabled,
+                        format!("sensitive topic: {}", name.replace('_', " ")),
+                        Some(skill),
+                    )
+                }
+                _ => continue,
+            };
+            if enabled {
+                found.push(Found {
+                    kind: m.kind,
+                    detail,
+                    evidence,
+                    skill,
+                    priority: None,
+                });
+            }
+        }
     }
 
     fn ai_message(
@@ -533,20 +630,55 @@ impl ConversationState {
         }
     }
 
-    /// The conversation's topic so far and its skill (ties go to the topic listed first).
+    /// The conversation's topic so far and its skill: the skill with the most keyword hits
+    /// (over its topics) plus the semantic topic head's weighted scores, then that skill's topic
+    /// with the most hits (ties go to the one listed first).
     pub fn topic<'p>(&self, policy: &'p Policy) -> (&'p str, &'p str) {
-        let mut best: Option<(usize, f64)> = None;
-        for (i, &s) in self.topic_scores.iter().enumerate() {
+        let topics = &policy.topics;
+        let semantic_topics = policy.semantic.as_ref().map_or(&[][..], |s| s.topics());
+        let skill_score = |skill: &str| -> f64 {
+            let keywords: f64 = self
+                .topic_scores
+                .iter()
+                .zip(&topics.list)
+                .filter(|(_, t)| t.skill == skill)
+                .map(|(s, _)| *s)
+                .sum();
+            let meaning = semantic_topics
+                .iter()
+                .position(|t| t == skill)
+                .and_then(|i| self.semantic_topic.get(i))
+                .copied()
+                .unwrap_or(0.0);
+            keywords + topics.semantic_weight * meaning
+        };
+        let mut best: Option<(&str, f64)> = None;
+        for skill in topics
+            .list
+            .iter()
+            .map(|t| t.skill.as_str())
+            .chain(std::iter::once(topics.default_skill.as_str()))
+        {
+            let s = skill_score(skill);
             if s > 0.0 && best.is_none_or(|(_, b)| s > b) {
-                best = Some((i, s));
+                best = Some((skill, s));
             }
         }
-        match best {
-            Some((i, _)) => {
-                let t = &policy.topics.list[i];
-                (&t.name, &t.skill)
+        let Some((skill, _)) = best else {
+            return (&topics.default_topic, &topics.default_skill);
+        };
+        let mut topic: Option<(usize, f64)> = None;
+        for (i, (&s, t)) in self.topic_scores.iter().zip(&topics.list).enumerate() {
+            if t.skill == skill && s > 0.0 && topic.is_none_or(|(_, b)| s > b) {
+                topic = Some((i, s));
             }
-            None => (&policy.topics.default_topic, &policy.topics.default_skill),
+        }
+        match topic {
+            Some((i, _)) => (&topics.list[i].name, &topics.list[i].skill),
+            None => match topics.list.iter().find(|t| t.skill == skill) {
+                Some(t) if skill != topics.default_skill => (&t.name, &t.skill),
+                _ => (&topics.default_topic, &topics.default_skill),
+            },
         }
     }
 
@@ -631,7 +763,7 @@ fn found_reason(kind: ReasonKind, detail: &str, e: Evidence, skill: Option<Strin
 }
 
 /// The first `max` characters of `text`, cut at a word, with "..." when cut.
-fn excerpt(text: &str, max: usize) -> String {
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
     let text = text.trim();
     if text.chars().count() <= max {
         return text.to_string();

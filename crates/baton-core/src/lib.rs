@@ -11,6 +11,7 @@
 pub mod context;
 pub mod engine;
 pub mod eval;
+pub mod lodo;
 pub mod model;
 pub mod policy;
 pub mod quality;
@@ -18,6 +19,7 @@ pub mod reason;
 pub mod replay;
 pub mod routing;
 pub mod schedule;
+pub mod semantic;
 pub mod sentiment;
 pub mod signals;
 pub mod simulate;

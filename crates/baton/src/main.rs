@@ -1,5 +1,6 @@
 //! `baton`: the command line. Decides when an AI support conversation should go to a human.
 
+mod explain;
 mod history;
 mod input;
 mod report;
@@ -53,6 +54,14 @@ enum Command {
         /// List every miss with its evidence.
         #[arg(long)]
         errors: bool,
+        /// With --errors: for each miss, what the meaning detectors heard in the customer's
+        /// messages up to the labelled one (scores and nearest examples).
+        #[arg(long)]
+        explain: bool,
+        /// Also score each id prefix of the file (its domains) on its own, and each domain of the
+        /// policy's example banks with the detectors rebuilt without that domain's lines.
+        #[arg(long)]
+        leave_one_domain_out: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -148,9 +157,18 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
         Some(p) => {
             let source = fs::read_to_string(p)
                 .with_context(|| format!("cannot read policy file {}", p.display()))?;
-            Policy::from_toml(&source).map_err(|e| anyhow::anyhow!(policy_error(p, &e)))
+            parse_policy(p, &source).map_err(|e| anyhow::anyhow!(policy_error(p, &e)))
         }
     }
+}
+
+/// Parses a policy file, reading the example banks it names relative to its folder.
+fn parse_policy(path: &Path, source: &str) -> Result<Policy, baton_core::PolicyError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Policy::from_toml_with(source, &mut |name: &str| {
+        let bank = dir.join(name);
+        fs::read_to_string(&bank).map_err(|e| format!("cannot read {}: {e}", bank.display()))
+    })
 }
 
 fn main() -> ExitCode {
@@ -171,8 +189,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             json,
             errors,
+            explain,
+            leave_one_domain_out,
             common,
-        } => eval(&file, &common, json, errors),
+        } => eval(
+            &file,
+            &common,
+            EvalOutput {
+                json,
+                errors: errors || explain,
+                explain,
+                leave_one_domain_out,
+            },
+        ),
         Command::Sentiment { file } => sentiment_lines(file.as_deref()),
         Command::Serve(args) => service::serve(args),
         Command::Keys { command } => service::keys(command),
@@ -288,10 +317,19 @@ fn analyze(file: &Path, common: &Common) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn eval(file: &Path, common: &Common, json: bool, errors: bool) -> Result<ExitCode> {
+struct EvalOutput {
+    json: bool,
+    errors: bool,
+    explain: bool,
+    leave_one_domain_out: bool,
+}
+
+fn eval(file: &Path, common: &Common, output: EvalOutput) -> Result<ExitCode> {
     let policy = load_policy(common.policy.as_deref())?;
     let mut reader = ConversationReader::open(file, common.limits(), common.max_line_bytes)?;
     let mut evaluator = Evaluator::new();
+    let mut by_prefix: std::collections::BTreeMap<String, Evaluator> = Default::default();
+    let mut conversations = Vec::new();
     let mut bad = 0usize;
     let mut unlabelled = 0usize;
     while let Some(item) = reader.next_conversation() {
@@ -301,7 +339,21 @@ fn eval(file: &Path, common: &Common, json: bool, errors: bool) -> Result<ExitCo
                     unlabelled += 1;
                     continue;
                 };
-                evaluator.add(&expected, &decide(&policy, &conversation));
+                let decision = decide(&policy, &conversation);
+                evaluator.add(&expected, &decision);
+                if output.leave_one_domain_out {
+                    let prefix = conversation
+                        .id
+                        .split_once('-')
+                        .map_or(conversation.id.as_str(), |(p, _)| p);
+                    by_prefix
+                        .entry(prefix.to_string())
+                        .or_default()
+                        .add(&expected, &decision);
+                }
+                if output.explain {
+                    conversations.push(conversation);
+                }
             }
             Err(e) => {
                 bad += 1;
@@ -313,15 +365,42 @@ fn eval(file: &Path, common: &Common, json: bool, errors: bool) -> Result<ExitCo
     let report = evaluator.finish();
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    if json {
+    let lodo = if output.leave_one_domain_out {
+        baton_core::lodo::leave_one_domain_out(&policy)
+    } else {
+        Vec::new()
+    };
+    let prefixes: Vec<(String, Report)> = by_prefix
+        .into_iter()
+        .map(|(p, e)| (p, e.finish()))
+        .collect();
+    if output.json {
         let mut value = serde_json::to_value(&report)?;
-        if !errors {
-            value.as_object_mut().map(|o| o.remove("misses"));
+        if let Some(o) = value.as_object_mut() {
+            if !output.errors {
+                o.remove("misses");
+            }
+            if output.leave_one_domain_out {
+                let mut per_prefix = serde_json::Map::new();
+                for (p, r) in &prefixes {
+                    let mut v = serde_json::to_value(r)?;
+                    v.as_object_mut().map(|o| o.remove("misses"));
+                    per_prefix.insert(p.clone(), v);
+                }
+                o.insert("by_id_prefix".into(), per_prefix.into());
+                o.insert("leave_one_domain_out".into(), serde_json::to_value(&lodo)?);
+            }
         }
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        print_report(&mut out, &report, errors)?;
+        print_report(&mut out, &report, output.errors)?;
+        if output.explain {
+            explain::misses(&mut out, &policy, &report, &conversations)?;
+        }
+        if output.leave_one_domain_out {
+            explain::domains(&mut out, &prefixes, &lodo)?;
+        }
     }
     if unlabelled > 0 {
         eprintln!("baton: {unlabelled} conversation(s) without `expected` were not scored");
@@ -475,7 +554,7 @@ fn sentiment_lines(file: Option<&Path>) -> Result<ExitCode> {
 fn policy_check(file: &Path) -> Result<ExitCode> {
     let source = fs::read_to_string(file)
         .with_context(|| format!("cannot read policy file {}", file.display()))?;
-    match Policy::from_toml(&source) {
+    match parse_policy(file, &source) {
         Ok(p) => {
             println!(
                 "{}: ok ({} reasons in order, {} custom rule(s), skills: {})",

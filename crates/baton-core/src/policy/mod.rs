@@ -6,10 +6,14 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::model::Tier;
+use crate::semantic::Semantic;
+
+mod semantic;
 use crate::reason::ReasonKind;
+pub use semantic::{BankLoader, BUILTIN_BANK};
 
 /// The shipped default policy, the one the labelled development data assumes.
-pub const DEFAULT_POLICY: &str = include_str!("../../../policy/default.toml");
+pub const DEFAULT_POLICY: &str = include_str!("../../../../policy/default.toml");
 
 /// A policy that failed to load: where (line, key) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +53,9 @@ struct PolicyFile {
     teams: Vec<TeamFile>,
     texts: Texts,
     quality: QualityFile,
+    /// Absent: no meaning detectors (rules only).
+    #[serde(default)]
+    semantic: Option<semantic::SemanticFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -484,6 +491,8 @@ pub struct Topics {
     pub ai_weight: f64,
     pub first_message_weight: f64,
     pub list: Vec<Topic>,
+    /// Weight of the semantic topic head's scores next to keyword hits (0 without `[semantic]`).
+    pub semantic_weight: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -542,6 +551,8 @@ pub struct Policy {
     /// One pass over a customer message that tells which of the rarely matching pattern lists
     /// could match at all, so that most messages are scanned once instead of once per list.
     pub screen: regex::RegexSet,
+    /// The meaning detectors and topic head, when the policy has a `[semantic]` section.
+    pub semantic: Option<std::sync::Arc<Semantic>>,
 }
 
 impl Default for Policy {
@@ -713,6 +724,15 @@ impl Compiler<'_> {
         }
     }
 
+    fn nonnegative(&self, key: &str, v: &Spanned<f64>) -> Result<f64, PolicyError> {
+        let x = *v.get_ref();
+        if x >= 0.0 {
+            Ok(x)
+        } else {
+            Err(self.err(Some(v.span()), key, format!("{x} must be 0 or above")))
+        }
+    }
+
     fn positive<T: PartialOrd + Default + Copy + std::fmt::Display>(
         &self,
         key: &str,
@@ -752,6 +772,16 @@ impl Policy {
     /// types, regexes that do not compile, unknown skills, tiers or reasons, and numbers outside
     /// their range.
     pub fn from_toml(source: &str) -> Result<Policy, PolicyError> {
+        Policy::from_toml_with(source, &mut |name: &str| {
+            Err(format!(
+                "cannot read bank `{name}` here: only `{BUILTIN_BANK}` is known; bank files are read by the baton command"
+            ))
+        })
+    }
+
+    /// [`Policy::from_toml`], reading the example banks the policy names (other than
+    /// `builtin`) with `load`.
+    pub fn from_toml_with(source: &str, load: &mut BankLoader<'_>) -> Result<Policy, PolicyError> {
         let file: PolicyFile = toml::from_str(source).map_err(|e| {
             let line = e.span().map(|s| {
                 source[..s.start.min(source.len())]
@@ -949,6 +979,25 @@ impl Policy {
                 keywords: c.patterns(&format!("topics.list[{i}].keywords"), &topic.keywords)?,
             });
         }
+        // The skills the topic head tells apart: those of the topics, in first-listed order.
+        let mut topic_skills: Vec<String> = Vec::new();
+        for skill in topics
+            .iter()
+            .map(|t| &t.skill)
+            .chain(std::iter::once(t.default_skill.get_ref()))
+        {
+            if !topic_skills.contains(skill) {
+                topic_skills.push(skill.clone());
+            }
+        }
+        let semantic = match &file.semantic {
+            Some(f) => c.semantic(f, &topic_skills, load)?,
+            None => None,
+        };
+        let semantic_weight = match (&file.semantic, &semantic) {
+            (Some(f), Some(_)) => c.nonnegative("semantic.topic_weight", &f.topic_weight)?,
+            _ => 0.0,
+        };
         let p = &file.priority;
         let mut tier_points = [0; 5];
         for (name, points) in &p.tier_points {
@@ -1075,6 +1124,7 @@ impl Policy {
             teams,
             texts: file.texts.clone(),
             screen: regex::RegexSet::empty(),
+            semantic,
             order,
             negation_window: file.negation_window,
             explicit_request: c.phrase_rule("explicit_request", &file.explicit_request)?,
@@ -1170,6 +1220,7 @@ impl Policy {
                 first_message_weight: c
                     .positive("topics.first_message_weight", &t.first_message_weight)?,
                 list: topics,
+                semantic_weight,
             },
             priority: PriorityRules {
                 tier_points,

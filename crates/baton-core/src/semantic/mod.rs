@@ -1,0 +1,396 @@
+//! Meaning, not words: each customer sentence is embedded (the static tier of `baton-embed`,
+//! compiled in) and judged against example banks, so that "is there a number I can ring?" is
+//! heard as a request for a person although it names none.
+//!
+//! Two ways to judge a sentence, chosen by the policy (`semantic.method`):
+//! - `linear`: a linear head per detector fitted to the banks when the policy loads
+//!   ([`head::Linear`]); a few hundred multiply-adds per sentence.
+//! - `nearest`: the mean similarity of the `neighbours` nearest examples of each detector,
+//!   against the nearest neutral lines and the detector's counter-examples.
+//!
+//! Either way a detector fires when its score clears `threshold` and beats "none" by `margin`,
+//! and the evidence names the nearest example of the detector that fired.
+
+pub mod bank;
+pub mod head;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use baton_embed::StaticModel;
+
+pub use bank::{Example, CLASSES, DETECTORS};
+use head::Linear;
+
+use crate::reason::ReasonKind;
+
+/// How a sentence is judged against the banks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Linear,
+    Nearest,
+}
+
+/// The tunables of the semantic detectors (the policy's `[semantic]` section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemanticConfig {
+    pub method: Method,
+    /// A detector fires when its score is at least this ...
+    pub threshold: f32,
+    /// ... and at least this much above the score of "none".
+    pub margin: f32,
+    /// Nearest examples averaged per class (method `nearest`, and `agreement`).
+    pub neighbours: usize,
+    /// Method `linear`: a detector fires only if its nearest examples also beat the nearest
+    /// "none" lines by this much (`f32::MIN`: no such check).
+    pub agreement: f32,
+    /// L2 penalty of the linear heads.
+    pub ridge: f32,
+    /// Weight of a counter-example line in the linear head (a neutral line weighs 1).
+    pub counter_weight: f32,
+    /// Weight of a detector's example line in the linear head (a neutral line weighs 1).
+    pub example_weight: f32,
+    /// Which detectors run (in [`DETECTORS`] order); the others are left to their rules.
+    pub detectors: [bool; DETECTORS.len()],
+    /// The frustration detector ignores the customer's first message.
+    pub frustration_after_reply: bool,
+    /// How the evidence says what each detector means, in [`DETECTORS`] order.
+    pub means: [String; DETECTORS.len()],
+}
+
+impl Default for SemanticConfig {
+    fn default() -> Self {
+        SemanticConfig {
+            method: Method::Linear,
+            threshold: 0.5,
+            margin: 0.2,
+            neighbours: 2,
+            agreement: f32::MIN,
+            ridge: 1.0,
+            counter_weight: 2.0,
+            example_weight: 1.0,
+            frustration_after_reply: true,
+            detectors: [true; DETECTORS.len()],
+            means: DETECTORS.map(|k| k.as_str().replace('_', " ")),
+        }
+    }
+}
+
+/// What a sentence means to one detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meaning {
+    pub kind: ReasonKind,
+    /// The detector's score (see [`Method`]).
+    pub score: f32,
+    /// Byte range, in the normalised message, of the sentence that fired.
+    pub sentence: std::ops::Range<usize>,
+    /// Index (in [`Semantic::examples`]) of the detector's example nearest to the sentence.
+    pub nearest: usize,
+    pub similarity: f32,
+}
+
+/// Example banks embedded, with the heads fitted to them.
+pub struct Semantic {
+    model: &'static StaticModel,
+    config: SemanticConfig,
+    examples: Vec<Example>,
+    /// One embedding per example, `dims` each.
+    vectors: Vec<f32>,
+    /// Mean of the banks' raw embeddings, taken off every embedding (then normalised again):
+    /// static sentence vectors share a large common direction that makes everything look alike.
+    centre: Vec<f32>,
+    intent: Linear,
+    /// Skills the topic head tells apart, and the head.
+    topics: Vec<String>,
+    topic: Linear,
+}
+
+impl std::fmt::Debug for Semantic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Semantic")
+            .field("examples", &self.examples.len())
+            .field("topics", &self.topics)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Semantic {
+    /// Embeds `examples` and fits the heads. `topics` are the skills the topic head tells apart
+    /// (lines about other topics do not train it).
+    pub fn build(examples: Vec<Example>, topics: &[String], config: SemanticConfig) -> Semantic {
+        let model = StaticModel::embedded();
+        let dims = model.dims();
+        let mut vectors = vec![0.0f32; examples.len() * dims];
+        for (e, v) in examples.iter().zip(vectors.chunks_exact_mut(dims)) {
+            model.embed(&crate::text::normalize(&e.text), v);
+        }
+        let mut centre = vec![0.0f32; dims];
+        for v in vectors.chunks_exact(dims) {
+            centre.iter_mut().zip(v).for_each(|(c, x)| *c += x);
+        }
+        let n = examples.len().max(1) as f32;
+        centre.iter_mut().for_each(|c| *c /= n);
+        for v in vectors.chunks_exact_mut(dims) {
+            recentre(v, &centre);
+        }
+        let targets: Vec<usize> = examples
+            .iter()
+            .map(|e| if e.counter { 0 } else { e.class })
+            .collect();
+        let weights: Vec<f32> = examples
+            .iter()
+            .map(|e| match (e.counter, e.class) {
+                (true, _) => config.counter_weight,
+                (false, 0) => 1.0,
+                (false, _) => config.example_weight,
+            })
+            .collect();
+        let intent = Linear::fit(
+            &vectors,
+            dims,
+            &targets,
+            &weights,
+            CLASSES,
+            config.ridge as f64,
+        );
+        let topic_of: Vec<Option<usize>> = examples
+            .iter()
+            .map(|e| {
+                e.topic
+                    .as_ref()
+                    .and_then(|t| topics.iter().position(|s| s == t))
+            })
+            .collect();
+        let topic = Linear::fit(
+            &vectors,
+            dims,
+            &topic_of.iter().map(|t| t.unwrap_or(0)).collect::<Vec<_>>(),
+            &topic_of
+                .iter()
+                .map(|t| if t.is_some() { 1.0 } else { 0.0 })
+                .collect::<Vec<_>>(),
+            topics.len().max(1),
+            config.ridge as f64,
+        );
+        Semantic {
+            model,
+            config,
+            examples,
+            vectors,
+            centre,
+            intent,
+            topics: topics.to_vec(),
+            topic,
+        }
+    }
+
+    /// The shipped corpus built with `config`, once per process and configuration.
+    pub fn builtin(topics: &[String], config: &SemanticConfig) -> Arc<Semantic> {
+        type Cache = Mutex<Vec<(Vec<String>, SemanticConfig, Arc<Semantic>)>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, s)) = cache
+            .iter()
+            .find(|(t, c, _)| t.as_slice() == topics && c == config)
+        {
+            return s.clone();
+        }
+        let s = Arc::new(Semantic::build(bank::builtin(), topics, config.clone()));
+        cache.push((topics.to_vec(), config.clone(), s.clone()));
+        s
+    }
+
+    pub fn config(&self) -> &SemanticConfig {
+        &self.config
+    }
+
+    pub fn examples(&self) -> &[Example] {
+        &self.examples
+    }
+
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    pub fn dims(&self) -> usize {
+        self.model.dims()
+    }
+
+    /// Embeds normalised text into `out` (`dims()` long).
+    pub fn embed(&self, norm: &str, out: &mut [f32]) {
+        self.model.embed(norm, out);
+        if out.iter().any(|x| *x != 0.0) {
+            recentre(out, &self.centre);
+        }
+    }
+
+    fn vector(&self, i: usize) -> &[f32] {
+        let d = self.dims();
+        &self.vectors[i * d..(i + 1) * d]
+    }
+
+    /// The score of "none" and of each detector for embedding `v` (class order: none, then
+    /// [`DETECTORS`]) by the policy's method; for `nearest`, "none" is taken per detector (the
+    /// higher of the neutral lines and that detector's counter-examples), so `none` holds one
+    /// value per class.
+    pub fn class_scores(&self, v: &[f32]) -> ([f32; CLASSES], [f32; CLASSES]) {
+        match self.config.method {
+            Method::Linear => {
+                let mut scores = [0.0f32; CLASSES];
+                self.intent.scores(v, &mut scores);
+                (scores, [scores[0]; CLASSES])
+            }
+            Method::Nearest => self.nearest_scores(v),
+        }
+    }
+
+    /// Mean similarity of the `neighbours` nearest examples of each class, and of "none" per
+    /// class (neutral lines or that class's counter-examples, whichever is nearer).
+    pub fn nearest_scores(&self, v: &[f32]) -> ([f32; CLASSES], [f32; CLASSES]) {
+        let mut scores = [0.0f32; CLASSES];
+        let mut none = [0.0f32; CLASSES];
+        let k = self.config.neighbours.clamp(1, 8);
+        // Top-k similarities of positives per class, then of counter-examples per class.
+        let mut top = [[f32::MIN; 8]; 2 * CLASSES];
+        for (i, e) in self.examples.iter().enumerate() {
+            let s = dot(v, self.vector(i));
+            let slot = &mut top[e.class + if e.counter { CLASSES } else { 0 }][..k];
+            if s > slot[k - 1] {
+                let mut j = k - 1;
+                while j > 0 && slot[j - 1] < s {
+                    slot[j] = slot[j - 1];
+                    j -= 1;
+                }
+                slot[j] = s;
+            }
+        }
+        let mean = |t: &[f32; 8]| {
+            let got = t[..k].iter().filter(|x| **x > f32::MIN);
+            let n = got.clone().count();
+            if n == 0 {
+                f32::MIN
+            } else {
+                got.sum::<f32>() / n as f32
+            }
+        };
+        for c in 0..CLASSES {
+            scores[c] = mean(&top[c]);
+            none[c] = mean(&top[0]).max(mean(&top[CLASSES + c]));
+        }
+        (scores, none)
+    }
+
+    /// The detector (class >= 1) that `v` fires, with its score, if any.
+    pub fn fires(&self, v: &[f32]) -> Option<(usize, f32)> {
+        if v.iter().all(|x| *x == 0.0) {
+            return None;
+        }
+        let (scores, none) = self.class_scores(v);
+        let (c, s) = (1..CLASSES)
+            .filter(|c| self.config.detectors[c - 1])
+            .map(|c| (c, scores[c]))
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        if s < self.config.threshold || s - none[c] < self.config.margin {
+            return None;
+        }
+        if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
+            // The nearest examples must agree: the detector's beat "none" by `agreement`.
+            let (near, near_none) = self.nearest_scores(v);
+            if near[c] - near_none[c] < self.config.agreement {
+                return None;
+            }
+        }
+        Some((c, s))
+    }
+
+    /// The example of class `class` (not a counter-example) nearest to `v`.
+    pub fn nearest(&self, v: &[f32], class: usize) -> Option<(usize, f32)> {
+        self.examples
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.class == class && !e.counter)
+            .map(|(i, _)| (i, dot(v, self.vector(i))))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// The `n` examples of any class nearest to `v`, most similar first.
+    pub fn nearest_any(&self, v: &[f32], n: usize) -> Vec<(usize, f32)> {
+        let mut all: Vec<(usize, f32)> = (0..self.examples.len())
+            .map(|i| (i, dot(v, self.vector(i))))
+            .collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1));
+        all.truncate(n);
+        all
+    }
+
+    /// What the sentences of a normalised customer message mean: at most one meaning per
+    /// detector (its best sentence), in [`DETECTORS`] order. `whole` receives the embedding of
+    /// the whole message.
+    pub fn judge(&self, norm: &str, whole: &mut [f32]) -> Vec<Meaning> {
+        let mut best: [Option<(f32, std::ops::Range<usize>)>; CLASSES] = Default::default();
+        let mut v = vec![0.0f32; self.dims()];
+        let mut sentences = 0;
+        for range in crate::text::sentences(norm) {
+            sentences += 1;
+            self.embed(&norm[range.clone()], &mut v);
+            if let Some((c, s)) = self.fires(&v) {
+                if best[c].as_ref().is_none_or(|(b, _)| s > *b) {
+                    best[c] = Some((s, range));
+                }
+            }
+        }
+        self.embed(norm, whole);
+        if sentences > 1 {
+            if let Some((c, s)) = self.fires(whole) {
+                if best[c].is_none() {
+                    best[c] = Some((s, 0..norm.len()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (c, b) in best.into_iter().enumerate() {
+            let Some((score, sentence)) = b else { continue };
+            self.embed(&norm[sentence.clone()], &mut v);
+            let (nearest, similarity) = self.nearest(&v, c).unwrap_or((0, 0.0));
+            out.push(Meaning {
+                kind: DETECTORS[c - 1],
+                score,
+                sentence,
+                nearest,
+                similarity,
+            });
+        }
+        out
+    }
+
+    /// Scores of each of [`Semantic::topics`] for an embedding (about 1 for the topic it is
+    /// about, about 0 for the others).
+    pub fn topic_scores(&self, v: &[f32], out: &mut [f32]) {
+        self.topic.scores(v, out);
+    }
+
+    /// "means: asks for a person (0.61, like 'can someone ring me')".
+    pub fn evidence(&self, m: &Meaning) -> String {
+        let i = DETECTORS.iter().position(|k| *k == m.kind).unwrap_or(0);
+        format!(
+            "means: {} ({:.2}, like '{}')",
+            self.config.means[i],
+            m.score,
+            crate::engine::excerpt(&self.examples[m.nearest].text, 80)
+        )
+    }
+}
+
+/// `v - centre`, normalised to length 1.
+fn recentre(v: &mut [f32], centre: &[f32]) {
+    v.iter_mut().zip(centre).for_each(|(x, c)| *x -= c);
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
