@@ -35,6 +35,30 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // Varied text: conversations recombined from the intent corpus and the dev set's messages, so
+    // that no two are alike (cycling a few examples keeps the regex engine's DFA cache warm and
+    // flatters it). The same messages, rules only (the engine before meaning) and with meaning.
+    let varied = varied_conversations(2_000);
+    let varied_messages: u64 = varied.iter().map(|c| c.messages.len() as u64).sum();
+    let rules_only = Policy {
+        semantic: None,
+        ..Policy::default()
+    };
+    let mut group = c.benchmark_group("varied");
+    group.throughput(Throughput::Elements(varied_messages));
+    group.sample_size(10);
+    for (name, p) in [("rules_only", &rules_only), ("with_meaning", &policy)] {
+        // As `baton analyze` does: each conversation stops at the message that escalates.
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for conv in &varied {
+                    black_box(baton_core::decide(p, conv));
+                }
+            })
+        });
+    }
+    group.finish();
+
     let texts: Vec<&str> = conversations
         .iter()
         .flat_map(|c| c.messages.iter().map(|m| m.text.as_str()))
@@ -78,6 +102,67 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// `n` conversations of 2 to 5 exchanges: customer messages drawn from the intent corpus (and
+/// the dev set's customer messages when `../shared/data/escalation-dev` is beside the
+/// repository), AI replies from the dev set or a few stock replies, numbers varied.
+fn varied_conversations(n: usize) -> Vec<baton_core::Conversation> {
+    use baton_core::{Conversation, Message, Role};
+    use rand::{Rng, SeedableRng};
+    let mut customer_texts: Vec<String> = baton_core::semantic::bank::builtin()
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    let mut ai_texts: Vec<String> = vec![
+        "I can help with that. Could you share your order number?".into(),
+        "Thanks, I've checked your account and everything looks fine on our side.".into(),
+        "I'm not sure, but it might be a temporary issue. I think it should resolve itself.".into(),
+    ];
+    let dev = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/escalation-dev/conversations.jsonl"
+    );
+    if let Ok(raw) = std::fs::read_to_string(dev) {
+        for line in raw.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok(c) = parse_conversation(line, &InputLimits::default()) {
+                for m in c.messages {
+                    match m.role {
+                        Role::Customer => customer_texts.push(m.text),
+                        _ => ai_texts.push(m.text),
+                    }
+                }
+            }
+        }
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let template =
+        parse_conversation(EXAMPLES.lines().next().unwrap(), &InputLimits::default()).unwrap();
+    (0..n)
+        .map(|i| {
+            let exchanges = rng.random_range(2..=5);
+            let mut messages = Vec::new();
+            for _ in 0..exchanges {
+                for (role, pool) in [(Role::Customer, &customer_texts), (Role::Ai, &ai_texts)] {
+                    let text = pool[rng.random_range(0..pool.len())]
+                        .replace('2', &rng.random_range(0..10).to_string());
+                    messages.push(Message {
+                        role,
+                        text,
+                        at: template.messages[0].at,
+                        confidence: None,
+                        kb_articles: Vec::new(),
+                    });
+                }
+            }
+            Conversation {
+                id: format!("varied-{i}"),
+                customer: template.customer.clone(),
+                messages,
+                expected: None,
+            }
+        })
+        .collect()
 }
 
 /// One routing decision among 200 agents with mixed skills, loads and seniority.

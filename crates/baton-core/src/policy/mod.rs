@@ -13,6 +13,14 @@ use crate::reason::ReasonKind;
 pub use semantic::{BankLoader, BUILTIN_BANK};
 
 /// The shipped default policy, the one the labelled development data assumes.
+/// Lazy-DFA cache of the one-pass screen over all rare pattern lists. On varied text the
+/// default (2 MiB) fills and is cleared again and again, and the search falls back to the NFA:
+/// most of the rules' time went to re-building DFA states. Memory is taken only as states are
+/// built, once per thread.
+const SCREEN_DFA_CACHE: usize = 24 << 20;
+/// The same for each pattern list.
+const MATCHER_DFA_CACHE: usize = 4 << 20;
+
 pub const DEFAULT_POLICY: &str = include_str!("../../../../policy/default.toml");
 
 /// A policy that failed to load: where (line, key) and why.
@@ -656,13 +664,16 @@ impl Compiler<'_> {
             };
             parts.push(part);
         }
-        let regex = Regex::new(&parts.join("|")).map_err(|e| {
-            self.err(
-                list.first().map(|s| s.span()),
-                key,
-                format!("patterns do not compile together: {e}"),
-            )
-        })?;
+        let regex = regex::RegexBuilder::new(&parts.join("|"))
+            .dfa_size_limit(MATCHER_DFA_CACHE)
+            .build()
+            .map_err(|e| {
+                self.err(
+                    list.first().map(|s| s.span()),
+                    key,
+                    format!("patterns do not compile together: {e}"),
+                )
+            })?;
         Ok(Matcher {
             regex: Some(regex),
             screen_id: None,
@@ -1267,7 +1278,9 @@ impl Policy {
                 patterns.push(r.as_str().to_string());
             }
         }
-        self.screen = regex::RegexSet::new(patterns)?;
+        self.screen = regex::RegexSetBuilder::new(patterns)
+            .dfa_size_limit(SCREEN_DFA_CACHE)
+            .build()?;
         Ok(())
     }
 

@@ -86,12 +86,7 @@ impl Linear {
         let d = self.dims + 1;
         for (c, o) in out.iter_mut().enumerate().take(self.classes) {
             let row = &self.weights[c * d..(c + 1) * d];
-            *o = row[self.dims]
-                + row[..self.dims]
-                    .iter()
-                    .zip(v)
-                    .map(|(w, x)| w * x)
-                    .sum::<f32>();
+            *o = row[self.dims] + super::dot(&row[..self.dims], v);
         }
     }
 }

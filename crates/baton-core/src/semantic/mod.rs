@@ -340,7 +340,12 @@ impl Semantic {
                 }
             }
         }
-        self.embed(norm, whole);
+        if sentences == 1 {
+            // One sentence: the message's embedding is the sentence's.
+            whole.copy_from_slice(&v);
+        } else {
+            self.embed(norm, whole);
+        }
         if sentences > 1 {
             if let Some((c, s)) = self.fires(whole) {
                 if best[c].is_none() {
@@ -391,6 +396,21 @@ fn recentre(v: &mut [f32], centre: &[f32]) {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Dot product in eight independent lanes, so that the compiler can vectorise it (a plain
+/// `sum()` must add in order and stays scalar).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
