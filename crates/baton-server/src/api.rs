@@ -215,18 +215,34 @@ pub(crate) async fn ingest(
             *guard = load_live(state, &id).await?;
             fresh = true;
         }
-        let mut live = match guard.as_ref() {
-            Some(l) => {
-                if let Some(c) = &body_customer {
-                    if c.id != l.customer.id {
-                        return Err(ApiError::invalid(
-                            "customer.id",
-                            format!("conversation {id} belongs to customer {}", l.customer.id),
-                        ));
-                    }
+        // Checks first, so that a refused message leaves the cached state as it was.
+        if let Some(l) = guard.as_ref() {
+            if let Some(c) = &body_customer {
+                if c.id != l.customer.id {
+                    return Err(ApiError::invalid(
+                        "customer.id",
+                        format!("conversation {id} belongs to customer {}", l.customer.id),
+                    ));
                 }
-                l.clone()
             }
+            if let Some(last) = l.last_at {
+                if message.at < last {
+                    return Err(ApiError::invalid(
+                        "message.at",
+                        format!(
+                            "{} is earlier than the conversation's last message ({last})",
+                            message.at
+                        ),
+                    ));
+                }
+            }
+        }
+        let cached = guard.is_some();
+        // The message is folded into the state in place (no copy per message): the state goes
+        // back into the slot only after the store committed; on any failure the slot stays empty
+        // and the next message replays the conversation from the store.
+        let mut live = match guard.take() {
+            Some(l) => l,
             None => {
                 let customer = match &body_customer {
                     Some(c) => c.clone(),
@@ -244,17 +260,6 @@ pub(crate) async fn ingest(
                 }
             }
         };
-        if let Some(last) = live.last_at {
-            if message.at < last {
-                return Err(ApiError::invalid(
-                    "message.at",
-                    format!(
-                        "{} is earlier than the conversation's last message ({last})",
-                        message.at
-                    ),
-                ));
-            }
-        }
         if let Some(c) = &body_customer {
             live.customer = c.clone();
         }
@@ -274,8 +279,7 @@ pub(crate) async fn ingest(
             previous: live.handoff.clone(),
             policy: state.policy.clone(),
         };
-        let customer_known =
-            guard.is_some() || state.store.customer(&live.customer.id).await?.is_some();
+        let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
         let respond_with = answer.clone();
         let placement = state
             .store
