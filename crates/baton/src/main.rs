@@ -81,7 +81,8 @@ enum Command {
     /// Re-run a candidate policy over stored conversations (or a file) next to the current one:
     /// handoff rate, conversations that would flip, precision and recall where labels exist.
     Replay(history::ReplayArgs),
-    /// Write resolved human conversations as training data (JSON Lines).
+    /// Write resolved handed-off conversations as a conversation file (JSON Lines) that analyze,
+    /// eval and replay read back, labelled by the agents' judgements (`expected`).
     Export(history::ExportArgs),
     /// Handoff metrics, quality scores, the weekly review and suggested policy changes, from the
     /// stored history (text, --json, or --html FILE with charts).
