@@ -413,59 +413,34 @@ pub(crate) fn customer_text(
     customer: &Customer,
     p: &Placement,
 ) -> String {
-    use baton_core::policy::Texts;
-    let texts = &policy.texts;
+    use baton_core::customer_text::{Handover, Placed};
     let h = &p.handoff;
-    let first = customer
-        .name
-        .split_whitespace()
-        .next()
-        .unwrap_or("there")
-        .to_string();
-    let agent = p.agent_name.clone().unwrap_or_default();
-    let eta = p
-        .eta_seconds
-        .map(baton_core::routing::describe_wait)
-        .unwrap_or_else(|| "a few minutes".into());
-    let team_hours = policy
-        .team(&h.skill)
-        .map(|t| t.hours.text.clone())
-        .unwrap_or_default();
-    let callback_time = h
-        .callback_at
-        .as_deref()
-        .and_then(|c| c.parse().ok())
-        .map(|t| baton_core::schedule::local_text(t, customer.timezone.as_deref()))
-        .unwrap_or_default();
-    let agent_or_team = match &p.agent_name {
-        Some(a) => format!("{a} from our {} team", h.team),
-        None => format!("our {} team", h.team),
+    let placed = match h.status {
+        HandoffStatus::Callback => Placed::Callback {
+            at: h.callback_at.as_deref().and_then(|c| c.parse().ok()),
+        },
+        HandoffStatus::Assigned | HandoffStatus::Accepted => Placed::Assigned {
+            agent: p.agent_name.as_deref().unwrap_or_default(),
+        },
+        _ => Placed::Queued {
+            eta_seconds: p.eta_seconds,
+        },
     };
-    let values = [
-        ("first_name", first.as_str()),
-        ("team", h.team.as_str()),
-        ("agent", agent.as_str()),
-        ("agent_or_team", agent_or_team.as_str()),
-        ("eta", eta.as_str()),
-        ("hours", team_hours.as_str()),
-        ("callback_time", callback_time.as_str()),
-    ];
-    let explicit = decision
-        .reasons
-        .first()
-        .is_some_and(|r| r.kind == "explicit_request");
-    let main = match h.status {
-        HandoffStatus::Callback => Texts::fill(&texts.callback, &values),
-        _ if explicit => Texts::fill(&texts.explicit_request, &values),
-        HandoffStatus::Assigned | HandoffStatus::Accepted => Texts::fill(&texts.assigned, &values),
-        _ => Texts::fill(&texts.queued, &values),
-    };
-    // An explicit request that has to wait also hears the wait.
-    if explicit && h.status == HandoffStatus::Queued {
-        format!("{main} {}", Texts::fill(&texts.queued, &values))
-    } else {
-        main
-    }
+    baton_core::customer_text::customer_text(
+        &policy.texts,
+        &Handover {
+            customer_name: &customer.name,
+            customer_timezone: customer.timezone.as_deref(),
+            team: &h.team,
+            hours: policy.team(&h.skill).map(|t| &t.hours),
+            at: h.created_at.parse().unwrap_or_else(|_| Timestamp::now()),
+            explicit_request: decision
+                .reasons
+                .first()
+                .is_some_and(|r| r.kind == "explicit_request"),
+            placed,
+        },
+    )
 }
 
 /// A random 128-bit id in hex.

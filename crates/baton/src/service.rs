@@ -349,11 +349,11 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             db: args.db.clone(),
             ..Settings::default()
         };
-        let app = router(AppState::new(
-            store.clone(),
-            baton_core::Policy::default(),
-            settings,
-        ));
+        // The background workers, as under `serve`: webhook delivery, accept timeouts, due
+        // callbacks.
+        let state = AppState::new(store.clone(), baton_core::Policy::default(), settings);
+        state.spawn_workers();
+        let app = router(state);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(baton_server::serve(listener, app, async move {
             tokio::select! {
