@@ -595,6 +595,22 @@ fn policy_check(file: &Path) -> Result<ExitCode> {
                 p.custom_rules.len(),
                 p.skills.join(", ")
             );
+            if let Some(sem) = &p.semantic {
+                let warnings = sem.bank_warnings();
+                println!(
+                    "{}: example banks: {} lines, {} warning(s)",
+                    file.display(),
+                    sem.examples().len(),
+                    warnings.len()
+                );
+                const SHOWN: usize = 25;
+                for w in warnings.iter().take(SHOWN) {
+                    println!("  warning: {w}");
+                }
+                if warnings.len() > SHOWN {
+                    println!("  ... and {} more", warnings.len() - SHOWN);
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

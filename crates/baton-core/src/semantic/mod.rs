@@ -375,6 +375,67 @@ impl Semantic {
         self.topic.scores(v, out);
     }
 
+    /// Problems in the banks, for `baton policy check`: an example whose nearest other line
+    /// belongs to another detector (or is neutral) and is nearer than any line of its own
+    /// detector, and a counter-example its own detector would fire on. One line each.
+    pub fn bank_warnings(&self) -> Vec<String> {
+        let name = |c: usize| {
+            if c == 0 {
+                "none"
+            } else {
+                DETECTORS[c - 1].as_str()
+            }
+        };
+        let short = |i: usize| crate::engine::excerpt(&self.examples[i].text, 70);
+        let mut out = Vec::new();
+        for (i, e) in self.examples.iter().enumerate() {
+            let v = self.vector(i);
+            if e.counter {
+                if let Some((c, s)) = self.fires(v).filter(|(c, _)| *c == e.class) {
+                    out.push(format!(
+                        "counter-example of {} would itself fire it ({s:.2}): '{}'",
+                        name(c),
+                        short(i)
+                    ));
+                }
+                continue;
+            }
+            if e.class == 0 {
+                continue;
+            }
+            let (mut own, mut other) = ((f32::MIN, 0), (f32::MIN, 0));
+            for (j, f) in self.examples.iter().enumerate() {
+                if j == i {
+                    continue;
+                }
+                let s = dot(v, self.vector(j));
+                let slot = if f.class == e.class && !f.counter {
+                    &mut own
+                } else {
+                    &mut other
+                };
+                if s > slot.0 {
+                    *slot = (s, j);
+                }
+            }
+            if other.0 > own.0 {
+                let f = &self.examples[other.1];
+                out.push(format!(
+                    "example of {} is closer to {}{} '{}' ({:.2}) than to its own ('{}', {:.2}): '{}'",
+                    name(e.class),
+                    if f.counter { "a counter-example of " } else { "" },
+                    name(f.class),
+                    short(other.1),
+                    other.0,
+                    short(own.1),
+                    own.0,
+                    short(i)
+                ));
+            }
+        }
+        out
+    }
+
     /// "means: asks for a person (0.61, like 'can someone ring me')".
     pub fn evidence(&self, m: &Meaning) -> String {
         let i = DETECTORS.iter().position(|k| *k == m.kind).unwrap_or(0);
