@@ -597,18 +597,20 @@ fn policy_check(file: &Path) -> Result<ExitCode> {
             );
             if let Some(sem) = &p.semantic {
                 let warnings = sem.bank_warnings();
-                println!(
+                let mut out = io::stdout().lock();
+                writeln!(
+                    out,
                     "{}: example banks: {} lines, {} warning(s)",
                     file.display(),
                     sem.examples().len(),
                     warnings.len()
-                );
+                )?;
                 const SHOWN: usize = 25;
                 for w in warnings.iter().take(SHOWN) {
-                    println!("  warning: {w}");
+                    writeln!(out, "  warning: {w}")?;
                 }
                 if warnings.len() > SHOWN {
-                    println!("  ... and {} more", warnings.len() - SHOWN);
+                    writeln!(out, "  ... and {} more", warnings.len() - SHOWN)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
