@@ -13,6 +13,7 @@ pub mod handoffs;
 pub mod metrics;
 pub mod openapi;
 pub mod report;
+pub mod service_level;
 pub mod webhooks;
 pub mod wire;
 
