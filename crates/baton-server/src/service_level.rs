@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 /// One team's service level now and today, against its `target_seconds` from the policy.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TeamService {
     pub team: String,
     pub skill: String,
