@@ -1,19 +1,24 @@
 /* LD_PRELOAD shim for the power-loss test (tests/crash.rs): it remembers what each write to
  * a database file overwrote, forgets it when the file is fsync'ed, and when the file named by
- * $BATON_SHIM_CRASH_FILE appears it puts back every write not yet synced and kills the process
- * (_exit(137)), as if the machine had lost power: only what was fsync'ed remains.
+ * $BATON_SHIM_CRASH_FILE appears it writes the writes not yet synced to
+ * $BATON_SHIM_CRASH_FILE.undo and ends the process at once (_exit(137)). The test then puts
+ * those bytes back, as if the machine had lost power: only what was fsync'ed remains. (Undoing
+ * after the process is gone, not inside it, so no thread of it reads a file being rewound.)
  *
  * Tracked files are those whose path ends with ".db" or ".db-wal". Writers hold one lock while
- * they write and record; the crash thread takes the same lock, so no write is half-recorded
- * when it undoes them. An fsync clears its file's undo records only after the real fsync has
- * returned, so a write the application could have been told is durable is never undone.
+ * they write and record; the crash thread takes the same lock and never gives it back, so no
+ * write is half-recorded and none follows. An fsync clears its file's records only after the
+ * real fsync has returned, so a write the application could have been told is durable is never
+ * undone.
  *
- * On crash it writes "fsyncs=N undone=M" to $BATON_SHIM_CRASH_FILE.done, so the test knows the
- * shim was active. */
+ * .undo holds one record per unsynced write, newest first: u64 path length, path, u64 offset,
+ * u64 file size before the write, u64 n, then the n bytes the write overwrote (all little
+ * endian). It also writes "fsyncs=N undone=M" to $BATON_SHIM_CRASH_FILE.done. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct undo *last = NULL;
 static long fsyncs = 0;
 static char tracked[4096];
+static char *paths[4096];
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -56,6 +62,10 @@ static int is_tracked(int fd) {
                   (l > 7 && strcmp(path + l - 7, ".db-wal") == 0);
         }
         tracked[fd] = yes ? 1 : 2;
+        if (yes) {
+            free(paths[fd]);
+            paths[fd] = strdup(path);
+        }
     }
     return tracked[fd] == 1;
 }
@@ -103,14 +113,25 @@ static void *crash_watch(void *arg) {
     }
     pthread_mutex_lock(&lock);
     long undone = 0;
-    for (struct undo *u = last; u; u = u->prev, undone++) {
-        if (u->fd < 0) continue;
-        if (u->len > 0) real_pwrite(u->fd, u->old, u->len, u->offset);
-        ftruncate(u->fd, u->old_size);
+    char name[4200];
+    snprintf(name, sizeof name, "%s.undo", file);
+    FILE *undo = fopen(name, "w");
+    for (struct undo *u = last; u && undo; u = u->prev) {
+        if (u->fd < 0 || !paths[u->fd]) continue;
+        uint64_t n = strlen(paths[u->fd]);
+        uint64_t head[4] = {n, 0, 0, 0};
+        fwrite(&head[0], 8, 1, undo);
+        fwrite(paths[u->fd], 1, n, undo);
+        head[1] = (uint64_t)u->offset;
+        head[2] = (uint64_t)u->old_size;
+        head[3] = (uint64_t)u->len;
+        fwrite(&head[1], 8, 3, undo);
+        if (u->len > 0) fwrite(u->old, 1, u->len, undo);
+        undone++;
     }
-    char done[4200];
-    snprintf(done, sizeof done, "%s.done", file);
-    FILE *f = fopen(done, "w");
+    if (undo) fclose(undo);
+    snprintf(name, sizeof name, "%s.done", file);
+    FILE *f = fopen(name, "w");
     if (f) {
         fprintf(f, "fsyncs=%ld undone=%ld\n", fsyncs, undone);
         fclose(f);
@@ -171,9 +192,21 @@ static int synced(int fd, int r) {
     return r;
 }
 
-int fsync(int fd) { return synced(fd, real_fsync(fd)); }
+/* A slow disk: each sync of a tracked file takes 2 ms more, so the crash often falls between a
+ * commit's writes and its fsync, the moment a missing or misplaced fsync would lose data. */
+static void slow_disk(int fd) {
+    if (is_tracked(fd)) usleep(2000);
+}
 
-int fdatasync(int fd) { return synced(fd, real_fdatasync(fd)); }
+int fsync(int fd) {
+    slow_disk(fd);
+    return synced(fd, real_fsync(fd));
+}
+
+int fdatasync(int fd) {
+    slow_disk(fd);
+    return synced(fd, real_fdatasync(fd));
+}
 
 /* A closed file's unsynced writes can no longer be undone through its descriptor (which may be
  * reused for another file): SQLite closes database files only when it shuts down. */
