@@ -10,8 +10,8 @@ seconds=${2:-10}
 cargo build --release -q -p baton --bin baton --example ingest_load
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-key=$(target/release/baton keys create --db "$dir/bench.db" --role integrator --name bench 2>/dev/null)
-admin=$(target/release/baton keys create --db "$dir/bench.db" --role admin --name bench-admin 2>/dev/null)
+key=$(target/release/baton keys create --db "$dir/bench.db" --role integrator --name bench) || { echo "bench_ingest: cannot create a key" >&2; exit 1; }
+admin=$(target/release/baton keys create --db "$dir/bench.db" --role admin --name bench-admin) || { echo "bench_ingest: cannot create a key" >&2; exit 1; }
 BATON_RATE_LIMIT_PER_SECOND=0 BATON_LOG=warn target/release/baton serve --db "$dir/bench.db" --listen 127.0.0.1:0 > "$dir/out" &
 pid=$!
 for _ in $(seq 50); do grep -q http "$dir/out" && break; sleep 0.1; done

@@ -20,13 +20,22 @@ start() { # db n -> sets urls
     BATON_RATE_LIMIT_PER_SECOND=0 BATON_LOG=warn target/release/baton serve --db "$db" --listen 127.0.0.1:0 > "$dir/out$i" &
     pids+=($!)
     for _ in $(seq 100); do grep -q http "$dir/out$i" && break; sleep 0.1; done
+    if ! grep -q http "$dir/out$i"; then
+      echo "bench_ingest_pg: instance $i on $db did not start within 10 s:" >&2
+      cat "$dir/out$i" >&2
+      exit 1
+    fi
     urls="$urls${urls:+,}$(grep -o 'http://[0-9.:]*' "$dir/out$i")"
   done
 }
 stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 run() { # label db n
   local label=$1 db=$2 n=$3 key
-  key=$(target/release/baton keys create --db "$db" --role integrator --name bench 2>/dev/null)
+  if ! key=$(target/release/baton keys create --db "$db" --role integrator --name bench 2>"$dir/keys.err"); then
+    echo "bench_ingest_pg: cannot create a key in $db ($label):" >&2
+    cat "$dir/keys.err" >&2
+    exit 1
+  fi
   start "$db" "$n"
   echo "== $label"
   target/release/examples/ingest_load "$urls" "$key" "$dir" "$clients" "$seconds"
@@ -36,7 +45,7 @@ run "SQLite, 1 instance" "$dir/bench.db" 1
 base=${BATON_TEST_POSTGRES%/*}
 for n in 1 2 3; do
   name="baton_bench_$$_$n"
-  psql "$BATON_TEST_POSTGRES" -qc "CREATE DATABASE $name"
+  psql "$BATON_TEST_POSTGRES" -qc "CREATE DATABASE $name" || { echo "bench_ingest_pg: cannot create database $name" >&2; exit 1; }
   run "PostgreSQL, $n instance(s)" "$base/$name" "$n"
   psql "$BATON_TEST_POSTGRES" -qc "DROP DATABASE $name" || true
 done

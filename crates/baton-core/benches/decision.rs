@@ -58,7 +58,13 @@ fn bench(c: &mut Criterion) {
         )
         .into()
     });
-    if let Ok(raw) = std::fs::read_to_string(&corpus) {
+    {
+        let raw = std::fs::read_to_string(&corpus).unwrap_or_else(|e| {
+            panic!(
+                "the sentiment bench needs the VADER tweets corpus: cannot read {corpus}: {e}; \
+                 put the shared data folder beside the repository or set BATON_VADER_TWEETS"
+            )
+        });
         let tweets: Vec<String> = raw
             .lines()
             .filter_map(|l| {

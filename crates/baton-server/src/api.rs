@@ -12,15 +12,10 @@ use baton_store::{
 };
 use jiff::Timestamp;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, ADMINS, ANY, BOT, DESK, READERS};
 use crate::error::{ApiError, ApiResult};
 use crate::wire::*;
 use crate::AppState;
-
-pub(crate) const READERS: &[Role] = &[Role::Integrator, Role::Agent, Role::Admin];
-pub(crate) const WRITERS: &[Role] = &[Role::Integrator, Role::Admin];
-pub(crate) const AGENTS: &[Role] = &[Role::Agent, Role::Admin];
-pub(crate) const ADMINS: &[Role] = &[Role::Admin];
 
 /// What the server keeps in memory per conversation: the folded engine state and what checks
 /// need (customer, message count, last time). Rebuilt from the store after a restart.
@@ -95,8 +90,43 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(s.to_string()))
 }
 
-fn replayed(response: &str) -> ApiResult<serde_json::Value> {
-    serde_json::from_str(response)
+/// An `Idempotency-Key` with what it applies to.
+pub(crate) struct IdempotencyKey {
+    key: String,
+    /// Unique per key, conversation and caller.
+    scope: String,
+    /// The request's fingerprint: the same key with another body is refused.
+    request: String,
+}
+
+/// A fingerprint of a request body: SHA-256 of its canonical JSON (so spacing and field order
+/// in what the client sent do not matter).
+fn fingerprint(body: &impl serde::Serialize) -> String {
+    use sha2::Digest;
+    let json = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(&json))
+}
+
+/// The answer stored for `idem`, if the request was made before; 422 when the key was used with
+/// another body.
+async fn stored_answer(
+    state: &AppState,
+    idem: &IdempotencyKey,
+) -> ApiResult<Option<serde_json::Value>> {
+    let Some(stored) = state.store.idempotent_response(&idem.scope).await? else {
+        return Ok(None);
+    };
+    if stored.request.as_deref().is_some_and(|r| r != idem.request) {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            format!(
+                "Idempotency-Key `{}` was first used with a different request; use a new key for a new request",
+                idem.key
+            ),
+        ));
+    }
+    serde_json::from_str(&stored.response)
+        .map(Some)
         .map_err(|e| ApiError::internal(format!("stored response is not JSON: {e}")))
 }
 
@@ -121,14 +151,13 @@ pub async fn post_message(
     headers: HeaderMap,
     JsonBody(body): JsonBody<PostMessage>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    caller.require(WRITERS)?;
+    caller.require(BOT)?;
     check_id("id", &id)?;
-    let idem = idempotency_key(&headers)?.map(|k| format!("{}:{}:{}", caller.key_id, id, k));
-    if let Some(scope) = &idem {
-        if let Some(r) = state.store.idempotent_response(scope).await? {
-            return replayed(&r).map(Json);
-        }
-    }
+    let idem = idempotency_key(&headers)?.map(|key| IdempotencyKey {
+        scope: format!("{}:{}:{}", caller.key_id, id, key),
+        request: fingerprint(&body),
+        key,
+    });
     let limits = InputLimits {
         max_text_bytes: state.settings.max_text_bytes,
         ..InputLimits::default()
@@ -166,7 +195,7 @@ pub(crate) async fn ingest(
     id: &str,
     customer: Option<Customer>,
     message: Message,
-    idem: Option<String>,
+    idem: Option<IdempotencyKey>,
     extra_event: Option<(String, String, serde_json::Value)>,
 ) -> ApiResult<serde_json::Value> {
     let now = Timestamp::now();
@@ -175,9 +204,9 @@ pub(crate) async fn ingest(
     // One request at a time per conversation, so messages apply in order.
     let slot = state.conversations.slot(&id);
     let mut guard = slot.lock().await;
-    if let Some(scope) = &idem {
-        if let Some(r) = state.store.idempotent_response(scope).await? {
-            return replayed(&r);
+    if let Some(idem) = &idem {
+        if let Some(answer) = stored_answer(state, idem).await? {
+            return Ok(answer);
         }
     }
     let mut fresh = false;
@@ -265,11 +294,12 @@ pub(crate) async fn ingest(
                 handoff: new_handoff.clone(),
                 routing: state.routing(),
                 extra_event: extra_event.clone(),
-                idempotency: idem.clone().map(|scope| {
-                    let respond: baton_store::Respond = Box::new(move |p| {
+                idempotency: idem.as_ref().map(|i| baton_store::Idempotency {
+                    scope: i.scope.clone(),
+                    request: i.request.clone(),
+                    respond: Box::new(move |p| {
                         serde_json::to_string(&respond_with.build(p)).unwrap_or_default()
-                    });
-                    (scope, respond)
+                    }),
                 }),
                 now: now.to_string(),
             })
@@ -457,7 +487,7 @@ pub async fn conversation_csat(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CsatIn>,
 ) -> ApiResult<axum::http::StatusCode> {
-    caller.require(WRITERS)?;
+    caller.require(BOT)?;
     if !(1..=5).contains(&body.score) {
         return Err(ApiError::invalid(
             "score",
@@ -484,7 +514,20 @@ pub async fn get_conversation(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationOut>> {
-    caller.require(READERS)?;
+    caller.require(ANY)?;
+    if caller.role == Role::Agent {
+        // An agent reads the conversations of its own handoffs.
+        let h = state
+            .store
+            .handoff_of_conversation(&id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::forbidden(format!(
+                    "conversation {id} has no handoff of yours; an agent reads only its own"
+                ))
+            })?;
+        caller.may_act_on(&h)?;
+    }
     let c = state
         .store
         .conversation(&id)
@@ -514,7 +557,7 @@ pub async fn put_customer(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CustomerIn>,
 ) -> ApiResult<Json<Customer>> {
-    caller.require(WRITERS)?;
+    caller.require(BOT)?;
     check_id("id", &id)?;
     let customer = Customer {
         id: id.clone(),
@@ -620,10 +663,17 @@ pub async fn put_agent_status(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusIn>,
 ) -> ApiResult<Json<AgentOut>> {
-    caller.require(AGENTS)?;
+    caller.require(DESK)?;
+    caller.may_act_as(&id)?;
     let agent = state
         .store
-        .set_agent_status(&id, body.status, now_string(), state.routing())
+        .set_agent_status(
+            &id,
+            body.status,
+            caller.actor(),
+            now_string(),
+            state.routing(),
+        )
         .await?;
     state.events.notify_waiters();
     Ok(Json(agent.into()))
@@ -638,7 +688,7 @@ pub async fn list_agents(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<AgentOut>>> {
-    caller.require(AGENTS)?;
+    caller.require(DESK)?;
     Ok(Json(
         state
             .store

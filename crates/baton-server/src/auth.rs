@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use baton_store::{ApiKey, Role, Store};
+use baton_store::{Actor, ApiKey, Handoff, Role, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -19,6 +19,20 @@ use crate::error::ApiError;
 use crate::AppState;
 
 const PREFIX: &str = "baton_";
+
+/// The support bot: posts messages, manages customers, CSAT and its AI's suggestions.
+pub(crate) const BOT: &[Role] = &[Role::Integrator, Role::Admin];
+/// Everyone with a key.
+pub(crate) const ANY: &[Role] = &[Role::Integrator, Role::Agent, Role::Lead, Role::Admin];
+/// The people at the desk. An agent acts on its own handoffs only ([`Caller::may_act_on`]).
+pub(crate) const DESK: &[Role] = &[Role::Agent, Role::Lead, Role::Admin];
+/// Those who see every handoff, the dashboard and the reports.
+pub(crate) const SUPERVISORS: &[Role] = &[Role::Lead, Role::Admin];
+/// Keys, agents, metrics.
+pub(crate) const ADMINS: &[Role] = &[Role::Admin];
+/// Reads conversations and customers: the bot and the supervisors (an agent reads the
+/// conversation of its own handoffs only).
+pub(crate) const READERS: &[Role] = &[Role::Integrator, Role::Lead, Role::Admin];
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -44,6 +58,73 @@ impl Caller {
                     .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
+            )))
+        }
+    }
+}
+
+impl Caller {
+    /// Who this caller is, as recorded on the events it causes.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            key_id: self.key_id.clone(),
+            role: self.role,
+        }
+    }
+
+    /// Whether the caller sees and acts on every handoff (leads and admins).
+    pub fn supervises(&self) -> bool {
+        SUPERVISORS.contains(&self.role)
+    }
+
+    /// The agent an agent key acts as; 403 for an agent key tied to no agent.
+    pub fn own_agent(&self) -> Result<&str, ApiError> {
+        self.agent_id.as_deref().ok_or_else(|| {
+            ApiError::forbidden(
+                "this agent key belongs to no agent; create one with `baton keys create --role agent --agent ID`",
+            )
+        })
+    }
+
+    /// `Ok` if the caller may act on handoff `h`: supervisors on every handoff, an agent on the
+    /// handoffs assigned or offered to its own agent. 403 otherwise (also for other roles).
+    pub fn may_act_on(&self, h: &Handoff) -> Result<(), ApiError> {
+        if self.supervises() {
+            return Ok(());
+        }
+        if self.role != Role::Agent {
+            return Err(ApiError::forbidden(format!(
+                "a key with role `{}` may not act on handoffs",
+                self.role.as_str()
+            )));
+        }
+        let me = self.own_agent()?;
+        if h.agent_id.as_deref() == Some(me) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "handoff {} is {}, not to you ({me})",
+                h.id,
+                match &h.agent_id {
+                    Some(a) => format!("assigned to {a}"),
+                    None => format!("{} and assigned to nobody", h.status.as_str()),
+                }
+            )))
+        }
+    }
+
+    /// `Ok` if the caller may change agent `agent_id` (its status): supervisors any, an agent
+    /// itself only.
+    pub fn may_act_as(&self, agent_id: &str) -> Result<(), ApiError> {
+        if self.supervises() {
+            return Ok(());
+        }
+        let me = self.own_agent()?;
+        if me == agent_id {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this key belongs to agent {me}, not {agent_id}"
             )))
         }
     }

@@ -10,8 +10,8 @@ use baton_core::model::{validate_message, InputLimits, Message, Role as MessageR
 use baton_store::{HandoffStatus, Role, Suggestion, Transition};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{now_string, uuid_like, AGENTS, READERS, WRITERS};
-use crate::auth::Caller;
+use crate::api::{now_string, uuid_like};
+use crate::auth::{Caller, ANY, BOT, DESK, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
 use crate::wire::JsonBody;
 use crate::AppState;
@@ -62,22 +62,12 @@ pub async fn reply(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ReplyIn>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    caller.require(AGENTS)?;
-    let h = state
-        .store
-        .handoff(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
+    caller.require(DESK)?;
+    let h = crate::handoffs::own_handoff(&state, &caller, &id).await?;
     if !matches!(h.status, HandoffStatus::Assigned | HandoffStatus::Accepted) {
         return Err(ApiError::conflict(format!(
             "handoff {id} is {}: only an assigned or accepted handoff can be answered",
             h.status.as_str()
-        )));
-    }
-    if caller.role == Role::Agent && caller.agent_id.is_some() && caller.agent_id != h.agent_id {
-        return Err(ApiError::forbidden(format!(
-            "handoff {id} is assigned to {}, not to you",
-            h.agent_id.as_deref().unwrap_or("nobody")
         )));
     }
     if body.text.trim().is_empty() {
@@ -120,6 +110,7 @@ pub async fn reply(
             .transition(
                 &id,
                 Transition::Accept { agent_id: agent },
+                caller.actor(),
                 now_string(),
                 state.routing(),
             )
@@ -201,7 +192,7 @@ pub async fn add_suggestions(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SuggestionsIn>,
 ) -> ApiResult<StatusCode> {
-    caller.require(WRITERS)?;
+    caller.require(BOT)?;
     if body.replies.is_empty() && body.kb_articles.is_empty() {
         return Err(ApiError::invalid(
             "replies",
@@ -262,8 +253,11 @@ pub async fn suggestions(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SuggestionsOut>> {
-    caller.require(READERS)?;
+    caller.require(ANY)?;
     let p = crate::handoffs::placement_of(&state, &id).await?;
+    if caller.role == Role::Agent {
+        caller.may_act_on(&p.handoff)?;
+    }
     let ctx = crate::handoffs::context_for(&state, &p).await?;
     let mut baton = vec![BatonSuggestion {
         kind: "reply".into(),
@@ -326,7 +320,8 @@ pub async fn suggestion_status(
     Path((id, sid)): Path<(String, String)>,
     JsonBody(body): JsonBody<SuggestionStatusIn>,
 ) -> ApiResult<Json<Suggestion>> {
-    caller.require(AGENTS)?;
+    caller.require(DESK)?;
+    crate::handoffs::own_handoff(&state, &caller, &id).await?;
     if !matches!(body.status.as_str(), "used" | "edited" | "dismissed") {
         return Err(ApiError::invalid(
             "status",
@@ -348,7 +343,7 @@ pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
-    caller.require(AGENTS)?;
+    caller.require(SUPERVISORS)?;
     let s = state.store.desk_summary().await?;
     let agents = state.store.agents().await?;
     let mut v = serde_json::to_value(&s).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -379,7 +374,7 @@ pub async fn report(
     caller: Caller,
     query: Result<axum::extract::Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    caller.require(AGENTS)?;
+    caller.require(SUPERVISORS)?;
     let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let bound = |field: &str, v: &Option<String>| {
         v.as_deref()

@@ -9,8 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_core::Stream;
 
-use crate::api::READERS;
-use crate::auth::Caller;
+use crate::auth::{Caller, ANY};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -30,7 +29,12 @@ pub async fn events(
     caller: Caller,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    caller.require(READERS)?;
+    caller.require(ANY)?;
+    // An agent's stream carries the queue and its own work only.
+    let mine = match caller.role {
+        baton_store::Role::Agent => Some(caller.own_agent()?.to_string()),
+        _ => None,
+    };
     let newest = latest_seq(&state).await?;
     let mut after: i64 = match headers.get("last-event-id") {
         None => newest,
@@ -92,6 +96,11 @@ pub async fn events(
             }
             for e in batch {
                 after = e.seq;
+                if let Some(me) = &mine {
+                    if !visible_to_agent(&e, me) {
+                        continue;
+                    }
+                }
                 let data = serde_json::json!({"seq": e.seq, "kind": e.kind, "subject": e.subject, "at": e.at, "data": e.payload});
                 yield Ok(SseEvent::default().id(e.seq.to_string()).event(e.kind.clone()).data(data.to_string()));
             }
@@ -112,6 +121,22 @@ fn reconnect_event(after: i64) -> SseEvent {
         .event("reconnect")
         .retry(Duration::from_secs(1))
         .data(data.to_string())
+}
+
+/// Whether agent `me` may see event `e`: the queue, its own status, and handoffs that are
+/// queued, with it, or that it just gave away (a transfer from it, a timeout of its offer).
+fn visible_to_agent(e: &baton_store::Event, me: &str) -> bool {
+    let field = |k: &str| e.payload.get(k).and_then(|v| v.as_str());
+    if e.kind.starts_with("queue.") {
+        return true;
+    }
+    if e.kind.starts_with("agent.") {
+        return e.subject == me;
+    }
+    field("status") == Some("queued")
+        || field("agent_id") == Some(me)
+        || field("from_agent") == Some(me)
+        || field("agent") == Some(me)
 }
 
 /// Without Last-Event-ID the stream starts now: the history is skipped.

@@ -4,11 +4,11 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use baton_core::{Conversation, Decision};
-use baton_store::{HandoffStatus, Placement, Transition};
+use baton_store::{HandoffStatus, Placement, Role, Transition};
 use serde::Deserialize;
 
-use crate::api::{now_string, AGENTS, READERS};
-use crate::auth::Caller;
+use crate::api::now_string;
+use crate::auth::{Caller, ANY, BOT, DESK};
 use crate::error::{ApiError, ApiResult};
 use crate::wire::*;
 use crate::AppState;
@@ -27,7 +27,32 @@ fn out(p: Placement, context: Option<baton_core::context::ContextPackage>) -> Ha
         eta_now_seconds: p.eta_seconds.map(|e| e.round()),
         sentiment: context.as_ref().map(|c| c.sentiment_now),
         context,
+        audit: None,
     }
+}
+
+/// The handoff's events as its audit trail.
+async fn audit(state: &AppState, id: &str) -> ApiResult<Vec<AuditEntry>> {
+    Ok(state
+        .store
+        .handoff_events(id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let field = |k: &str| e.payload.get(k).and_then(|v| v.as_str()).map(String::from);
+            AuditEntry {
+                seq: e.seq,
+                by: e
+                    .payload
+                    .get("by")
+                    .and_then(|b| serde_json::from_value(b.clone()).ok()),
+                agent_id: field("agent_id"),
+                status: field("status"),
+                kind: e.kind,
+                at: e.at,
+            }
+        })
+        .collect())
 }
 
 /// The colour of the customer's latest message, for the queue.
@@ -58,7 +83,7 @@ pub async fn list_handoffs(
     caller: Caller,
     query: Result<Query<HandoffQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Vec<HandoffOut>>> {
-    caller.require(AGENTS)?;
+    caller.require(DESK)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let status = match q.status.as_deref() {
         None => None,
@@ -69,8 +94,19 @@ pub async fn list_handoffs(
             )
         })?),
     };
+    // An agent sees the queue and its own work; leads and admins see every handoff.
+    let mine = if caller.supervises() {
+        None
+    } else {
+        Some(caller.own_agent()?.to_string())
+    };
     let mut list = Vec::new();
     for h in state.store.handoffs(status).await? {
+        if let Some(me) = &mine {
+            if h.status != HandoffStatus::Queued && h.agent_id.as_ref() != Some(me) {
+                continue;
+            }
+        }
         let p = match h.status {
             HandoffStatus::Queued => state.store.placement(&h.id, state.routing()).await?,
             _ => None,
@@ -84,6 +120,7 @@ pub async fn list_handoffs(
                 eta_now_seconds: None,
                 sentiment: None,
                 context: None,
+                audit: None,
             },
         };
         item.sentiment = sentiment;
@@ -106,10 +143,17 @@ pub async fn get_handoff(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<HandoffOut>> {
-    caller.require(READERS)?;
+    caller.require(ANY)?;
     let p = placement_of(&state, &id).await?;
+    if caller.role == Role::Agent {
+        caller.may_act_on(&p.handoff)?;
+    }
     let context = context_for(&state, &p).await?;
-    Ok(Json(out(p, Some(context))))
+    let mut answer = out(p, Some(context));
+    if caller.supervises() {
+        answer.audit = Some(audit(&state, &id).await?);
+    }
+    Ok(Json(answer))
 }
 
 /// Where handoff `id` stands now, or 404.
@@ -163,10 +207,30 @@ pub(crate) async fn context_for(
     ))
 }
 
-async fn apply(state: &AppState, id: &str, t: Transition) -> ApiResult<Json<HandoffOut>> {
+/// The handoff, if `caller` may act on it (404 for an unknown one, 403 for another's).
+pub(crate) async fn own_handoff(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<baton_store::Handoff> {
+    let h = state
+        .store
+        .handoff(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
+    caller.may_act_on(&h)?;
+    Ok(h)
+}
+
+async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    t: Transition,
+) -> ApiResult<Json<HandoffOut>> {
     let p = state
         .store
-        .transition(id, t, now_string(), state.routing())
+        .transition(id, t, caller.actor(), now_string(), state.routing())
         .await?;
     state.events.notify_waiters();
     Ok(Json(out(p, None)))
@@ -186,28 +250,23 @@ pub async fn accept(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AcceptIn>,
 ) -> ApiResult<Json<HandoffOut>> {
-    caller.require(AGENTS)?;
-    // A key tied to an agent accepts only for that agent.
-    if caller.role == baton_store::Role::Agent
-        && caller
-            .agent_id
-            .as_ref()
-            .is_some_and(|me| *me != body.agent_id)
-    {
-        return Err(ApiError::forbidden(format!(
-            "this key belongs to agent {}, not {}",
-            caller.agent_id.as_deref().unwrap_or_default(),
-            body.agent_id
-        )));
+    caller.require(DESK)?;
+    // An agent key accepts as its own agent, never as another.
+    if let (Role::Agent, Some(other)) = (caller.role, &body.agent_id) {
+        caller.may_act_as(other)?;
     }
-    apply(
-        &state,
-        &id,
-        Transition::Accept {
-            agent_id: body.agent_id,
-        },
-    )
-    .await
+    let h = own_handoff(&state, &caller, &id).await?;
+    let agent_id = match (caller.role, body.agent_id) {
+        (Role::Agent, _) => caller.own_agent()?.to_string(),
+        (_, Some(a)) => a,
+        (_, None) => h.agent_id.clone().ok_or_else(|| {
+            ApiError::conflict(format!(
+                "handoff {id} is {} and offered to nobody: give `agent_id`, or transfer it to an agent",
+                h.status.as_str()
+            ))
+        })?,
+    };
+    apply(&state, &caller, &id, Transition::Accept { agent_id }).await
 }
 
 /// Warm transfer to another agent or another team (by skill), with a note for the next person.
@@ -225,7 +284,8 @@ pub async fn transfer(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TransferIn>,
 ) -> ApiResult<Json<HandoffOut>> {
-    caller.require(AGENTS)?;
+    caller.require(DESK)?;
+    own_handoff(&state, &caller, &id).await?;
     if body.to_agent.is_none() && body.to_skill.is_none() {
         return Err(ApiError::invalid(
             "to_agent",
@@ -259,6 +319,7 @@ pub async fn transfer(
     };
     apply(
         &state,
+        &caller,
         &id,
         Transition::Transfer {
             to_agent: body.to_agent,
@@ -284,12 +345,14 @@ pub async fn resolve(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ResolveIn>,
 ) -> ApiResult<Json<HandoffOut>> {
-    caller.require(AGENTS)?;
+    caller.require(DESK)?;
+    own_handoff(&state, &caller, &id).await?;
     if body.resolution.trim().is_empty() {
         return Err(ApiError::invalid("resolution", "say how it was resolved"));
     }
     let resolved = apply(
         &state,
+        &caller,
         &id,
         Transition::Resolve {
             resolution: body.resolution,
@@ -323,16 +386,26 @@ pub async fn callback(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CallbackIn>,
 ) -> ApiResult<Json<HandoffOut>> {
-    caller.require(&[
-        baton_store::Role::Integrator,
-        baton_store::Role::Agent,
-        baton_store::Role::Admin,
-    ])?;
+    caller.require(ANY)?;
+    if caller.role == Role::Integrator {
+        // The customer, through the bot, may choose a callback instead of waiting; once a
+        // person has the handoff, only the desk moves it.
+        let h = placement_of(&state, &id).await?.handoff;
+        if !matches!(h.status, HandoffStatus::Queued | HandoffStatus::Callback) {
+            return Err(ApiError::forbidden(format!(
+                "handoff {id} is {}: the bot schedules a callback only while the customer waits in the queue",
+                h.status.as_str()
+            )));
+        }
+    } else {
+        own_handoff(&state, &caller, &id).await?;
+    }
     if body.at < jiff::Timestamp::now() {
         return Err(ApiError::invalid("at", "a callback must be in the future"));
     }
     apply(
         &state,
+        &caller,
         &id,
         Transition::Callback {
             at: body.at.to_string(),
@@ -355,12 +428,12 @@ pub async fn csat(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CsatIn>,
 ) -> ApiResult<Json<HandoffOut>> {
-    caller.require(&[baton_store::Role::Integrator, baton_store::Role::Admin])?;
+    caller.require(BOT)?;
     if !(1..=5).contains(&body.score) {
         return Err(ApiError::invalid(
             "score",
             format!("{} is outside 1..=5", body.score),
         ));
     }
-    apply(&state, &id, Transition::Csat { score: body.score }).await
+    apply(&state, &caller, &id, Transition::Csat { score: body.score }).await
 }

@@ -14,8 +14,9 @@ use baton_store::{Delivery, WebhookEndpoint};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::api::{now_string, WRITERS};
+use crate::api::now_string;
 use crate::auth::Caller;
+use crate::auth::BOT;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::{JsonBody, WebhookIn, WebhookOut};
 use crate::AppState;
@@ -54,7 +55,7 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody<WebhookIn>,
 ) -> ApiResult<(StatusCode, Json<WebhookOut>)> {
-    caller.require(WRITERS)?;
+    caller.require(BOT)?;
     let url = reqwest::Url::parse(&body.url)
         .map_err(|e| ApiError::invalid("url", format!("not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -86,7 +87,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<WebhookOut>>> {
-    caller.require(WRITERS)?;
+    caller.require(BOT)?;
     Ok(Json(
         state
             .store
@@ -114,7 +115,7 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(WRITERS)?;
+    caller.require(BOT)?;
     state.store.remove_webhook(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

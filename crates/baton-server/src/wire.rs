@@ -414,14 +414,36 @@ pub struct HandoffOut {
     pub sentiment: Option<baton_core::context::Colour>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<baton_core::context::ContextPackage>,
+    /// Who did what to the handoff, oldest first (leads and admins, on `GET /v1/handoffs/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Vec<AuditEntry>>,
+}
+
+/// One entry of a handoff's audit trail.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub seq: i64,
+    /// The event: handoff.created, handoff.assigned, handoff.accepted, handoff.transferred, ...
+    pub kind: String,
+    pub at: String,
+    /// The key that made the change and its role; absent when Baton made it (routing,
+    /// timeouts, due callbacks).
+    #[schema(value_type = Option<Object>)]
+    pub by: Option<baton_store::Actor>,
+    /// The agent the handoff was with after the event.
+    pub agent_id: Option<String>,
+    pub status: Option<String>,
 }
 
 /// `POST /v1/handoffs/{id}/accept`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptIn {
+    /// The agent accepting: an agent key's own agent when absent (another agent is 403); a
+    /// lead or admin accepts for the handoff's assigned agent when absent.
+    #[serde(default)]
     #[schema(max_length = 200)]
-    pub agent_id: String,
+    pub agent_id: Option<String>,
 }
 
 /// `POST /v1/handoffs/{id}/transfer`: to an agent, or to another team (by skill), with a note.

@@ -43,13 +43,13 @@ async fn a_conversation_continues_then_hands_off_with_a_stored_handoff() {
     assert_eq!(r["decision"]["at"], 2);
     let handoff_id = r["handoff"]["id"].as_str().unwrap().to_string();
 
-    let (s, c) = app.get("/v1/conversations/c1", &app.agent).await;
+    let (s, c) = app.get("/v1/conversations/c1", &app.lead).await;
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["messages"].as_array().unwrap().len(), 3);
     assert_eq!(c["decision"]["escalate"], true);
     // Nobody is on shift: the customer is offered a callback instead of an endless queue.
     assert_eq!(r["handoff"]["status"], "callback", "{r}");
-    let (s, h) = app.get("/v1/handoffs?status=callback", &app.agent).await;
+    let (s, h) = app.get("/v1/handoffs?status=callback", &app.lead).await;
     assert_eq!(s, 200, "{h}");
     assert_eq!(h[0]["id"], handoff_id.as_str());
     let (s, h) = app
@@ -88,7 +88,7 @@ async fn keys_and_roles_are_enforced() {
         .send(
             app.client
                 .post(&url)
-                .bearer_auth(&app.agent)
+                .bearer_auth(&app.lead)
                 .json(&first("hi")),
         )
         .await;
@@ -134,6 +134,26 @@ async fn idempotency_key_replays_the_first_answer_without_a_second_append() {
     let (s2, r2) = app.send(send()).await;
     assert_eq!((s1, s2), (200, 200));
     assert_eq!(r1, r2);
+    assert_eq!(app.message_count("c1").await, 1);
+    // The same key with another body is refused, naming the key; nothing is appended.
+    let (s, r) = app
+        .send(
+            app.client
+                .post(&url)
+                .bearer_auth(&app.integrator)
+                .header("Idempotency-Key", "req-42")
+                .json(&first("a different message")),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"]["field"].clone()),
+        (422, json!("Idempotency-Key")),
+        "{r}"
+    );
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("req-42"),
+        "{r}"
+    );
     assert_eq!(app.message_count("c1").await, 1);
     let (s, r) = app
         .send(
@@ -263,7 +283,7 @@ async fn agents_customers_and_status() {
     let (s, r) = app
         .send(put(
             "/v1/agents/a1/status",
-            &app.agent,
+            &app.lead,
             json!({"status": "available"}),
         ))
         .await;
@@ -271,12 +291,12 @@ async fn agents_customers_and_status() {
     let (s, _) = app
         .send(put(
             "/v1/agents/zz/status",
-            &app.agent,
+            &app.lead,
             json!({"status": "available"}),
         ))
         .await;
     assert_eq!(s, 404);
-    let (s, r) = app.get("/v1/agents", &app.agent).await;
+    let (s, r) = app.get("/v1/agents", &app.lead).await;
     assert_eq!((s, r.as_array().unwrap().len()), (200, 1));
 
     // A stored customer lets the first message come without one; VIP tier drives the vip rule.
@@ -303,7 +323,7 @@ async fn agents_customers_and_status() {
 #[tokio::test]
 async fn openapi_describes_every_route_and_metrics_count_requests() {
     let app = spawn_app().await;
-    let (s, spec) = app.get("/openapi.json", &app.agent).await;
+    let (s, spec) = app.get("/openapi.json", &app.lead).await;
     assert_eq!(s, 200);
     let mut documented: Vec<(String, String)> = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -346,7 +366,7 @@ async fn each_key_is_rate_limited_with_retry_after() {
         let resp = app
             .client
             .get(format!("{}/v1/agents", app.base))
-            .bearer_auth(&app.agent)
+            .bearer_auth(&app.lead)
             .send()
             .await
             .unwrap();

@@ -49,7 +49,7 @@ async fn an_escalation_is_routed_with_its_context_and_goes_through_its_lifecycle
     let id = h["id"].as_str().unwrap().to_string();
 
     // The context package a human reads in 10 seconds.
-    let (s, full) = app.get(&format!("/v1/handoffs/{id}"), &app.agent).await;
+    let (s, full) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
     assert_eq!(s, 200, "{full}");
     let ctx = &full["context"];
     let summary = ctx["summary"].as_str().unwrap();
@@ -87,7 +87,7 @@ async fn an_escalation_is_routed_with_its_context_and_goes_through_its_lifecycle
     // Lifecycle, with the transitions that make no sense refused.
     let post = |path: String, body: Value| {
         let app = &app;
-        async move { app.post(&path, &app.agent, body).await }
+        async move { app.post(&path, &app.lead, body).await }
     };
     let (s, e) = post(
         format!("/v1/handoffs/{id}/accept"),
@@ -129,7 +129,7 @@ async fn an_escalation_is_routed_with_its_context_and_goes_through_its_lifecycle
         ),
         (json!("assigned"), json!("tech"), json!(1))
     );
-    let agents: Value = app.get("/v1/agents", &app.agent).await.1;
+    let agents: Value = app.get("/v1/agents", &app.lead).await.1;
     let load = |id: &str| {
         agents
             .as_array()
@@ -184,7 +184,7 @@ async fn an_escalation_is_routed_with_its_context_and_goes_through_its_lifecycle
         )
         .await;
     assert_eq!((s, r["csat"].clone()), (200, json!(5)), "{r}");
-    let agents: Value = app.get("/v1/agents", &app.agent).await.1;
+    let agents: Value = app.get("/v1/agents", &app.lead).await.1;
     assert!(
         agents.as_array().unwrap().iter().all(|a| a["active"] == 0),
         "{agents}"
@@ -192,7 +192,7 @@ async fn an_escalation_is_routed_with_its_context_and_goes_through_its_lifecycle
     let (s, _) = app
         .post(
             "/v1/handoffs/nope/accept",
-            &app.agent,
+            &app.lead,
             json!({"agent_id": "x"}),
         )
         .await;
@@ -229,11 +229,11 @@ async fn without_a_free_agent_the_customer_is_queued_with_an_honest_wait() {
     let h1 = first["handoff"]["id"].as_str().unwrap();
     app.post(
         &format!("/v1/handoffs/{h1}/resolve"),
-        &app.agent,
+        &app.lead,
         json!({"resolution": "done", "necessary": true}),
     )
     .await;
-    let (_, q) = app.get("/v1/handoffs?status=assigned", &app.agent).await;
+    let (_, q) = app.get("/v1/handoffs?status=assigned", &app.lead).await;
     assert_eq!(q[0]["conversation_id"], "c2", "{q}");
 }
 
@@ -290,14 +290,14 @@ async fn an_assignment_not_accepted_in_time_goes_to_the_next_agent() {
     let mut moved = Value::Null;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.agent).await;
+        let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
         if h["agent_id"].is_string() && h["agent_id"] != assigned_to.as_str() {
             moved = h;
             break;
         }
     }
     assert_eq!(moved["agent_id"], "second", "{moved}");
-    let (_, agents) = app.get("/v1/agents", &app.agent).await;
+    let (_, agents) = app.get("/v1/agents", &app.lead).await;
     let first = agents
         .as_array()
         .unwrap()
@@ -387,7 +387,7 @@ async fn live_events_arrive_and_resume_with_last_event_id() {
     let stream = app
         .client
         .get(format!("{}/v1/events", app.base))
-        .bearer_auth(&app.agent)
+        .bearer_auth(&app.lead)
         .send()
         .await
         .unwrap();
@@ -402,7 +402,7 @@ async fn live_events_arrive_and_resume_with_last_event_id() {
     let resumed = app
         .client
         .get(format!("{}/v1/events", app.base))
-        .bearer_auth(&app.agent)
+        .bearer_auth(&app.lead)
         .header("Last-Event-ID", &events[0].0)
         .send()
         .await
@@ -412,7 +412,7 @@ async fn live_events_arrive_and_resume_with_last_event_id() {
     let bad = app
         .client
         .get(format!("{}/v1/events", app.base))
-        .bearer_auth(&app.agent)
+        .bearer_auth(&app.lead)
         .header("Last-Event-ID", "yesterday")
         .send()
         .await
@@ -529,7 +529,7 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
         .await;
     assert_eq!(s, 201);
     let (_, list) = app
-        .get(&format!("/v1/handoffs/{id}/suggestions"), &app.agent)
+        .get(&format!("/v1/handoffs/{id}/suggestions"), &app.lead)
         .await;
     // In the order they were given: the two replies, then the KB article.
     let texts: Vec<&str> = list["integrator"]
@@ -562,7 +562,7 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
     let (s, _) = app
         .post(
             &format!("/v1/handoffs/{id}/messages"),
-            &app.agent,
+            &app.lead,
             json!({"text": "hi", "suggestion_id": "nope"}),
         )
         .await;
@@ -572,7 +572,7 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
     let (s, r) = app
         .post(
             &format!("/v1/handoffs/{id}/messages"),
-            &app.agent,
+            &app.lead,
             json!({"text": "I've refunded the charge.", "suggestion_id": ids[0]}),
         )
         .await;
@@ -580,7 +580,7 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
     let (s, _) = app
         .post(
             &format!("/v1/handoffs/{id}/messages"),
-            &app.agent,
+            &app.lead,
             json!({"text": "Sorry about the roaming fee, Ana.", "suggestion_id": ids[1]}),
         )
         .await;
@@ -588,13 +588,13 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
     let (s, _) = app
         .post(
             &format!("/v1/handoffs/{id}/suggestions/{}", ids[2]),
-            &app.agent,
+            &app.lead,
             json!({"status": "dismissed"}),
         )
         .await;
     assert_eq!(s, 200);
     let (_, list) = app
-        .get(&format!("/v1/handoffs/{id}/suggestions"), &app.agent)
+        .get(&format!("/v1/handoffs/{id}/suggestions"), &app.lead)
         .await;
     let statuses: Vec<&str> = list["integrator"]
         .as_array()
@@ -604,6 +604,58 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
         .collect();
     assert_eq!(statuses, ["used", "edited", "dismissed"]);
     // The first reply accepted the assigned handoff.
-    let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.agent).await;
+    let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
     assert_eq!(h["status"], "accepted");
+}
+
+#[tokio::test]
+async fn an_agent_key_acts_as_its_own_agent_and_leads_read_the_audit_trail() {
+    let app = spawn_app().await;
+    app.agent_on_shift("a1", &["billing"], 2, "senior").await;
+    let (_, r) = app
+        .post_message("c1", &first("I was charged twice, get me a real person"))
+        .await;
+    let id = r["handoff"]["id"].as_str().unwrap().to_string();
+    assert_eq!(r["handoff"]["agent_id"], "a1", "{r}");
+    let key = app.agent_key("a1").await;
+    // Accepting as another agent is refused; without `agent_id` the key's own agent accepts.
+    let (s, e) = app
+        .post(
+            &format!("/v1/handoffs/{id}/accept"),
+            &key,
+            json!({"agent_id": "a2"}),
+        )
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (s, h) = app
+        .post(&format!("/v1/handoffs/{id}/accept"), &key, json!({}))
+        .await;
+    assert_eq!((s, h["status"].clone()), (200, json!("accepted")), "{h}");
+    // The agent's view has no audit trail; the lead's shows who did what.
+    let (_, mine) = app.get(&format!("/v1/handoffs/{id}"), &key).await;
+    assert!(mine.get("audit").is_none(), "{mine}");
+    let (s, full) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
+    assert_eq!(s, 200);
+    let trail = full["audit"].as_array().unwrap();
+    let kinds: Vec<&str> = trail.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["handoff.created", "handoff.assigned", "handoff.accepted"]
+    );
+    assert_eq!(trail[1]["by"], Value::Null, "routing assigned it");
+    assert_eq!(trail[2]["by"]["role"], "agent");
+    assert_eq!(
+        trail[2]["by"]["key_id"].as_str().unwrap(),
+        key.split('_').nth(1).unwrap()
+    );
+    assert_eq!(trail[2]["agent_id"], "a1");
+    // The customer's rating waits for the resolution.
+    let (s, e) = app
+        .post(
+            &format!("/v1/handoffs/{id}/csat"),
+            &app.integrator,
+            json!({"score": 5}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
 }

@@ -45,8 +45,12 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub enum Role {
     /// A support bot: posts messages, manages customers, reads conversations.
     Integrator,
-    /// A human agent: reads conversations and handoffs, sets their own status.
+    /// A human agent: acts on the handoffs assigned or offered to its own agent, and on its own
+    /// status.
     Agent,
+    /// A supervisor: sees and acts on every handoff, reassigns, reads the dashboard and reports;
+    /// cannot manage keys, agents or webhooks.
+    Lead,
     /// Everything, including agents, keys and metrics.
     Admin,
 }
@@ -56,6 +60,7 @@ impl Role {
         match self {
             Role::Integrator => "integrator",
             Role::Agent => "agent",
+            Role::Lead => "lead",
             Role::Admin => "admin",
         }
     }
@@ -64,6 +69,7 @@ impl Role {
         match s {
             "integrator" => Some(Role::Integrator),
             "agent" => Some(Role::Agent),
+            "lead" => Some(Role::Lead),
             "admin" => Some(Role::Admin),
             _ => None,
         }
@@ -334,6 +340,14 @@ pub enum Transition {
     },
 }
 
+/// Who made a change: the API key and its role, recorded on the events it writes (the audit
+/// trail). Changes the service makes by itself (routing, timeouts) carry no actor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub key_id: String,
+    pub role: Role,
+}
+
 /// A suggestion beside a handoff in the agent desk: a reply or a KB article from the
 /// integrator's AI, and what the agent did with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -402,6 +416,24 @@ pub struct Event {
 /// placed; runs inside the transaction, so the stored answer and the message commit together.
 pub type Respond = Box<dyn Fn(Option<&Placement>) -> String + Send + Sync>;
 
+/// What an `Idempotency-Key` stores with the write it made.
+pub struct Idempotency {
+    /// Unique per caller, conversation and key.
+    pub scope: String,
+    /// A fingerprint of the request, so a key reused with another body can be refused.
+    pub request: String,
+    pub respond: Respond,
+}
+
+/// The stored answer of an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentReply {
+    /// The fingerprint of the request that made it (`None` for answers stored before
+    /// fingerprints were kept).
+    pub request: Option<String>,
+    pub response: String,
+}
+
 /// Everything one accepted message writes, in one transaction.
 pub struct Append {
     pub conversation_id: String,
@@ -422,8 +454,8 @@ pub struct Append {
     /// An extra event written with the message: `(kind, subject, payload)` (e.g. an agent's
     /// reply, which the integrator's webhook must receive).
     pub extra_event: Option<(String, String, serde_json::Value)>,
-    /// `(scope, respond)`: the answer to replay for a retried request.
-    pub idempotency: Option<(String, Respond)>,
+    /// The answer to replay for a retried request.
+    pub idempotency: Option<Idempotency>,
     /// Wall-clock time of the write, RFC 3339.
     pub now: String,
 }
@@ -449,7 +481,7 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredConversation>>;
     /// The stored response of an idempotent request, if any.
-    async fn idempotent_response(&self, scope: &str) -> Result<Option<String>>;
+    async fn idempotent_response(&self, scope: &str) -> Result<Option<IdempotentReply>>;
     /// The conversations with these ids (unknown ids are skipped).
     async fn conversations_by_ids(&self, ids: Vec<String>) -> Result<Vec<StoredConversation>>;
     /// What the metrics of a period need, read through indexes on the start time.
@@ -463,6 +495,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &str,
         status: AgentStatus,
+        by: Actor,
         now: String,
         routing: RoutingParams,
     ) -> Result<Agent>;
@@ -479,6 +512,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &str,
         transition: Transition,
+        by: Actor,
         now: String,
         routing: RoutingParams,
     ) -> Result<Placement>;
@@ -539,6 +573,9 @@ pub trait Store: Send + Sync + 'static {
     async fn last_event_seq(&self) -> Result<i64>;
     /// Events with `seq > after`, oldest first, at most `limit`.
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
+    /// The events of one handoff, oldest first: its audit trail (what happened, when, and who
+    /// did it, under `payload.by`).
+    async fn handoff_events(&self, handoff_id: &str) -> Result<Vec<Event>>;
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<()>;
     /// Wakes `wake` whenever another process commits events to this store (PostgreSQL:

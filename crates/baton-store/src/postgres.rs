@@ -25,10 +25,16 @@ use crate::sqlstore::{Backend, SqlStore, Write, Written};
 use crate::{Result, StoreError};
 
 /// Every PostgreSQL migration, in order (a test checks the folder holds exactly these).
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_audit.sql",
+        include_str!("../migrations/postgres/0002_audit.sql"),
+    ),
+];
 
 /// Key of the advisory lock that serialises migrations of instances starting together.
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e00;

@@ -8,8 +8,9 @@ use baton_core::{EscalationFacts, Priority};
 use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
-    Agent, AgentStatus, ApiKey, Append, HandoffScore, HandoffStatus, MetricsQuery, NewHandoff,
-    Role, RoutingParams, Seniority, Store, StoreError, Transition, WebhookEndpoint,
+    Actor, Agent, AgentStatus, ApiKey, Append, HandoffScore, HandoffStatus, Idempotency,
+    IdempotentReply, MetricsQuery, NewHandoff, Role, RoutingParams, Seniority, Store, StoreError,
+    Transition, WebhookEndpoint,
 };
 
 const ROUTING: RoutingParams = RoutingParams {
@@ -19,6 +20,14 @@ const ROUTING: RoutingParams = RoutingParams {
 };
 
 const NOW: &str = "2026-11-27T10:00:00Z";
+
+/// The key the lifecycle changes of these tests are made with.
+fn by() -> Actor {
+    Actor {
+        key_id: "k-lead".into(),
+        role: Role::Lead,
+    }
+}
 
 fn customer(id: &str) -> Customer {
     Customer {
@@ -83,15 +92,16 @@ async fn suite(store: &dyn Store) {
 
     // Idempotent responses and handoffs are written with their message.
     let mut a = append("c1", 2, None);
-    a.idempotency = Some((
-        "key-1:c1:abc".into(),
-        Box::new(|p| {
+    a.idempotency = Some(Idempotency {
+        scope: "key-1:c1:abc".into(),
+        request: "fingerprint-1".into(),
+        respond: Box::new(|p| {
             format!(
                 "{{\"handoff\":\"{}\"}}",
                 p.map_or("-", |p| p.handoff.id.as_str())
             )
         }),
-    ));
+    });
     a.handoff = Some(NewHandoff {
         id: "h1".into(),
         skill: "billing".into(),
@@ -108,12 +118,11 @@ async fn suite(store: &dyn Store) {
     assert_eq!(placed.position, Some(0));
     assert_eq!(placed.agents_on_shift, 0);
     assert_eq!(
-        store
-            .idempotent_response("key-1:c1:abc")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("{\"handoff\":\"h1\"}")
+        store.idempotent_response("key-1:c1:abc").await.unwrap(),
+        Some(IdempotentReply {
+            request: Some("fingerprint-1".into()),
+            response: "{\"handoff\":\"h1\"}".into()
+        })
     );
     assert_eq!(
         store
@@ -151,13 +160,13 @@ async fn suite(store: &dyn Store) {
         agent
     );
     let a = store
-        .set_agent_status("a1", AgentStatus::Available, NOW.into(), ROUTING)
+        .set_agent_status("a1", AgentStatus::Available, by(), NOW.into(), ROUTING)
         .await
         .unwrap();
     assert_eq!(a.status, AgentStatus::Available);
     assert!(matches!(
         store
-            .set_agent_status("nobody", AgentStatus::Away, NOW.into(), ROUTING)
+            .set_agent_status("nobody", AgentStatus::Away, by(), NOW.into(), ROUTING)
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -169,7 +178,7 @@ async fn suite(store: &dyn Store) {
     );
     assert_eq!(store.agent("a1").await.unwrap().unwrap().active, 1);
     // Lifecycle: accept by someone else is a conflict; accept, resolve, CSAT once.
-    let t = |t| store.transition("h1", t, NOW.into(), ROUTING);
+    let t = |t| store.transition("h1", t, by(), NOW.into(), ROUTING);
     assert!(matches!(
         t(Transition::Accept {
             agent_id: "a9".into()
@@ -187,6 +196,11 @@ async fn suite(store: &dyn Store) {
         .status,
         HandoffStatus::Accepted
     );
+    // The customer rates a handoff once it is resolved, not before.
+    assert!(matches!(
+        t(Transition::Csat { score: 5 }).await,
+        Err(StoreError::Conflict(_))
+    ));
     let done = t(Transition::Resolve {
         resolution: "refunded".into(),
         necessary: true,
@@ -219,11 +233,35 @@ async fn suite(store: &dyn Store) {
     ));
     assert!(matches!(
         store
-            .transition("nope", Transition::Csat { score: 4 }, NOW.into(), ROUTING)
+            .transition(
+                "nope",
+                Transition::Csat { score: 4 },
+                by(),
+                NOW.into(),
+                ROUTING
+            )
             .await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.agents().await.unwrap().len(), 1);
+    // The audit trail: every event of the handoff, with who made the lifecycle changes.
+    let trail = store.handoff_events("h1").await.unwrap();
+    let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "handoff.created",
+            "handoff.assigned",
+            "handoff.accepted",
+            "handoff.resolved",
+            "handoff.csat"
+        ]
+    );
+    assert_eq!(trail[1].payload["by"], serde_json::Value::Null);
+    for e in &trail[2..] {
+        assert_eq!(e.payload["by"]["key_id"], "k-lead", "{}", e.kind);
+        assert_eq!(e.payload["by"]["role"], "lead", "{}", e.kind);
+    }
 
     // A callback that is due joins the queue on the sweep and goes to a free agent.
     let mut a = append("c3", 0, Some(customer("cust-1")));

@@ -36,13 +36,15 @@ pub enum KeysCommand {
     Create {
         #[arg(long)]
         db: PathBuf,
-        /// integrator, agent or admin
+        /// integrator (the bot), agent (its own handoffs; needs --agent), lead (every handoff,
+        /// dashboard, reports) or admin (everything, keys, agents, webhooks)
         #[arg(long)]
         role: String,
         /// Who or what the key is for.
         #[arg(long)]
         name: String,
-        /// For an agent key: the agent it belongs to (the desk shows their handoffs).
+        /// For an agent key (required): the agent it belongs to, which must exist
+        /// (`PUT /v1/agents/{id}`). The key acts on that agent's handoffs and status only.
         #[arg(long)]
         agent: Option<String>,
     },
@@ -183,14 +185,32 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 agent,
             } => {
                 let role = Role::parse(&role).with_context(|| {
-                    format!("unknown role `{role}`; expected integrator, agent or admin")
+                    format!("unknown role `{role}`; expected integrator, agent, lead or admin")
                 })?;
                 if name.trim().is_empty() {
                     bail!("--name must not be empty");
                 }
+                match (&agent, role) {
+                    (None, Role::Agent) => bail!(
+                        "an agent key needs --agent ID: the agent whose handoffs it acts on"
+                    ),
+                    (Some(_), r) if r != Role::Agent => bail!(
+                        "--agent is only for keys with --role agent (a {} key is not tied to an agent)",
+                        r.as_str()
+                    ),
+                    _ => {}
+                }
                 let store = open_store(&db).await?;
-                if agent.is_some() && role != Role::Agent {
-                    bail!("--agent is only for keys with --role agent");
+                if let Some(a) = &agent {
+                    if store.agent(a).await?.is_none() {
+                        let known: Vec<String> =
+                            store.agents().await?.into_iter().map(|a| a.id).collect();
+                        bail!(
+                            "no agent `{a}` in {}; create it first with PUT /v1/agents/{a} (agents: {})",
+                            db.display(),
+                            if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
+                        );
+                    }
                 }
                 let new = baton_server::auth::generate_agent_key(&name, role, agent, now());
                 store.create_key(new.record.clone()).await?;
@@ -301,11 +321,24 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
                 active: 0,
             };
             store.put_agent(agent, now()).await?;
-            store
-                .set_agent_status(id, AgentStatus::Available, now(), state.routing())
-                .await?;
         }
         let admin = generate_key("demo admin", Role::Admin, now());
+        for (id, ..) in DEMO_TEAM {
+            store
+                .set_agent_status(
+                    id,
+                    AgentStatus::Available,
+                    baton_store::Actor {
+                        key_id: admin.record.id.clone(),
+                        role: Role::Admin,
+                    },
+                    now(),
+                    state.routing(),
+                )
+                .await?;
+        }
+        let lead = generate_key("demo lead", Role::Lead, now());
+        store.create_key(lead.record.clone()).await?;
         let sarah = baton_server::auth::generate_agent_key(
             "Sarah Chen",
             Role::Agent,
@@ -362,7 +395,10 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             "  agent desk     {base}/desk   (Sarah Chen's key: {})",
             sarah.key
         );
-        println!("  dashboard      {base}/dashboard");
+        println!(
+            "  dashboard      {base}/dashboard   (lead key: {})",
+            lead.key
+        );
         println!(
             "  try:  curl -H 'Authorization: Bearer {}' {base}/v1/handoffs",
             admin.key

@@ -373,3 +373,36 @@ fn export_writes_resolved_conversations_from_a_database() {
     let missing = baton(&["export", "--db", "no/such.db"], None);
     assert_eq!(missing.code(), 2, "{}", missing.describe());
 }
+
+#[test]
+fn agent_keys_belong_to_an_existing_agent_and_other_roles_to_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("k.db");
+    let db = db.to_str().unwrap();
+    let create = |extra: &[&str]| {
+        let mut args = vec!["keys", "create", "--db", db, "--name", "x"];
+        args.extend_from_slice(extra);
+        baton(&args, None)
+    };
+    let no_agent = create(&["--role", "agent"]);
+    assert_eq!(no_agent.code(), 2, "{}", no_agent.describe());
+    assert!(
+        no_agent.stderr().contains("--agent"),
+        "{}",
+        no_agent.describe()
+    );
+    let unknown = create(&["--role", "agent", "--agent", "agent-zoe"]);
+    assert_eq!(unknown.code(), 2, "{}", unknown.describe());
+    assert!(
+        unknown.stderr().contains("no agent `agent-zoe`"),
+        "{}",
+        unknown.describe()
+    );
+    let lead_with_agent = create(&["--role", "lead", "--agent", "agent-zoe"]);
+    assert_eq!(lead_with_agent.code(), 2, "{}", lead_with_agent.describe());
+    let lead = create(&["--role", "lead"]);
+    assert_eq!(lead.code(), 0, "{}", lead.describe());
+    assert!(lead.stdout().starts_with("baton_"), "{}", lead.describe());
+    let list = baton(&["keys", "list", "--db", db], None);
+    assert!(list.stdout().contains("lead"), "{}", list.describe());
+}

@@ -120,7 +120,19 @@ async fn work(
         ),
     ];
     for (t, at) in steps {
-        store.transition(id, t, at, ROUTING).await.unwrap();
+        store
+            .transition(
+                id,
+                t,
+                baton_store::Actor {
+                    key_id: "k-test".into(),
+                    role: baton_store::Role::Lead,
+                },
+                at,
+                ROUTING,
+            )
+            .await
+            .unwrap();
     }
 }
 
@@ -151,6 +163,10 @@ fn seed(db: &Path) {
                 .set_agent_status(
                     &format!("a-{skill}"),
                     AgentStatus::Available,
+                    baton_store::Actor {
+                        key_id: "k-test".into(),
+                        role: baton_store::Role::Admin,
+                    },
                     "2026-11-01T00:00:00Z".into(),
                     ROUTING,
                 )

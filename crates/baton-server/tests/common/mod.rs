@@ -17,7 +17,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin: String,
     pub integrator: String,
-    pub agent: String,
+    /// A lead's key: acts on every handoff.
+    pub lead: String,
     pub _dir: tempfile::TempDir,
 }
 
@@ -26,7 +27,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
-    spawn_app_full(settings, Policy::default(), false).await
+    spawn_app_full(settings, default_policy(), false).await
+}
+
+/// The default policy, compiled once per test binary (compiling it is most of a server's start).
+pub fn default_policy() -> Policy {
+    static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(Policy::default).clone()
 }
 
 /// A server with `policy`; `workers` starts the routing sweep and webhook delivery.
@@ -35,7 +42,7 @@ pub async fn spawn_app_full(mut settings: Settings, policy: Policy, workers: boo
     settings.db = dir.path().join("baton.db");
     let store = Arc::new(SqliteStore::open(&settings.db).unwrap());
     let mut keys = Vec::new();
-    for role in [Role::Admin, Role::Integrator, Role::Agent] {
+    for role in [Role::Admin, Role::Integrator, Role::Lead] {
         let k = generate_key(role.as_str(), role, "2026-01-01T00:00:00Z".into());
         store.create_key(k.record.clone()).await.unwrap();
         keys.push(k.key);
@@ -54,7 +61,7 @@ pub async fn spawn_app_full(mut settings: Settings, policy: Policy, workers: boo
         client: reqwest::Client::new(),
         admin: keys[0].clone(),
         integrator: keys[1].clone(),
-        agent: keys[2].clone(),
+        lead: keys[2].clone(),
         _dir: dir,
     }
 }
@@ -97,6 +104,18 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A new key of agent `agent_id` (which acts on that agent's handoffs and status only).
+    pub async fn agent_key(&self, agent_id: &str) -> String {
+        let k = baton_server::auth::generate_agent_key(
+            agent_id,
+            Role::Agent,
+            Some(agent_id.to_string()),
+            "2026-01-01T00:00:00Z".into(),
+        );
+        self.store.create_key(k.record.clone()).await.unwrap();
+        k.key
+    }
+
     pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
         self.send(
             self.client
@@ -126,7 +145,7 @@ impl TestApp {
         let (s, r) = self
             .put(
                 &format!("/v1/agents/{id}/status"),
-                &self.agent,
+                &self.lead,
                 json!({"status": "available"}),
             )
             .await;

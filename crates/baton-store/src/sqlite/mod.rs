@@ -59,6 +59,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_delivery_leases.sql",
         include_str!("../../migrations/sqlite/0008_delivery_leases.sql"),
     ),
+    (
+        "0009_audit.sql",
+        include_str!("../../migrations/sqlite/0009_audit.sql"),
+    ),
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -6,8 +6,8 @@ use super::reads::{agent_from_row, load_agent, AGENT_COLUMNS};
 use super::writes::insert_event;
 use crate::sql::{bad_value, vals, Db, Row};
 use crate::{
-    Agent, AgentStatus, Handoff, HandoffStatus, NewHandoff, Placement, Result, RoutingParams,
-    StoreError, Transition,
+    Actor, Agent, AgentStatus, Handoff, HandoffStatus, NewHandoff, Placement, Result,
+    RoutingParams, StoreError, Transition,
 };
 use baton_core::routing::{self, AgentSlot, Need, Queued};
 use baton_core::Priority;
@@ -350,6 +350,7 @@ pub(crate) fn transition(
     conn: &impl Db,
     id: &str,
     t: &Transition,
+    by: &Actor,
     now: &str,
     params: RoutingParams,
 ) -> Result<Placement> {
@@ -379,7 +380,7 @@ pub(crate) fn transition(
                 conn,
                 "handoff.accepted",
                 &must_load(conn, id)?,
-                serde_json::json!({}),
+                serde_json::json!({"by": by}),
                 now,
             )?;
         }
@@ -428,7 +429,7 @@ pub(crate) fn transition(
                 conn,
                 "handoff.transferred",
                 &moved,
-                serde_json::json!({"from_agent": h.agent_id, "to_agent": to_agent, "note": note}),
+                serde_json::json!({"from_agent": h.agent_id, "to_agent": to_agent, "note": note, "by": by}),
                 now,
             )?;
             match to_agent {
@@ -462,7 +463,7 @@ pub(crate) fn transition(
                 conn,
                 "handoff.resolved",
                 &must_load(conn, id)?,
-                serde_json::json!({}),
+                serde_json::json!({"by": by}),
                 now,
             )?;
         }
@@ -481,11 +482,17 @@ pub(crate) fn transition(
                 conn,
                 "handoff.callback",
                 &must_load(conn, id)?,
-                serde_json::json!({}),
+                serde_json::json!({"by": by}),
                 now,
             )?;
         }
         Transition::Csat { score } => {
+            if h.status != HandoffStatus::Resolved {
+                return Err(StoreError::Conflict(format!(
+                    "handoff {id} is {}: the customer rates a handoff once it is resolved",
+                    h.status.as_str()
+                )));
+            }
             if h.csat.is_some() {
                 return Err(StoreError::Conflict(format!(
                     "handoff {id} already has a CSAT score"
@@ -499,7 +506,7 @@ pub(crate) fn transition(
                 conn,
                 "handoff.csat",
                 &must_load(conn, id)?,
-                serde_json::json!({}),
+                serde_json::json!({"by": by}),
                 now,
             )?;
         }

@@ -12,9 +12,9 @@ use baton_core::model::Customer;
 
 use crate::sql::{vals, Db};
 use crate::{
-    Agent, AgentStatus, ApiKey, Append, Delivery, Event, Handoff, HandoffScore, HandoffStatus,
-    MetricsData, MetricsQuery, Placement, Result, RoutingParams, Store, StoreError,
-    StoredConversation, Transition, WebhookEndpoint,
+    Actor, Agent, AgentStatus, ApiKey, Append, Delivery, Event, Handoff, HandoffScore,
+    HandoffStatus, IdempotentReply, MetricsData, MetricsQuery, Placement, Result, RoutingParams,
+    Store, StoreError, StoredConversation, Transition, WebhookEndpoint,
 };
 pub use writes::{Write, Written};
 
@@ -114,15 +114,20 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn idempotent_response(&self, scope: &str) -> Result<Option<String>> {
+    async fn idempotent_response(&self, scope: &str) -> Result<Option<IdempotentReply>> {
         let scope = scope.to_string();
         self.backend
             .read(move |c| {
                 c.row(
-                    "SELECT response FROM idempotency WHERE scope = ?1",
+                    "SELECT response, request FROM idempotency WHERE scope = ?1",
                     vals![scope],
                 )?
-                .map(|r| r.get(0))
+                .map(|r| {
+                    Ok(IdempotentReply {
+                        response: r.get(0)?,
+                        request: r.get(1)?,
+                    })
+                })
                 .transpose()
             })
             .await
@@ -136,11 +141,18 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         id: &str,
         status: AgentStatus,
+        by: Actor,
         now: String,
         routing: RoutingParams,
     ) -> Result<Agent> {
-        self.write_agent(Write::SetAgentStatus(id.to_string(), status, now, routing))
-            .await
+        self.write_agent(Write::SetAgentStatus {
+            id: id.to_string(),
+            status,
+            by,
+            now,
+            routing,
+        })
+        .await
     }
 
     async fn agent(&self, id: &str) -> Result<Option<Agent>> {
@@ -195,12 +207,19 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         id: &str,
         transition: Transition,
+        by: Actor,
         now: String,
         routing: RoutingParams,
     ) -> Result<Placement> {
         match self
             .backend
-            .write(Write::Transition(id.to_string(), transition, now, routing))
+            .write(Write::Transition {
+                id: id.to_string(),
+                transition,
+                by,
+                now,
+                routing,
+            })
             .await?
         {
             Written::Placement(Some(p)) => Ok(*p),
@@ -351,6 +370,13 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
         self.backend
             .read(move |c| reads::events_after(c, after, limit))
+            .await
+    }
+
+    async fn handoff_events(&self, handoff_id: &str) -> Result<Vec<Event>> {
+        let id = handoff_id.to_string();
+        self.backend
+            .read(move |c| reads::handoff_events(c, &id))
             .await
     }
 

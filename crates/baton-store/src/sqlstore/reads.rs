@@ -307,6 +307,14 @@ pub(crate) fn events_after(c: &impl Db, after: i64, limit: usize) -> Result<Vec<
     )
 }
 
+pub(crate) fn handoff_events(c: &impl Db, handoff_id: &str) -> Result<Vec<Event>> {
+    c.rows_as(
+        "SELECT seq, kind, subject, payload, at FROM events WHERE subject = ?1 ORDER BY seq",
+        vals![handoff_id],
+        |r| event_from_row(r, 0),
+    )
+}
+
 /// The oldest undelivered event of each endpoint, if its next attempt is due at `now` and no
 /// instance holds it.
 pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec<Delivery>> {

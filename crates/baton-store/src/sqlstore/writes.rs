@@ -8,18 +8,30 @@ use super::handoffs;
 use super::reads::load_agent;
 use crate::sql::{vals, Db};
 use crate::{
-    Agent, AgentStatus, ApiKey, Append, HandoffScore, Placement, Result, RoutingParams, StoreError,
-    Transition, WebhookEndpoint,
+    Actor, Agent, AgentStatus, ApiKey, Append, HandoffScore, Placement, Result, RoutingParams,
+    StoreError, Transition, WebhookEndpoint,
 };
 
 pub enum Write {
     PutCustomer(Customer, String),
     Append(Box<Append>),
     PutAgent(Agent, String),
-    SetAgentStatus(String, AgentStatus, String, RoutingParams),
+    SetAgentStatus {
+        id: String,
+        status: AgentStatus,
+        by: Actor,
+        now: String,
+        routing: RoutingParams,
+    },
     CreateKey(ApiKey),
     RevokeKey(String, String),
-    Transition(String, Transition, String, RoutingParams),
+    Transition {
+        id: String,
+        transition: Transition,
+        by: Actor,
+        now: String,
+        routing: RoutingParams,
+    },
     Sweep(String, i64, RoutingParams),
     AddWebhook(WebhookEndpoint),
     ConversationCsat(String, u8, String),
@@ -105,7 +117,13 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
                 || StoreError::Other("agent vanished after upsert".into()),
             )?))
         }
-        Write::SetAgentStatus(id, status, now, routing) => {
+        Write::SetAgentStatus {
+            id,
+            status,
+            by,
+            now,
+            routing,
+        } => {
             let n = conn.exec(
                 "UPDATE agents SET status = ?2, updated_at = ?3 WHERE id = ?1",
                 vals![id, status.as_str(), now],
@@ -117,7 +135,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
                 conn,
                 "agent.status",
                 id,
-                &serde_json::json!({"status": status.as_str()}),
+                &serde_json::json!({"status": status.as_str(), "by": by}),
                 now,
             )?;
             handoffs::route_queue(conn, now, *routing)?;
@@ -132,9 +150,15 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
             )?;
             Ok(Written::Unit)
         }
-        Write::Transition(id, t, now, routing) => Ok(Written::Placement(Some(Box::new(
-            handoffs::transition(conn, id, t, now, *routing)?,
-        )))),
+        Write::Transition {
+            id,
+            transition,
+            by,
+            now,
+            routing,
+        } => Ok(Written::Placement(Some(Box::new(handoffs::transition(
+            conn, id, transition, by, now, *routing,
+        )?)))),
         Write::Sweep(now, timeout, routing) => Ok(Written::Count(handoffs::sweep(
             conn, now, *timeout, *routing,
         )?)),
@@ -382,10 +406,10 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
         )?),
         None => None,
     };
-    if let Some((scope, respond)) = &a.idempotency {
+    if let Some(i) = &a.idempotency {
         conn.exec(
-            "INSERT INTO idempotency (scope, response, created_at) VALUES (?1, ?2, ?3)",
-            vals![scope, respond(placement.as_ref()), a.now],
+            "INSERT INTO idempotency (scope, response, created_at, request) VALUES (?1, ?2, ?3, ?4)",
+            vals![i.scope, (i.respond)(placement.as_ref()), a.now, i.request],
         )?;
     }
     Ok(placement)

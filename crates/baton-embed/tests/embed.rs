@@ -1,0 +1,140 @@
+//! The static tier against its fixtures: tokenizer equality with `tokenizers`, table validation,
+//! and embeddings that rank meaning.
+
+use baton_embed::{cosine, EmbedError, StaticModel};
+use proptest::prelude::*;
+
+/// Token ids from the `tokenizers` package for all-MiniLM-L6-v2's tokenizer.json, without
+/// special tokens (`scripts/distill_reference.py tokens`).
+const TOKENIZER_FIXTURE: &str = include_str!("fixtures/tokenizer.jsonl");
+
+#[test]
+fn tokenizer_matches_the_tokenizers_crate_on_the_fixture() {
+    let model = StaticModel::embedded();
+    let mut ids = Vec::new();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for line in TOKENIZER_FIXTURE.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = case["text"].as_str().unwrap();
+        let expected: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        model.tokenize_ids(text, &mut ids);
+        if ids != expected {
+            failures.push(format!(
+                "{text:?}\n  expected {expected:?}\n  got      {ids:?}"
+            ));
+        }
+        count += 1;
+    }
+    assert!(count >= 300, "the fixture has {count} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn embedded_table_parses_with_the_expected_shape() {
+    let model = StaticModel::embedded();
+    assert_eq!(model.vocab_size(), 30522);
+    assert_eq!(model.dims(), 128);
+    assert_eq!(model.token(1996), Some("the"));
+    assert!(model.row(1996).is_some());
+    assert!(model.row(100).is_none(), "[UNK] has no row");
+}
+
+#[test]
+fn related_requests_score_above_unrelated_ones() {
+    let model = StaticModel::embedded();
+    let person = model.embed_vec("can I speak to a real person");
+    let ring = model.embed_vec("is there a number I can ring to talk to someone");
+    let parcel = model.embed_vec("my parcel arrived damaged");
+    let (related, unrelated) = (cosine(&person, &ring), cosine(&person, &parcel));
+    assert!(
+        related > unrelated,
+        "related {related} <= unrelated {unrelated}"
+    );
+}
+
+#[test]
+fn embedding_is_unit_length_or_zero() {
+    let model = StaticModel::embedded();
+    let v = model.embed_vec("I want my money back");
+    assert!((cosine(&v, &v) - 1.0).abs() < 1e-5);
+    assert!(model.embed_vec("").iter().all(|&x| x == 0.0));
+    assert!(
+        model.embed_vec("😀 [CLS]").iter().all(|&x| x == 0.0),
+        "unknown and special tokens have no row"
+    );
+}
+
+fn table_bytes() -> Vec<u8> {
+    include_bytes!("../data/minilm-l6-static.bin").to_vec()
+}
+
+fn rejection(bytes: &[u8]) -> String {
+    match StaticModel::from_bytes(bytes) {
+        Ok(_) => panic!("a bad table was accepted"),
+        Err(e @ EmbedError::Table { .. }) => e.to_string(),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[test]
+fn from_bytes_accepts_the_committed_table() {
+    let model = StaticModel::from_bytes(&table_bytes()).unwrap();
+    assert_eq!(
+        model.embed_vec("hello"),
+        StaticModel::embedded().embed_vec("hello")
+    );
+}
+
+#[test]
+fn from_bytes_rejects_a_truncated_table() {
+    let bytes = table_bytes();
+    let message = rejection(&bytes[..bytes.len() - 1000]);
+    assert!(
+        message.contains("field `length`") && message.contains("dims 128"),
+        "{message}"
+    );
+    let message = rejection(&bytes[..20]);
+    assert!(message.contains("header"), "{message}");
+}
+
+#[test]
+fn from_bytes_rejects_a_header_of_the_wrong_shape() {
+    let mut bytes = table_bytes();
+    bytes[16..20].copy_from_slice(&256u32.to_le_bytes()); // dims
+    let message = rejection(&bytes);
+    assert!(
+        message.contains("field `length`") && message.contains("dims 256"),
+        "{message}"
+    );
+
+    let mut bytes = table_bytes();
+    bytes[0] = b'X';
+    assert!(rejection(&bytes).contains("field `magic`"));
+
+    let mut bytes = table_bytes();
+    bytes[8..12].copy_from_slice(&9u32.to_le_bytes());
+    assert!(rejection(&bytes).contains("field `version`: 9"));
+
+    let mut bytes = table_bytes();
+    bytes[24..28].copy_from_slice(&1000u32.to_le_bytes()); // slots
+    assert!(rejection(&bytes).contains("field `slots`"));
+}
+
+proptest! {
+    #[test]
+    fn embed_and_tokenize_never_panic(text in "\\PC{0,80}|[\\x00-\\x7f]{0,80}|.{0,40}") {
+        let model = StaticModel::embedded();
+        let mut ids = Vec::new();
+        model.tokenize_ids(&text, &mut ids);
+        prop_assert!(ids.iter().all(|&id| (id as usize) < model.vocab_size()));
+        let v = model.embed_vec(&text);
+        let norm = cosine(&v, &v);
+        prop_assert!(norm == 0.0 || (norm - 1.0).abs() < 1e-4, "norm {}", norm);
+    }
+}
