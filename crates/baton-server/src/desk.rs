@@ -38,9 +38,12 @@ pub async fn me(caller: Caller) -> Json<Me> {
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyIn {
+    /// At most `max_text_bytes` (64 KiB by default).
+    #[schema(max_length = 65536)]
     pub text: String,
     /// The suggestion this reply used, if any (recorded as used or edited).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub suggestion_id: Option<String>,
 }
 
@@ -140,10 +143,13 @@ pub async fn reply(
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KbArticleIn {
+    #[schema(max_length = 200)]
     pub id: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub title: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 2048)]
     pub url: Option<String>,
 }
 
@@ -151,6 +157,7 @@ pub struct KbArticleIn {
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuggestionsIn {
+    /// Suggested replies, each at most `max_text_bytes` (64 KiB by default).
     #[serde(default)]
     pub replies: Vec<String>,
     #[serde(default)]
@@ -389,20 +396,21 @@ pub async fn report(
             .map_err(|e| ApiError::invalid(field, e))
     };
     let (since, until) = (bound("since", &q.since)?, bound("until", &q.until)?);
-    let r = crate::report::build(
-        state.store.as_ref(),
-        &state.policy,
-        &state.policy_source,
-        since,
-        until,
-        crate::report::Filter {
-            team: q.team,
-            skill: q.skill,
-            reason: q.reason,
-        },
-    )
-    .await?;
-    serde_json::to_value(&r)
+    let r = state
+        .reports
+        .get(
+            state.store.clone(),
+            state.policy.clone(),
+            since,
+            until,
+            crate::report::Filter {
+                team: q.team,
+                skill: q.skill,
+                reason: q.reason,
+            },
+        )
+        .await?;
+    serde_json::to_value(&*r)
         .map(Json)
         .map_err(|e| ApiError::internal(e.to_string()))
 }

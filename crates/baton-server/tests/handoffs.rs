@@ -268,6 +268,26 @@ async fn outside_business_hours_the_customer_is_offered_a_callback_in_their_time
     );
 }
 
+/// Regression: with the team open (the default hours are round the clock) and nobody with the
+/// skill on shift, the customer was told "Our Billing team is available daily 00:00-24:00" next
+/// to a callback offer.
+#[tokio::test]
+async fn with_the_team_open_but_nobody_free_the_callback_text_does_not_quote_the_hours() {
+    let app = spawn_app().await;
+    app.agent_on_shift("tech", &["technical"], 2, "regular")
+        .await;
+    let (s, r) = app.post_message("c1", &dispute("Chiara", "standard")).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["handoff"]["status"], "callback", "{r}");
+    let text = r["customer_text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Nobody from our Billing team is free to take this right now.")
+            && text.contains("(Europe/Rome)")
+            && !text.contains("daily 00:00-24:00"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn an_assignment_not_accepted_in_time_goes_to_the_next_agent() {
     let source = baton_core::policy::DEFAULT_POLICY.replacen(

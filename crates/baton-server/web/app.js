@@ -342,7 +342,8 @@ const Baton = (() => {
     $("pick").classList.add("hidden");
     $("handoff").classList.remove("hidden");
     $("h-dot").className = "dot " + c.sentiment_now;
-    $("h-dot").setAttribute("aria-label", "sentiment " + c.sentiment_now);
+    $("h-dot").setAttribute("aria-label", "customer " + c.customer_state.mood);
+    $("h-dot").title = "customer " + c.customer_state.mood + ": " + c.customer_state.because.join("; ");
     $("h-name").textContent = c.customer.name || c.customer.id;
     $("h-tier").textContent = c.customer.tier === "vip" ? "VIP" : c.customer.tier;
     $("h-tier").className = "badge" + (c.customer.tier === "vip" ? " vip" : "");
@@ -358,9 +359,8 @@ const Baton = (() => {
     $("h-account").replaceChildren(el("p", { text: `${c.customer.tier} · lifetime value ${c.customer.lifetime_value.toLocaleString()} · ${c.customer.timezone || "time zone unknown"}` }),
       el("p", { text: "Flags: " + (c.customer.flags.join(", ") || "none") }),
       el("p", { text: "Issue: " + c.issue.topic + (c.issue.subtopic ? " / " + c.issue.subtopic : "") + " · reason: " + labelOf(c.issue.reason || "-") + " · evidence: \u201c" + (c.issue.evidence || "") + "\u201d" }));
-    const msgs = (ix) => ix.map((i) => "#" + (i + 1)).join(", ") || "-";
-    $("h-ai").replaceChildren(el("ul", {}, ...c.ai_assessment.attempted.map((a) => el("li", { text: a }))),
-      el("p", { class: "muted", text: `worked: ${msgs(c.ai_assessment.worked)} · did not work: ${msgs(c.ai_assessment.did_not_work)} · low confidence: ${msgs(c.ai_assessment.low_confidence)}` }));
+    $("h-ai").replaceChildren(el("p", { text: "Tried:" }), el("ul", {}, ...c.ai_assessment.attempted.map((a) => el("li", { text: a }))),
+      el("p", { text: "What failed:" + (c.ai_assessment.failed.length ? "" : " nothing known") }), el("ul", {}, ...c.ai_assessment.failed.map((a) => el("li", { text: a }))));
     $("h-sentiment").replaceChildren(c.sentiment.length ? sentimentChart(c.sentiment, c.transcript) : el("p", { class: "muted", text: "No customer message scored yet." }));
     $("h-actions").replaceChildren(...c.recommended_actions.map((a) => el("li", { text: a })));
     const f = c.facts;
