@@ -90,6 +90,9 @@ const Baton = (() => {
         const r = await fetch("/v1/events", { headers });
         if (!r.ok) throw new Error("events " + r.status);
         $("live") && ($("live").style.color = "var(--green)");
+        // What changed between the page's first load and this subscription (or while
+        // disconnected) came before the stream: refresh once it is open.
+        try { onEvent("stream.open", {}); } catch (e) { window.batonErrors.push(String(e)); }
         const reader = r.body.getReader();
         const dec = new TextDecoder();
         let buf = "";
