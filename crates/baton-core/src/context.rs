@@ -11,6 +11,12 @@ use crate::model::{Conversation, Role, Tier};
 use crate::sentiment;
 use crate::text;
 
+mod assessment;
+mod mood;
+
+pub use assessment::{AiAssessment, AiAttempt, AttemptKind, Outcome};
+pub use mood::{CustomerState, Mood};
+
 /// Sentiment colour of one customer message: green (positive), yellow (neutral or mildly
 /// negative), red (clearly negative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +58,8 @@ pub struct CustomerCard {
     pub tier: Tier,
     pub lifetime_value: f64,
     pub timezone: Option<String>,
-    /// Account flags worth a glance: `vip`, `high_value`, `new_customer`, `upset`.
+    /// Flags worth a glance: `vip`, `high_value`, `upset` (the state is red), `churn_risk` (the
+    /// customer wants to cancel or leave), `legal` (a legal threat or data-protection request).
     pub flags: Vec<String>,
 }
 
@@ -65,19 +72,6 @@ pub struct Issue {
     pub reason: Option<String>,
     pub reason_detail: Option<String>,
     pub evidence: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AiAssessment {
-    /// What the AI tried: one line per AI reply.
-    pub attempted: Vec<String>,
-    /// AI replies after which the customer was satisfied (a positive next message).
-    pub worked: Vec<usize>,
-    /// AI replies after which the customer was unhappy, repeated themselves or asked for a human.
-    pub did_not_work: Vec<usize>,
-    /// AI replies with a confidence below the policy threshold.
-    pub low_confidence: Vec<usize>,
 }
 
 /// Facts found in the conversation: order and booking references, amounts, dates, time windows.
@@ -98,8 +92,12 @@ pub struct ContextPackage {
     pub issue: Issue,
     pub ai_assessment: AiAssessment,
     pub sentiment: Vec<SentimentPoint>,
-    /// Colour of the latest customer message: the top bar's indicator.
+    /// The colour of [`ContextPackage::customer_state`]: the top bar's indicator. It accounts for
+    /// what the engine found, so it can be red while the latest words score positive.
     pub sentiment_now: Colour,
+    /// How the customer feels now and why: the latest words' polarity raised by what the engine
+    /// found (frustration, a person asked for after failed help, a threat to leave or sue).
+    pub customer_state: CustomerState,
     pub facts: Facts,
     pub recommended_actions: Vec<String>,
     pub kb_articles: Vec<String>,
@@ -244,54 +242,19 @@ pub fn build(
             });
         }
     }
-    let sentiment_now = points.last().map_or(Colour::Yellow, |p| p.colour);
-
-    // AI assessment: judge each AI reply by the customer's next message.
-    let mut assessment = AiAssessment {
-        attempted: Vec::new(),
-        worked: Vec::new(),
-        did_not_work: Vec::new(),
-        low_confidence: Vec::new(),
-    };
-    for (i, m) in messages.iter().enumerate() {
-        if m.role != Role::Ai {
-            continue;
-        }
-        let gist: String = m
-            .text
-            .split(['.', '!', '?'])
-            .next()
-            .unwrap_or("")
-            .trim()
-            .chars()
-            .take(120)
-            .collect();
-        let kb = if m.kb_articles.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", m.kb_articles.join(", "))
-        };
-        assessment.attempted.push(format!("#{i}: {gist}{kb}"));
-        if m.confidence
-            .is_some_and(|c| c < policy.low_confidence.threshold)
-        {
-            assessment.low_confidence.push(i);
-        }
-        let next = messages[i + 1..]
-            .iter()
-            .position(|n| n.role == Role::Customer)
-            .map(|p| i + 1 + p);
-        if let Some(n) = next {
-            let point = points.iter().find(|p| p.message == n);
-            let escalated_there = decision.at == Some(n);
-            match point.map(|p| p.colour) {
-                _ if escalated_there => assessment.did_not_work.push(i),
-                Some(Colour::Green) => assessment.worked.push(i),
-                Some(Colour::Red) => assessment.did_not_work.push(i),
-                _ => {}
-            }
-        }
-    }
+    let assessment =
+        assessment::assess(messages, decision, &points, policy.low_confidence.threshold);
+    let ai_replies_before = messages[..decision.at.unwrap_or(messages.len()).min(messages.len())]
+        .iter()
+        .filter(|m| m.role == Role::Ai)
+        .count();
+    let state = mood::customer_state(
+        points.last().map(|p| (p.colour, p.compound)),
+        decision,
+        ai_replies_before,
+        assessment.did_not_work.len(),
+    );
+    let sentiment_now = state.mood.colour();
 
     // Topic and subtopic from the customer's words.
     let customer_text: Vec<String> = messages
@@ -339,6 +302,13 @@ pub fn build(
     if sentiment_now == Colour::Red {
         flags.push("upset".to_string());
     }
+    let found = |kind: &str| decision.reasons.iter().any(|r| r.kind == kind);
+    if found("cancellation") {
+        flags.push("churn_risk".to_string());
+    }
+    if found("legal_compliance") {
+        flags.push("legal".to_string());
+    }
 
     let primary = decision.reasons.first();
     let label = policy
@@ -363,13 +333,13 @@ pub fn build(
     };
     let first = first_name(name);
     let ai_replies = messages.iter().filter(|m| m.role == Role::Ai).count();
-    let mood = match sentiment_now {
-        Colour::Red => "upset",
-        Colour::Yellow => "neutral",
-        Colour::Green => "calm",
+    let failed = match assessment.did_not_work.len() {
+        0 => String::new(),
+        n if n == ai_replies => " (none helped)".to_string(),
+        n => format!(" ({n} did not help)"),
     };
     let summary = format!(
-        "{} customer {} is {}: \"{}\" {} AI repl{}, customer {} now{}.",
+        "{} customer {} is {}: \"{}\" {} AI repl{}{failed}, customer {} now{}.",
         match c.tier {
             Tier::Vip => "VIP".to_string(),
             t => capitalise(t.as_str()),
@@ -379,7 +349,7 @@ pub fn build(
         opening,
         ai_replies,
         if ai_replies == 1 { "y" } else { "ies" },
-        mood,
+        state.mood.as_str(),
         primary
             .map(|r| format!(", escalated for {}", r.kind.replace('_', " ")))
             .unwrap_or_default()
@@ -401,6 +371,21 @@ pub fn build(
         Some("repeated_question") => actions.push("Answer the repeated question directly first; the AI's answer did not land.".to_string()),
         Some(_) => actions.push("Acknowledge the frustration, then resolve the issue in one reply if possible.".to_string()),
         None => {}
+    }
+    if found("cancellation") && primary.is_some_and(|r| r.kind != "cancellation") {
+        actions.push("Churn risk: the customer talked about cancelling or leaving; address it before you close.".to_string());
+    }
+    let tried: Vec<String> = assessment
+        .attempts
+        .iter()
+        .filter(|a| a.outcome == Outcome::DidNotWork && a.kind == AttemptKind::Steps)
+        .map(|a| format!("#{} {}", a.message, assessment::gist_all(&a.text, 80)))
+        .collect();
+    if !tried.is_empty() {
+        actions.push(format!(
+            "Don't suggest again what already failed: {}",
+            tried.join(" ")
+        ));
     }
     if let Some(w) = facts.windows.first() {
         actions.push(format!(
@@ -452,6 +437,7 @@ pub fn build(
         ai_assessment: assessment,
         sentiment: points,
         sentiment_now,
+        customer_state: state,
         facts,
         recommended_actions: actions,
         kb_articles,
@@ -493,5 +479,131 @@ mod tests {
         assert_eq!(bare.amounts, ["59.99"]);
         let none = facts(["I have 2 kids and 3.5 GB left"].into_iter());
         assert!(none.amounts.is_empty(), "{none:?}");
+    }
+
+    fn conversation(turns: &[(Role, &str)]) -> Conversation {
+        let line = serde_json::json!({
+            "id": "c",
+            "customer": {"id": "u", "name": "Kim Lee", "tier": "premium", "lifetime_value": 300.0},
+            "messages": turns.iter().enumerate().map(|(i, (role, text))| serde_json::json!({
+                "role": role, "text": text, "at": format!("2026-11-02T09:{i:02}:00Z"),
+            })).collect::<Vec<_>>(),
+        });
+        crate::model::parse_conversation(&line.to_string(), &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn a_polite_request_for_a_person_after_failed_help_is_not_calm() {
+        let policy = crate::Policy::default();
+        let c = conversation(&[
+            (Role::Customer, "The app keeps logging me out every few minutes since the update."),
+            (Role::Ai, "Sorry about that. Please update to version 8.2.1 and sign in again."),
+            (Role::Customer, "Already on 8.2.1. Still happening."),
+            (Role::Ai, "Thanks. Please clear the app cache under Settings > Storage."),
+            (Role::Customer, "Did that too. Honestly this is getting me nowhere, is there anybody actually working there I can talk to?"),
+        ]);
+        let d = crate::decide(&policy, &c);
+        assert_eq!(d.reasons[0].kind, "explicit_request", "{d:?}");
+        let p = build(&c, &d, &policy, None, "Technical Support");
+        // VADER alone finds the last message positive.
+        assert_eq!(p.sentiment.last().unwrap().colour, Colour::Green);
+        assert_eq!(
+            p.customer_state.mood,
+            Mood::Frustrated,
+            "{:?}",
+            p.customer_state
+        );
+        assert_eq!(p.sentiment_now, Colour::Red);
+        assert!(
+            p.summary.contains("customer frustrated now"),
+            "{}",
+            p.summary
+        );
+        // What was tried, and what failed and how we know.
+        assert_eq!(p.ai_assessment.did_not_work, [1, 3]);
+        assert!(p.ai_assessment.attempted[0]
+            .starts_with("#1 suggested steps: Please update to version 8.2.1"));
+        assert!(
+            p.ai_assessment.failed[0].contains("Already on 8.2.1"),
+            "{:?}",
+            p.ai_assessment.failed
+        );
+        assert!(
+            p.ai_assessment.failed[1].contains("asked for a person"),
+            "{:?}",
+            p.ai_assessment.failed
+        );
+    }
+
+    #[test]
+    fn a_threat_to_leave_is_flagged_as_churn_risk() {
+        let policy = crate::Policy::default();
+        let c = conversation(&[
+            (
+                Role::Customer,
+                "My bill doubled this month and nobody told me why.",
+            ),
+            (Role::Ai, "Your promotional discount ended on 1 November."),
+            (
+                Role::Customer,
+                "That is ridiculous. If this is not fixed today I will cancel all four lines.",
+            ),
+        ]);
+        // What the engine found at message 2 (built here so the test does not depend on how
+        // the signals word their evidence).
+        let reason = |kind: &str, evidence: &str| crate::reason::Reason {
+            kind: kind.to_string(),
+            detail: String::new(),
+            message: 2,
+            evidence: evidence.to_string(),
+        };
+        let d = Decision {
+            id: "c".into(),
+            escalate: true,
+            at: Some(2),
+            reasons: vec![
+                reason("frustration", "that is ridiculous"),
+                reason("cancellation", "cancel all four lines"),
+            ],
+            skill: Some("billing".into()),
+            priority: crate::Priority::High,
+            topic: "billing".into(),
+        };
+        let p = build(&c, &d, &policy, None, "Billing");
+        assert!(
+            p.customer.flags.contains(&"churn_risk".to_string()),
+            "{:?}",
+            p.customer.flags
+        );
+        assert!(p.customer_state.mood >= Mood::Frustrated);
+        assert!(p
+            .customer_state
+            .because
+            .iter()
+            .any(|b| b.contains("cancel all four lines")));
+        assert!(
+            p.recommended_actions
+                .iter()
+                .any(|a| a.starts_with("Churn risk")),
+            "{:?}",
+            p.recommended_actions
+        );
+        assert_eq!(p.ai_assessment.did_not_work, [1]);
+    }
+
+    #[test]
+    fn a_legal_threat_is_not_calm() {
+        let policy = crate::Policy::default();
+        let c = conversation(&[(
+            Role::Customer,
+            "Thank you, but my lawyer will be in touch with you about this.",
+        )]);
+        let d = crate::decide(&policy, &c);
+        let p = build(&c, &d, &policy, None, "Legal");
+        assert_eq!(d.reasons[0].kind, "legal_compliance", "{d:?}");
+        // The words alone score positive ("Thank you").
+        assert!(p.sentiment[0].compound > 0.0);
+        assert!(p.customer_state.mood > Mood::Calm, "{:?}", p.customer_state);
+        assert!(p.customer.flags.contains(&"legal".to_string()));
     }
 }

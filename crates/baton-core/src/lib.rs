@@ -9,6 +9,7 @@
 //! - [`eval`]: scoring decisions against labels.
 
 pub mod context;
+pub mod customer_text;
 pub mod engine;
 pub mod eval;
 pub mod model;

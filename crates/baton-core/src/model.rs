@@ -154,7 +154,7 @@ pub fn parse_conversation(line: &str, limits: &InputLimits) -> Result<Conversati
                     Err(e) => {
                         let path = e.path().to_string();
                         let field = if path == "." { String::new() } else { path };
-                        InputError::new(field, e.into_inner().to_string())
+                        InputError::new(field, without_position(&e.into_inner()))
                     }
                 },
             );
@@ -162,6 +162,17 @@ pub fn parse_conversation(line: &str, limits: &InputLimits) -> Result<Conversati
     };
     validate_conversation(&conversation, limits)?;
     Ok(conversation)
+}
+
+/// The JSON error without serde_json's "at line 1 column N": a record is one line of a file, so
+/// the reader names the file's line and the column is enough here.
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(message) if e.line() == 1 => format!("{message} (column {})", e.column()),
+        _ => text,
+    }
 }
 
 /// Checks the invariants serde cannot: non-empty ids, ranges, limits and time order.
@@ -273,5 +284,12 @@ mod tests {
             "customer"
         );
         assert!(err("{not json").message.contains("key must be a string"));
+        // The file's reader names the line; the JSON's own "line 1" would mislead.
+        let missing = err(&GOOD.replace("\"tier\":\"vip\",", ""));
+        assert!(!missing.message.contains("line 1"), "{missing:?}");
+        assert!(
+            missing.message.contains("missing field `tier` (column "),
+            "{missing:?}"
+        );
     }
 }

@@ -90,6 +90,7 @@ struct TeamFile {
     skill: Spanned<String>,
     timezone: Spanned<String>,
     hours: Vec<Spanned<String>>,
+    target_seconds: Spanned<u64>,
 }
 
 /// Customer-facing texts, with `{placeholders}`.
@@ -100,9 +101,24 @@ pub struct Texts {
     pub assigned: String,
     pub queued: String,
     pub callback: String,
+    /// An explicit request that has to wait in the queue (older policy files: the shipped text).
+    #[serde(default = "Texts::default_explicit_request_queued")]
+    pub explicit_request_queued: String,
+    /// A callback while the team is open but nobody with the skill is free (older policy files:
+    /// the shipped text).
+    #[serde(default = "Texts::default_no_agent")]
+    pub no_agent: String,
 }
 
 impl Texts {
+    fn default_explicit_request_queued() -> String {
+        "Of course, {first_name}. I've asked our {team} team to take over and shared our conversation, so you won't need to repeat anything. Expected wait time is {eta}; I'm happy to keep helping while you wait.".to_string()
+    }
+
+    fn default_no_agent() -> String {
+        "Nobody from our {team} team is free to take this right now. I can schedule a callback for you on {callback_time}, and they'll have all the context from our conversation. Would that work?".to_string()
+    }
+
     /// Fills `{name}` placeholders from `values`; unknown placeholders are left as they are.
     pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
         let mut out = template.to_string();
@@ -128,6 +144,9 @@ pub struct Team {
     pub name: String,
     pub skill: String,
     pub hours: crate::schedule::Hours,
+    /// Seconds within which a handoff should be answered (accepted by a person): the service
+    /// level target the lead dashboard measures waits against.
+    pub target_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1027,6 +1046,7 @@ impl Policy {
                 name: t.name.clone(),
                 skill,
                 hours,
+                target_seconds: c.positive(&format!("{key}.target_seconds"), &t.target_seconds)?,
             });
         }
         for s in &c.skills {

@@ -86,6 +86,11 @@ pub struct SimulationReport {
     pub erlang_error_share_of_mean_wait: f64,
     /// Queued customers for whom Erlang C has no answer (traffic at or above capacity).
     pub erlang_undefined: usize,
+    /// Customers still in the queue when the last shift ended: never served that day, so not in
+    /// the wait figures above.
+    pub still_waiting_at_end: usize,
+    /// The longest of their waits at the end of the day, in seconds (0 when nobody waits).
+    pub still_waiting_longest_seconds: f64,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -260,6 +265,11 @@ pub fn run(s: &Scenario) -> Result<SimulationReport, String> {
             start_service(t, &mut busy, &mut completions, &mut rng);
         }
     }
+    let day_end = start;
+    let still_waiting_longest = queue
+        .iter()
+        .map(|w| day_end - w.arrival)
+        .fold(0.0, f64::max);
     let mean_wait = mean(&waits);
     let mut w2 = waits.clone();
     let (b_med, e_med) = (
@@ -287,6 +297,8 @@ pub fn run(s: &Scenario) -> Result<SimulationReport, String> {
             0.0
         },
         erlang_undefined,
+        still_waiting_at_end: queue.len(),
+        still_waiting_longest_seconds: still_waiting_longest,
     })
 }
 
@@ -325,5 +337,22 @@ mod tests {
             ..Scenario::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn customers_still_waiting_at_the_end_of_the_day_are_reported() {
+        // One agent, six times the traffic it can serve: the queue is long when the day ends.
+        let s = Scenario {
+            shifts: vec![Shift {
+                hours: 2.0,
+                agents: 1,
+                arrivals_per_hour: 60.0,
+            }],
+            ..Scenario::default()
+        };
+        let r = run(&s).unwrap();
+        assert!(r.still_waiting_at_end > 50, "{r:?}");
+        assert!(r.still_waiting_longest_seconds > 3600.0, "{r:?}");
+        assert!(r.queued + r.still_waiting_at_end <= r.arrivals, "{r:?}");
     }
 }

@@ -215,18 +215,34 @@ pub(crate) async fn ingest(
             *guard = load_live(state, &id).await?;
             fresh = true;
         }
-        let mut live = match guard.as_ref() {
-            Some(l) => {
-                if let Some(c) = &body_customer {
-                    if c.id != l.customer.id {
-                        return Err(ApiError::invalid(
-                            "customer.id",
-                            format!("conversation {id} belongs to customer {}", l.customer.id),
-                        ));
-                    }
+        // Checks first, so that a refused message leaves the cached state as it was.
+        if let Some(l) = guard.as_ref() {
+            if let Some(c) = &body_customer {
+                if c.id != l.customer.id {
+                    return Err(ApiError::invalid(
+                        "customer.id",
+                        format!("conversation {id} belongs to customer {}", l.customer.id),
+                    ));
                 }
-                l.clone()
             }
+            if let Some(last) = l.last_at {
+                if message.at < last {
+                    return Err(ApiError::invalid(
+                        "message.at",
+                        format!(
+                            "{} is earlier than the conversation's last message ({last})",
+                            message.at
+                        ),
+                    ));
+                }
+            }
+        }
+        let cached = guard.is_some();
+        // The message is folded into the state in place (no copy per message): the state goes
+        // back into the slot only after the store committed; on any failure the slot stays empty
+        // and the next message replays the conversation from the store.
+        let mut live = match guard.take() {
+            Some(l) => l,
             None => {
                 let customer = match &body_customer {
                     Some(c) => c.clone(),
@@ -244,21 +260,16 @@ pub(crate) async fn ingest(
                 }
             }
         };
-        if let Some(last) = live.last_at {
-            if message.at < last {
-                return Err(ApiError::invalid(
-                    "message.at",
-                    format!(
-                        "{} is earlier than the conversation's last message ({last})",
-                        message.at
-                    ),
-                ));
-            }
-        }
         if let Some(c) = &body_customer {
             live.customer = c.clone();
         }
         let index = live.count;
+        let event = match (&extra_event, &live.handoff) {
+            (None, Some(handoff)) => {
+                message_event(state, &id, &handoff.id, index, message.role).await?
+            }
+            _ => extra_event.clone(),
+        };
         let was_escalated = live.state.escalated();
         let escalated_now = live.state.push(&state.policy, &live.customer, &message);
         let decision = live.state.decision(&state.policy, &id, &live.customer);
@@ -274,8 +285,7 @@ pub(crate) async fn ingest(
             previous: live.handoff.clone(),
             policy: state.policy.clone(),
         };
-        let customer_known =
-            guard.is_some() || state.store.customer(&live.customer.id).await?.is_some();
+        let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
         let respond_with = answer.clone();
         let placement = state
             .store
@@ -293,7 +303,7 @@ pub(crate) async fn ingest(
                     .map_err(|e| ApiError::internal(e.to_string()))?,
                 handoff: new_handoff.clone(),
                 routing: state.routing(),
-                extra_event: extra_event.clone(),
+                extra_event: event,
                 idempotency: idem.as_ref().map(|i| baton_store::Idempotency {
                     scope: i.scope.clone(),
                     request: i.request.clone(),
@@ -323,6 +333,36 @@ pub(crate) async fn ingest(
         state.events.notify_waiters();
         return serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()));
     }
+}
+
+/// The event a message on a handed-off conversation writes (`message.customer`, `message.ai`),
+/// naming the handoff and who has it, so the desk shows the message in the open handoff at once;
+/// none once the handoff is resolved. Its subject is the conversation: the handoff's own events
+/// stay its audit trail.
+async fn message_event(
+    state: &AppState,
+    conversation_id: &str,
+    handoff_id: &str,
+    index: usize,
+    role: baton_core::Role,
+) -> ApiResult<Option<(String, String, serde_json::Value)>> {
+    let Some(h) = state.store.handoff(handoff_id).await? else {
+        return Ok(None);
+    };
+    if h.status == HandoffStatus::Resolved {
+        return Ok(None);
+    }
+    let role = match role {
+        baton_core::Role::Customer => "customer",
+        baton_core::Role::Ai => "ai",
+        baton_core::Role::Agent => "agent",
+    };
+    Ok(Some((
+        format!("message.{role}"),
+        conversation_id.to_string(),
+        serde_json::json!({"handoff_id": h.id, "conversation_id": conversation_id, "index": index,
+                           "role": role, "status": h.status.as_str(), "agent_id": h.agent_id}),
+    )))
 }
 
 /// Everything the answer to a posted message depends on, so the same answer can be built inside
@@ -409,59 +449,34 @@ pub(crate) fn customer_text(
     customer: &Customer,
     p: &Placement,
 ) -> String {
-    use baton_core::policy::Texts;
-    let texts = &policy.texts;
+    use baton_core::customer_text::{Handover, Placed};
     let h = &p.handoff;
-    let first = customer
-        .name
-        .split_whitespace()
-        .next()
-        .unwrap_or("there")
-        .to_string();
-    let agent = p.agent_name.clone().unwrap_or_default();
-    let eta = p
-        .eta_seconds
-        .map(baton_core::routing::describe_wait)
-        .unwrap_or_else(|| "a few minutes".into());
-    let team_hours = policy
-        .team(&h.skill)
-        .map(|t| t.hours.text.clone())
-        .unwrap_or_default();
-    let callback_time = h
-        .callback_at
-        .as_deref()
-        .and_then(|c| c.parse().ok())
-        .map(|t| baton_core::schedule::local_text(t, customer.timezone.as_deref()))
-        .unwrap_or_default();
-    let agent_or_team = match &p.agent_name {
-        Some(a) => format!("{a} from our {} team", h.team),
-        None => format!("our {} team", h.team),
+    let placed = match h.status {
+        HandoffStatus::Callback => Placed::Callback {
+            at: h.callback_at.as_deref().and_then(|c| c.parse().ok()),
+        },
+        HandoffStatus::Assigned | HandoffStatus::Accepted => Placed::Assigned {
+            agent: p.agent_name.as_deref().unwrap_or_default(),
+        },
+        _ => Placed::Queued {
+            eta_seconds: p.eta_seconds,
+        },
     };
-    let values = [
-        ("first_name", first.as_str()),
-        ("team", h.team.as_str()),
-        ("agent", agent.as_str()),
-        ("agent_or_team", agent_or_team.as_str()),
-        ("eta", eta.as_str()),
-        ("hours", team_hours.as_str()),
-        ("callback_time", callback_time.as_str()),
-    ];
-    let explicit = decision
-        .reasons
-        .first()
-        .is_some_and(|r| r.kind == "explicit_request");
-    let main = match h.status {
-        HandoffStatus::Callback => Texts::fill(&texts.callback, &values),
-        _ if explicit => Texts::fill(&texts.explicit_request, &values),
-        HandoffStatus::Assigned | HandoffStatus::Accepted => Texts::fill(&texts.assigned, &values),
-        _ => Texts::fill(&texts.queued, &values),
-    };
-    // An explicit request that has to wait also hears the wait.
-    if explicit && h.status == HandoffStatus::Queued {
-        format!("{main} {}", Texts::fill(&texts.queued, &values))
-    } else {
-        main
-    }
+    baton_core::customer_text::customer_text(
+        &policy.texts,
+        &Handover {
+            customer_name: &customer.name,
+            customer_timezone: customer.timezone.as_deref(),
+            team: &h.team,
+            hours: policy.team(&h.skill).map(|t| &t.hours),
+            at: h.created_at.parse().unwrap_or_else(|_| Timestamp::now()),
+            explicit_request: decision
+                .reasons
+                .first()
+                .is_some_and(|r| r.kind == "explicit_request"),
+            placed,
+        },
+    )
 }
 
 /// A random 128-bit id in hex.

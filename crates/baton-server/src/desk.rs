@@ -337,7 +337,9 @@ pub async fn suggestion_status(
 }
 
 /// Figures for the lead dashboard: handoff rate, time to handoff, resolution time, CSAT, the
-/// share judged necessary, breakdowns, the lowest-CSAT handoffs, queue and agents now.
+/// share judged necessary, breakdowns, the lowest-CSAT handoffs, queue and agents now, and the
+/// service level per team (`teams`: waiting now, longest wait, answered within the team's target
+/// today, breaches today).
 #[utoipa::path(get, path = "/v1/summary", responses((status = 200, body = Object)), security(("bearer" = [])))]
 pub async fn summary(
     State(state): State<AppState>,
@@ -346,8 +348,19 @@ pub async fn summary(
     caller.require(SUPERVISORS)?;
     let s = state.store.desk_summary().await?;
     let agents = state.store.agents().await?;
-    let mut v = serde_json::to_value(&s).map_err(|e| ApiError::internal(e.to_string()))?;
-    v["agents"] = serde_json::to_value(&agents).map_err(|e| ApiError::internal(e.to_string()))?;
+    // "Today" starts at the latest midnight of any time zone: two days back covers it.
+    let now = jiff::Timestamp::now();
+    let since = now - jiff::SignedDuration::from_hours(48);
+    let shift = state
+        .store
+        .handoffs_open_or_resolved_since(since.to_string())
+        .await?;
+    let teams = crate::service_level::by_team(&state.policy, &shift, now);
+    let json =
+        |x: serde_json::Result<serde_json::Value>| x.map_err(|e| ApiError::internal(e.to_string()));
+    let mut v = json(serde_json::to_value(&s))?;
+    v["agents"] = json(serde_json::to_value(&agents))?;
+    v["teams"] = json(serde_json::to_value(&teams))?;
     Ok(Json(v))
 }
 

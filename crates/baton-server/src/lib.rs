@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod report;
 pub mod reporting;
 pub mod server;
+pub mod service_level;
 pub mod webhooks;
 pub mod wire;
 

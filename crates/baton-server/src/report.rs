@@ -397,7 +397,7 @@ pub async fn build(
     let mut repeat = 0u64;
     let mut missing: HashMap<String, u64> = HashMap::new();
     let mut per_day: HashMap<&str, u64> = HashMap::new();
-    // (score, index) of every scored handoff: only the lowest ten are turned into review rows.
+    // (score, index) of every scored resolved handoff: only the lowest ten become review rows.
     let mut scored: Vec<(f64, usize)> = Vec::with_capacity(handoffs.len());
     for (i, h) in handoffs.iter().enumerate() {
         *per_day
@@ -439,7 +439,10 @@ pub async fn build(
         if let Some(score) = score {
             quality_all.push(score);
             r.quality_histogram[((score / 10.0) as usize).min(9)] += 1;
-            scored.push((score, i));
+            // Only finished work is reviewed: an open handoff's score is not final.
+            if h.status == HandoffStatus::Resolved {
+                scored.push((score, i));
+            }
         }
         for (map, key) in [
             (&mut r.by_reason, &h.reason),

@@ -409,6 +409,23 @@ pub struct HandoffOut {
     pub queue_position: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_now_seconds: Option<f64>,
+    /// The name of the agent it is assigned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// The team's target: seconds within which a handoff should be answered (policy
+    /// `teams.target_seconds`), for colouring waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_seconds: Option<u64>,
+    /// The customer (on `GET /v1/handoffs`, so queue rows tell customers apart).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Customer>,
+    /// The one-line summary of the context package (on `GET /v1/handoffs`, open handoffs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// How many messages the conversation has (on `GET /v1/handoffs`: the desk marks the ones
+    /// the agent has not seen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<usize>,
     /// Colour of the customer's latest message (green, yellow, red).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<baton_core::context::Colour>,

@@ -194,8 +194,11 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                 let Some(h) = handoffs.get(&c.id) else { continue };
                 let record = serde_json::json!({
                     "id": c.id,
-                    "customer": {"tier": c.customer.tier, "timezone": c.customer.timezone},
+                    // The conversation-file customer without the name: enough for the engine.
+                    "customer": {"id": c.customer.id, "tier": c.customer.tier,
+                                 "lifetime_value": c.customer.lifetime_value, "timezone": c.customer.timezone},
                     "messages": c.messages,
+                    "expected": expected(h, c.decision.as_ref()),
                     "handoff": {
                         "reason": h.reason, "skill": h.skill, "team": h.team, "resolution": h.resolution,
                         "necessary": h.necessary, "missing": h.missing, "csat": h.csat, "transfers": h.transfers,
@@ -210,4 +213,26 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         eprintln!("exported {written} resolved conversation(s)");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The label an agent's judgement gives a handed-off conversation, in the conversation file's
+/// `expected` form: necessary is an escalation at the handoff's message with its reason and
+/// skill; unnecessary is a false alarm (no escalation); no judgement, no label.
+fn expected(h: &baton_store::Handoff, decision: Option<&serde_json::Value>) -> serde_json::Value {
+    let at = decision.and_then(|d| d["at"].as_u64());
+    match h.necessary {
+        Some(true) => serde_json::json!({
+            "escalate": true, "at": at, "reason": h.reason, "skill": h.skill,
+            "note": "the agent judged the handoff necessary",
+        }),
+        Some(false) => serde_json::json!({
+            "escalate": false,
+            "note": format!(
+                "false alarm: the agent judged the handoff ({}{}) unnecessary",
+                h.reason,
+                at.map(|a| format!(" at message {a}")).unwrap_or_default()
+            ),
+        }),
+        None => serde_json::Value::Null,
+    }
 }

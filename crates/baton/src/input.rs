@@ -99,6 +99,8 @@ impl ConversationReader {
                 }));
             }
             let text = match std::str::from_utf8(&self.buf) {
+                // A byte-order mark (as some Windows editors write) opens the file, not the JSON.
+                Ok(t) if self.line == 1 => t.strip_prefix('\u{feff}').unwrap_or(t).trim(),
                 Ok(t) => t.trim(),
                 Err(e) => {
                     return Some(Err(LineError {

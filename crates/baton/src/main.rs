@@ -81,7 +81,8 @@ enum Command {
     /// Re-run a candidate policy over stored conversations (or a file) next to the current one:
     /// handoff rate, conversations that would flip, precision and recall where labels exist.
     Replay(history::ReplayArgs),
-    /// Write resolved human conversations as training data (JSON Lines).
+    /// Write resolved handed-off conversations as a conversation file (JSON Lines) that analyze,
+    /// eval and replay read back, labelled by the agents' judgements (`expected`).
     Export(history::ExportArgs),
     /// Handoff metrics, quality scores, the weekly review and suggested policy changes, from the
     /// stored history (text, --json, or --html FILE with charts).
@@ -157,11 +158,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader went away (`baton analyze ... | head -1`): nothing left to say to anyone.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("baton: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// True if `e` comes from writing to a closed pipe.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .map(io::Error::kind)
+            .or_else(|| c.downcast_ref::<serde_json::Error>()?.io_error_kind())
+            == Some(io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -252,6 +265,15 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
             String::new()
         }
     );
+    if r.still_waiting_at_end > 0 {
+        println!(
+            "still waiting   {} customer(s) were still in the queue when the day ended (the longest for {}); they are not in the figures above",
+            r.still_waiting_at_end,
+            baton_core::routing::describe_wait(r.still_waiting_longest_seconds).trim_start_matches("about ")
+        );
+    } else {
+        println!("still waiting   nobody: every customer was served before the day ended");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -311,6 +333,12 @@ fn eval(file: &Path, common: &Common, json: bool, errors: bool) -> Result<ExitCo
     }
     reader.finish();
     let report = evaluator.finish();
+    if report.conversations == 0 {
+        anyhow::bail!(
+            "{}: no labelled conversation to score ({unlabelled} without `expected`, {bad} bad line(s)); eval needs conversations with an `expected` field",
+            file.display()
+        );
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if json {
@@ -457,6 +485,10 @@ fn sentiment_lines(file: Option<&Path>) -> Result<ExitCode> {
                 lossy = String::from_utf8_lossy(&buf).into_owned();
                 &lossy
             }
+        };
+        let text = match line_no {
+            1 => text.strip_prefix('\u{feff}').unwrap_or(text),
+            _ => text,
         };
         let s = analyzer
             .polarity_scores(text.trim_end_matches(['\n', '\r']))

@@ -365,7 +365,10 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             db: args.db.clone(),
             ..Settings::default()
         };
+        // The background workers, as under `serve`: webhook delivery, accept timeouts, due
+        // callbacks.
         let state = AppState::new(store.clone(), baton_core::Policy::default(), settings);
+        state.spawn_workers();
         let limits = baton_server::ConnectionLimits::from_settings(&state.settings);
         let stopping = state.stopping.clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

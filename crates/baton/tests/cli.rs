@@ -375,6 +375,96 @@ fn export_writes_resolved_conversations_from_a_database() {
 }
 
 #[test]
+fn errors_name_the_file_line_not_the_json_line_and_a_bom_is_accepted() {
+    let lines = [
+        format!("\u{feff}{GOOD}"),
+        GOOD.replace("\"g1\"", "\"g2\""),
+        GOOD.replace("\"tier\":\"standard\",", ""),
+    ];
+    let path = temp_file("bom.jsonl", &lines.join("\n"));
+    let run = baton(&["analyze", path.to_str().unwrap()], None);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+    assert_eq!(run.stdout().lines().count(), 2, "{}", run.describe());
+    let err = run.stderr();
+    assert!(
+        err.contains("bom.jsonl:3: field `customer`: missing field `tier` (column "),
+        "{}",
+        run.describe()
+    );
+    assert!(!err.contains("line 1 column"), "{}", run.describe());
+    assert!(!err.contains("bom.jsonl:1:"), "{}", run.describe());
+
+    let run = baton(&["sentiment"], Some("\u{feff}The book was good.\n"));
+    assert!(
+        run.stdout().starts_with("{\"compound\":0.4404"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn eval_of_a_file_without_labels_is_an_error() {
+    for (name, content) in [("empty.jsonl", ""), ("unlabelled.jsonl", GOOD)] {
+        let path = temp_file(name, content);
+        let run = baton(&["eval", path.to_str().unwrap()], None);
+        assert_eq!(run.code(), 2, "{}", run.describe());
+        assert!(
+            run.stderr().contains("no labelled conversation to score"),
+            "{}",
+            run.describe()
+        );
+        assert!(run.stdout().is_empty(), "{}", run.describe());
+    }
+}
+
+/// Regression: `baton analyze big.jsonl | head -1` printed "Broken pipe" and exited 2.
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    let examples =
+        std::fs::read_to_string(repo_root().join("examples/conversations.jsonl")).unwrap();
+    let path = temp_file("big.jsonl", &examples.repeat(400));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["analyze", path.to_str().unwrap()])
+        .env_remove("BATON_POLICY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+    } // stdout closed here, as `head -1` does
+    let output = child.wait_with_output().unwrap();
+    assert!(first.starts_with("{\"id\":\"ex-01\""), "{first}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn simulate_reports_customers_still_waiting_at_the_end_of_the_day() {
+    let run = baton(&["simulate", "--shifts", "2:1:60"], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stdout()
+            .contains("were still in the queue when the day ended"),
+        "{}",
+        run.describe()
+    );
+    let json = baton(&["simulate", "--shifts", "2:1:60", "--json"], None);
+    let r: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert!(r["still_waiting_at_end"].as_u64().unwrap() > 50, "{r}");
+    let calm = baton(&["simulate", "--shifts", "2:4:10"], None);
+    assert!(
+        calm.stdout().contains("still waiting   nobody"),
+        "{}",
+        calm.describe()
+    );
+}
+
+#[test]
 fn agent_keys_belong_to_an_existing_agent_and_other_roles_to_none() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("k.db");

@@ -369,3 +369,83 @@ fn report_figures_match_the_hand_computed_ones() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("Weekly review"));
 }
+
+/// `baton export` writes what `baton analyze` and `baton eval` read back: the agents'
+/// judgements become labels (necessary: the handoff's escalation; unnecessary: a false alarm).
+#[test]
+fn export_round_trips_through_analyze_and_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    seed(&db);
+    let file = dir.path().join("export.jsonl");
+    let baton = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .env_remove("BATON_POLICY")
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, _, err) = baton(&[
+        "export",
+        "--db",
+        db.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("exported 2 resolved conversation(s)"), "{err}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["A", "B"]);
+    // A was judged unnecessary: a false alarm. B was necessary: cancellation at message 0.
+    assert_eq!(lines[0]["expected"]["escalate"], false);
+    assert!(lines[0]["expected"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("false alarm"));
+    assert_eq!(
+        (
+            lines[1]["expected"]["escalate"].clone(),
+            lines[1]["expected"]["at"].clone(),
+            lines[1]["expected"]["reason"].clone(),
+            lines[1]["expected"]["skill"].clone()
+        ),
+        (
+            serde_json::json!(true),
+            serde_json::json!(0),
+            serde_json::json!("cancellation"),
+            serde_json::json!("retention")
+        )
+    );
+    assert!(lines[0]["customer"].get("name").is_none(), "{}", lines[0]);
+
+    let (code, out, err) = baton(&["analyze", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let decided: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(decided.len(), 2, "{out}");
+    assert_eq!(
+        (decided[0]["id"].as_str(), decided[1]["id"].as_str()),
+        (Some("A"), Some("B"))
+    );
+
+    let (code, out, err) = baton(&["eval", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The engine still escalates both: B is a true positive, A (the false alarm) a false one.
+    assert_eq!(r["conversations"], 2, "{r}");
+    assert_eq!(
+        (r["true_positives"].clone(), r["false_positives"].clone()),
+        (serde_json::json!(1), serde_json::json!(1)),
+        "{r}"
+    );
+    assert_eq!(r["timing_exact"], 1.0, "{r}");
+}
