@@ -251,10 +251,10 @@ pub fn metrics_of(h: &Handoff) -> HandoffMetrics {
 /// Set when the report being built is no longer wanted (its request went away): the work on
 /// the blocking pool stops at the next conversation instead of running to the end.
 #[derive(Clone, Default)]
-pub struct Abandoned(Arc<AtomicBool>);
+struct Abandoned(Arc<AtomicBool>);
 
 impl Abandoned {
-    pub fn is_set(&self) -> bool {
+    fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
