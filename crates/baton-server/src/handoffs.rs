@@ -55,7 +55,8 @@ async fn audit(state: &AppState, id: &str) -> ApiResult<Vec<AuditEntry>> {
         .collect())
 }
 
-/// The colour of the customer's latest message, for the queue.
+/// The colour of the customer's state, for the queue: the same as the context package's top bar
+/// (the latest words' polarity raised by what the engine found).
 async fn sentiment_now(
     state: &AppState,
     conversation_id: &str,
@@ -63,13 +64,29 @@ async fn sentiment_now(
     let Some(c) = state.store.conversation(conversation_id).await? else {
         return Ok(None);
     };
-    Ok(c.messages
+    if !c
+        .messages
         .iter()
-        .rev()
-        .find(|m| m.role == baton_core::Role::Customer)
-        .map(|m| {
-            baton_core::context::colour(baton_core::sentiment::polarity_scores(&m.text).compound)
-        }))
+        .any(|m| m.role == baton_core::Role::Customer)
+    {
+        return Ok(None);
+    }
+    let decision: Option<Decision> = c.decision.and_then(|d| serde_json::from_value(d).ok());
+    Ok(Some(match decision {
+        Some(d) => baton_core::context::customer_state(&c.messages, &d, &state.policy)
+            .mood
+            .colour(),
+        None => c
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == baton_core::Role::Customer)
+            .map_or(baton_core::context::Colour::Yellow, |m| {
+                baton_core::context::colour(
+                    baton_core::sentiment::polarity_scores(&m.text).compound,
+                )
+            }),
+    }))
 }
 
 #[utoipa::path(
