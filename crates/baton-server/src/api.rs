@@ -215,18 +215,34 @@ pub(crate) async fn ingest(
             *guard = load_live(state, &id).await?;
             fresh = true;
         }
-        let mut live = match guard.as_ref() {
-            Some(l) => {
-                if let Some(c) = &body_customer {
-                    if c.id != l.customer.id {
-                        return Err(ApiError::invalid(
-                            "customer.id",
-                            format!("conversation {id} belongs to customer {}", l.customer.id),
-                        ));
-                    }
+        // Checks first, so that a refused message leaves the cached state as it was.
+        if let Some(l) = guard.as_ref() {
+            if let Some(c) = &body_customer {
+                if c.id != l.customer.id {
+                    return Err(ApiError::invalid(
+                        "customer.id",
+                        format!("conversation {id} belongs to customer {}", l.customer.id),
+                    ));
                 }
-                l.clone()
             }
+            if let Some(last) = l.last_at {
+                if message.at < last {
+                    return Err(ApiError::invalid(
+                        "message.at",
+                        format!(
+                            "{} is earlier than the conversation's last message ({last})",
+                            message.at
+                        ),
+                    ));
+                }
+            }
+        }
+        let cached = guard.is_some();
+        // The message is folded into the state in place (no copy per message): the state goes
+        // back into the slot only after the store committed; on any failure the slot stays empty
+        // and the next message replays the conversation from the store.
+        let mut live = match guard.take() {
+            Some(l) => l,
             None => {
                 let customer = match &body_customer {
                     Some(c) => c.clone(),
@@ -244,21 +260,16 @@ pub(crate) async fn ingest(
                 }
             }
         };
-        if let Some(last) = live.last_at {
-            if message.at < last {
-                return Err(ApiError::invalid(
-                    "message.at",
-                    format!(
-                        "{} is earlier than the conversation's last message ({last})",
-                        message.at
-                    ),
-                ));
-            }
-        }
         if let Some(c) = &body_customer {
             live.customer = c.clone();
         }
         let index = live.count;
+        let event = match (&extra_event, &live.handoff) {
+            (None, Some(handoff)) => {
+                message_event(state, &id, &handoff.id, index, message.role).await?
+            }
+            _ => extra_event.clone(),
+        };
         let was_escalated = live.state.escalated();
         let escalated_now = live.state.push(&state.policy, &live.customer, &message);
         let decision = live.state.decision(&state.policy, &id, &live.customer);
@@ -274,8 +285,7 @@ pub(crate) async fn ingest(
             previous: live.handoff.clone(),
             policy: state.policy.clone(),
         };
-        let customer_known =
-            guard.is_some() || state.store.customer(&live.customer.id).await?.is_some();
+        let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
         let respond_with = answer.clone();
         let placement = state
             .store
@@ -293,7 +303,7 @@ pub(crate) async fn ingest(
                     .map_err(|e| ApiError::internal(e.to_string()))?,
                 handoff: new_handoff.clone(),
                 routing: state.routing(),
-                extra_event: extra_event.clone(),
+                extra_event: event,
                 idempotency: idem.as_ref().map(|i| baton_store::Idempotency {
                     scope: i.scope.clone(),
                     request: i.request.clone(),
@@ -323,6 +333,36 @@ pub(crate) async fn ingest(
         state.events.notify_waiters();
         return serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()));
     }
+}
+
+/// The event a message on a handed-off conversation writes (`message.customer`, `message.ai`),
+/// naming the handoff and who has it, so the desk shows the message in the open handoff at once;
+/// none once the handoff is resolved. Its subject is the conversation: the handoff's own events
+/// stay its audit trail.
+async fn message_event(
+    state: &AppState,
+    conversation_id: &str,
+    handoff_id: &str,
+    index: usize,
+    role: baton_core::Role,
+) -> ApiResult<Option<(String, String, serde_json::Value)>> {
+    let Some(h) = state.store.handoff(handoff_id).await? else {
+        return Ok(None);
+    };
+    if h.status == HandoffStatus::Resolved {
+        return Ok(None);
+    }
+    let role = match role {
+        baton_core::Role::Customer => "customer",
+        baton_core::Role::Ai => "ai",
+        baton_core::Role::Agent => "agent",
+    };
+    Ok(Some((
+        format!("message.{role}"),
+        conversation_id.to_string(),
+        serde_json::json!({"handoff_id": h.id, "conversation_id": conversation_id, "index": index,
+                           "role": role, "status": h.status.as_str(), "agent_id": h.agent_id}),
+    )))
 }
 
 /// Everything the answer to a posted message depends on, so the same answer can be built inside
