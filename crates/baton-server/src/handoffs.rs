@@ -70,15 +70,32 @@ async fn audit(state: &AppState, id: &str) -> ApiResult<Vec<AuditEntry>> {
         .collect())
 }
 
-/// The colour of the customer's latest message, for the queue.
-fn sentiment_now(c: &StoredConversation) -> Option<baton_core::context::Colour> {
-    c.messages
+/// The colour of the customer's state, for the queue: the same as the context package's top bar
+/// (the latest words' polarity raised by what the engine found; the words alone when the stored
+/// conversation has no decision).
+fn sentiment_now(
+    c: &StoredConversation,
+    policy: &baton_core::Policy,
+) -> Option<baton_core::context::Colour> {
+    let latest = c
+        .messages
         .iter()
         .rev()
-        .find(|m| m.role == baton_core::Role::Customer)
-        .map(|m| {
-            baton_core::context::colour(baton_core::sentiment::polarity_scores(&m.text).compound)
-        })
+        .find(|m| m.role == baton_core::Role::Customer)?;
+    Some(
+        match c
+            .decision
+            .as_ref()
+            .and_then(|d| Decision::deserialize(d).ok())
+        {
+            Some(d) => baton_core::context::customer_state(&c.messages, &d, policy)
+                .mood
+                .colour(),
+            None => baton_core::context::colour(
+                baton_core::sentiment::polarity_scores(&latest.text).compound,
+            ),
+        },
+    )
 }
 
 /// The statuses of `?status=`: one, several separated by commas, or all (`[None]`) when absent.
@@ -152,7 +169,7 @@ pub async fn list_handoffs(
         let conversation = state.store.conversation(&p.handoff.conversation_id).await?;
         let mut item = out(&state, p, None);
         if let Some(c) = conversation {
-            item.sentiment = sentiment_now(&c);
+            item.sentiment = sentiment_now(&c, &state.policy);
             item.messages = Some(c.messages.len());
             item.customer = Some(c.customer.clone());
             // The summary needs the context package: only for work still open.

@@ -268,6 +268,50 @@ async fn outside_business_hours_the_customer_is_offered_a_callback_in_their_time
     );
 }
 
+/// Regression: a polite request for a person after two failed fixes showed as a calm (green)
+/// customer, in the queue and in the handoff's top bar.
+#[tokio::test]
+async fn the_queue_and_the_package_show_the_customer_state_the_engine_found() {
+    let app = spawn_app().await;
+    app.agent_on_shift("tech", &["technical"], 2, "regular")
+        .await;
+    let turns = [
+        ("customer", "The app keeps logging me out every few minutes since the update."),
+        ("ai", "Sorry about that, Tom. Please update to version 8.2.1 and sign in again."),
+        ("customer", "Already on 8.2.1. Still happening."),
+        ("ai", "Thanks. Please clear the app cache under Settings > Storage and sign in again."),
+        ("customer", "Did that too. Honestly this is getting me nowhere, is there anybody actually working there I can talk to?"),
+    ];
+    let mut last = Value::Null;
+    for (i, (role, text)) in turns.iter().enumerate() {
+        let mut body = json!({"message": {"role": role, "text": text}});
+        if i == 0 {
+            body["customer"] = json!({"id": "tom", "name": "Tom Becker", "tier": "premium"});
+        }
+        let (s, r) = app.post_message("c-tom", &body).await;
+        assert_eq!(s, 200, "{r}");
+        last = r;
+    }
+    assert_eq!(
+        last["decision"]["reasons"][0]["kind"], "explicit_request",
+        "{last}"
+    );
+    let id = last["handoff"]["id"].as_str().unwrap();
+    let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
+    let c = &h["context"];
+    assert_eq!(c["customer_state"]["mood"], "frustrated", "{c}");
+    assert_eq!(c["sentiment_now"], "red", "{c}");
+    assert_eq!(c["ai_assessment"]["did_not_work"], json!([1, 3]), "{c}");
+    let (_, list) = app.get("/v1/handoffs", &app.lead).await;
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap();
+    assert_eq!(row["sentiment"], "red", "{row}");
+}
+
 /// Regression: with the team open (the default hours are round the clock) and nobody with the
 /// skill on shift, the customer was told "Our Billing team is available daily 00:00-24:00" next
 /// to a callback offer.
