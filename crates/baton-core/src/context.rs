@@ -7,7 +7,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::engine::Decision;
-use crate::model::{Conversation, Role, Tier};
+use crate::model::{Conversation, Message, Role, Tier};
 use crate::sentiment;
 use crate::text;
 
@@ -217,31 +217,26 @@ fn issue_phrase(decision: &Decision, label: &str, facts: &Facts) -> String {
     }
 }
 
-/// Builds the context package for `conversation` as decided by `decision`. `topic_keywords` is
-/// the per-topic keyword matcher of the policy (used to name the subtopic); `agent_name` and
-/// `team` fill the greeting and the warm-transfer introduction.
-pub fn build(
-    conversation: &Conversation,
+/// The sentiment trajectory, the AI assessment and the customer's state of a conversation.
+fn assess(
+    messages: &[Message],
     decision: &Decision,
     policy: &crate::Policy,
-    agent_name: Option<&str>,
-    team: &str,
-) -> ContextPackage {
-    let c = &conversation.customer;
-    let messages = &conversation.messages;
+) -> (Vec<SentimentPoint>, AiAssessment, CustomerState) {
     let analyzer = sentiment::analyzer();
-
-    let mut points = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        if m.role == Role::Customer {
+    let points: Vec<SentimentPoint> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::Customer)
+        .map(|(i, m)| {
             let compound = analyzer.polarity_scores(&m.text).compound;
-            points.push(SentimentPoint {
+            SentimentPoint {
                 message: i,
                 compound: (compound * 1000.0).round() / 1000.0,
                 colour: colour(compound),
-            });
-        }
-    }
+            }
+        })
+        .collect();
     let assessment =
         assessment::assess(messages, decision, &points, policy.low_confidence.threshold);
     let ai_replies_before = messages[..decision.at.unwrap_or(messages.len()).min(messages.len())]
@@ -254,6 +249,32 @@ pub fn build(
         ai_replies_before,
         assessment.did_not_work.len(),
     );
+    (points, assessment, state)
+}
+
+/// The customer's state as the context package shows it, without building the package (for a
+/// queue row's colour).
+pub fn customer_state(
+    messages: &[Message],
+    decision: &Decision,
+    policy: &crate::Policy,
+) -> CustomerState {
+    assess(messages, decision, policy).2
+}
+
+/// Builds the context package for `conversation` as decided by `decision`. `topic_keywords` is
+/// the per-topic keyword matcher of the policy (used to name the subtopic); `agent_name` and
+/// `team` fill the greeting and the warm-transfer introduction.
+pub fn build(
+    conversation: &Conversation,
+    decision: &Decision,
+    policy: &crate::Policy,
+    agent_name: Option<&str>,
+    team: &str,
+) -> ContextPackage {
+    let c = &conversation.customer;
+    let messages = &conversation.messages;
+    let (points, assessment, state) = assess(messages, decision, policy);
     let sentiment_now = state.mood.colour();
 
     // Topic and subtopic from the customer's words.

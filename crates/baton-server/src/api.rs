@@ -264,6 +264,12 @@ pub(crate) async fn ingest(
             live.customer = c.clone();
         }
         let index = live.count;
+        let event = match (&extra_event, &live.handoff) {
+            (None, Some(handoff)) => {
+                message_event(state, &id, &handoff.id, index, message.role).await?
+            }
+            _ => extra_event.clone(),
+        };
         let was_escalated = live.state.escalated();
         let escalated_now = live.state.push(&state.policy, &live.customer, &message);
         let decision = live.state.decision(&state.policy, &id, &live.customer);
@@ -297,7 +303,7 @@ pub(crate) async fn ingest(
                     .map_err(|e| ApiError::internal(e.to_string()))?,
                 handoff: new_handoff.clone(),
                 routing: state.routing(),
-                extra_event: extra_event.clone(),
+                extra_event: event,
                 idempotency: idem.as_ref().map(|i| baton_store::Idempotency {
                     scope: i.scope.clone(),
                     request: i.request.clone(),
@@ -327,6 +333,36 @@ pub(crate) async fn ingest(
         state.events.notify_waiters();
         return serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()));
     }
+}
+
+/// The event a message on a handed-off conversation writes (`message.customer`, `message.ai`),
+/// naming the handoff and who has it, so the desk shows the message in the open handoff at once;
+/// none once the handoff is resolved. Its subject is the conversation: the handoff's own events
+/// stay its audit trail.
+async fn message_event(
+    state: &AppState,
+    conversation_id: &str,
+    handoff_id: &str,
+    index: usize,
+    role: baton_core::Role,
+) -> ApiResult<Option<(String, String, serde_json::Value)>> {
+    let Some(h) = state.store.handoff(handoff_id).await? else {
+        return Ok(None);
+    };
+    if h.status == HandoffStatus::Resolved {
+        return Ok(None);
+    }
+    let role = match role {
+        baton_core::Role::Customer => "customer",
+        baton_core::Role::Ai => "ai",
+        baton_core::Role::Agent => "agent",
+    };
+    Ok(Some((
+        format!("message.{role}"),
+        conversation_id.to_string(),
+        serde_json::json!({"handoff_id": h.id, "conversation_id": conversation_id, "index": index,
+                           "role": role, "status": h.status.as_str(), "agent_id": h.agent_id}),
+    )))
 }
 
 /// Everything the answer to a posted message depends on, so the same answer can be built inside

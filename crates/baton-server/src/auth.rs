@@ -1,6 +1,8 @@
 //! API keys: `baton_<id>_<secret>`. The store keeps the SHA-256 of the secret, never the secret;
-//! the check compares hashes in constant time. Verified keys are cached for a few seconds so a
-//! revocation takes effect within that time without a database read per request.
+//! the check compares hashes in constant time. Verified keys are cached for
+//! [`Settings::key_cache_ms`](crate::Settings::key_cache_ms) (1 s by default) so requests need no
+//! database read each: a key revoked elsewhere (another instance, `baton keys revoke`) stops
+//! working within that time; one revoked through [`revoke_key`] stops at once on this instance.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,7 +19,6 @@ use crate::error::ApiError;
 use crate::AppState;
 
 const PREFIX: &str = "baton_";
-const CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// The support bot: posts messages, manages customers, CSAT and its AI's suggestions.
 pub(crate) const BOT: &[Role] = &[Role::Integrator, Role::Admin];
@@ -175,16 +176,38 @@ fn parse_key(key: &str) -> Option<(&str, &str)> {
     (ok(id) && ok(secret)).then_some((id, secret))
 }
 
-#[derive(Default)]
+/// Verified keys by id, each trusted for the cache's time to live.
 pub struct KeyCache {
+    ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, ApiKey)>>,
+    /// Keys revoked through this instance: never served from the cache again, even if a request
+    /// that read the key just before the revocation committed puts it back.
+    revoked: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(
+            crate::Settings::default().key_cache_ms,
+        ))
+    }
 }
 
 impl KeyCache {
+    /// A cache whose entries are read again from the store after `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::default(),
+            revoked: Mutex::default(),
+        }
+    }
+
     async fn lookup(&self, store: &dyn Store, id: &str) -> Result<Option<ApiKey>, ApiError> {
-        if let Ok(entries) = self.entries.lock() {
+        let revoked_here = self.revoked.lock().is_ok_and(|r| r.contains(id));
+        if let (false, Ok(entries)) = (revoked_here, self.entries.lock()) {
             if let Some((at, key)) = entries.get(id) {
-                if at.elapsed() < CACHE_TTL {
+                if at.elapsed() < self.ttl {
                     return Ok(Some(key.clone()));
                 }
             }
@@ -198,6 +221,23 @@ impl KeyCache {
         }
         Ok(key)
     }
+
+    /// Key `id` is being revoked: from now on it is always read from the store.
+    pub fn revoking(&self, id: &str) {
+        if let Ok(mut revoked) = self.revoked.lock() {
+            revoked.insert(id.to_string());
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id);
+        }
+    }
+}
+
+/// Revokes key `id` in the store and forgets it here: on this instance the key stops working at
+/// once (on others within their cache time). `NotFound` if there is no such key.
+pub async fn revoke_key(state: &AppState, id: &str, now: String) -> Result<(), ApiError> {
+    state.keys.revoking(id);
+    Ok(state.store.revoke_key(id, now).await?)
 }
 
 /// Checks a full key string against the store.

@@ -27,6 +27,25 @@ pub struct Settings {
     /// How often an event stream looks for new events when nothing woke it, in milliseconds
     /// (this instance's writes and, on PostgreSQL, every instance's wake it at once).
     pub event_poll_ms: u64,
+    /// Seconds a connection has to send a complete request head, counted from its opening or
+    /// from its previous response: bounds half-sent headers and idle keep-alive connections.
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body has to arrive in full (408 after that).
+    pub body_timeout_seconds: u64,
+    /// Seconds a handler has to answer (503 after that; event streams are not limited).
+    pub request_timeout_seconds: u64,
+    /// Most connections open at once (lowered to what the open-files limit allows); one more is
+    /// answered 503 with `Retry-After` and closed.
+    pub max_connections: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM before the process exits.
+    pub shutdown_grace_seconds: u64,
+    /// Reports (`GET /v1/report`) computed at once; callers asking for the same period and
+    /// filter share one computation, others wait their turn.
+    pub report_concurrency: usize,
+    /// How long a verified API key is trusted without reading the database again, in
+    /// milliseconds: the longest a key revoked elsewhere (another instance, `baton keys
+    /// revoke`) keeps working here. A revocation through this instance is immediate.
+    pub key_cache_ms: u64,
 }
 
 impl Default for Settings {
@@ -40,6 +59,13 @@ impl Default for Settings {
             max_clock_skew_seconds: 300,
             rate_limit_per_second: 2000,
             event_poll_ms: 500,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            request_timeout_seconds: 60,
+            max_connections: 4096,
+            shutdown_grace_seconds: 10,
+            report_concurrency: 1,
+            key_cache_ms: 1000,
         }
     }
 }
@@ -64,6 +90,13 @@ impl Settings {
             "max_clock_skew_seconds",
             "rate_limit_per_second",
             "event_poll_ms",
+            "header_timeout_seconds",
+            "body_timeout_seconds",
+            "request_timeout_seconds",
+            "max_connections",
+            "shutdown_grace_seconds",
+            "report_concurrency",
+            "key_cache_ms",
         ]));
         fig.extract().map_err(|e| e.to_string())
     }

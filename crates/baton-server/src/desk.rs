@@ -38,9 +38,12 @@ pub async fn me(caller: Caller) -> Json<Me> {
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyIn {
+    /// At most `max_text_bytes` (64 KiB by default).
+    #[schema(max_length = 65536)]
     pub text: String,
     /// The suggestion this reply used, if any (recorded as used or edited).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub suggestion_id: Option<String>,
 }
 
@@ -140,10 +143,13 @@ pub async fn reply(
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KbArticleIn {
+    #[schema(max_length = 200)]
     pub id: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub title: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 2048)]
     pub url: Option<String>,
 }
 
@@ -151,6 +157,7 @@ pub struct KbArticleIn {
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuggestionsIn {
+    /// Suggested replies, each at most `max_text_bytes` (64 KiB by default).
     #[serde(default)]
     pub replies: Vec<String>,
     #[serde(default)]
@@ -330,7 +337,9 @@ pub async fn suggestion_status(
 }
 
 /// Figures for the lead dashboard: handoff rate, time to handoff, resolution time, CSAT, the
-/// share judged necessary, breakdowns, the lowest-CSAT handoffs, queue and agents now.
+/// share judged necessary, breakdowns, the lowest-CSAT handoffs, queue and agents now, and the
+/// service level per team (`teams`: waiting now, longest wait, answered within the team's target
+/// today, breaches today).
 #[utoipa::path(get, path = "/v1/summary", responses((status = 200, body = Object)), security(("bearer" = [])))]
 pub async fn summary(
     State(state): State<AppState>,
@@ -339,8 +348,19 @@ pub async fn summary(
     caller.require(SUPERVISORS)?;
     let s = state.store.desk_summary().await?;
     let agents = state.store.agents().await?;
-    let mut v = serde_json::to_value(&s).map_err(|e| ApiError::internal(e.to_string()))?;
-    v["agents"] = serde_json::to_value(&agents).map_err(|e| ApiError::internal(e.to_string()))?;
+    // "Today" starts at the latest midnight of any time zone: two days back covers it.
+    let now = jiff::Timestamp::now();
+    let since = now - jiff::SignedDuration::from_hours(48);
+    let shift = state
+        .store
+        .handoffs_open_or_resolved_since(since.to_string())
+        .await?;
+    let teams = crate::service_level::by_team(&state.policy, &shift, now);
+    let json =
+        |x: serde_json::Result<serde_json::Value>| x.map_err(|e| ApiError::internal(e.to_string()));
+    let mut v = json(serde_json::to_value(&s))?;
+    v["agents"] = json(serde_json::to_value(&agents))?;
+    v["teams"] = json(serde_json::to_value(&teams))?;
     Ok(Json(v))
 }
 
@@ -376,20 +396,21 @@ pub async fn report(
             .map_err(|e| ApiError::invalid(field, e))
     };
     let (since, until) = (bound("since", &q.since)?, bound("until", &q.until)?);
-    let r = crate::report::build(
-        state.store.as_ref(),
-        &state.policy,
-        &state.policy_source,
-        since,
-        until,
-        crate::report::Filter {
-            team: q.team,
-            skill: q.skill,
-            reason: q.reason,
-        },
-    )
-    .await?;
-    serde_json::to_value(&r)
+    let r = state
+        .reports
+        .get(
+            state.store.clone(),
+            state.policy.clone(),
+            since,
+            until,
+            crate::report::Filter {
+                team: q.team,
+                skill: q.skill,
+                reason: q.reason,
+            },
+        )
+        .await?;
+    serde_json::to_value(&*r)
         .map(Json)
         .map_err(|e| ApiError::internal(e.to_string()))
 }

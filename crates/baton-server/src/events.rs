@@ -15,7 +15,9 @@ use crate::AppState;
 
 /// Handoff created / assigned / accepted / transferred / resolved, queue changes and agent status,
 /// as they happen. Each event's id is its sequence number; reconnect with `Last-Event-ID` to
-/// receive what was missed.
+/// receive what was missed. A `Last-Event-ID` beyond the newest event (the event log was reset)
+/// starts at the newest event with a `reset` event: reload. When the server shuts down the
+/// stream ends with a `reconnect` event.
 #[utoipa::path(
     get, path = "/v1/events",
     params(("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
@@ -33,8 +35,9 @@ pub async fn events(
         baton_store::Role::Agent => Some(caller.own_agent()?.to_string()),
         _ => None,
     };
+    let newest = latest_seq(&state).await?;
     let mut after: i64 = match headers.get("last-event-id") {
-        None => latest_seq(&state).await?,
+        None => newest,
         Some(v) => v
             .to_str()
             .ok()
@@ -45,14 +48,40 @@ pub async fn events(
                     .with_field("Last-Event-ID")
             })?,
     };
+    // An id beyond the newest event was not issued by this event log (the database was reset or
+    // replaced): waiting for it would leave the client deaf. Restart from the newest event and
+    // say so, so the client reloads what it shows.
+    let reset = (after > newest).then(|| {
+        let data = serde_json::json!({
+            "seq": newest,
+            "kind": "reset",
+            "message": format!("Last-Event-ID {after} is beyond the newest event {newest} (the event log was reset); resuming after {newest}: reload your state"),
+        });
+        after = newest;
+        SseEvent::default()
+            .id(newest.to_string())
+            .event("reset")
+            .data(data.to_string())
+    });
     let poll = Duration::from_millis(state.settings.event_poll_ms.max(10));
+    let stopping = state.stopping.clone();
     let stream = async_stream::stream! {
+        if let Some(reset) = reset {
+            yield Ok(reset);
+        }
         loop {
+            if stopping.is_cancelled() {
+                yield Ok(reconnect_event(after));
+                break;
+            }
             let batch = match state.store.events_after(after, 200).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream read failed");
-                    tokio::time::sleep(poll).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {},
+                        _ = stopping.cancelled() => {},
+                    }
                     continue;
                 }
             };
@@ -61,6 +90,7 @@ pub async fn events(
                 tokio::select! {
                     _ = notified => {},
                     _ = tokio::time::sleep(poll) => {},
+                    _ = stopping.cancelled() => {},
                 }
                 continue;
             }
@@ -77,6 +107,20 @@ pub async fn events(
         }
     };
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The last event of a stream the server ends because it is shutting down: reconnect (to this
+/// or another instance) with `Last-Event-ID` = the last id received, after `retry` ms.
+fn reconnect_event(after: i64) -> SseEvent {
+    let data = serde_json::json!({
+        "seq": after,
+        "kind": "reconnect",
+        "message": "the server is shutting down; reconnect with Last-Event-ID to resume",
+    });
+    SseEvent::default()
+        .event("reconnect")
+        .retry(Duration::from_secs(1))
+        .data(data.to_string())
 }
 
 /// Whether agent `me` may see event `e`: the queue, its own status, and handoffs that are

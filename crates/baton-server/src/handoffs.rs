@@ -1,10 +1,12 @@
 //! Handoff endpoints: list, read with the context package, and the lifecycle (accept, warm
 //! transfer, resolve, callback, CSAT).
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use baton_core::{Conversation, Decision};
-use baton_store::{HandoffStatus, Placement, Role, Transition};
+use baton_store::{Handoff, HandoffStatus, Placement, Role, StoredConversation, Transition};
 use serde::Deserialize;
 
 use crate::api::now_string;
@@ -16,17 +18,30 @@ use crate::AppState;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HandoffQuery {
-    /// queued, assigned, accepted, resolved or callback
+    /// queued, assigned, accepted, resolved or callback; several separated by commas
+    /// (`queued,assigned,accepted,callback`: the open ones)
     pub status: Option<String>,
 }
 
-fn out(p: Placement, context: Option<baton_core::context::ContextPackage>) -> HandoffOut {
+fn out(
+    state: &AppState,
+    p: Placement,
+    context: Option<baton_core::context::ContextPackage>,
+) -> HandoffOut {
     HandoffOut {
+        target_seconds: state
+            .policy
+            .team(&p.handoff.skill)
+            .map(|t| t.target_seconds),
         handoff: p.handoff,
         queue_position: p.position,
         eta_now_seconds: p.eta_seconds.map(|e| e.round()),
+        agent_name: p.agent_name,
         sentiment: context.as_ref().map(|c| c.sentiment_now),
         context,
+        customer: None,
+        summary: None,
+        messages: None,
         audit: None,
     }
 }
@@ -55,21 +70,49 @@ async fn audit(state: &AppState, id: &str) -> ApiResult<Vec<AuditEntry>> {
         .collect())
 }
 
-/// The colour of the customer's latest message, for the queue.
-async fn sentiment_now(
-    state: &AppState,
-    conversation_id: &str,
-) -> ApiResult<Option<baton_core::context::Colour>> {
-    let Some(c) = state.store.conversation(conversation_id).await? else {
-        return Ok(None);
-    };
-    Ok(c.messages
+/// The colour of the customer's state, for the queue: the same as the context package's top bar
+/// (the latest words' polarity raised by what the engine found; the words alone when the stored
+/// conversation has no decision).
+fn sentiment_now(
+    c: &StoredConversation,
+    policy: &baton_core::Policy,
+) -> Option<baton_core::context::Colour> {
+    let latest = c
+        .messages
         .iter()
         .rev()
-        .find(|m| m.role == baton_core::Role::Customer)
-        .map(|m| {
-            baton_core::context::colour(baton_core::sentiment::polarity_scores(&m.text).compound)
-        }))
+        .find(|m| m.role == baton_core::Role::Customer)?;
+    Some(
+        match c
+            .decision
+            .as_ref()
+            .and_then(|d| Decision::deserialize(d).ok())
+        {
+            Some(d) => baton_core::context::customer_state(&c.messages, &d, policy)
+                .mood
+                .colour(),
+            None => baton_core::context::colour(
+                baton_core::sentiment::polarity_scores(&latest.text).compound,
+            ),
+        },
+    )
+}
+
+/// The statuses of `?status=`: one, several separated by commas, or all (`[None]`) when absent.
+fn statuses(q: Option<&str>) -> ApiResult<Vec<Option<HandoffStatus>>> {
+    let Some(q) = q else {
+        return Ok(vec![None]);
+    };
+    q.split(',')
+        .map(|s| {
+            HandoffStatus::parse(s.trim()).map(Some).ok_or_else(|| {
+                ApiError::invalid(
+                    "status",
+                    format!("unknown status `{s}`; expected queued, assigned, accepted, resolved or callback (several separated by commas)"),
+                )
+            })
+        })
+        .collect()
 }
 
 #[utoipa::path(
@@ -85,23 +128,28 @@ pub async fn list_handoffs(
 ) -> ApiResult<Json<Vec<HandoffOut>>> {
     caller.require(DESK)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(HandoffStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid(
-                "status",
-                format!("unknown status `{s}`; expected queued, assigned, accepted, resolved or callback"),
-            )
-        })?),
-    };
+    let statuses = statuses(q.status.as_deref())?;
     // An agent sees the queue and its own work; leads and admins see every handoff.
     let mine = if caller.supervises() {
         None
     } else {
         Some(caller.own_agent()?.to_string())
     };
+    let mut handoffs = Vec::new();
+    for status in statuses {
+        handoffs.extend(state.store.handoffs(status).await?);
+    }
+    handoffs.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+    handoffs.dedup_by(|a, b| a.id == b.id);
+    let names: HashMap<String, String> = state
+        .store
+        .agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
     let mut list = Vec::new();
-    for h in state.store.handoffs(status).await? {
+    for h in handoffs {
         if let Some(me) = &mine {
             if h.status != HandoffStatus::Queued && h.agent_id.as_ref() != Some(me) {
                 continue;
@@ -111,19 +159,25 @@ pub async fn list_handoffs(
             HandoffStatus::Queued => state.store.placement(&h.id, state.routing()).await?,
             _ => None,
         };
-        let sentiment = sentiment_now(&state, &h.conversation_id).await?;
-        let mut item = match p {
-            Some(p) => out(p, None),
-            None => HandoffOut {
-                handoff: h,
-                queue_position: None,
-                eta_now_seconds: None,
-                sentiment: None,
-                context: None,
-                audit: None,
-            },
-        };
-        item.sentiment = sentiment;
+        let p = p.unwrap_or_else(|| Placement {
+            agent_name: h.agent_id.as_ref().and_then(|a| names.get(a)).cloned(),
+            handoff: h,
+            position: None,
+            eta_seconds: None,
+            agents_on_shift: 0,
+        });
+        let conversation = state.store.conversation(&p.handoff.conversation_id).await?;
+        let mut item = out(&state, p, None);
+        if let Some(c) = conversation {
+            item.sentiment = sentiment_now(&c, &state.policy);
+            item.messages = Some(c.messages.len());
+            item.customer = Some(c.customer.clone());
+            // The summary needs the context package: only for work still open.
+            if item.handoff.status != HandoffStatus::Resolved {
+                let agent = item.agent_name.clone();
+                item.summary = Some(context_of(&state, &item.handoff, agent.as_deref(), c).summary);
+            }
+        }
         list.push(item);
     }
     Ok(Json(list))
@@ -149,7 +203,7 @@ pub async fn get_handoff(
         caller.may_act_on(&p.handoff)?;
     }
     let context = context_for(&state, &p).await?;
-    let mut answer = out(p, Some(context));
+    let mut answer = out(&state, p, Some(context));
     if caller.supervises() {
         answer.audit = Some(audit(&state, &id).await?);
     }
@@ -169,12 +223,21 @@ pub(crate) async fn context_for(
     state: &AppState,
     p: &Placement,
 ) -> ApiResult<baton_core::context::ContextPackage> {
-    let h = &p.handoff;
     let c = state
         .store
-        .conversation(&h.conversation_id)
+        .conversation(&p.handoff.conversation_id)
         .await?
         .ok_or_else(|| ApiError::internal("handoff without its conversation"))?;
+    Ok(context_of(state, &p.handoff, p.agent_name.as_deref(), c))
+}
+
+/// The context package of handoff `h` from its stored conversation `c`.
+fn context_of(
+    state: &AppState,
+    h: &Handoff,
+    agent_name: Option<&str>,
+    c: StoredConversation,
+) -> baton_core::context::ContextPackage {
     let decision: Decision = match c
         .decision
         .as_ref()
@@ -198,13 +261,7 @@ pub(crate) async fn context_for(
         messages: c.messages,
         expected: None,
     };
-    Ok(baton_core::context::build(
-        &conversation,
-        &decision,
-        &state.policy,
-        p.agent_name.as_deref(),
-        &h.team,
-    ))
+    baton_core::context::build(&conversation, &decision, &state.policy, agent_name, &h.team)
 }
 
 /// The handoff, if `caller` may act on it (404 for an unknown one, 403 for another's).
@@ -233,7 +290,7 @@ async fn apply(
         .transition(id, t, caller.actor(), now_string(), state.routing())
         .await?;
     state.events.notify_waiters();
-    Ok(Json(out(p, None)))
+    Ok(Json(out(state, p, None)))
 }
 
 /// The assigned agent accepts the handoff.

@@ -13,6 +13,9 @@ pub mod handoffs;
 pub mod metrics;
 pub mod openapi;
 pub mod report;
+pub mod reporting;
+pub mod server;
+pub mod service_level;
 pub mod webhooks;
 pub mod wire;
 
@@ -24,6 +27,7 @@ use baton_core::Policy;
 use baton_store::Store;
 
 pub use config::Settings;
+pub use server::{serve, serve_with, shutdown_signal, ConnectionLimits};
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -36,41 +40,30 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Woken after every write that adds events (SSE streams and webhook delivery wait on it).
     pub events: Arc<tokio::sync::Notify>,
-    /// The policy's text, which the report's suggested changes edit.
-    pub policy_source: Arc<String>,
+    /// Reports being built for the API, shared between callers of the same period.
+    pub reports: Arc<reporting::Reports>,
     pub rate_limits: Arc<auth::RateLimits>,
+    /// Cancelled when the server shuts down: event streams end with a `reconnect` event.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, policy: Policy, settings: Settings) -> Self {
-        Self::with_source(
-            store,
-            policy,
-            baton_core::policy::DEFAULT_POLICY.to_string(),
-            settings,
-        )
-    }
-
-    /// Like [`AppState::new`] for a policy read from `source`.
-    pub fn with_source(
-        store: Arc<dyn Store>,
-        policy: Policy,
-        source: String,
-        settings: Settings,
-    ) -> Self {
         let events: Arc<tokio::sync::Notify> = Arc::default();
+        let key_cache_ttl = std::time::Duration::from_millis(settings.key_cache_ms);
         // Events other instances commit wake this one's streams too (PostgreSQL).
         store.watch_events(Arc::downgrade(&events));
         Self {
             rate_limits: Arc::new(auth::RateLimits::new(settings.rate_limit_per_second)),
-            policy_source: Arc::new(source),
+            reports: Arc::new(reporting::Reports::new(settings.report_concurrency)),
             store,
             policy: Arc::new(policy),
             settings: Arc::new(settings),
             conversations: Arc::default(),
-            keys: Arc::default(),
+            keys: Arc::new(auth::KeyCache::new(key_cache_ttl)),
             metrics: metrics::handle(),
             events,
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -124,8 +117,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/openapi.json"),
 ];
 
-/// The application: all routes, metrics middleware, and JSON errors for unknown routes.
+/// The application: all routes, metrics middleware, body and handler timeouts, and JSON errors
+/// for everything (unknown routes, rejections made before a handler runs, timeouts).
 pub fn router(state: AppState) -> Router {
+    let body_timeout = std::time::Duration::from_secs(state.settings.body_timeout_seconds.max(1));
+    let request_timeout =
+        std::time::Duration::from_secs(state.settings.request_timeout_seconds.max(1));
     Router::new()
         .route("/v1/conversations/{id}/messages", post(api::post_message))
         .route("/v1/conversations/{id}", get(api::get_conversation))
@@ -177,42 +174,16 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn(wire::reject_nul_in_uri))
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
+            body_timeout,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(error::ApiError::internal("internal error"))
         }))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// Resolves on SIGTERM or ctrl-c.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -3,6 +3,8 @@
 //! `baton report` and by the lead dashboard (`GET /v1/report`, `GET /report.html`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use baton_core::context;
 use baton_core::model::Conversation;
@@ -105,68 +107,65 @@ fn ts(s: &Option<String>) -> Option<Timestamp> {
     s.as_deref().and_then(|x| x.parse().ok())
 }
 
-/// Policy changes worth trying: each a text edit of the policy file and a description.
-fn candidate_edits(source: &str, policy: &Policy) -> Vec<(String, String)> {
+/// Policy changes worth trying, each a description and the changed policy. They are made by
+/// editing a copy of the compiled policy (its matchers are shared, not compiled again), so trying
+/// them costs only the replay. Only changes that can take handoffs away: they are replayed over
+/// handed-off conversations (`baton replay` tries any change over every stored conversation).
+fn candidates(policy: &Policy) -> Vec<(String, Policy)> {
     let mut out = Vec::new();
+    let mut edit = |change: String, apply: &dyn Fn(&mut Policy)| {
+        let mut p = policy.clone();
+        apply(&mut p);
+        out.push((change, p));
+    };
     let t = policy.low_confidence.threshold;
-    // Only changes that can take handoffs away: they are replayed over handed-off conversations
-    // (`baton replay` tries any change over every stored conversation).
     for d in [-0.10, -0.05] {
         let new = ((t + d) * 100.0).round() / 100.0;
         if (0.0..=1.0).contains(&new) {
-            out.push((
+            edit(
                 format!("low_confidence.threshold {t:.2} -> {new:.2}"),
-                source.replacen(
-                    &format!("threshold = {t:.2}"),
-                    &format!("threshold = {new:.2}"),
-                    1,
-                ),
-            ));
+                &|p: &mut Policy| p.low_confidence.threshold = new,
+            );
         }
     }
     let r = policy.message_length.ratio;
-    out.push((
+    edit(
         format!("message_length.ratio {r} -> {}", r + 1.0),
-        source.replacen(
-            &format!("ratio = {r:.1}"),
-            &format!("ratio = {:.1}", r + 1.0),
-            1,
-        ),
-    ));
+        &|p: &mut Policy| p.message_length.ratio = r + 1.0,
+    );
     let mb = policy.sentiment_drop.message_below;
-    out.push((
-        format!("sentiment_drop.message_below {mb} -> {}", mb - 0.1),
-        source.replacen(
-            &format!("message_below = {mb}"),
-            &format!("message_below = {:.1}", mb - 0.1),
-            1,
-        ),
-    ));
-    let v = policy.vip.substantive_message;
-    out.push((
-        format!("vip.substantive_message {v} -> {}", v + 1),
-        source.replacen(
-            &format!("substantive_message = {v}"),
-            &format!("substantive_message = {}", v + 1),
-            1,
-        ),
-    ));
-    for rule in [
-        "frustration",
-        "sentiment_drop",
-        "message_length",
-        "repeated_question",
-    ] {
-        out.push((
-            format!("disable {rule}"),
-            source.replacen(
-                &format!("[{rule}]\nenabled = true"),
-                &format!("[{rule}]\nenabled = false"),
-                1,
-            ),
-        ));
+    let new_mb = ((mb - 0.1) * 10.0).round() / 10.0;
+    if new_mb >= -1.0 {
+        edit(
+            format!("sentiment_drop.message_below {mb} -> {new_mb}"),
+            &|p: &mut Policy| p.sentiment_drop.message_below = new_mb,
+        );
     }
-    out.retain(|(_, s)| s != source);
+    let v = policy.vip.substantive_message;
+    edit(
+        format!("vip.substantive_message {v} -> {}", v + 1),
+        &|p: &mut Policy| p.vip.substantive_message = v + 1,
+    );
+    type Disable = fn(&mut Policy);
+    let rules: [(&str, bool, Disable); 4] = [
+        ("frustration", policy.frustration.enabled, |p| {
+            p.frustration.enabled = false
+        }),
+        ("sentiment_drop", policy.sentiment_drop.enabled, |p| {
+            p.sentiment_drop.enabled = false
+        }),
+        ("message_length", policy.message_length.enabled, |p| {
+            p.message_length.enabled = false
+        }),
+        ("repeated_question", policy.repeated_question.enabled, |p| {
+            p.repeated_question.enabled = false
+        }),
+    ];
+    for (rule, enabled, disable) in rules {
+        if enabled {
+            edit(format!("disable {rule}"), &disable);
+        }
+    }
     out
 }
 
@@ -249,13 +248,58 @@ pub fn metrics_of(h: &Handoff) -> HandoffMetrics {
     }
 }
 
+/// Set when the report being built is no longer wanted (its request went away): the work on
+/// the blocking pool stops at the next conversation instead of running to the end.
+#[derive(Clone, Default)]
+struct Abandoned(Arc<AtomicBool>);
+
+impl Abandoned {
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Sets [`Abandoned`] when dropped: held by the future that builds a report, so dropping the
+/// future (the request went away) stops its blocking work too.
+struct AbandonOnDrop(Abandoned);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0 .0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn abandoned() -> StoreError {
+    StoreError::Other("the report was abandoned".into())
+}
+
+/// Runs CPU-bound report work on the blocking pool, so it never holds up the async workers
+/// (`/healthz` and every other request stay fast while a report is built).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Option<T> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Other(format!("report worker failed: {e}")))?
+        .ok_or_else(abandoned)
+}
+
 /// Fills in the facts and scores the store does not hold yet (handoffs stored before they were
 /// kept, open handoffs, a resolve whose score was not saved) and saves those that are final, so
 /// each is computed once.
 pub async fn complete_scores(
     store: &dyn Store,
-    policy: &Policy,
+    policy: &Arc<Policy>,
     handoffs: &mut [HandoffMetrics],
+) -> Result<(), StoreError> {
+    complete_scores_until(store, policy, handoffs, &Abandoned::default()).await
+}
+
+async fn complete_scores_until(
+    store: &dyn Store,
+    policy: &Arc<Policy>,
+    handoffs: &mut [HandoffMetrics],
+    stop: &Abandoned,
 ) -> Result<(), StoreError> {
     let need: Vec<usize> = (0..handoffs.len())
         .filter(|&i| handoffs[i].facts.is_none() || handoffs[i].quality.is_none())
@@ -271,16 +315,29 @@ pub async fn complete_scores(
             .into_iter()
             .map(|c| (c.id.clone(), c))
             .collect();
+        let work: Vec<(usize, HandoffMetrics)> =
+            chunk.iter().map(|&i| (i, handoffs[i].clone())).collect();
+        let (policy, stop2) = (policy.clone(), stop.clone());
+        let scored = blocking(move || {
+            let mut out = Vec::with_capacity(work.len());
+            for (i, h) in work {
+                if stop2.is_set() {
+                    return None;
+                }
+                let Some(c) = convs.get(&h.conversation_id) else {
+                    continue;
+                };
+                let (conv, d) = conversation_of(c.clone());
+                if let Some(s) = score_handoff(&policy, &conv, d, &h) {
+                    out.push((i, s));
+                }
+            }
+            Some(out)
+        })
+        .await?;
         let mut save = Vec::new();
-        for &i in chunk {
+        for (i, (facts, score, why)) in scored {
             let h = &mut handoffs[i];
-            let Some(c) = convs.get(&h.conversation_id) else {
-                continue;
-            };
-            let (conv, d) = conversation_of(c.clone());
-            let Some((facts, score, why)) = score_handoff(policy, &conv, d, h) else {
-                continue;
-            };
             let final_score = h.status == HandoffStatus::Resolved;
             h.facts.get_or_insert(facts);
             h.quality = Some((score, why.clone()));
@@ -298,21 +355,18 @@ pub async fn complete_scores(
 }
 
 /// Builds the report over conversations that started in `[since, until)` and the handoffs that
-/// pass `filter`. `policy_source` is the text of `policy` (suggested changes are edits of it).
+/// pass `filter`. The CPU-bound parts run on the blocking pool; dropping the returned future
+/// stops them at the next conversation.
 pub async fn build(
     store: &dyn Store,
-    policy: &Policy,
-    policy_source: &str,
+    policy: &Arc<Policy>,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     filter: Filter,
 ) -> Result<Report, StoreError> {
     let t0 = std::time::Instant::now();
-    // Compiling the candidate policies takes a while: do it beside the metrics read.
-    let compiling = {
-        let (source, policy) = (policy_source.to_string(), policy.clone());
-        tokio::task::spawn_blocking(move || compile_candidates(&source, &policy))
-    };
+    let guard = AbandonOnDrop(Abandoned::default());
+    let stop = &guard.0;
     let window_days = policy.quality.repeat_contact_days as i64;
     let data = store
         .metrics(MetricsQuery {
@@ -325,7 +379,7 @@ pub async fn build(
         })
         .await?;
     let mut handoffs = data.handoffs;
-    complete_scores(store, policy, &mut handoffs).await?;
+    complete_scores_until(store, policy, &mut handoffs, stop).await?;
     tracing::debug!(elapsed = ?t0.elapsed(), handoffs = handoffs.len(), "report: metrics read");
     let mut r = Report {
         since: since.map(|t| t.to_string()),
@@ -343,7 +397,7 @@ pub async fn build(
     let mut repeat = 0u64;
     let mut missing: HashMap<String, u64> = HashMap::new();
     let mut per_day: HashMap<&str, u64> = HashMap::new();
-    // (score, index) of every scored handoff: only the lowest ten are turned into review rows.
+    // (score, index) of every scored resolved handoff: only the lowest ten become review rows.
     let mut scored: Vec<(f64, usize)> = Vec::with_capacity(handoffs.len());
     for (i, h) in handoffs.iter().enumerate() {
         *per_day
@@ -385,7 +439,10 @@ pub async fn build(
         if let Some(score) = score {
             quality_all.push(score);
             r.quality_histogram[((score / 10.0) as usize).min(9)] += 1;
-            scored.push((score, i));
+            // Only finished work is reviewed: an open handoff's score is not final.
+            if h.status == HandoffStatus::Resolved {
+                scored.push((score, i));
+            }
         }
         for (map, key) in [
             (&mut r.by_reason, &h.reason),
@@ -456,10 +513,7 @@ pub async fn build(
     if r.judged == 0 {
         r.notes.push("No handoff has a human judgement (`necessary`) yet: suggestions need resolved handoffs.".into());
     } else {
-        let candidates = compiling
-            .await
-            .map_err(|e| StoreError::Other(format!("compiling candidate policies: {e}")))?;
-        r.suggestions = suggestions(store, policy, candidates, &handoffs, &mut r.notes).await?;
+        r.suggestions = suggestions(store, policy, &handoffs, &mut r.notes, stop).await?;
         tracing::debug!(elapsed = ?t0.elapsed(), "report: suggestions replayed");
     }
     Ok(r)
@@ -469,10 +523,10 @@ pub async fn build(
 /// (the most recent [`SUGGESTION_SAMPLE`]), with the humans' judgements as labels.
 async fn suggestions(
     store: &dyn Store,
-    policy: &Policy,
-    candidates: Vec<(String, Policy)>,
+    policy: &Arc<Policy>,
     handoffs: &[HandoffMetrics],
     notes: &mut Vec<String>,
+    stop: &Abandoned,
 ) -> Result<Vec<Suggestion>, StoreError> {
     let sample = &handoffs[handoffs.len().saturating_sub(SUGGESTION_SAMPLE)..];
     if sample.len() < handoffs.len() {
@@ -482,41 +536,55 @@ async fn suggestions(
             handoffs.len()
         ));
     }
-    let labels: HashMap<&str, bool> = sample
+    let labels: HashMap<String, bool> = sample
         .iter()
-        .filter_map(|h| Some((h.conversation_id.as_str(), h.necessary?)))
+        .filter_map(|h| Some((h.conversation_id.clone(), h.necessary?)))
         .collect();
-    let mut convs = Vec::with_capacity(sample.len());
+    let mut stored = Vec::with_capacity(sample.len());
     for chunk in sample.chunks(LOAD_CHUNK) {
         let ids = chunk.iter().map(|h| h.conversation_id.clone()).collect();
-        convs.extend(store.conversations_by_ids(ids).await?.into_iter().map(|c| {
-            let conv = conversation_of(c).0;
-            let current = decide(policy, &conv);
-            (conv, current)
-        }));
+        stored.extend(store.conversations_by_ids(ids).await?);
+        if stop.is_set() {
+            return Err(abandoned());
+        }
     }
-    // Candidates are independent: spread them over the cores.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = candidates.len().div_ceil(threads.max(1)).max(1);
-    let mut out: Vec<Suggestion> = std::thread::scope(|scope| {
-        let workers: Vec<_> = candidates
-            .chunks(per)
-            .map(|part| {
-                let (convs, labels) = (&convs, &labels);
-                scope.spawn(move || {
-                    part.iter()
-                        .filter_map(|(change, candidate)| {
-                            try_candidate(policy, change, candidate, convs, labels)
-                        })
-                        .collect::<Vec<_>>()
+    let (policy, stop) = (policy.clone(), stop.clone());
+    let mut out = blocking(move || {
+        let mut convs = Vec::with_capacity(stored.len());
+        for c in stored {
+            if stop.is_set() {
+                return None;
+            }
+            let conv = conversation_of(c).0;
+            let current = decide(&policy, &conv);
+            convs.push((conv, current));
+        }
+        let candidates = candidates(&policy);
+        // Candidates are independent: spread them over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = candidates.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = candidates
+                .chunks(per)
+                .map(|part| {
+                    let (convs, labels, policy, stop) = (&convs, &labels, &policy, &stop);
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(change, candidate)| {
+                                try_candidate(policy, change, candidate, convs, labels, stop)
+                            })
+                            .collect::<Option<Vec<_>>>()
+                    })
                 })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().ok().flatten())
+                .collect::<Option<Vec<Vec<_>>>>()
+        })
+        .map(|parts| parts.into_iter().flatten().flatten().collect::<Vec<_>>())
+    })
+    .await?;
     out.sort_by(|a, b| {
         (b.unnecessary_avoided as i64 - b.necessary_lost as i64)
             .cmp(&(a.unnecessary_avoided as i64 - a.necessary_lost as i64))
@@ -526,24 +594,21 @@ async fn suggestions(
     Ok(out)
 }
 
-/// The candidate changes that make a valid policy, compiled.
-fn compile_candidates(source: &str, policy: &Policy) -> Vec<(String, Policy)> {
-    candidate_edits(source, policy)
-        .into_iter()
-        .filter_map(|(change, text)| Some((change, Policy::from_toml(&text).ok()?)))
-        .collect()
-}
-
+/// `None` when the report was abandoned; `Some(None)` when the change changes nothing.
 fn try_candidate(
     policy: &Policy,
     change: &str,
     candidate: &Policy,
     convs: &[(Conversation, Decision)],
-    labels: &HashMap<&str, bool>,
-) -> Option<Suggestion> {
+    labels: &HashMap<String, bool>,
+    stop: &Abandoned,
+) -> Option<Option<Suggestion>> {
     let mut replay = Replay::new(policy, candidate, 0);
     let (mut avoided, mut lost) = (0, 0);
     for (conv, current) in convs {
+        if stop.is_set() {
+            return None;
+        }
         let label = labels.get(conv.id.as_str()).copied();
         let (before, after) = replay.add_decided(conv, current.clone(), label);
         match (before.escalate, after.escalate, label) {
@@ -554,12 +619,12 @@ fn try_candidate(
     }
     let rep = replay.finish();
     let changed = rep.would_escalate_now + rep.would_no_longer_escalate + rep.other_changes;
-    (changed > 0).then(|| Suggestion {
+    Some((changed > 0).then(|| Suggestion {
         change: change.to_string(),
         handoffs_changed: changed,
         unnecessary_avoided: avoided,
         necessary_lost: lost,
-    })
+    }))
 }
 
 pub fn fmt_opt(x: Option<f64>, unit: &str) -> String {

@@ -24,26 +24,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
         let limit = state.settings.max_body_bytes;
-        if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("");
-            if !ct.starts_with("application/json") {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    format!("expected Content-Type: application/json, got `{ct}`"),
-                )
-                .with_field("Content-Type"));
-            }
+        let ct = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        if !ct.as_deref().is_some_and(is_json_media_type) {
+            let got = ct.map_or("none".to_string(), |c| format!("`{c}`"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("expected Content-Type: application/json, got {got}"),
+            )
+            .with_field("Content-Type"));
         }
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the body is larger than the limit of {limit} bytes"),
-                )
-            })?;
+            .map_err(|e| body_error(e, limit))?;
         if has_escaped_nul(&bytes) {
             // No database stores U+0000 in text (PostgreSQL refuses it): say where it is.
             let field = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -54,6 +50,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 &field,
                 "text must not contain the NUL character (U+0000)",
             ));
+        }
+        if bytes.len() > MAX_SHORT_BYTES {
+            // Only a body this long can hold a string over a limit.
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                check_lengths(&v, String::new(), "", state.settings.max_text_bytes)?;
+            }
         }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
@@ -68,6 +70,105 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             }
         }
     }
+}
+
+/// Longest id, name, team, skill, time zone or other short string in a body, in bytes.
+pub const MAX_SHORT_BYTES: usize = 200;
+/// Longest URL (webhook endpoints, KB article links), in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+/// Longest note an agent writes (transfer note, resolution, what the AI lacked), in bytes.
+pub const MAX_NOTE_BYTES: usize = 4096;
+/// Longest KB article title, in bytes.
+pub const MAX_TITLE_BYTES: usize = 500;
+
+/// The longest string a body field may hold, by the field's name: every string the API stores
+/// has a limit (message and reply texts: `max_text_bytes`).
+fn max_len(key: &str, max_text_bytes: usize) -> usize {
+    match key {
+        "text" | "replies" => max_text_bytes,
+        "resolution" | "note" | "missing" => MAX_NOTE_BYTES,
+        "url" => MAX_URL_BYTES,
+        "title" => MAX_TITLE_BYTES,
+        _ => MAX_SHORT_BYTES,
+    }
+}
+
+/// 422 naming the first string (or key) of `v` longer than its field allows.
+fn check_lengths(
+    v: &serde_json::Value,
+    at: String,
+    key: &str,
+    max_text_bytes: usize,
+) -> Result<(), ApiError> {
+    match v {
+        serde_json::Value::String(s) => {
+            let max = max_len(key, max_text_bytes);
+            if s.len() > max {
+                return Err(ApiError::invalid(
+                    &at,
+                    format!(
+                        "`{at}` is {} bytes long; at most {max} are accepted",
+                        s.len()
+                    ),
+                ));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                check_lengths(x, format!("{at}[{i}]"), key, max_text_bytes)?;
+            }
+        }
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                if k.len() > MAX_SHORT_BYTES {
+                    return Err(ApiError::invalid(
+                        &path,
+                        format!("a key is at most {MAX_SHORT_BYTES} bytes long"),
+                    ));
+                }
+                check_lengths(x, path, k, max_text_bytes)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether a `Content-Type` value is JSON: exactly `application/json`, with optional
+/// parameters (`; charset=utf-8`), in any case.
+pub fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// What went wrong reading a body: over the limit (413), too slow (408), or cut short (400).
+fn body_error(e: axum::Error, limit: usize) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than the limit of {limit} bytes"),
+            );
+        }
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            );
+        }
+        source = err.source();
+    }
+    ApiError::bad_request(format!(
+        "the request body could not be read (shorter than its Content-Length?): {e}"
+    ))
 }
 
 /// Whether a JSON text holds the escape `\u0000` (a raw NUL is not valid JSON anyway); an
@@ -127,6 +228,8 @@ pub async fn reject_nul_in_uri(
 #[serde(deny_unknown_fields)]
 pub struct MessageIn {
     pub role: Role,
+    /// At most `max_text_bytes` (64 KiB by default).
+    #[schema(max_length = 65536)]
     pub text: String,
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -134,11 +237,13 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
+    /// KB article ids, each at most 200 bytes.
     #[serde(default)]
     pub kb_articles: Vec<String>,
 }
 
-/// `POST /v1/conversations/{id}/messages`.
+/// `POST /v1/conversations/{id}/messages`. Strings in `customer` (id, name, time zone) are at
+/// most 200 bytes each.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
@@ -218,11 +323,14 @@ pub struct PostMessageResponse {
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub name: String,
     pub tier: Tier,
     #[serde(default)]
     pub lifetime_value: f64,
+    /// IANA time zone, e.g. `Europe/Paris`.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub timezone: Option<String>,
 }
 
@@ -230,13 +338,16 @@ pub struct CustomerIn {
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentIn {
+    #[schema(max_length = 200)]
     pub name: String,
+    /// Skill names, each at most 200 bytes.
     pub skills: Vec<String>,
     /// Most conversations at once (1..=50).
     #[schema(minimum = 1, maximum = 50)]
     pub capacity: u32,
     #[schema(value_type = String, example = "senior")]
     pub seniority: Seniority,
+    #[schema(max_length = 200)]
     pub team: String,
 }
 
@@ -298,6 +409,23 @@ pub struct HandoffOut {
     pub queue_position: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_now_seconds: Option<f64>,
+    /// The name of the agent it is assigned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// The team's target: seconds within which a handoff should be answered (policy
+    /// `teams.target_seconds`), for colouring waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_seconds: Option<u64>,
+    /// The customer (on `GET /v1/handoffs`, so queue rows tell customers apart).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Customer>,
+    /// The one-line summary of the context package (on `GET /v1/handoffs`, open handoffs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// How many messages the conversation has (on `GET /v1/handoffs`: the desk marks the ones
+    /// the agent has not seen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<usize>,
     /// Colour of the customer's latest message (green, yellow, red).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<baton_core::context::Colour>,
@@ -331,6 +459,7 @@ pub struct AcceptIn {
     /// The agent accepting: an agent key's own agent when absent (another agent is 403); a
     /// lead or admin accepts for the handoff's assigned agent when absent.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub agent_id: Option<String>,
 }
 
@@ -339,9 +468,12 @@ pub struct AcceptIn {
 #[serde(deny_unknown_fields)]
 pub struct TransferIn {
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub to_agent: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub to_skill: Option<String>,
+    #[schema(max_length = 4096)]
     pub note: String,
 }
 
@@ -349,11 +481,13 @@ pub struct TransferIn {
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveIn {
+    #[schema(max_length = 4096)]
     pub resolution: String,
     /// Was the escalation needed, in the human's judgement?
     pub necessary: bool,
     /// What the human needed that the AI lacked (information, authority, ...).
     #[serde(default)]
+    #[schema(max_length = 4096)]
     pub missing: Option<String>,
 }
 
@@ -378,6 +512,8 @@ pub struct CsatIn {
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookIn {
+    /// `http://` or `https://` URL, at most 2048 bytes.
+    #[schema(max_length = 2048)]
     pub url: String,
 }
 

@@ -417,3 +417,161 @@ async fn the_nul_character_is_refused_where_it_is() {
         assert_eq!(s, 400, "{path}: {e}");
     }
 }
+
+/// Regression (issue 14, item 5): what axum answers before a handler runs is the documented JSON
+/// too, and the body must be exactly `application/json`.
+#[tokio::test]
+async fn every_error_is_json_and_bodies_must_be_json() {
+    let app = spawn_app().await;
+    // A path that is not percent-encoded UTF-8.
+    let (s, e) = app.get("/v1/handoffs/%FF", &app.admin).await;
+    assert_eq!(
+        (s, e["error"]["code"].clone()),
+        (400, json!("invalid_request")),
+        "{e}"
+    );
+    assert!(e["error"]["message"].as_str().unwrap().len() > 5, "{e}");
+    let url = format!("{}/v1/conversations/c1/messages", app.base);
+    let body = first("hi").to_string();
+    for (ct, expected) in [
+        (None, 415),
+        (Some("application/json-patch+json"), 415),
+        (Some("text/plain"), 415),
+        (Some("application/jsonx"), 415),
+        (Some("Application/JSON; charset=utf-8"), 200),
+    ] {
+        let mut req = app
+            .client
+            .post(&url)
+            .bearer_auth(&app.integrator)
+            .body(body.clone());
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let (s, e) = app.send(req).await;
+        assert_eq!(s, expected, "{ct:?}: {e}");
+        if s == 415 {
+            assert_eq!(e["error"]["field"], "Content-Type", "{e}");
+        }
+    }
+    assert_eq!(app.message_count("c1").await, 1);
+}
+
+/// Regression (issue 14, item 5): every string the API stores has a limit, named in the answer.
+#[tokio::test]
+async fn stored_strings_have_documented_limits() {
+    let app = spawn_app().await;
+    let long_url = format!("https://example.com/{}", "a".repeat(3000));
+    let (s, e) = app
+        .post("/v1/webhooks", &app.admin, json!({"url": long_url}))
+        .await;
+    assert_eq!((s, e["error"]["field"].clone()), (422, json!("url")), "{e}");
+    let (s, e) = app
+        .post_message(
+            "c1",
+            &json!({"customer": {"id": "u1", "name": "n".repeat(201), "tier": "standard"},
+                    "message": {"role": "customer", "text": "hi"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].clone()),
+        (422, json!("customer.name")),
+        "{e}"
+    );
+    assert_eq!(app.message_count("c1").await, 0);
+    let (s, e) = app
+        .put(
+            "/v1/agents/a1",
+            &app.admin,
+            json!({"name": "Ana", "skills": ["billing"], "capacity": 2, "seniority": "senior", "team": "t".repeat(300)}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].clone()),
+        (422, json!("team")),
+        "{e}"
+    );
+    // The limits are in the OpenAPI document.
+    let (_, doc) = app.get("/openapi.json", &app.admin).await;
+    assert_eq!(
+        doc["components"]["schemas"]["WebhookIn"]["properties"]["url"]["maxLength"],
+        2048
+    );
+}
+
+/// Regression (issue 14, item 4): an id beyond the newest event (a reset database) restarts the
+/// stream from the newest event with a `reset` event instead of waiting for ever.
+#[tokio::test]
+async fn last_event_id_beyond_the_newest_event_starts_over_with_a_reset_event() {
+    let app = spawn_app().await;
+    let mut resp = app
+        .client
+        .get(format!("{}/v1/events", app.base))
+        .bearer_auth(&app.admin)
+        .header("Last-Event-ID", "999999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut seen = String::new();
+    let read = async {
+        while !seen.contains("event: reset") {
+            let chunk = resp.chunk().await.unwrap().expect("the stream ended");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("no reset event");
+    assert!(seen.contains("beyond the newest event"), "{seen}");
+    assert!(seen.contains("id: 0"), "{seen}");
+}
+
+/// Regression (issue 14, item 6): revoking through an instance takes effect there at once; a
+/// revocation made elsewhere (the CLI, another instance) within `key_cache_ms`.
+#[tokio::test]
+async fn revoked_keys_stop_at_once_here_and_within_the_cache_time_elsewhere() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(baton_store::sqlite::SqliteStore::open(dir.path().join("k.db")).unwrap());
+    let settings = Settings {
+        key_cache_ms: 300,
+        ..Settings::default()
+    };
+    let state = baton_server::AppState::new(store.clone(), baton_core::Policy::default(), settings);
+    let app = baton_server::router(state.clone());
+    let call = |key: String| {
+        let app = app.clone();
+        async move {
+            let req = axum::http::Request::get("/v1/agents")
+                .header("authorization", format!("Bearer {key}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(req).await.unwrap().status().as_u16()
+        }
+    };
+    let mut keys = Vec::new();
+    for name in ["here", "elsewhere"] {
+        let k = generate_key(name, Role::Admin, "2026-01-01T00:00:00Z".into());
+        store.create_key(k.record.clone()).await.unwrap();
+        assert_eq!(call(k.key.clone()).await, 200); // now cached
+        keys.push(k);
+    }
+    baton_server::auth::revoke_key(&state, &keys[0].record.id, "2026-01-02T00:00:00Z".into())
+        .await
+        .unwrap();
+    assert_eq!(call(keys[0].key.clone()).await, 401);
+    store
+        .revoke_key(&keys[1].record.id, "2026-01-02T00:00:00Z".into())
+        .await
+        .unwrap();
+    let revoked_at = std::time::Instant::now();
+    while call(keys[1].key.clone()).await == 200 {
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(2),
+            "still accepted {:?} after the revocation",
+            revoked_at.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

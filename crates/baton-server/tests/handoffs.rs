@@ -268,6 +268,50 @@ async fn outside_business_hours_the_customer_is_offered_a_callback_in_their_time
     );
 }
 
+/// Regression: a polite request for a person after two failed fixes showed as a calm (green)
+/// customer, in the queue and in the handoff's top bar.
+#[tokio::test]
+async fn the_queue_and_the_package_show_the_customer_state_the_engine_found() {
+    let app = spawn_app().await;
+    app.agent_on_shift("tech", &["technical"], 2, "regular")
+        .await;
+    let turns = [
+        ("customer", "The app keeps logging me out every few minutes since the update."),
+        ("ai", "Sorry about that, Tom. Please update to version 8.2.1 and sign in again."),
+        ("customer", "Already on 8.2.1. Still happening."),
+        ("ai", "Thanks. Please clear the app cache under Settings > Storage and sign in again."),
+        ("customer", "Did that too. Honestly this is getting me nowhere, is there anybody actually working there I can talk to?"),
+    ];
+    let mut last = Value::Null;
+    for (i, (role, text)) in turns.iter().enumerate() {
+        let mut body = json!({"message": {"role": role, "text": text}});
+        if i == 0 {
+            body["customer"] = json!({"id": "tom", "name": "Tom Becker", "tier": "premium"});
+        }
+        let (s, r) = app.post_message("c-tom", &body).await;
+        assert_eq!(s, 200, "{r}");
+        last = r;
+    }
+    assert_eq!(
+        last["decision"]["reasons"][0]["kind"], "explicit_request",
+        "{last}"
+    );
+    let id = last["handoff"]["id"].as_str().unwrap();
+    let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
+    let c = &h["context"];
+    assert_eq!(c["customer_state"]["mood"], "frustrated", "{c}");
+    assert_eq!(c["sentiment_now"], "red", "{c}");
+    assert_eq!(c["ai_assessment"]["did_not_work"], json!([1, 3]), "{c}");
+    let (_, list) = app.get("/v1/handoffs", &app.lead).await;
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap();
+    assert_eq!(row["sentiment"], "red", "{row}");
+}
+
 /// Regression: with the team open (the default hours are round the clock) and nobody with the
 /// skill on shift, the customer was told "Our Billing team is available daily 00:00-24:00" next
 /// to a callback offer.
@@ -678,4 +722,160 @@ async fn an_agent_key_acts_as_its_own_agent_and_leads_read_the_audit_trail() {
         )
         .await;
     assert_eq!(s, 409, "{e}");
+}
+
+#[tokio::test]
+async fn queue_rows_tell_customers_apart_and_the_summary_has_each_teams_service_level() {
+    let app = spawn_app().await;
+    app.agent_on_shift("a", &["billing"], 1, "senior").await;
+    let (_, r) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    let taken = r["handoff"]["id"].as_str().unwrap().to_string();
+    let (_, r) = app.post_message("c2", &dispute("Bea", "vip")).await;
+    assert_eq!(r["handoff"]["status"], "queued", "{r}");
+    // Open ones only, in one call; every row with customer, summary, target and assignee.
+    let (s, rows) = app
+        .get(
+            "/v1/handoffs?status=queued,assigned,accepted,callback",
+            &app.lead,
+        )
+        .await;
+    assert_eq!(s, 200, "{rows}");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let first = &rows[0];
+    assert_eq!(first["id"], taken.as_str());
+    assert_eq!(first["customer"]["name"], "Ana");
+    assert_eq!(first["agent_name"], "Agent a");
+    assert_eq!(first["target_seconds"], 120);
+    assert_eq!(first["messages"], 1);
+    assert!(
+        first["summary"]
+            .as_str()
+            .unwrap()
+            .contains("disputing a charge"),
+        "{first}"
+    );
+    assert_eq!(rows[1]["customer"]["tier"], "vip");
+    let (s, e) = app.get("/v1/handoffs?status=queued,lost", &app.lead).await;
+    assert_eq!(
+        (s, e["error"]["field"].clone()),
+        (422, json!("status")),
+        "{e}"
+    );
+
+    // Billing: one waits (queued), one offered and not accepted yet; nothing answered today.
+    let (s, sum) = app.get("/v1/summary", &app.lead).await;
+    assert_eq!(s, 200, "{sum}");
+    let billing = sum["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["skill"] == "billing")
+        .unwrap()
+        .clone();
+    assert_eq!(billing["target_seconds"], 120, "{billing}");
+    assert_eq!(billing["waiting"], 2, "{billing}");
+    assert_eq!(billing["answered_today"], 0, "{billing}");
+    assert!(billing["longest_wait_seconds"].as_f64().unwrap() < 120.0);
+    // Accepted at once: answered within the target.
+    let (s, _) = app
+        .post(
+            &format!("/v1/handoffs/{taken}/accept"),
+            &app.lead,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, sum) = app.get("/v1/summary", &app.lead).await;
+    let billing = sum["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["skill"] == "billing")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            &billing["answered_today"],
+            &billing["answered_within_target"]
+        ),
+        (&json!(1), &json!(1)),
+        "{billing}"
+    );
+    assert_eq!(billing["service_level"], 1.0);
+    assert_eq!(billing["breaches_today"], 0);
+}
+
+#[tokio::test]
+async fn a_customer_message_on_a_handed_off_conversation_is_a_live_event_for_its_agent() {
+    let app = spawn_app().await;
+    app.agent_on_shift("a", &["billing"], 2, "senior").await;
+    app.agent_on_shift("b", &["billing"], 2, "regular").await;
+    let (_, r) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    assert_eq!(r["handoff"]["agent_id"], "a", "{r}");
+    let stream = |key: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}/v1/events", app.base))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mine = stream(app.agent_key("a").await).await;
+    let other = stream(app.agent_key("b").await).await;
+    let (s, _) = app
+        .post_message(
+            "c1",
+            &json!({"message": {"role": "customer", "text": "Hello? Anyone there?"}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let events = read_events(mine, 1).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].1, "message.customer");
+    // Not b's handoff: b's stream stays quiet.
+    assert!(read_events(other, 1).await.is_empty());
+    // It is not a lifecycle change: the audit trail is unchanged.
+    let id = r["handoff"]["id"].as_str().unwrap();
+    let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
+    let kinds: Vec<&str> = h["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["handoff.created", "handoff.assigned"]);
+}
+
+#[tokio::test]
+async fn the_weekly_review_lists_resolved_handoffs_only() {
+    let app = spawn_app().await;
+    app.agent_on_shift("a", &["billing"], 3, "senior").await;
+    let mut ids = Vec::new();
+    for (c, name) in [("c1", "Ana"), ("c2", "Bea")] {
+        let (_, r) = app.post_message(c, &dispute(name, "standard")).await;
+        ids.push(r["handoff"]["id"].as_str().unwrap().to_string());
+    }
+    for path in ["accept", "resolve"] {
+        let body = match path {
+            "accept" => json!({}),
+            _ => json!({"resolution": "Refunded", "necessary": true}),
+        };
+        let (s, r) = app
+            .post(&format!("/v1/handoffs/{}/{path}", ids[0]), &app.lead, body)
+            .await;
+        assert_eq!(s, 200, "{r}");
+    }
+    let (s, r) = app.get("/v1/report", &app.lead).await;
+    assert_eq!(s, 200, "{r}");
+    let review: Vec<&str> = r["weekly_review"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["handoff_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(review, [ids[0].as_str()], "the open one is not reviewed");
 }

@@ -504,6 +504,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;
     async fn handoffs(&self, status: Option<HandoffStatus>) -> Result<Vec<Handoff>>;
+    /// Every handoff not resolved, and those resolved at or after `since` (RFC 3339, compared
+    /// as text: pass a bound a little earlier than needed and filter exactly), oldest first: what
+    /// a shift's service level reads.
+    async fn handoffs_open_or_resolved_since(&self, since: String) -> Result<Vec<Handoff>>;
     /// The handoff of a conversation, if it escalated.
     async fn handoff_of_conversation(&self, conversation_id: &str) -> Result<Option<Handoff>>;
     /// Applies a lifecycle change. `Conflict` when it makes no sense in the handoff's state,

@@ -575,4 +575,12 @@ async fn concurrent_appends_are_group_committed_and_all_land() {
             .unwrap();
         assert_eq!(c.messages.len(), 10);
     }
+    // 641 writes (the customer and 64 x 10 appends) from 64 writers at once: group commit
+    // batches them, so there are fewer commits (fsyncs) than writes.
+    let (commits, writes) = store.commit_counts();
+    assert_eq!(writes, 641);
+    assert!(
+        commits < writes,
+        "{commits} commits for {writes} writes: concurrent writes were not batched"
+    );
 }

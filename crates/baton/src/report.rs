@@ -37,13 +37,7 @@ pub struct ReportArgs {
 }
 
 pub fn report(args: ReportArgs) -> Result<ExitCode> {
-    let source = match &args.policy {
-        Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
-        }
-        None => baton_core::policy::DEFAULT_POLICY.to_string(),
-    };
-    let policy = crate::load_policy(args.policy.as_deref())?;
+    let policy = std::sync::Arc::new(crate::load_policy(args.policy.as_deref())?);
     let since = args
         .since
         .as_deref()
@@ -67,7 +61,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     };
     let mut r = rt.block_on(async {
         let store = crate::history::open_existing(&args.db).await?;
-        anyhow::Ok(build(store.as_ref(), &policy, &source, since, until, filter).await?)
+        anyhow::Ok(build(store.as_ref(), &policy, since, until, filter).await?)
     })?;
     r.since = args.since.clone();
     r.until = args.until.clone();

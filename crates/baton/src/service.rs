@@ -115,6 +115,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Each connection is a file descriptor: take all the system allows (the connection cap follows).
+fn raise_open_files_limit() {
+    match baton_server::server::raise_fd_limit() {
+        Some((before, after)) if before != after => {
+            tracing::info!(before, after, "raised the open-files limit")
+        }
+        Some((_, after)) => tracing::info!(limit = after, "open-files limit"),
+        None => tracing::warn!("cannot read the open-files limit"),
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -136,12 +147,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         settings.policy = Some(policy);
     }
     let policy = crate::load_policy(settings.policy.as_deref())?;
-    let source = match &settings.policy {
-        Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
-        }
-        None => baton_core::policy::DEFAULT_POLICY.to_string(),
-    };
+    raise_open_files_limit();
     runtime()?.block_on(async move {
         let store = open_store(&settings.db).await?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -153,9 +159,18 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             "baton listening on http://{addr} (database {})",
             redact(&settings.db.to_string_lossy())
         );
-        let state = AppState::with_source(store, policy, source, settings);
+        let state = AppState::new(store, policy, settings);
         state.spawn_workers();
-        baton_server::serve(listener, router(state), baton_server::shutdown_signal()).await?;
+        let limits = baton_server::ConnectionLimits::from_settings(&state.settings);
+        let stopping = state.stopping.clone();
+        baton_server::serve_with(
+            listener,
+            router(state),
+            limits,
+            stopping,
+            baton_server::shutdown_signal(),
+        )
+        .await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -335,6 +350,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         store.create_key(admin.record.clone()).await?;
         store.create_key(integrator.record.clone()).await?;
 
+        raise_open_files_limit();
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| {
@@ -353,14 +369,21 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         // callbacks.
         let state = AppState::new(store.clone(), baton_core::Policy::default(), settings);
         state.spawn_workers();
-        let app = router(state);
+        let limits = baton_server::ConnectionLimits::from_settings(&state.settings);
+        let stopping = state.stopping.clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(baton_server::serve(listener, app, async move {
-            tokio::select! {
-                _ = baton_server::shutdown_signal() => {},
-                _ = stop_rx => {},
-            }
-        }));
+        let server = tokio::spawn(baton_server::serve_with(
+            listener,
+            router(state),
+            limits,
+            stopping,
+            async move {
+                tokio::select! {
+                    _ = baton_server::shutdown_signal() => {},
+                    _ = stop_rx => {},
+                }
+            },
+        ));
 
         let base = format!("http://{addr}");
         let replayed = replay_examples(&base, &integrator.key).await?;

@@ -105,6 +105,7 @@ struct TeamFile {
     skill: Spanned<String>,
     timezone: Spanned<String>,
     hours: Vec<Spanned<String>>,
+    target_seconds: Spanned<u64>,
 }
 
 /// Customer-facing texts, with `{placeholders}`.
@@ -158,6 +159,9 @@ pub struct Team {
     pub name: String,
     pub skill: String,
     pub hours: crate::schedule::Hours,
+    /// Seconds within which a handoff should be answered (accepted by a person): the service
+    /// level target the lead dashboard measures waits against.
+    pub target_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1102,6 +1106,7 @@ impl Policy {
                 name: t.name.clone(),
                 skill,
                 hours,
+                target_seconds: c.positive(&format!("{key}.target_seconds"), &t.target_seconds)?,
             });
         }
         for s in &c.skills {

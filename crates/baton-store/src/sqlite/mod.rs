@@ -7,7 +7,8 @@
 //! lets run beside the writer.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::types::ValueRef;
@@ -78,6 +79,14 @@ pub struct SqliteBackend {
     path: PathBuf,
     writes: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
+    counts: Arc<CommitCounts>,
+}
+
+/// What the writer thread has done since the store was opened.
+#[derive(Debug, Default)]
+struct CommitCounts {
+    commits: AtomicU64,
+    writes: AtomicU64,
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
@@ -108,17 +117,30 @@ impl SqliteStore {
             .to_latest(&mut conn)
             .map_err(|e| StoreError::Other(format!("migrating {}: {e}", path.display())))?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
+        let counts = Arc::new(CommitCounts::default());
+        let writer_counts = counts.clone();
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, &writer_counts))
             .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
         Ok(SqlStore {
             backend: SqliteBackend {
                 path,
                 writes: tx,
                 readers: Mutex::new(Vec::new()),
+                counts,
             },
         })
+    }
+
+    /// (commits, writes) made by this store since it was opened: with group commit, concurrent
+    /// writers make fewer commits than writes.
+    pub fn commit_counts(&self) -> (u64, u64) {
+        let c = &self.backend.counts;
+        (
+            c.commits.load(Ordering::Relaxed),
+            c.writes.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -218,7 +240,7 @@ fn poisoned() -> StoreError {
     StoreError::Other("connection pool lock poisoned".into())
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, counts: &CommitCounts) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -238,6 +260,10 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
             tx.commit()?;
             Ok(())
         })();
+        counts.commits.fetch_add(1, Ordering::Relaxed);
+        counts
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         metrics::counter!("baton_store_commits_total").increment(1);
         metrics::counter!("baton_store_writes_total").increment(batch.len() as u64);
         metrics::histogram!("baton_store_commit_batch_size").record(batch.len() as f64);

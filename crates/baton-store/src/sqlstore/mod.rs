@@ -186,6 +186,21 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
+    async fn handoffs_open_or_resolved_since(&self, since: String) -> Result<Vec<Handoff>> {
+        self.backend
+            .read(move |c| {
+                c.rows_as(
+                    &format!(
+                        "SELECT {} FROM handoffs WHERE status <> 'resolved' OR resolved_at >= ?1 ORDER BY created_at, id",
+                        handoffs::HANDOFF_COLUMNS
+                    ),
+                    vals![since],
+                    handoffs::handoff_from_row,
+                )
+            })
+            .await
+    }
+
     async fn handoff_of_conversation(&self, conversation_id: &str) -> Result<Option<Handoff>> {
         let id = conversation_id.to_string();
         self.backend
