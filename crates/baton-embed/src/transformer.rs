@@ -119,7 +119,7 @@ impl Transformer {
         self.dims
     }
 
-    /// The tokenizer, configured without padding and with the model's truncation.
+    /// The tokenizer, padding a batch to its longest input and truncating to the model's limit.
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
     }
