@@ -4,8 +4,8 @@
 //! SSE client on each instance sees every event, woken by LISTEN/NOTIFY (the streams' own polling
 //! is set to once a minute).
 //!
-//! Needs the PostgreSQL test server (`BATON_TEST_POSTGRES`, see scripts/postgres.sh); without it
-//! the test says so and passes, except under `CI=true`.
+//! Needs the PostgreSQL test server (`BATON_TEST_POSTGRES`, see scripts/postgres.sh) and
+//! `--ignore-default-filter` (see pg_common).
 
 #[path = "../../baton-store/tests/pg_common/mod.rs"]
 mod pg_common;

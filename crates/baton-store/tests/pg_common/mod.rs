@@ -1,6 +1,7 @@
 //! A fresh database on the PostgreSQL test server: `.ci/run` starts one (scripts/postgres.sh)
-//! and sets `BATON_TEST_POSTGRES`. Without it the PostgreSQL tests say so and pass, except under
-//! `CI=true`, where they fail.
+//! and sets `BATON_TEST_POSTGRES`. A plain `cargo nextest run` leaves these tests out (listed as
+//! skipped, `.config/nextest.toml`); run with `--ignore-default-filter` but without the server,
+//! they say so and pass, except under `CI=true`, where they fail.
 
 /// The URL of a new, empty database, or `None` when no test server is configured.
 pub fn fresh_database_url() -> Option<String> {
