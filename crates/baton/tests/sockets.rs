@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{baton, create_key, start_server_with};
+use support::{baton, create_key, server_url, start_server_with};
 
 fn host(url: &str) -> String {
     url.trim_start_matches("http://").to_string()
@@ -138,17 +138,7 @@ fn start_server_under(shell_prefix: &str, db: &str, env: &[(&str, &str)]) -> (Ch
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let url = server_url(&mut child);
     (child, url)
 }
 

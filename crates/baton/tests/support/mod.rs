@@ -43,16 +43,20 @@ pub fn start_server_with(db: &str, env: &[(&str, &str)]) -> (Child, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    let url = server_url(&mut child);
+    (child, url)
+}
+
+/// The base URL a starting `baton serve` prints on its first line of stdout.
+pub fn server_url(child: &mut Child) -> String {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line
-        .split_whitespace()
+    line.split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    (child, url)
+        .to_string()
 }
 
 /// Starts `n` servers on one database (with extra environment); killed when dropped.
