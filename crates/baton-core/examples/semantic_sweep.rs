@@ -69,7 +69,7 @@ fn main() {
             });
             let norm = baton_core::text::normalize(&e.text);
             let mut parts = Vec::new();
-            for r in baton_core::text::sentences(&norm) {
+            for r in sem.chunks(&norm) {
                 sem.embed(&norm[r], &mut v);
                 let (a, b) = sem.class_scores(&v);
                 let (c, d) = sem.nearest_scores(&v);

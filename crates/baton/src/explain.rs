@@ -52,7 +52,7 @@ pub fn misses(
                 continue;
             }
             let norm = baton_core::text::normalize(&m.text);
-            for range in baton_core::text::sentences(&norm) {
+            for range in sem.chunks(&norm) {
                 let sentence = &norm[range];
                 sem.embed(sentence, &mut v);
                 let (scores, none) = sem.class_scores(&v);

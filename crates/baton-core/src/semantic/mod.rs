@@ -43,6 +43,10 @@ pub struct SemanticConfig {
     /// Method `linear`: a detector fires only if its nearest examples also beat the nearest
     /// "none" lines by this much (`f32::MIN`: no such check).
     pub agreement: f32,
+    /// A sentence of fewer words is judged together with the next one (the last with the one
+    /// before): "Hello." or "Thanks!" alone says nothing, and a static vector of one or two
+    /// words is mostly noise.
+    pub min_words: usize,
     /// L2 penalty of the linear heads.
     pub ridge: f32,
     /// Weight of a counter-example line in the linear head (a neutral line weighs 1).
@@ -65,6 +69,7 @@ impl Default for SemanticConfig {
             margin: 0.2,
             neighbours: 2,
             agreement: f32::MIN,
+            min_words: 3,
             ridge: 1.0,
             counter_weight: 2.0,
             example_weight: 1.0,
@@ -331,7 +336,7 @@ impl Semantic {
         let mut best: [Option<(f32, std::ops::Range<usize>)>; CLASSES] = Default::default();
         let mut v = vec![0.0f32; self.dims()];
         let mut sentences = 0;
-        for range in crate::text::sentences(norm) {
+        for range in self.chunks(norm) {
             sentences += 1;
             self.embed(&norm[range.clone()], &mut v);
             if let Some((c, s)) = self.fires(&v) {
@@ -365,6 +370,32 @@ impl Semantic {
                 nearest,
                 similarity,
             });
+        }
+        out
+    }
+
+    /// The sentences of a normalised message, a sentence of fewer than `min_words` words
+    /// joined to the next one (the last to the one before).
+    pub fn chunks(&self, norm: &str) -> Vec<std::ops::Range<usize>> {
+        let words = |r: &std::ops::Range<usize>| norm[r.clone()].split_whitespace().count();
+        let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut open: Option<std::ops::Range<usize>> = None;
+        for range in crate::text::sentences(norm) {
+            let range = match open.take() {
+                Some(o) => o.start..range.end,
+                None => range,
+            };
+            if words(&range) < self.config.min_words {
+                open = Some(range);
+            } else {
+                out.push(range);
+            }
+        }
+        if let Some(o) = open {
+            match out.last_mut() {
+                Some(last) => last.end = o.end,
+                None => out.push(o),
+            }
         }
         out
     }
