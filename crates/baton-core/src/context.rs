@@ -252,6 +252,32 @@ fn assess(
     (points, assessment, state)
 }
 
+/// The first stated intent to leave in the customer's messages ("I will cancel all four lines",
+/// "unless you fix this I'm leaving"), as the policy's `[churn_risk]` reads it: the message index
+/// and the words. `None` if and only if no customer message states one. Unlike the cancellation
+/// rule, a future intent counts; a question ("if I cancel, ...?"), a refusal ("I won't cancel")
+/// or a smaller thing cancelled ("cancel the extra cheese") does not.
+pub fn churn_intent(
+    messages: &[Message],
+    policy: &crate::Policy,
+) -> Option<(usize, crate::signals::Evidence)> {
+    let rule = &policy.churn_risk;
+    messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::Customer)
+        .find_map(|(i, m)| {
+            crate::signals::first_match(
+                &text::normalize(&m.text),
+                &rule.patterns,
+                &rule.negations,
+                &rule.exclusions,
+                policy.negation_window,
+            )
+            .map(|e| (i, e))
+        })
+}
+
 /// The customer's state as the context package shows it, without building the package (for a
 /// queue row's colour).
 pub fn customer_state(
@@ -324,7 +350,8 @@ pub fn build(
         flags.push("upset".to_string());
     }
     let found = |kind: &str| decision.reasons.iter().any(|r| r.kind == kind);
-    if found("cancellation") {
+    let churn_risk = found("cancellation") || churn_intent(messages, policy).is_some();
+    if churn_risk {
         flags.push("churn_risk".to_string());
     }
     if found("legal_compliance") {
@@ -393,7 +420,7 @@ pub fn build(
         Some(_) => actions.push("Acknowledge the frustration, then resolve the issue in one reply if possible.".to_string()),
         None => {}
     }
-    if found("cancellation") && primary.is_some_and(|r| r.kind != "cancellation") {
+    if churn_risk && primary.is_some_and(|r| r.kind != "cancellation") {
         actions.push("Churn risk: the customer talked about cancelling or leaving; address it before you close.".to_string());
     }
     let tried: Vec<String> = assessment
@@ -610,6 +637,117 @@ mod tests {
             p.recommended_actions
         );
         assert_eq!(p.ai_assessment.did_not_work, [1]);
+    }
+
+    fn churn_intent_of(text: &str) -> Option<String> {
+        static POLICY: OnceLock<crate::Policy> = OnceLock::new();
+        let c = conversation(&[(Role::Customer, text)]);
+        churn_intent(&c.messages, POLICY.get_or_init(crate::Policy::default)).map(|(_, e)| e.text)
+    }
+
+    #[test]
+    fn a_stated_intent_to_leave_is_churn_risk() {
+        for text in [
+            "If this is not fixed today I will cancel all four lines.",
+            "I'm going to cancel.",
+            "I'll be cancelling as soon as my contract allows.",
+            "Unless you fix this I'm leaving.",
+            "Fix the billing or we're switching providers.",
+            "honestly im gonna take my business elsewhere",
+            "I\u{2019}ll cancel everything and go to a competitor",
+            "We are going to close our account next week.",
+            "One more outage and I'm done with you guys.",
+            "I am seriously thinking about cancelling my plan.",
+            "I'm porting my number out tomorrow.",
+            "This is the last straw, I'm cancelling.",
+            "We will terminate the contract unless this is resolved.",
+            "I will leave you for a company that answers the phone.",
+        ] {
+            assert!(churn_intent_of(text).is_some(), "not found in: {text}");
+        }
+        assert_eq!(
+            churn_intent_of("If this is not fixed today I will cancel all four lines.").unwrap(),
+            "i will cancel all four lines"
+        );
+    }
+
+    #[test]
+    fn a_question_a_refusal_or_a_smaller_cancellation_is_not_churn_risk() {
+        for text in [
+            "If I cancel, do I get a refund?",
+            "If I'm going to cancel, what's the notice period?",
+            "What happens to my data if I'll cancel later?",
+            "Would I lose my number if I cancel?",
+            "I won't cancel, I just want the fee explained.",
+            "I will not cancel my plan, don't worry.",
+            "I'm not going to leave, I love the service.",
+            "Can you cancel the extra cheese on my pizza?",
+            "I'll cancel the extra cheese then.",
+            "I'll cancel the technician appointment and rebook.",
+            "I'll cancel my order then.",
+            "My wife will cancel her gym membership.",
+            "I'm leaving for the airport now, can you text me?",
+            "I'm moving house next month, how do I update my address?",
+            "I'll close the app and try again.",
+            "I will end up paying for my plan twice.",
+            "We'll end the call here, thanks!",
+        ] {
+            assert_eq!(churn_intent_of(text), None, "in: {text}");
+        }
+    }
+
+    /// Regression (issue 12): the cancellation rule reads "I will cancel" as hypothetical, so the
+    /// decision has no cancellation and the context showed no churn risk.
+    #[test]
+    fn a_threat_to_leave_that_does_not_escalate_as_cancellation_is_still_churn_risk() {
+        let policy = crate::Policy::default();
+        let threat = conversation(&[
+            (
+                Role::Customer,
+                "My bill doubled this month and nobody told me why.",
+            ),
+            (Role::Ai, "Your promotional discount ended on 1 November."),
+            (
+                Role::Customer,
+                "That is ridiculous. If this is not fixed today I will cancel all four lines.",
+            ),
+        ]);
+        let d = crate::decide(&policy, &threat);
+        assert!(d.reasons.iter().all(|r| r.kind != "cancellation"), "{d:?}");
+        let p = build(&threat, &d, &policy, None, "Billing");
+        assert!(
+            p.customer.flags.contains(&"churn_risk".to_string()),
+            "{:?}",
+            p.customer.flags
+        );
+        if d.escalate {
+            assert!(
+                p.recommended_actions
+                    .iter()
+                    .any(|a| a.starts_with("Churn risk")),
+                "{:?}",
+                p.recommended_actions
+            );
+        }
+
+        let question = conversation(&[
+            (
+                Role::Customer,
+                "My bill doubled this month and nobody told me why.",
+            ),
+            (Role::Ai, "Your promotional discount ended on 1 November."),
+            (
+                Role::Customer,
+                "OK. If I cancel, do I get a refund for this month?",
+            ),
+        ]);
+        let d = crate::decide(&policy, &question);
+        let p = build(&question, &d, &policy, None, "Billing");
+        assert!(
+            !p.customer.flags.contains(&"churn_risk".to_string()),
+            "{:?} {d:?}",
+            p.customer.flags
+        );
     }
 
     #[test]
