@@ -165,6 +165,14 @@ pub fn facts<'a>(texts: impl Iterator<Item = &'a str>) -> Facts {
     f
 }
 
+/// The customer's name as the summary says it ("The customer" when it is empty).
+fn display_name(c: &crate::model::Customer) -> &str {
+    match c.name.trim() {
+        "" => "The customer",
+        name => name,
+    }
+}
+
 fn first_name(name: &str) -> &str {
     name.split_whitespace().next().unwrap_or("there")
 }
@@ -278,14 +286,80 @@ pub fn churn_intent(
         })
 }
 
-/// The customer's state as the context package shows it, without building the package (for a
-/// queue row's colour).
-pub fn customer_state(
-    messages: &[Message],
+/// What a queue row shows of the context package: its one-line summary and the customer's
+/// state. Equal to the package's `summary` and `customer_state`; the rest is not built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    pub summary: String,
+    pub customer_state: CustomerState,
+}
+
+/// The [`Glance`] of `conversation` as decided by `decision`, without building the package.
+pub fn glance(conversation: &Conversation, decision: &Decision, policy: &crate::Policy) -> Glance {
+    let messages = &conversation.messages;
+    let (_, assessment, state) = assess(messages, decision, policy);
+    let facts = facts(messages.iter().map(|m| m.text.as_str()));
+    let phrase = issue_phrase(decision, topic_label(policy, &decision.topic), &facts);
+    Glance {
+        summary: summary(conversation, decision, &phrase, &assessment, &state),
+        customer_state: state,
+    }
+}
+
+/// The label of `topic` in the policy ("a billing question").
+fn topic_label<'p>(policy: &'p crate::Policy, topic: &str) -> &'p str {
+    policy
+        .topics
+        .list
+        .iter()
+        .find(|t| t.name == topic)
+        .map_or(policy.topics.default_label.as_str(), |t| t.label.as_str())
+}
+
+/// The package's one-line summary: who, what they want (`phrase`), in their own words, what the
+/// AI tried and how the customer is now.
+fn summary(
+    conversation: &Conversation,
     decision: &Decision,
-    policy: &crate::Policy,
-) -> CustomerState {
-    assess(messages, decision, policy).2
+    phrase: &str,
+    assessment: &AiAssessment,
+    state: &CustomerState,
+) -> String {
+    let c = &conversation.customer;
+    let messages = &conversation.messages;
+    // The customer's own words: the message that triggered the handoff, or their first one.
+    let opening = decision
+        .at
+        .and_then(|i| messages.get(i))
+        .filter(|m| m.role == Role::Customer)
+        .or_else(|| messages.iter().find(|m| m.role == Role::Customer))
+        .map(|m| gist(&m.text, 90))
+        .unwrap_or_default();
+    let name = display_name(c);
+    let ai_replies = messages.iter().filter(|m| m.role == Role::Ai).count();
+    let failed = match assessment.did_not_work.len() {
+        0 => String::new(),
+        n if n == ai_replies => " (none helped)".to_string(),
+        n => format!(" ({n} did not help)"),
+    };
+    format!(
+        "{} customer {} is {}: \"{}\" {} AI repl{}{failed}, customer {} now{}.",
+        match c.tier {
+            Tier::Vip => "VIP".to_string(),
+            t => capitalise(t.as_str()),
+        },
+        name,
+        phrase,
+        opening,
+        ai_replies,
+        if ai_replies == 1 { "y" } else { "ies" },
+        state.mood.as_str(),
+        decision
+            .reasons
+            .first()
+            .map(|r| format!(", escalated for {}", r.kind.replace('_', " ")))
+            .unwrap_or_default()
+    )
 }
 
 /// Builds the context package for `conversation` as decided by `decision`. `topic_keywords` is
@@ -359,49 +433,10 @@ pub fn build(
     }
 
     let primary = decision.reasons.first();
-    let label = policy
-        .topics
-        .list
-        .iter()
-        .find(|t| t.name == topic)
-        .map_or(policy.topics.default_label.as_str(), |t| t.label.as_str());
-    let phrase = issue_phrase(decision, label, &facts);
-    // The customer's own words: the message that triggered the handoff, or their first one.
-    let opening = decision
-        .at
-        .and_then(|i| messages.get(i))
-        .filter(|m| m.role == Role::Customer)
-        .or_else(|| messages.iter().find(|m| m.role == Role::Customer))
-        .map(|m| gist(&m.text, 90))
-        .unwrap_or_default();
-    let name = if c.name.trim().is_empty() {
-        "The customer"
-    } else {
-        c.name.trim()
-    };
+    let phrase = issue_phrase(decision, topic_label(policy, &topic), &facts);
+    let summary = summary(conversation, decision, &phrase, &assessment, &state);
+    let name = display_name(c);
     let first = first_name(name);
-    let ai_replies = messages.iter().filter(|m| m.role == Role::Ai).count();
-    let failed = match assessment.did_not_work.len() {
-        0 => String::new(),
-        n if n == ai_replies => " (none helped)".to_string(),
-        n => format!(" ({n} did not help)"),
-    };
-    let summary = format!(
-        "{} customer {} is {}: \"{}\" {} AI repl{}{failed}, customer {} now{}.",
-        match c.tier {
-            Tier::Vip => "VIP".to_string(),
-            t => capitalise(t.as_str()),
-        },
-        name,
-        phrase,
-        opening,
-        ai_replies,
-        if ai_replies == 1 { "y" } else { "ies" },
-        state.mood.as_str(),
-        primary
-            .map(|r| format!(", escalated for {}", r.kind.replace('_', " ")))
-            .unwrap_or_default()
-    );
 
     let mut actions = Vec::new();
     match primary.map(|r| r.kind.as_str()) {
