@@ -56,7 +56,12 @@ pub struct CustomerCard {
     pub id: String,
     pub name: String,
     pub tier: Tier,
+    /// In `currency` when the customer record gives one; a plain number otherwise.
     pub lifetime_value: f64,
+    /// ISO 4217 code of `lifetime_value`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "EUR"))]
+    pub currency: Option<crate::model::Currency>,
     pub timezone: Option<String>,
     /// Flags worth a glance: `vip`, `high_value`, `upset` (the state is red), `churn_risk` (the
     /// customer wants to cancel or leave), `legal` (a legal threat or data-protection request).
@@ -507,6 +512,7 @@ pub fn build(
             name: c.name.clone(),
             tier: c.tier,
             lifetime_value: c.lifetime_value,
+            currency: c.currency.clone(),
             timezone: c.timezone.clone(),
             flags,
         },

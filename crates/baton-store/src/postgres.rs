@@ -34,6 +34,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_audit.sql",
         include_str!("../migrations/postgres/0002_audit.sql"),
     ),
+    (
+        "0003_customer_currency.sql",
+        include_str!("../migrations/postgres/0003_customer_currency.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serialises migrations of instances starting together.

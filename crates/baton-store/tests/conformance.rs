@@ -3,7 +3,7 @@
 
 mod pg_common;
 
-use baton_core::model::{Customer, Message, Role as MessageRole, Tier};
+use baton_core::model::{Currency, Customer, Message, Role as MessageRole, Tier};
 use baton_core::{EscalationFacts, Priority};
 use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
@@ -35,6 +35,7 @@ fn customer(id: &str) -> Customer {
         name: "Dana".into(),
         tier: Tier::Premium,
         lifetime_value: 1200.0,
+        currency: Some(Currency::parse("EUR").unwrap()),
         timezone: Some("Europe/Paris".into()),
     }
 }
@@ -72,6 +73,13 @@ async fn suite(store: &dyn Store) {
         store.customer("cust-1").await.unwrap(),
         Some(customer("cust-1"))
     );
+    // The currency is optional: a record without one reads back without one.
+    let plain = Customer {
+        currency: None,
+        ..customer("cust-plain")
+    };
+    store.put_customer(plain.clone(), NOW.into()).await.unwrap();
+    assert_eq!(store.customer("cust-plain").await.unwrap(), Some(plain));
 
     // Messages are appended in order; a wrong index is a conflict that changes nothing.
     store.append(append("c1", 0, None)).await.unwrap();

@@ -206,7 +206,8 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                     "id": c.id,
                     // The conversation-file customer without the name: enough for the engine.
                     "customer": {"id": c.customer.id, "tier": c.customer.tier,
-                                 "lifetime_value": c.customer.lifetime_value, "timezone": c.customer.timezone},
+                                 "lifetime_value": c.customer.lifetime_value, "currency": c.customer.currency,
+                                 "timezone": c.customer.timezone},
                     "messages": c.messages,
                     "expected": expected(h, c.decision.as_ref()),
                     "handoff": {

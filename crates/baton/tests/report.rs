@@ -24,6 +24,7 @@ fn customer(id: &str) -> Customer {
         name: "Dana Reyes".into(),
         tier: Tier::Standard,
         lifetime_value: 100.0,
+        currency: None,
         timezone: None,
     }
 }

@@ -292,17 +292,18 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
 
 fn upsert_customer(conn: &impl Db, c: &Customer, now: &str) -> Result<()> {
     conn.exec(
-        "INSERT INTO customers (id, name, tier, lifetime_value, timezone, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
            lifetime_value = excluded.lifetime_value, timezone = excluded.timezone,
-           updated_at = excluded.updated_at",
+           currency = excluded.currency, updated_at = excluded.updated_at",
         vals![
             c.id,
             c.name,
             c.tier.as_str(),
             c.lifetime_value,
             c.timezone,
+            c.currency.as_ref().map(|c| c.as_str()),
             now
         ],
     )?;
