@@ -399,11 +399,14 @@ impl Backend for PgBackend {
             c.transaction("BEGIN", |c| {
                 let lock =
                     |key: i64| c.exec("SELECT pg_advisory_xact_lock(?1)", &[Value::Int(key)]);
-                match w.turn() {
-                    Turn::Routing => lock(ROUTING_LOCK)?,
-                    Turn::Deliveries => lock(DELIVERIES_LOCK)?,
-                    Turn::None => 0,
+                let turn = match w.turn() {
+                    Turn::Routing => Some(ROUTING_LOCK),
+                    Turn::Deliveries => Some(DELIVERIES_LOCK),
+                    Turn::None => None,
                 };
+                if let Some(key) = turn {
+                    lock(key)?;
+                }
                 let written = apply(c, &w)?;
                 let events = std::mem::take(&mut *c.events.borrow_mut());
                 if !events.is_empty() {

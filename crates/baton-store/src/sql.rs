@@ -188,7 +188,6 @@ pub enum Kind {
     Postgres,
 }
 
-/// A connection (or transaction) that runs statements.
 /// An event a write adds, before it has its sequence number.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -198,6 +197,7 @@ pub struct NewEvent {
     pub at: String,
 }
 
+/// A connection (or transaction) that runs statements.
 pub trait Db {
     fn kind(&self) -> Kind;
 
@@ -207,6 +207,7 @@ pub trait Db {
     fn deferred_events(&self) -> Option<&std::cell::RefCell<Vec<NewEvent>>> {
         None
     }
+
     /// Runs a statement; returns how many rows it changed.
     fn exec(&self, sql: &str, params: &[Value]) -> Result<usize>;
     /// Runs a query, calling `each` with every row in order.

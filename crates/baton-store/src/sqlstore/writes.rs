@@ -189,7 +189,14 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
         )?)),
         Write::AddSuggestions(list, now) => {
             for sg in list {
-                if handoffs::load_handoff(conn, &sg.handoff_id)?.is_none() {
+                // Changes nothing but locks the handoff's row (PostgreSQL) until the commit, so
+                // two batches for one handoff number their suggestions in turn: suggestions do
+                // not take the routing turn.
+                let found = conn.exec(
+                    "UPDATE handoffs SET updated_at = updated_at WHERE id = ?1",
+                    vals![sg.handoff_id],
+                )?;
+                if found == 0 {
                     return Err(StoreError::NotFound(format!("handoff {}", sg.handoff_id)));
                 }
                 conn.exec(
