@@ -56,7 +56,12 @@ pub struct CustomerCard {
     pub id: String,
     pub name: String,
     pub tier: Tier,
+    /// In `currency` when the customer record gives one; a plain number otherwise.
     pub lifetime_value: f64,
+    /// ISO 4217 code of `lifetime_value`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "EUR"))]
+    pub currency: Option<crate::model::Currency>,
     pub timezone: Option<String>,
     /// Flags worth a glance: `vip`, `high_value`, `upset` (the state is red), `churn_risk` (the
     /// customer wants to cancel or leave), `legal` (a legal threat or data-protection request).
@@ -165,6 +170,14 @@ pub fn facts<'a>(texts: impl Iterator<Item = &'a str>) -> Facts {
     f
 }
 
+/// The customer's name as the summary says it ("The customer" when it is empty).
+fn display_name(c: &crate::model::Customer) -> &str {
+    match c.name.trim() {
+        "" => "The customer",
+        name => name,
+    }
+}
+
 fn first_name(name: &str) -> &str {
     name.split_whitespace().next().unwrap_or("there")
 }
@@ -252,14 +265,106 @@ fn assess(
     (points, assessment, state)
 }
 
-/// The customer's state as the context package shows it, without building the package (for a
-/// queue row's colour).
-pub fn customer_state(
+/// The first stated intent to leave in the customer's messages ("I will cancel all four lines",
+/// "unless you fix this I'm leaving"), as the policy's `[churn_risk]` reads it: the message index
+/// and the words. `None` if and only if no customer message states one. Unlike the cancellation
+/// rule, a future intent counts; a question ("if I cancel, ...?"), a refusal ("I won't cancel")
+/// or a smaller thing cancelled ("cancel the extra cheese") does not.
+pub fn churn_intent(
     messages: &[Message],
-    decision: &Decision,
     policy: &crate::Policy,
-) -> CustomerState {
-    assess(messages, decision, policy).2
+) -> Option<(usize, crate::signals::Evidence)> {
+    let rule = &policy.churn_risk;
+    messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::Customer)
+        .find_map(|(i, m)| {
+            crate::signals::first_match(
+                &text::normalize(&m.text),
+                &rule.patterns,
+                &rule.negations,
+                &rule.exclusions,
+                policy.negation_window,
+            )
+            .map(|e| (i, e))
+        })
+}
+
+/// What a queue row shows of the context package: its one-line summary and the customer's
+/// state. Equal to the package's `summary` and `customer_state`; the rest is not built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    pub summary: String,
+    pub customer_state: CustomerState,
+}
+
+/// The [`Glance`] of `conversation` as decided by `decision`, without building the package.
+pub fn glance(conversation: &Conversation, decision: &Decision, policy: &crate::Policy) -> Glance {
+    let messages = &conversation.messages;
+    let (_, assessment, state) = assess(messages, decision, policy);
+    let facts = facts(messages.iter().map(|m| m.text.as_str()));
+    let phrase = issue_phrase(decision, topic_label(policy, &decision.topic), &facts);
+    Glance {
+        summary: summary(conversation, decision, &phrase, &assessment, &state),
+        customer_state: state,
+    }
+}
+
+/// The label of `topic` in the policy ("a billing question").
+fn topic_label<'p>(policy: &'p crate::Policy, topic: &str) -> &'p str {
+    policy
+        .topics
+        .list
+        .iter()
+        .find(|t| t.name == topic)
+        .map_or(policy.topics.default_label.as_str(), |t| t.label.as_str())
+}
+
+/// The package's one-line summary: who, what they want (`phrase`), in their own words, what the
+/// AI tried and how the customer is now.
+fn summary(
+    conversation: &Conversation,
+    decision: &Decision,
+    phrase: &str,
+    assessment: &AiAssessment,
+    state: &CustomerState,
+) -> String {
+    let c = &conversation.customer;
+    let messages = &conversation.messages;
+    // The customer's own words: the message that triggered the handoff, or their first one.
+    let opening = decision
+        .at
+        .and_then(|i| messages.get(i))
+        .filter(|m| m.role == Role::Customer)
+        .or_else(|| messages.iter().find(|m| m.role == Role::Customer))
+        .map(|m| gist(&m.text, 90))
+        .unwrap_or_default();
+    let name = display_name(c);
+    let ai_replies = messages.iter().filter(|m| m.role == Role::Ai).count();
+    let failed = match assessment.did_not_work.len() {
+        0 => String::new(),
+        n if n == ai_replies => " (none helped)".to_string(),
+        n => format!(" ({n} did not help)"),
+    };
+    format!(
+        "{} customer {} is {}: \"{}\" {} AI repl{}{failed}, customer {} now{}.",
+        match c.tier {
+            Tier::Vip => "VIP".to_string(),
+            t => capitalise(t.as_str()),
+        },
+        name,
+        phrase,
+        opening,
+        ai_replies,
+        if ai_replies == 1 { "y" } else { "ies" },
+        state.mood.as_str(),
+        decision
+            .reasons
+            .first()
+            .map(|r| format!(", escalated for {}", r.kind.replace('_', " ")))
+            .unwrap_or_default()
+    )
 }
 
 /// Builds the context package for `conversation` as decided by `decision`. `topic_keywords` is
@@ -324,7 +429,8 @@ pub fn build(
         flags.push("upset".to_string());
     }
     let found = |kind: &str| decision.reasons.iter().any(|r| r.kind == kind);
-    if found("cancellation") {
+    let churn_risk = found("cancellation") || churn_intent(messages, policy).is_some();
+    if churn_risk {
         flags.push("churn_risk".to_string());
     }
     if found("legal_compliance") {
@@ -332,49 +438,10 @@ pub fn build(
     }
 
     let primary = decision.reasons.first();
-    let label = policy
-        .topics
-        .list
-        .iter()
-        .find(|t| t.name == topic)
-        .map_or(policy.topics.default_label.as_str(), |t| t.label.as_str());
-    let phrase = issue_phrase(decision, label, &facts);
-    // The customer's own words: the message that triggered the handoff, or their first one.
-    let opening = decision
-        .at
-        .and_then(|i| messages.get(i))
-        .filter(|m| m.role == Role::Customer)
-        .or_else(|| messages.iter().find(|m| m.role == Role::Customer))
-        .map(|m| gist(&m.text, 90))
-        .unwrap_or_default();
-    let name = if c.name.trim().is_empty() {
-        "The customer"
-    } else {
-        c.name.trim()
-    };
+    let phrase = issue_phrase(decision, topic_label(policy, &topic), &facts);
+    let summary = summary(conversation, decision, &phrase, &assessment, &state);
+    let name = display_name(c);
     let first = first_name(name);
-    let ai_replies = messages.iter().filter(|m| m.role == Role::Ai).count();
-    let failed = match assessment.did_not_work.len() {
-        0 => String::new(),
-        n if n == ai_replies => " (none helped)".to_string(),
-        n => format!(" ({n} did not help)"),
-    };
-    let summary = format!(
-        "{} customer {} is {}: \"{}\" {} AI repl{}{failed}, customer {} now{}.",
-        match c.tier {
-            Tier::Vip => "VIP".to_string(),
-            t => capitalise(t.as_str()),
-        },
-        name,
-        phrase,
-        opening,
-        ai_replies,
-        if ai_replies == 1 { "y" } else { "ies" },
-        state.mood.as_str(),
-        primary
-            .map(|r| format!(", escalated for {}", r.kind.replace('_', " ")))
-            .unwrap_or_default()
-    );
 
     let mut actions = Vec::new();
     match primary.map(|r| r.kind.as_str()) {
@@ -393,7 +460,7 @@ pub fn build(
         Some(_) => actions.push("Acknowledge the frustration, then resolve the issue in one reply if possible.".to_string()),
         None => {}
     }
-    if found("cancellation") && primary.is_some_and(|r| r.kind != "cancellation") {
+    if churn_risk && primary.is_some_and(|r| r.kind != "cancellation") {
         actions.push("Churn risk: the customer talked about cancelling or leaving; address it before you close.".to_string());
     }
     let tried: Vec<String> = assessment
@@ -445,6 +512,7 @@ pub fn build(
             name: c.name.clone(),
             tier: c.tier,
             lifetime_value: c.lifetime_value,
+            currency: c.currency.clone(),
             timezone: c.timezone.clone(),
             flags,
         },
@@ -610,6 +678,117 @@ mod tests {
             p.recommended_actions
         );
         assert_eq!(p.ai_assessment.did_not_work, [1]);
+    }
+
+    fn churn_intent_of(text: &str) -> Option<String> {
+        static POLICY: OnceLock<crate::Policy> = OnceLock::new();
+        let c = conversation(&[(Role::Customer, text)]);
+        churn_intent(&c.messages, POLICY.get_or_init(crate::Policy::default)).map(|(_, e)| e.text)
+    }
+
+    #[test]
+    fn a_stated_intent_to_leave_is_churn_risk() {
+        for text in [
+            "If this is not fixed today I will cancel all four lines.",
+            "I'm going to cancel.",
+            "I'll be cancelling as soon as my contract allows.",
+            "Unless you fix this I'm leaving.",
+            "Fix the billing or we're switching providers.",
+            "honestly im gonna take my business elsewhere",
+            "I\u{2019}ll cancel everything and go to a competitor",
+            "We are going to close our account next week.",
+            "One more outage and I'm done with you guys.",
+            "I am seriously thinking about cancelling my plan.",
+            "I'm porting my number out tomorrow.",
+            "This is the last straw, I'm cancelling.",
+            "We will terminate the contract unless this is resolved.",
+            "I will leave you for a company that answers the phone.",
+        ] {
+            assert!(churn_intent_of(text).is_some(), "not found in: {text}");
+        }
+        assert_eq!(
+            churn_intent_of("If this is not fixed today I will cancel all four lines.").unwrap(),
+            "i will cancel all four lines"
+        );
+    }
+
+    #[test]
+    fn a_question_a_refusal_or_a_smaller_cancellation_is_not_churn_risk() {
+        for text in [
+            "If I cancel, do I get a refund?",
+            "If I'm going to cancel, what's the notice period?",
+            "What happens to my data if I'll cancel later?",
+            "Would I lose my number if I cancel?",
+            "I won't cancel, I just want the fee explained.",
+            "I will not cancel my plan, don't worry.",
+            "I'm not going to leave, I love the service.",
+            "Can you cancel the extra cheese on my pizza?",
+            "I'll cancel the extra cheese then.",
+            "I'll cancel the technician appointment and rebook.",
+            "I'll cancel my order then.",
+            "My wife will cancel her gym membership.",
+            "I'm leaving for the airport now, can you text me?",
+            "I'm moving house next month, how do I update my address?",
+            "I'll close the app and try again.",
+            "I will end up paying for my plan twice.",
+            "We'll end the call here, thanks!",
+        ] {
+            assert_eq!(churn_intent_of(text), None, "in: {text}");
+        }
+    }
+
+    /// Regression (issue 12): the cancellation rule reads "I will cancel" as hypothetical, so the
+    /// decision has no cancellation and the context showed no churn risk.
+    #[test]
+    fn a_threat_to_leave_that_does_not_escalate_as_cancellation_is_still_churn_risk() {
+        let policy = crate::Policy::default();
+        let threat = conversation(&[
+            (
+                Role::Customer,
+                "My bill doubled this month and nobody told me why.",
+            ),
+            (Role::Ai, "Your promotional discount ended on 1 November."),
+            (
+                Role::Customer,
+                "That is ridiculous. If this is not fixed today I will cancel all four lines.",
+            ),
+        ]);
+        let d = crate::decide(&policy, &threat);
+        assert!(d.reasons.iter().all(|r| r.kind != "cancellation"), "{d:?}");
+        let p = build(&threat, &d, &policy, None, "Billing");
+        assert!(
+            p.customer.flags.contains(&"churn_risk".to_string()),
+            "{:?}",
+            p.customer.flags
+        );
+        if d.escalate {
+            assert!(
+                p.recommended_actions
+                    .iter()
+                    .any(|a| a.starts_with("Churn risk")),
+                "{:?}",
+                p.recommended_actions
+            );
+        }
+
+        let question = conversation(&[
+            (
+                Role::Customer,
+                "My bill doubled this month and nobody told me why.",
+            ),
+            (Role::Ai, "Your promotional discount ended on 1 November."),
+            (
+                Role::Customer,
+                "OK. If I cancel, do I get a refund for this month?",
+            ),
+        ]);
+        let d = crate::decide(&policy, &question);
+        let p = build(&question, &d, &policy, None, "Billing");
+        assert!(
+            !p.customer.flags.contains(&"churn_risk".to_string()),
+            "{:?} {d:?}",
+            p.customer.flags
+        );
     }
 
     #[test]

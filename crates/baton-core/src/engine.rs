@@ -807,6 +807,7 @@ mod tests {
             name: "C".into(),
             tier: Tier::Standard,
             lifetime_value: 0.0,
+            currency: None,
             timezone: None,
         };
         let mut state = ConversationState::new();

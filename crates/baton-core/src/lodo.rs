@@ -120,6 +120,7 @@ pub fn one_message(text: &str) -> Conversation {
             name: "C".into(),
             tier: Tier::Standard,
             lifetime_value: 0.0,
+            currency: None,
             timezone: None,
         },
         messages: vec![Message {

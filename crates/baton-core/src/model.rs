@@ -50,6 +50,48 @@ impl Tier {
     }
 }
 
+/// An ISO 4217 currency code: three upper-case ASCII letters ("EUR", "USD", "JPY").
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency(String);
+
+impl Currency {
+    /// The code, if and only if `code` is three upper-case ASCII letters. Whether ISO 4217
+    /// assigns it is not checked: a new or private code still shows as written.
+    pub fn parse(code: &str) -> Result<Currency, String> {
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Currency(code.to_string()))
+        } else {
+            Err(format!(
+                "`{code}` is not an ISO 4217 currency code: expected three upper-case letters, e.g. USD, EUR, JPY"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = String;
+    fn try_from(code: String) -> Result<Self, String> {
+        Currency::parse(&code)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.0
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,8 +100,17 @@ pub struct Customer {
     #[serde(default)]
     pub name: String,
     pub tier: Tier,
+    /// In `currency` when given; a plain number otherwise. The policy's thresholds
+    /// (`vip.min_lifetime_value`, `priority.high_value_above`) compare the number as given.
     #[serde(default)]
     pub lifetime_value: f64,
+    /// ISO 4217 code of `lifetime_value` (three upper-case letters), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, pattern = "^[A-Z]{3}$", example = "EUR")
+    )]
+    pub currency: Option<Currency>,
     #[serde(default)]
     pub timezone: Option<String>,
 }
@@ -290,6 +341,46 @@ mod tests {
         assert!(
             missing.message.contains("missing field `tier` (column "),
             "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_currency_is_an_iso_4217_code_and_optional() {
+        let plain = parse_conversation(GOOD, &InputLimits::default()).unwrap();
+        assert_eq!(plain.customer.currency, None);
+        // Absent stays absent when written back.
+        assert!(!serde_json::to_string(&plain.customer)
+            .unwrap()
+            .contains("currency"));
+        let with = |code: &str| {
+            GOOD.replace(
+                "\"lifetime_value\":10",
+                &format!("\"lifetime_value\":10,\"currency\":{code}"),
+            )
+        };
+        let eur = parse_conversation(&with("\"EUR\""), &InputLimits::default()).unwrap();
+        assert_eq!(
+            eur.customer.currency.as_ref().map(Currency::as_str),
+            Some("EUR")
+        );
+        assert!(serde_json::to_string(&eur.customer)
+            .unwrap()
+            .contains("\"currency\":\"EUR\""));
+        assert_eq!(
+            parse_conversation(&with("null"), &InputLimits::default())
+                .unwrap()
+                .customer
+                .currency,
+            None
+        );
+        for bad in ["\"eur\"", "\"EURO\"", "\"E1R\"", "\"\"", "\"€\"", "978"] {
+            let e = err(&with(bad));
+            assert_eq!(e.field, "customer.currency", "{bad}: {e:?}");
+        }
+        let e = err(&with("\"usd\""));
+        assert!(
+            e.message.contains("`usd` is not an ISO 4217 currency code"),
+            "{e:?}"
         );
     }
 }

@@ -167,6 +167,7 @@ mod tests {
                 name: "N".into(),
                 tier: Tier::Standard,
                 lifetime_value: 0.0,
+                currency: None,
                 timezone: None,
             },
             messages: vec![Message {

@@ -98,6 +98,7 @@ fn conversation() -> impl Strategy<Value = Conversation> {
                 name: "N".into(),
                 tier,
                 lifetime_value: ltv,
+                currency: None,
                 timezone: None,
             },
             messages,

@@ -20,6 +20,10 @@ fn context_packages_of_the_examples() {
                     .name
                     .clone();
                 let mut p = context::build(&c, &d, &policy, Some("Sarah Chen"), &team);
+                // What a queue row shows, built alone, is what the package says.
+                let glance = context::glance(&c, &d, &policy);
+                assert_eq!(glance.summary, p.summary);
+                assert_eq!(glance.customer_state, p.customer_state);
                 p.transcript.clear(); // the input itself: not worth a snapshot
                 (c.id, p)
             })

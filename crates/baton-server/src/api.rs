@@ -579,6 +579,7 @@ pub async fn put_customer(
         name: body.name,
         tier: body.tier,
         lifetime_value: body.lifetime_value,
+        currency: body.currency,
         timezone: body.timezone,
     };
     validate_customer(&customer, "")

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use baton_core::{Conversation, Decision};
+use baton_core::Conversation;
 use baton_store::{Handoff, HandoffStatus, Placement, Role, StoredConversation, Transition};
 use serde::Deserialize;
 
@@ -70,34 +70,6 @@ async fn audit(state: &AppState, id: &str) -> ApiResult<Vec<AuditEntry>> {
         .collect())
 }
 
-/// The colour of the customer's state, for the queue: the same as the context package's top bar
-/// (the latest words' polarity raised by what the engine found; the words alone when the stored
-/// conversation has no decision).
-fn sentiment_now(
-    c: &StoredConversation,
-    policy: &baton_core::Policy,
-) -> Option<baton_core::context::Colour> {
-    let latest = c
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == baton_core::Role::Customer)?;
-    Some(
-        match c
-            .decision
-            .as_ref()
-            .and_then(|d| Decision::deserialize(d).ok())
-        {
-            Some(d) => baton_core::context::customer_state(&c.messages, &d, policy)
-                .mood
-                .colour(),
-            None => baton_core::context::colour(
-                baton_core::sentiment::polarity_scores(&latest.text).compound,
-            ),
-        },
-    )
-}
-
 /// The statuses of `?status=`: one, several separated by commas, or all (`[None]`) when absent.
 fn statuses(q: Option<&str>) -> ApiResult<Vec<Option<HandoffStatus>>> {
     let Some(q) = q else {
@@ -148,13 +120,26 @@ pub async fn list_handoffs(
         .into_iter()
         .map(|a| (a.id, a.name))
         .collect();
-    let mut list = Vec::new();
+    let handoffs: Vec<Handoff> = handoffs
+        .into_iter()
+        .filter(|h| match &mine {
+            Some(me) => h.status == HandoffStatus::Queued || h.agent_id.as_ref() == Some(me),
+            None => true,
+        })
+        .collect();
+    let mut ids: Vec<String> = handoffs.iter().map(|h| h.conversation_id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let conversations: HashMap<String, StoredConversation> = state
+        .store
+        .conversations_by_ids(ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let mut list = Vec::with_capacity(handoffs.len());
     for h in handoffs {
-        if let Some(me) = &mine {
-            if h.status != HandoffStatus::Queued && h.agent_id.as_ref() != Some(me) {
-                continue;
-            }
-        }
+        let conversation = conversations.get(&h.conversation_id);
         let p = match h.status {
             HandoffStatus::Queued => state.store.placement(&h.id, state.routing()).await?,
             _ => None,
@@ -166,16 +151,21 @@ pub async fn list_handoffs(
             eta_seconds: None,
             agents_on_shift: 0,
         });
-        let conversation = state.store.conversation(&p.handoff.conversation_id).await?;
         let mut item = out(&state, p, None);
         if let Some(c) = conversation {
-            item.sentiment = sentiment_now(&c, &state.policy);
+            // The summary and the state the context package would show, kept until the
+            // conversation changes (every desk fetches this list on every event).
+            let glance = state.glances.of(&item.handoff.id, c, &state.policy);
+            let customer_spoke = c
+                .messages
+                .iter()
+                .any(|m| m.role == baton_core::Role::Customer);
+            item.sentiment = customer_spoke.then(|| glance.customer_state.mood.colour());
             item.messages = Some(c.messages.len());
             item.customer = Some(c.customer.clone());
-            // The summary needs the context package: only for work still open.
+            // Only for work still open.
             if item.handoff.status != HandoffStatus::Resolved {
-                let agent = item.agent_name.clone();
-                item.summary = Some(context_of(&state, &item.handoff, agent.as_deref(), c).summary);
+                item.summary = Some(glance.summary.clone());
             }
         }
         list.push(item);
@@ -238,23 +228,7 @@ fn context_of(
     agent_name: Option<&str>,
     c: StoredConversation,
 ) -> baton_core::context::ContextPackage {
-    let decision: Decision = match c
-        .decision
-        .as_ref()
-        .map(|d| serde_json::from_value::<Decision>(d.clone()))
-    {
-        Some(Ok(d)) => d,
-        // Older stored decisions: decide again from the transcript.
-        _ => baton_core::decide(
-            &state.policy,
-            &Conversation {
-                id: c.id.clone(),
-                customer: c.customer.clone(),
-                messages: c.messages.clone(),
-                expected: None,
-            },
-        ),
-    };
+    let decision = crate::glances::decision_of(&c, &state.policy);
     let conversation = Conversation {
         id: c.id,
         customer: c.customer,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod desk;
 pub mod error;
 pub mod events;
+pub mod glances;
 pub mod handoffs;
 pub mod metrics;
 pub mod openapi;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Woken after every write that adds events (SSE streams and webhook delivery wait on it).
     pub events: Arc<tokio::sync::Notify>,
+    /// What queue rows show of each handoff's context, kept until its conversation changes.
+    pub glances: Arc<glances::Glances>,
     /// Reports being built for the API, shared between callers of the same period.
     pub reports: Arc<reporting::Reports>,
     pub rate_limits: Arc<auth::RateLimits>,
@@ -56,6 +59,7 @@ impl AppState {
         Self {
             rate_limits: Arc::new(auth::RateLimits::new(settings.rate_limit_per_second)),
             reports: Arc::new(reporting::Reports::new(settings.report_concurrency)),
+            glances: Arc::default(),
             store,
             policy: Arc::new(policy),
             settings: Arc::new(settings),

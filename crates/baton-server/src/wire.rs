@@ -326,8 +326,13 @@ pub struct CustomerIn {
     #[schema(max_length = 200)]
     pub name: String,
     pub tier: Tier,
+    /// In `currency` when given; a plain number otherwise.
     #[serde(default)]
     pub lifetime_value: f64,
+    /// ISO 4217 code of `lifetime_value`: three upper-case letters (`EUR`); optional.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{3}$", example = "EUR")]
+    pub currency: Option<baton_core::model::Currency>,
     /// IANA time zone, e.g. `Europe/Paris`.
     #[serde(default)]
     #[schema(max_length = 200)]

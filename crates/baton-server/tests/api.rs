@@ -320,6 +320,84 @@ async fn agents_customers_and_status() {
     assert_eq!(r["decision"]["reasons"][0]["kind"], "vip");
 }
 
+/// A customer's currency: optional, an ISO 4217 code (a bad one is refused naming the field, on
+/// both ways in), stored, shown beside the lifetime value in the context package, described in
+/// the OpenAPI document.
+#[tokio::test]
+async fn a_customers_currency_is_validated_stored_and_shown_with_the_lifetime_value() {
+    let app = spawn_app().await;
+    let elena = json!({"name": "Elena Ruiz", "tier": "premium", "lifetime_value": 12500.0, "currency": "eur"});
+    let (s, r) = app
+        .put("/v1/customers/u-eur", &app.integrator, elena.clone())
+        .await;
+    assert_eq!((s, &r["error"]["field"]), (400, &json!("currency")), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`eur` is not an ISO 4217 currency code"),
+        "{r}"
+    );
+    let (s, r) = app
+        .post_message(
+            "c-bad",
+            &json!({"customer": {"id": "u-x", "tier": "free", "currency": "EURO"}, "message": {"role": "customer", "text": "hi"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, &r["error"]["field"]),
+        (400, &json!("customer.currency")),
+        "{r}"
+    );
+    assert_eq!(app.message_count("c-bad").await, 0);
+
+    let mut elena = elena;
+    elena["currency"] = json!("EUR");
+    let (s, r) = app
+        .put("/v1/customers/u-eur", &app.integrator, elena.clone())
+        .await;
+    assert_eq!((s, &r["currency"]), (200, &json!("EUR")), "{r}");
+    let (_, r) = app.get("/v1/customers/u-eur", &app.integrator).await;
+    assert_eq!(r["currency"], "EUR", "{r}");
+
+    // In the context package, beside the value; a customer without one has none.
+    for (conv, customer, currency) in [
+        (
+            "c-eur",
+            json!({"id": "u-eur", "name": "Elena Ruiz", "tier": "premium", "lifetime_value": 12500.0, "currency": "EUR"}),
+            Some("EUR"),
+        ),
+        (
+            "c-plain",
+            json!({"id": "u-plain", "name": "Pat Lee", "tier": "premium", "lifetime_value": 900.0}),
+            None,
+        ),
+    ] {
+        let (s, r) = app
+            .post_message(
+                conv,
+                &json!({"customer": customer, "message": {"role": "customer", "text": "I want to talk to a human, please."}}),
+            )
+            .await;
+        assert_eq!((s, &r["action"]), (200, &json!("handoff")), "{r}");
+        let id = r["handoff"]["id"].as_str().unwrap();
+        let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
+        let card = &h["context"]["customer"];
+        assert_eq!(card["lifetime_value"], customer["lifetime_value"], "{card}");
+        assert_eq!(
+            card.get("currency").and_then(|c| c.as_str()),
+            currency,
+            "{card}"
+        );
+    }
+
+    let (_, spec) = app.get("/openapi.json", &app.lead).await;
+    for schema in ["CustomerIn", "Customer"] {
+        let currency = &spec["components"]["schemas"][schema]["properties"]["currency"];
+        assert_eq!(currency["pattern"], "^[A-Z]{3}$", "{schema}: {currency}");
+    }
+}
+
 #[tokio::test]
 async fn openapi_describes_every_route_and_metrics_count_requests() {
     let app = spawn_app().await;

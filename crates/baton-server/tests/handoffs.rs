@@ -879,3 +879,74 @@ async fn the_weekly_review_lists_resolved_handoffs_only() {
         .collect();
     assert_eq!(review, [ids[0].as_str()], "the open one is not reviewed");
 }
+
+/// The queue keeps each row's summary and state between calls (every desk fetches it on every
+/// event); a change to one handoff's conversation shows in that row at the next call, and the
+/// other rows stay as they were.
+#[tokio::test]
+async fn the_queue_follows_a_change_to_one_handoff_and_keeps_the_others() {
+    let app = spawn_app().await;
+    app.agent_on_shift("a", &["billing"], 2, "senior").await;
+    let (_, r) = app.post_message("c1", &dispute("Ana", "standard")).await;
+    let ana = r["handoff"]["id"].as_str().unwrap().to_string();
+    let (_, r) = app.post_message("c2", &dispute("Bea", "standard")).await;
+    let bea = r["handoff"]["id"].as_str().unwrap().to_string();
+    // The parts of a row that come from the conversation.
+    let rows = || async {
+        let (s, list) = app
+            .get(
+                "/v1/handoffs?status=queued,assigned,accepted,callback",
+                &app.lead,
+            )
+            .await;
+        assert_eq!(s, 200, "{list}");
+        let row = |id: &str| {
+            let r = list.as_array().unwrap().iter().find(|r| r["id"] == id);
+            let r = r.unwrap_or_else(|| panic!("no row {id} in {list}"));
+            json!([r["summary"], r["sentiment"], r["messages"], r["customer"]])
+        };
+        (row(&ana), row(&bea))
+    };
+    let (ana_before, bea_before) = rows().await;
+    assert_eq!(rows().await, (ana_before.clone(), bea_before.clone()));
+
+    // The bot answers Ana while she waits: one more message, one more AI reply in the summary.
+    let (s, r) = app
+        .post_message(
+            "c1",
+            &json!({"message": {"role": "ai", "text": "I've passed the charge of €87.40 to our billing team; they will review it with you."}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (ana_after, bea_after) = rows().await;
+    assert_eq!(ana_after[2], 2, "{ana_after}");
+    assert!(
+        ana_after[0].as_str().unwrap().contains(" 1 AI reply, "),
+        "{ana_after}"
+    );
+    // The summary is the one the context package has now.
+    let (_, h) = app.get(&format!("/v1/handoffs/{ana}"), &app.lead).await;
+    assert_eq!(ana_after[0], h["context"]["summary"], "{h}");
+    assert_eq!(ana_after[1], h["context"]["sentiment_now"], "{h}");
+    assert_eq!(bea_after, bea_before);
+
+    // The customer's record changes (no message): the row follows too.
+    let (s, r) = app
+        .put(
+            "/v1/customers/cust-Bea",
+            &app.integrator,
+            json!({"name": "Beatrice Rossi", "tier": "vip", "lifetime_value": 500.0}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (ana_last, bea_last) = rows().await;
+    assert_eq!(ana_last, ana_after);
+    assert!(
+        bea_last[0]
+            .as_str()
+            .unwrap()
+            .starts_with("VIP customer Beatrice Rossi is"),
+        "{bea_last}"
+    );
+    assert_eq!(bea_last[3]["tier"], "vip", "{bea_last}");
+}

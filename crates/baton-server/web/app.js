@@ -359,7 +359,7 @@ const Baton = (() => {
     $("accept").classList.toggle("hidden", !(may && h.status === "assigned"));
     if (switching) $("reply").value = c.greeting.replace("I'm your specialist", "I'm " + (me.name || "here"));
     renderTranscript(c, id);
-    $("h-account").replaceChildren(el("p", { text: `${c.customer.tier} · lifetime value ${c.customer.lifetime_value.toLocaleString()} · ${c.customer.timezone || "time zone unknown"}` }),
+    $("h-account").replaceChildren(el("p", { text: `${c.customer.tier} · lifetime value ${c.customer.lifetime_value.toLocaleString()}${c.customer.currency ? " " + c.customer.currency : ""} · ${c.customer.timezone || "time zone unknown"}` }),
       el("p", { text: "Flags: " + (c.customer.flags.join(", ") || "none") }),
       el("p", { text: "Issue: " + c.issue.topic + (c.issue.subtopic ? " / " + c.issue.subtopic : "") + " · reason: " + labelOf(c.issue.reason || "-") + " · evidence: \u201c" + (c.issue.evidence || "") + "\u201d" }));
     $("h-ai").replaceChildren(el("p", { text: "Tried:" }), el("ul", {}, ...c.ai_assessment.attempted.map((a) => el("li", { text: a }))),

@@ -2,12 +2,22 @@
 //!
 //! The logic is the SQLite store's ([`crate::sqlstore`]); what differs is how work runs. Each
 //! read is one read-only transaction on a pooled connection; each write is one transaction of its
-//! own. Writes that can route handoffs or write events first take a transaction-scoped advisory
-//! lock, so across every instance they take turns: a handoff is assigned at most once, no agent
-//! goes above capacity, and events commit in the order of their sequence numbers (an SSE client
-//! reading "after N" never skips one that commits late). Plain message appends do not take it;
-//! two instances appending to one conversation meet at the messages' primary key, and the loser
-//! gets `Conflict`.
+//! own. Three transaction-scoped advisory locks make writes of every instance take turns where
+//! they must, and only there:
+//!
+//! - the routing lock, first thing, by the writes that decide where handoffs go ([`Turn::Routing`]:
+//!   an escalation's handoff, transfer, resolve, callback, agent status, the sweep), so that a
+//!   handoff is assigned at most once and no agent goes above capacity. Message appends without a
+//!   new handoff, accept, CSAT, suggestions and the rest do not take it: two instances appending
+//!   to one conversation meet at the messages' primary key (the loser gets `Conflict`), and
+//!   accept and CSAT change a handoff only if it is still as they found it.
+//! - the events lock, last thing, by every write that adds events: its events are held back until
+//!   the rest of the transaction is done, then written under the lock just before the commit, so
+//!   events commit in the order of their sequence numbers (an SSE client reading "after N" never
+//!   skips one that commits late) while the rest of those writes runs side by side.
+//! - the deliveries lock, by webhook delivery claims, so two instances never claim one delivery.
+//!
+//! Locks are always taken in that order (routing before events), so they cannot deadlock.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,8 +29,8 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
-use crate::sql::{to_dollar_placeholders, Db, Kind, Row, Value};
-use crate::sqlstore::writes::apply;
+use crate::sql::{to_dollar_placeholders, Db, Kind, NewEvent, Row, Value};
+use crate::sqlstore::writes::{apply, write_event, Turn};
 use crate::sqlstore::{Backend, SqlStore, Write, Written};
 use crate::{Result, StoreError};
 
@@ -34,12 +44,20 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_audit.sql",
         include_str!("../migrations/postgres/0002_audit.sql"),
     ),
+    (
+        "0003_customer_currency.sql",
+        include_str!("../migrations/postgres/0003_customer_currency.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serialises migrations of instances starting together.
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e00;
-/// Key of the advisory lock routing and event writes take (see the module's documentation).
-const ROUTING_LOCK: i64 = 0x6261_746f_6e01;
+/// Key of the advisory lock routing writes take (see the module's documentation).
+pub const ROUTING_LOCK: i64 = 0x6261_746f_6e01;
+/// Key of the advisory lock writes take to write their events, just before they commit.
+const EVENTS_LOCK: i64 = 0x6261_746f_6e02;
+/// Key of the advisory lock webhook delivery claims take.
+const DELIVERIES_LOCK: i64 = 0x6261_746f_6e03;
 /// The channel that event-writing transactions notify at commit.
 const EVENTS_CHANNEL: &str = "baton_events";
 /// Connections per instance: at most this many statements run at once, the rest wait their
@@ -105,6 +123,8 @@ pub fn migrate(client: &mut Client) -> Result<usize> {
 pub struct PgConn {
     client: RefCell<Client>,
     statements: RefCell<HashMap<String, Statement>>,
+    /// The events of the write in progress, written at its end (see the module's documentation).
+    events: RefCell<Vec<NewEvent>>,
 }
 
 impl PgConn {
@@ -223,6 +243,10 @@ impl Db for PgConn {
         Kind::Postgres
     }
 
+    fn deferred_events(&self) -> Option<&RefCell<Vec<NewEvent>>> {
+        Some(&self.events)
+    }
+
     fn exec(&self, sql: &str, params: &[Value]) -> Result<usize> {
         let stmt = self.statement(sql)?;
         let p: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
@@ -311,6 +335,7 @@ impl PgBackend {
                     Ok(client) => PgConn {
                         client: RefCell::new(client),
                         statements: RefCell::new(HashMap::new()),
+                        events: RefCell::new(Vec::new()),
                     },
                     Err(e) => return (None, Err(pg(e))),
                 },
@@ -370,15 +395,27 @@ impl Backend for PgBackend {
 
     async fn write(&self, w: Write) -> Result<Written> {
         self.run(move |c| {
+            c.events.borrow_mut().clear();
             c.transaction("BEGIN", |c| {
-                if w.serialised() {
-                    c.exec(
-                        "SELECT pg_advisory_xact_lock(?1)",
-                        &[Value::Int(ROUTING_LOCK)],
-                    )?;
+                let lock =
+                    |key: i64| c.exec("SELECT pg_advisory_xact_lock(?1)", &[Value::Int(key)]);
+                let turn = match w.turn() {
+                    Turn::Routing => Some(ROUTING_LOCK),
+                    Turn::Deliveries => Some(DELIVERIES_LOCK),
+                    Turn::None => None,
+                };
+                if let Some(key) = turn {
+                    lock(key)?;
                 }
                 let written = apply(c, &w)?;
-                if w.serialised() {
+                let events = std::mem::take(&mut *c.events.borrow_mut());
+                if !events.is_empty() {
+                    // Sequence numbers are drawn under the lock, which is held until the commit:
+                    // events commit in their order.
+                    lock(EVENTS_LOCK)?;
+                    for e in &events {
+                        write_event(c, e)?;
+                    }
                     // Delivered at commit, to every instance listening.
                     c.exec(&format!("SELECT pg_notify('{EVENTS_CHANNEL}', '')"), &[])?;
                 }

@@ -188,9 +188,26 @@ pub enum Kind {
     Postgres,
 }
 
+/// An event a write adds, before it has its sequence number.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub kind: String,
+    pub subject: String,
+    pub payload: String,
+    pub at: String,
+}
+
 /// A connection (or transaction) that runs statements.
 pub trait Db {
     fn kind(&self) -> Kind;
+
+    /// Where the events a write adds wait for the end of its transaction, if they do: PostgreSQL
+    /// writes them last, under the events lock (see [`crate::postgres`]). `None`: each is written
+    /// at once.
+    fn deferred_events(&self) -> Option<&std::cell::RefCell<Vec<NewEvent>>> {
+        None
+    }
+
     /// Runs a statement; returns how many rows it changed.
     fn exec(&self, sql: &str, params: &[Value]) -> Result<usize>;
     /// Runs a query, calling `each` with every row in order.

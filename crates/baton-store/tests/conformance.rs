@@ -3,7 +3,7 @@
 
 mod pg_common;
 
-use baton_core::model::{Customer, Message, Role as MessageRole, Tier};
+use baton_core::model::{Currency, Customer, Message, Role as MessageRole, Tier};
 use baton_core::{EscalationFacts, Priority};
 use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
@@ -35,6 +35,7 @@ fn customer(id: &str) -> Customer {
         name: "Dana".into(),
         tier: Tier::Premium,
         lifetime_value: 1200.0,
+        currency: Some(Currency::parse("EUR").unwrap()),
         timezone: Some("Europe/Paris".into()),
     }
 }
@@ -72,6 +73,13 @@ async fn suite(store: &dyn Store) {
         store.customer("cust-1").await.unwrap(),
         Some(customer("cust-1"))
     );
+    // The currency is optional: a record without one reads back without one.
+    let plain = Customer {
+        currency: None,
+        ..customer("cust-plain")
+    };
+    store.put_customer(plain.clone(), NOW.into()).await.unwrap();
+    assert_eq!(store.customer("cust-plain").await.unwrap(), Some(plain));
 
     // Messages are appended in order; a wrong index is a conflict that changes nothing.
     store.append(append("c1", 0, None)).await.unwrap();
@@ -583,4 +591,227 @@ async fn concurrent_appends_are_group_committed_and_all_land() {
         commits < writes,
         "{commits} commits for {writes} writes: concurrent writes were not batched"
     );
+}
+
+fn new_handoff(id: &str) -> NewHandoff {
+    NewHandoff {
+        id: id.into(),
+        skill: "billing".into(),
+        team: "Billing".into(),
+        priority: Priority::High,
+        reason: "explicit_request".into(),
+        vip: false,
+        callback_at: None,
+        callback_if_nobody: None,
+        facts: None,
+    }
+}
+
+/// Issue 14: only writes that decide where handoffs go take the routing lock. With the lock held
+/// elsewhere (as by another instance mid-routing), a message on a handed-off conversation (with
+/// its event), a plain message, accept, CSAT and suggestions go through; an escalation waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_only_routing_writes_take_the_routing_lock() {
+    let Some(url) = pg_common::fresh_database_url() else {
+        return;
+    };
+    let store = PostgresStore::connect(&url).await.unwrap();
+    store
+        .put_customer(customer("cust-1"), NOW.into())
+        .await
+        .unwrap();
+    let agent = Agent {
+        id: "a1".into(),
+        name: "Sarah".into(),
+        skills: vec!["billing".into()],
+        capacity: 3,
+        seniority: Seniority::Senior,
+        team: "billing".into(),
+        status: AgentStatus::Offline,
+        active: 0,
+    };
+    store.put_agent(agent, NOW.into()).await.unwrap();
+    store
+        .set_agent_status("a1", AgentStatus::Available, by(), NOW.into(), ROUTING)
+        .await
+        .unwrap();
+    for (conv, h) in [("c1", "h1"), ("c2", "h2")] {
+        let mut a = append(conv, 0, None);
+        a.handoff = Some(new_handoff(h));
+        store.append(a).await.unwrap();
+    }
+    store
+        .transition(
+            "h2",
+            Transition::Resolve {
+                resolution: "done".into(),
+                necessary: true,
+                missing: None,
+            },
+            by(),
+            NOW.into(),
+            ROUTING,
+        )
+        .await
+        .unwrap();
+
+    // Another session holds the routing lock until told to let go.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, is_held) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let key = baton_store::postgres::ROUTING_LOCK;
+            c.execute("SELECT pg_advisory_lock($1)", &[&key]).unwrap();
+            held.send(()).unwrap();
+            released.recv().unwrap();
+            c.execute("SELECT pg_advisory_unlock($1)", &[&key]).unwrap();
+        })
+    };
+    is_held.recv().unwrap();
+
+    let soon = std::time::Duration::from_secs(5);
+    let mut reply = append("c1", 1, None);
+    reply.extra_event = Some((
+        "message.customer".into(),
+        "h1".into(),
+        serde_json::json!({"index": 1}),
+    ));
+    let not_routing = async {
+        store.append(reply).await.unwrap();
+        store.append(append("c3", 0, None)).await.unwrap();
+        store
+            .transition(
+                "h1",
+                Transition::Accept {
+                    agent_id: "a1".into(),
+                },
+                by(),
+                NOW.into(),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+        store
+            .transition(
+                "h2",
+                Transition::Csat { score: 5 },
+                by(),
+                NOW.into(),
+                ROUTING,
+            )
+            .await
+            .unwrap();
+        store.conversation_csat("c2", 4, NOW.into()).await.unwrap();
+        store
+            .add_suggestions(
+                vec![baton_store::Suggestion {
+                    id: "s1".into(),
+                    handoff_id: "h1".into(),
+                    kind: "reply".into(),
+                    source: "bot".into(),
+                    text: "Try this".into(),
+                    url: None,
+                    status: "new".into(),
+                    created_at: NOW.into(),
+                }],
+                NOW.into(),
+            )
+            .await
+            .unwrap();
+    };
+    tokio::time::timeout(soon, not_routing)
+        .await
+        .expect("writes that do not route went through while the routing lock was held");
+
+    let mut escalation = append("c4", 0, None);
+    escalation.handoff = Some(new_handoff("h4"));
+    let routing = tokio::spawn({
+        let url = url.clone();
+        async move {
+            let other = PostgresStore::connect(&url).await.unwrap();
+            other.append(escalation).await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !routing.is_finished(),
+        "an escalation routed without the lock"
+    );
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    let placed = tokio::time::timeout(soon, routing)
+        .await
+        .expect("the escalation routes once the lock is free")
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(placed.handoff.agent_id.as_deref(), Some("a1"));
+}
+
+/// Events written by writes that run side by side (two "instances", several connections each)
+/// commit in the order of their sequence numbers: a reader that moves on past the newest event it
+/// has seen, as an SSE stream does, misses none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_commit_in_sequence_order_across_instances() {
+    let Some(url) = pg_common::fresh_database_url() else {
+        return;
+    };
+    let stores = [
+        std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap()),
+        std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap()),
+    ];
+    stores[0]
+        .put_customer(customer("cust-1"), NOW.into())
+        .await
+        .unwrap();
+    const WRITERS: usize = 12;
+    const EACH: usize = 40;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let (store, done) = (stores[1].clone(), done.clone());
+        async move {
+            let (mut after, mut seen) = (0i64, Vec::new());
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                for e in store.events_after(after, 1000).await.unwrap() {
+                    after = e.seq;
+                    seen.push(e.seq);
+                }
+                if finished {
+                    return seen;
+                }
+            }
+        }
+    });
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = stores[w % 2].clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    let mut a = append(&format!("w{w}"), i, None);
+                    a.extra_event = Some((
+                        "message.customer".into(),
+                        format!("w{w}"),
+                        serde_json::json!({"index": i}),
+                    ));
+                    store.append(a).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    let all = stores[0].events_after(0, 100_000).await.unwrap();
+    assert_eq!(all.len(), WRITERS * EACH);
+    let missed: Vec<i64> = all
+        .iter()
+        .map(|e| e.seq)
+        .filter(|s| !seen.contains(s))
+        .collect();
+    assert!(missed.is_empty(), "the reader skipped events {missed:?}");
 }

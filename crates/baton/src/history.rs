@@ -119,10 +119,12 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         _ => bail!("give --db FILE (stored history) or --file FILE (a conversation file)"),
     }
     let report = replay.finish();
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
     } else {
-        print_replay(&report);
+        print_replay(&mut out, &report)?;
     }
     Ok(if bad > 0 {
         ExitCode::from(1)
@@ -131,43 +133,51 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
     })
 }
 
-fn print_replay(r: &ReplayReport) {
+fn print_replay(out: &mut impl Write, r: &ReplayReport) -> std::io::Result<()> {
     let pct = |x: f64| format!("{:.1}%", 100.0 * x);
     let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
-    println!("conversations replayed   {}", r.conversations);
-    println!(
+    writeln!(out, "conversations replayed   {}", r.conversations)?;
+    writeln!(
+        out,
         "handoff rate             {} now -> {} with the candidate ({} -> {} handoffs)",
         pct(r.current_handoff_rate),
         pct(r.candidate_handoff_rate),
         r.current_handoffs,
         r.candidate_handoffs
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "would change             {} newly escalated, {} no longer escalated, {} escalated differently",
         r.would_escalate_now, r.would_no_longer_escalate, r.other_changes
-    );
+    )?;
     if r.current_scores.labelled > 0 {
-        println!(
+        writeln!(
+            out,
             "against {} labels        precision {} -> {}, recall {} -> {}",
             r.current_scores.labelled,
             opt(r.current_scores.precision),
             opt(r.candidate_scores.precision),
             opt(r.current_scores.recall),
             opt(r.candidate_scores.recall)
-        );
+        )?;
     } else {
-        println!("no labels or feedback: precision and recall cannot be computed");
+        writeln!(
+            out,
+            "no labels or feedback: precision and recall cannot be computed"
+        )?;
     }
     for f in &r.flips {
-        println!(
+        writeln!(
+            out,
             "  {:<24} {}{}",
             f.id,
             f.change,
             f.label
                 .map(|l| format!("   (label: {})", if l { "escalate" } else { "continue" }))
                 .unwrap_or_default()
-        );
+        )?;
     }
+    Ok(())
 }
 
 pub fn export(args: ExportArgs) -> Result<ExitCode> {
@@ -196,7 +206,8 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                     "id": c.id,
                     // The conversation-file customer without the name: enough for the engine.
                     "customer": {"id": c.customer.id, "tier": c.customer.tier,
-                                 "lifetime_value": c.customer.lifetime_value, "timezone": c.customer.timezone},
+                                 "lifetime_value": c.customer.lifetime_value, "currency": c.customer.currency,
+                                 "timezone": c.customer.timezone},
                     "messages": c.messages,
                     "expected": expected(h, c.decision.as_ref()),
                     "handoff": {

@@ -233,7 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Policy { command } => match command {
             PolicyCommand::Check { file } => policy_check(&file),
             PolicyCommand::Default => {
-                print!("{}", baton_core::policy::DEFAULT_POLICY);
+                io::stdout().write_all(baton_core::policy::DEFAULT_POLICY.as_bytes())?;
                 Ok(ExitCode::SUCCESS)
             }
         },
@@ -272,25 +272,31 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         handle_time_sample: policy.routing.handle_time_sample,
     };
     let r = run(&scenario).map_err(|e| anyhow::anyhow!(e))?;
+    let mut out = io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        serde_json::to_writer_pretty(&mut out, &r)?;
+        writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        out,
         "simulated day (seed {}): {} arrivals, {} had to queue",
         args.seed, r.arrivals, r.queued
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "wait of queued customers: mean {:.0} s, median {:.0} s",
         r.mean_wait_seconds, r.median_wait_seconds
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "Baton's quote   median abs error {:>5.0} s ({:.0}% of the mean wait), mean abs error {:.0} s",
         r.baton_median_abs_error_seconds,
         100.0 * r.baton_error_share_of_mean_wait,
         r.baton_mean_abs_error_seconds
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "Erlang C        median abs error {:>5.0} s ({:.0}% of the mean wait), mean abs error {:.0} s{}",
         r.erlang_median_abs_error_seconds,
         100.0 * r.erlang_error_share_of_mean_wait,
@@ -300,15 +306,19 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         } else {
             String::new()
         }
-    );
+    )?;
     if r.still_waiting_at_end > 0 {
-        println!(
+        writeln!(
+        out,
             "still waiting   {} customer(s) were still in the queue when the day ended (the longest for {}); they are not in the figures above",
             r.still_waiting_at_end,
             baton_core::routing::describe_wait(r.still_waiting_longest_seconds).trim_start_matches("about ")
-        );
+        )?;
     } else {
-        println!("still waiting   nobody: every customer was served before the day ended");
+        writeln!(
+            out,
+            "still waiting   nobody: every customer was served before the day ended"
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `baton report`: the handoff report of the stored history, as text, JSON or HTML.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -70,89 +71,115 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        serde_json::to_writer_pretty(&mut out, &r)?;
+        writeln!(out)?;
     } else {
-        print_text(&r);
+        print_text(&mut out, &r)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_text(r: &Report) {
-    println!(
+fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    writeln!(
+        out,
         "period                    {} .. {}",
         r.since.as_deref().unwrap_or("start"),
         r.until.as_deref().unwrap_or("now")
-    );
-    println!("conversations             {}", r.conversations);
-    println!(
+    )?;
+    writeln!(out, "conversations             {}", r.conversations)?;
+    writeln!(
+        out,
         "handoffs                  {} ({:.1}%)",
         r.handoffs,
         100.0 * r.handoff_rate
-    );
+    )?;
     for (k, (n, s)) in &r.time_to_handoff_by_complexity {
-        println!("time to handoff ({k:>3} msg) {:.0} s over {n} handoffs", s);
+        writeln!(
+            out,
+            "time to handoff ({k:>3} msg) {:.0} s over {n} handoffs",
+            s
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "resolution after handoff  {}",
         fmt_opt(r.mean_resolution_seconds.map(|s| s / 60.0), " min")
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "CSAT after handoff        {} ({} scores)",
         fmt_opt(r.mean_csat_after_handoff, ""),
         r.csat_count
-    );
+    )?;
     for (k, (m, n)) in &r.csat_by_kind {
-        println!("CSAT {k:<20} {m:.2} ({n} scores)");
+        writeln!(out, "CSAT {k:<20} {m:.2} ({n} scores)")?;
     }
-    println!(
+    writeln!(
+        out,
         "repeat contact rate       {}",
         fmt_opt(r.repeat_contact_rate.map(|x| 100.0 * x), "%")
-    );
-    println!("handoff quality (mean)    {}", fmt_opt(r.mean_quality, ""));
-    println!(
+    )?;
+    writeln!(
+        out,
+        "handoff quality (mean)    {}",
+        fmt_opt(r.mean_quality, "")
+    )?;
+    writeln!(
+        out,
         "judged unnecessary        {} of {}",
         r.judged_unnecessary, r.judged
-    );
-    println!("\nby reason: handoffs, unnecessary, mean quality");
+    )?;
+    writeln!(out, "\nby reason: handoffs, unnecessary, mean quality")?;
     for (k, g) in &r.by_reason {
-        println!(
+        writeln!(
+            out,
             "  {k:<22} {:>5} {:>5} {:>6}",
             g.handoffs,
             g.unnecessary,
             fmt_opt(g.mean_quality, "")
-        );
+        )?;
     }
     if !r.late_by_reason.is_empty() {
-        println!("\nlate triggers (customer already upset before the escalating message)");
+        writeln!(
+            out,
+            "\nlate triggers (customer already upset before the escalating message)"
+        )?;
         for (k, n) in &r.late_by_reason {
-            println!("  {n:>4}  {k}");
+            writeln!(out, "  {n:>4}  {k}")?;
         }
     }
     if !r.missing.is_empty() {
-        println!("\nwhat the humans needed that the AI lacked");
+        writeln!(out, "\nwhat the humans needed that the AI lacked")?;
         for (m, n) in &r.missing {
-            println!("  {n:>4}  {m}");
+            writeln!(out, "  {n:>4}  {m}")?;
         }
     }
-    println!("\nweekly review: lowest-scoring handoffs");
+    writeln!(out, "\nweekly review: lowest-scoring handoffs")?;
     for x in &r.weekly_review {
-        println!(
+        writeln!(
+            out,
             "  {:>5.1}  {}  ({}, {})  {}",
             x.score, x.handoff_id, x.conversation_id, x.reason, x.why
-        );
+        )?;
     }
-    println!("\nsuggested policy changes (tried by replay over this period)");
+    writeln!(
+        out,
+        "\nsuggested policy changes (tried by replay over this period)"
+    )?;
     if r.suggestions.is_empty() {
-        println!("  none");
+        writeln!(out, "  none")?;
     }
     for s in &r.suggestions {
-        println!(
+        writeln!(
+            out,
             "  {:<45} changes {:>4} handoffs: {} unnecessary avoided, {} necessary lost",
             s.change, s.handoffs_changed, s.unnecessary_avoided, s.necessary_lost
-        );
+        )?;
     }
     for n in &r.notes {
-        println!("note: {n}");
+        writeln!(out, "note: {n}")?;
     }
+    Ok(())
 }

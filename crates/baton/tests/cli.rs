@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod support;
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -441,6 +443,24 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// Regression: `baton simulate | head -0` (and `replay`) panicked on the closed pipe; `analyze`,
+/// `eval`, `sentiment` and `export` already ended quietly.
+#[test]
+fn simulate_and_replay_end_quietly_when_the_reader_has_gone() {
+    support::assert_ends_quietly_into_closed_pipe(&["simulate"]);
+    support::assert_ends_quietly_into_closed_pipe(&["simulate", "--json"]);
+    let replay = [
+        "replay",
+        "--policy",
+        "policy/default.toml",
+        "--file",
+        "examples/conversations.jsonl",
+    ];
+    support::assert_ends_quietly_into_closed_pipe(&replay);
+    support::assert_ends_quietly_into_closed_pipe(&[&replay[..], &["--json"]].concat());
+    support::assert_ends_quietly_into_closed_pipe(&["policy", "default"]);
 }
 
 #[test]

@@ -10,6 +10,8 @@ use baton_store::{
     Agent, AgentStatus, Append, NewHandoff, RoutingParams, Seniority, Store, Transition,
 };
 
+mod support;
+
 const ROUTING: RoutingParams = RoutingParams {
     ageing_seconds: 600,
     default_handle_seconds: 420.0,
@@ -22,6 +24,7 @@ fn customer(id: &str) -> Customer {
         name: "Dana Reyes".into(),
         tier: Tier::Standard,
         lifetime_value: 100.0,
+        currency: None,
         timezone: None,
     }
 }
@@ -368,6 +371,25 @@ fn report_figures_match_the_hand_computed_ones() {
     );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("Weekly review"));
+}
+
+/// Regression: `baton report --db FILE | head -0` panicked on the closed pipe (so did `replay
+/// --db`).
+#[test]
+fn report_and_replay_end_quietly_when_the_reader_has_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    seed(&db);
+    let db = db.to_str().unwrap();
+    support::assert_ends_quietly_into_closed_pipe(&["report", "--db", db]);
+    support::assert_ends_quietly_into_closed_pipe(&["report", "--db", db, "--json"]);
+    support::assert_ends_quietly_into_closed_pipe(&[
+        "replay",
+        "--policy",
+        "policy/default.toml",
+        "--db",
+        db,
+    ]);
 }
 
 /// `baton export` writes what `baton analyze` and `baton eval` read back: the agents'

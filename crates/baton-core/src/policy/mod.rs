@@ -64,6 +64,25 @@ struct PolicyFile {
     /// Absent: no meaning detectors (rules only).
     #[serde(default)]
     semantic: Option<semantic::SemanticFile>,
+    /// Absent (older policy files): the shipped default's section.
+    #[serde(default)]
+    churn_risk: Option<ChurnRiskFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChurnRiskFile {
+    patterns: Patterns,
+    #[serde(default)]
+    negations: Patterns,
+    #[serde(default)]
+    exclusions: Patterns,
+}
+
+/// The shipped default's `[churn_risk]`, for policy files written before the section existed.
+#[derive(Deserialize)]
+struct ShippedChurnRisk {
+    churn_risk: ChurnRiskFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -422,6 +441,16 @@ pub struct BusinessRule {
     pub exclusions: Matcher,
 }
 
+/// A stated intent to leave ("I will cancel all four lines", "unless you fix this I'm leaving"),
+/// which the context package flags as churn risk. It does not escalate: the cancellation rule
+/// decides that, and reads "will cancel" as hypothetical.
+#[derive(Debug, Clone)]
+pub struct ChurnRiskRule {
+    pub patterns: Matcher,
+    pub negations: Matcher,
+    pub exclusions: Matcher,
+}
+
 #[derive(Debug, Clone)]
 pub struct SensitiveCategory {
     pub name: String,
@@ -580,6 +609,7 @@ pub struct Policy {
     pub screen: regex::RegexSet,
     /// The meaning detectors and topic head, when the policy has a `[semantic]` section.
     pub semantic: Option<std::sync::Arc<Semantic>>,
+    pub churn_risk: ChurnRiskRule,
 }
 
 impl Default for Policy {
@@ -783,6 +813,14 @@ impl Compiler<'_> {
             patterns: self.patterns(&format!("{key}.patterns"), &f.patterns)?,
             negations: self.patterns(&format!("{key}.negations"), &f.negations)?,
             exclusions: self.patterns(&format!("{key}.exclusions"), &f.exclusions)?,
+        })
+    }
+
+    fn churn_risk(&self, f: &ChurnRiskFile) -> Result<ChurnRiskRule, PolicyError> {
+        Ok(ChurnRiskRule {
+            patterns: self.patterns("churn_risk.patterns", &f.patterns)?,
+            negations: self.patterns("churn_risk.negations", &f.negations)?,
+            exclusions: self.patterns("churn_risk.exclusions", &f.exclusions)?,
         })
     }
 
@@ -1270,6 +1308,18 @@ impl Policy {
             },
             custom_rules,
             skills: c.skills.clone(),
+            churn_risk: match &file.churn_risk {
+                Some(f) => c.churn_risk(f)?,
+                None => {
+                    let shipped: ShippedChurnRisk = toml::from_str(DEFAULT_POLICY)
+                        .expect("the shipped default policy has a [churn_risk] section");
+                    Compiler {
+                        source: DEFAULT_POLICY,
+                        skills: Vec::new(),
+                    }
+                    .churn_risk(&shipped.churn_risk)?
+                }
+            },
         };
         policy.build_screen().map_err(|e| PolicyError {
             line: None,
@@ -1381,5 +1431,27 @@ mod tests {
         let p = Policy::from_toml(&src).unwrap();
         assert_eq!(p.custom_rules[0].priority, Some(Priority::Urgent));
         assert_eq!(*p.order.last().unwrap(), ReasonKind::Custom(0));
+    }
+
+    #[test]
+    fn a_policy_without_churn_risk_uses_the_shipped_phrases_and_a_bad_one_is_named() {
+        let start = DEFAULT_POLICY.find("[churn_risk]").unwrap();
+        let end = DEFAULT_POLICY.find("[legal_compliance]").unwrap();
+        let older = format!("{}{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
+        let p = Policy::from_toml(&older).unwrap();
+        assert!(p
+            .churn_risk
+            .patterns
+            .is_match("i will cancel all four lines"));
+
+        let bad = DEFAULT_POLICY.replacen(
+            "[churn_risk]\npatterns = [\n",
+            "[churn_risk]\npatterns = [\n  '(unclosed',\n",
+            1,
+        );
+        let e = Policy::from_toml(&bad).unwrap_err();
+        assert_eq!(e.key, "churn_risk.patterns[0]");
+        let line = bad.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
+        assert_eq!(e.line, Some(line));
     }
 }

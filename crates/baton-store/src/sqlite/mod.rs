@@ -63,6 +63,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_audit.sql",
         include_str!("../../migrations/sqlite/0009_audit.sql"),
     ),
+    (
+        "0010_customer_currency.sql",
+        include_str!("../../migrations/sqlite/0010_customer_currency.sql"),
+    ),
 ];
 
 fn migrations() -> Migrations<'static> {

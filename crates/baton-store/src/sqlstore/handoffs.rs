@@ -372,10 +372,18 @@ pub(crate) fn transition(
                     h.agent_id.as_deref().unwrap_or("nobody")
                 )));
             }
-            conn.exec(
-                "UPDATE handoffs SET status = 'accepted', accepted_at = ?2, updated_at = ?2 WHERE id = ?1",
-                vals![id, now],
+            // Only if it is still offered to this agent: accept does not take the routing turn
+            // (PostgreSQL), so a timeout or a transfer may have moved it since it was read.
+            let n = conn.exec(
+                "UPDATE handoffs SET status = 'accepted', accepted_at = ?2, updated_at = ?2
+                 WHERE id = ?1 AND status = 'assigned' AND agent_id = ?3",
+                vals![id, now, agent_id],
             )?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "handoff {id} is no longer assigned to {agent_id}"
+                )));
+            }
             event(
                 conn,
                 "handoff.accepted",
@@ -498,10 +506,17 @@ pub(crate) fn transition(
                     "handoff {id} already has a CSAT score"
                 )));
             }
-            conn.exec(
-                "UPDATE handoffs SET csat = ?2, updated_at = ?3 WHERE id = ?1",
+            // Once, even when two ratings race (CSAT does not take the routing turn).
+            let n = conn.exec(
+                "UPDATE handoffs SET csat = ?2, updated_at = ?3
+                 WHERE id = ?1 AND status = 'resolved' AND csat IS NULL",
                 vals![id, score, now],
             )?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "handoff {id} already has a CSAT score"
+                )));
+            }
             event(
                 conn,
                 "handoff.csat",
@@ -511,7 +526,11 @@ pub(crate) fn transition(
             )?;
         }
     }
-    route_queue(conn, now, params)?;
+    // Transfer, resolve and callback free a slot or queue the handoff: fill the queue. Accept
+    // and CSAT change nobody's load (and do not hold the routing turn to do it).
+    if !matches!(t, Transition::Accept { .. } | Transition::Csat { .. }) {
+        route_queue(conn, now, params)?;
+    }
     placement(conn, must_load(conn, id)?, now, params)
 }
 
@@ -537,6 +556,17 @@ pub(crate) fn sweep(
                     continue;
                 }
                 let agent = h.agent_id.clone().unwrap_or_default();
+                let mut ex = excluded(conn, &h.id)?;
+                ex.push(agent.clone());
+                // Unless the agent accepted it meanwhile (accept does not take the routing turn).
+                let n = conn.exec(
+                    "UPDATE handoffs SET status = 'queued', agent_id = NULL, assigned_at = NULL, excluded = ?2, updated_at = ?3
+                     WHERE id = ?1 AND status = 'assigned' AND agent_id = ?4",
+                    vals![h.id, serde_json::to_string(&ex)?, now, agent],
+                )?;
+                if n == 0 {
+                    continue;
+                }
                 release_agent(conn, &agent)?;
                 conn.exec(
                     "UPDATE agents SET status = 'away', updated_at = ?2 WHERE id = ?1 AND status = 'available'",
@@ -548,12 +578,6 @@ pub(crate) fn sweep(
                     &agent,
                     &serde_json::json!({"status": "away", "why": "did not accept a handoff in time"}),
                     now,
-                )?;
-                let mut ex = excluded(conn, &h.id)?;
-                ex.push(agent.clone());
-                conn.exec(
-                    "UPDATE handoffs SET status = 'queued', agent_id = NULL, assigned_at = NULL, excluded = ?2, updated_at = ?3 WHERE id = ?1",
-                    vals![h.id, serde_json::to_string(&ex)?, now],
                 )?;
                 event(
                     conn,

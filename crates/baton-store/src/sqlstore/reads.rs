@@ -1,6 +1,6 @@
 //! Reads: rows to the store's types, and the queries behind the `Store` methods that read.
 
-use baton_core::model::{Customer, Message, Role as MessageRole, Tier};
+use baton_core::model::{Currency, Customer, Message, Role as MessageRole, Tier};
 
 use crate::sql::{bad_value, vals, Db, Row};
 use crate::{
@@ -10,21 +10,26 @@ use crate::{
 
 pub(crate) fn load_customer(conn: &impl Db, id: &str) -> Result<Option<Customer>> {
     conn.row(
-        "SELECT id, name, tier, lifetime_value, timezone FROM customers WHERE id = ?1",
+        "SELECT id, name, tier, lifetime_value, timezone, currency FROM customers WHERE id = ?1",
         vals![id],
     )?
     .map(|r| customer_from_row(&r, 0))
     .transpose()
 }
 
-/// A customer from columns `first..first + 5` (id, name, tier, lifetime_value, timezone).
+/// A customer from columns `first..first + 6` (id, name, tier, lifetime_value, timezone,
+/// currency).
 fn customer_from_row(r: &Row, first: usize) -> Result<Customer> {
+    let currency: Option<String> = r.get(first + 5)?;
     Ok(Customer {
         id: r.get(first)?,
         name: r.get(first + 1)?,
         tier: r.parse(first + 2, "tier", Tier::parse)?,
         lifetime_value: r.get(first + 3)?,
         timezone: r.get(first + 4)?,
+        currency: currency
+            .map(|c| Currency::parse(&c).map_err(|_| bad_value("currency", &c)))
+            .transpose()?,
     })
 }
 
@@ -118,7 +123,7 @@ fn message_from_row(r: &Row, first: usize) -> Result<Message> {
 /// One stored conversation with its messages.
 pub(crate) fn load_conversation(c: &impl Db, id: &str) -> Result<Option<StoredConversation>> {
     let Some(r) = c.row(
-        "SELECT v.id, v.created_at, v.decision, v.csat, u.id, u.name, u.tier, u.lifetime_value, u.timezone
+        "SELECT v.id, v.created_at, v.decision, v.csat, u.id, u.name, u.tier, u.lifetime_value, u.timezone, u.currency
          FROM conversations v JOIN customers u ON u.id = v.customer_id WHERE v.id = ?1",
         vals![id],
     )?
@@ -155,7 +160,7 @@ pub(crate) fn conversations_page(
     limit: usize,
 ) -> Result<Vec<StoredConversation>> {
     let mut out = c.rows_as(
-        "SELECT v.id, v.created_at, v.decision, v.csat, u.id, u.name, u.tier, u.lifetime_value, u.timezone
+        "SELECT v.id, v.created_at, v.decision, v.csat, u.id, u.name, u.tier, u.lifetime_value, u.timezone, u.currency
          FROM conversations v JOIN customers u ON u.id = v.customer_id
          WHERE v.id > ?1 ORDER BY v.id LIMIT ?2",
         vals![after, limit as i64],

@@ -6,7 +6,7 @@ use baton_core::model::{Customer, Role as MessageRole};
 
 use super::handoffs;
 use super::reads::load_agent;
-use crate::sql::{vals, Db};
+use crate::sql::{vals, Db, NewEvent};
 use crate::{
     Actor, Agent, AgentStatus, ApiKey, Append, HandoffScore, Placement, Result, RoutingParams,
     StoreError, Transition, WebhookEndpoint,
@@ -53,22 +53,47 @@ pub enum Write {
     },
 }
 
+/// What a write must take turns on with the same kind of write from every other instance
+/// (PostgreSQL; SQLite has one writer). Events are not here: whichever write adds them, they are
+/// written last and take turns only for that (see [`crate::postgres`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Nothing shared: the rows it changes are locked by the statements themselves, and a
+    /// conditional update refuses a change that another write made first.
+    None,
+    /// Decides where handoffs go (assigns, offers, queues, frees an agent's slot and refills it):
+    /// one at a time, so that no handoff is assigned twice and no agent goes above capacity.
+    Routing,
+    /// Claims webhook deliveries: two instances never claim the same one.
+    Deliveries,
+}
+
 impl Write {
-    /// Whether the write can route handoffs or write events: those take turns (across instances
-    /// on PostgreSQL), so that no handoff is assigned twice, no agent goes above capacity and
-    /// events commit in the order of their sequence numbers.
-    pub fn serialised(&self) -> bool {
+    pub fn turn(&self) -> Turn {
         match self {
-            Write::Append(a) => a.handoff.is_some() || a.extra_event.is_some(),
-            Write::PutCustomer(..)
+            Write::Append(a) if a.handoff.is_some() => Turn::Routing,
+            Write::Transition { transition, .. } => match transition {
+                // Neither moves the handoff to or from an agent: the conditional updates in
+                // `handoffs::transition` refuse them if a routing write moved it first.
+                Transition::Accept { .. } | Transition::Csat { .. } => Turn::None,
+                Transition::Transfer { .. }
+                | Transition::Resolve { .. }
+                | Transition::Callback { .. } => Turn::Routing,
+            },
+            Write::SetAgentStatus { .. } | Write::Sweep(..) => Turn::Routing,
+            Write::ClaimDeliveries { .. } => Turn::Deliveries,
+            Write::Append(_)
+            | Write::PutCustomer(..)
+            | Write::PutAgent(..)
             | Write::CreateKey(_)
             | Write::RevokeKey(..)
             | Write::AddWebhook(_)
             | Write::RemoveWebhook(_)
+            | Write::ConversationCsat(..)
+            | Write::AddSuggestions(..)
+            | Write::SuggestionStatus(..)
             | Write::SaveScores(_)
-            | Write::DeliveryResult { .. } => false,
-            // Claims take turns so that two instances never claim the same delivery.
-            _ => true,
+            | Write::DeliveryResult { .. } => Turn::None,
         }
     }
 }
@@ -164,7 +189,14 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
         )?)),
         Write::AddSuggestions(list, now) => {
             for sg in list {
-                if handoffs::load_handoff(conn, &sg.handoff_id)?.is_none() {
+                // Changes nothing but locks the handoff's row (PostgreSQL) until the commit, so
+                // two batches for one handoff number their suggestions in turn: suggestions do
+                // not take the routing turn.
+                let found = conn.exec(
+                    "UPDATE handoffs SET updated_at = updated_at WHERE id = ?1",
+                    vals![sg.handoff_id],
+                )?;
+                if found == 0 {
                     return Err(StoreError::NotFound(format!("handoff {}", sg.handoff_id)));
                 }
                 conn.exec(
@@ -292,17 +324,18 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
 
 fn upsert_customer(conn: &impl Db, c: &Customer, now: &str) -> Result<()> {
     conn.exec(
-        "INSERT INTO customers (id, name, tier, lifetime_value, timezone, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
            lifetime_value = excluded.lifetime_value, timezone = excluded.timezone,
-           updated_at = excluded.updated_at",
+           currency = excluded.currency, updated_at = excluded.updated_at",
         vals![
             c.id,
             c.name,
             c.tier.as_str(),
             c.lifetime_value,
             c.timezone,
+            c.currency.as_ref().map(|c| c.as_str()),
             now
         ],
     )?;
@@ -422,16 +455,33 @@ pub(crate) fn insert_event(
     payload: &serde_json::Value,
     now: &str,
 ) -> Result<()> {
+    let event = NewEvent {
+        kind: kind.to_string(),
+        subject: subject.to_string(),
+        payload: payload.to_string(),
+        at: now.to_string(),
+    };
+    match conn.deferred_events() {
+        Some(later) => {
+            later.borrow_mut().push(event);
+            Ok(())
+        }
+        None => write_event(conn, &event),
+    }
+}
+
+/// Writes `e` with its sequence number, and its webhook deliveries.
+pub(crate) fn write_event(conn: &impl Db, e: &NewEvent) -> Result<()> {
     let seq: i64 = conn.scalar(
         "INSERT INTO events (kind, subject, payload, at) VALUES (?1, ?2, ?3, ?4) RETURNING seq",
-        vals![kind, subject, payload.to_string(), now],
+        vals![e.kind, e.subject, e.payload, e.at],
     )?;
     // The webhook outbox is written in the same transaction as the event: no event is lost
     // between the commit and the delivery.
     conn.exec(
         "INSERT INTO webhook_outbox (endpoint_id, event_seq, next_attempt_at)
          SELECT id, CAST(?1 AS BIGINT), CAST(?2 AS TEXT) FROM webhook_endpoints",
-        vals![seq, now],
+        vals![seq, e.at],
     )?;
     Ok(())
 }

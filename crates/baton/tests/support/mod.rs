@@ -13,6 +13,31 @@ pub fn baton() -> Command {
     c
 }
 
+/// Runs `baton args` writing into a pipe whose reader has already gone (as `| head -0` or a
+/// pager quit at once leaves it: every write fails with a broken pipe), and checks that it ends
+/// quietly: exit 0 and no panic on stderr. The output of most commands fits the pipe's buffer, so
+/// a reader that took a line first would not make any write fail.
+pub fn assert_ends_quietly_into_closed_pipe(args: &[&str]) {
+    let mut child = baton()
+        .args(args)
+        // Relative paths in `args` are the repository's.
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baton runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let describe = format!(
+        "command: baton {}\nexit: {:?}\n--- stderr\n{stderr}",
+        args.join(" "),
+        output.status.code()
+    );
+    assert!(!stderr.contains("panicked"), "{describe}");
+    assert_eq!(output.status.code(), Some(0), "{describe}");
+}
+
 /// Creates a key with `role` in database `db` (a file or a PostgreSQL URL) and returns it.
 pub fn create_key(db: &str, role: &str) -> String {
     let out = baton()
