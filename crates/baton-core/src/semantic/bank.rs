@@ -18,6 +18,18 @@ use crate::reason::ReasonKind;
 /// `builtin`.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
+        "bike-sharing.jsonl",
+        include_str!("../../../../data/intents/bike-sharing.jsonl"),
+    ),
+    (
+        "coworking-space.jsonl",
+        include_str!("../../../../data/intents/coworking-space.jsonl"),
+    ),
+    (
+        "online-pharmacy.jsonl",
+        include_str!("../../../../data/intents/online-pharmacy.jsonl"),
+    ),
+    (
         "ev-charging.jsonl",
         include_str!("../../../../data/intents/ev-charging.jsonl"),
     ),
