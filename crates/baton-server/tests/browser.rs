@@ -661,7 +661,13 @@ async fn lead_steps(app: &TestApp, c: &Client) -> Result<(), String> {
         c.find(Locator::Css(&row(&waiting))).await.is_ok()
     })
     .await?;
-    if !text(c, &row(&open)).await.contains("→ Agent a1") {
+    // The list may render once before the stream's refresh brings the assignment in.
+    if wait_for("the assignee in the lead's queue", || async {
+        text(c, &row(&open)).await.contains("→ Agent a1")
+    })
+    .await
+    .is_err()
+    {
         return Err(format!("no assignee: {:?}", text(c, &row(&open)).await));
     }
     wait_for("the queued wait past the one-second target", || async {
