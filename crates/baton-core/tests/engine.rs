@@ -199,3 +199,38 @@ fn other_phrasings_of_each_trigger() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+#[test]
+fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vetoes_it() {
+    use baton_core::lodo::one_message;
+    let source = baton_core::policy::DEFAULT_POLICY.replacen("mlp = false", "mlp = true", 1);
+    let with_mlp = Policy::from_toml(&source).unwrap();
+    let text = "I never authorized that payment";
+    let kinds = |p: &Policy| -> Vec<String> {
+        decide(p, &one_message(text))
+            .reasons
+            .iter()
+            .map(|r| r.kind.to_string())
+            .collect()
+    };
+    assert!(
+        kinds(policy()).is_empty(),
+        "the default (MLP off) misses it"
+    );
+    assert_eq!(kinds(&with_mlp), ["transaction_dispute"]);
+    // A counter-example in the policy's own banks stops the MLP too (the agreement check).
+    let mine = format!(
+        "{{\"text\": \"{text}\", \"intent\": \"transaction_dispute\", \"counter\": true}}\n"
+    );
+    let taught = source.replacen(
+        "banks = [\"builtin\"]",
+        "banks = [\"builtin\", \"mine.jsonl\"]",
+        1,
+    );
+    let taught = Policy::from_toml_with(&taught, &mut |name: &str| {
+        assert_eq!(name, "mine.jsonl");
+        Ok(mine.clone())
+    })
+    .unwrap();
+    assert!(kinds(&taught).is_empty(), "{:?}", kinds(&taught));
+}

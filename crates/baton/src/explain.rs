@@ -60,9 +60,20 @@ pub fn misses(
                     .max_by(|a, b| scores[*a].total_cmp(&scores[*b]))
                     .unwrap_or(1);
                 let fired = sem.fires(&v).is_some();
+                // The intent MLP's best detector and probability, when the policy has it on.
+                let mlp = sem
+                    .mlp_scores(&v)
+                    .and_then(|p| {
+                        (1..CLASSES)
+                            .max_by(|a, b| p[*a].total_cmp(&p[*b]))
+                            .map(|c| {
+                                format!("; mlp {} {:.2} vs none {:.2}", class_name(c), p[c], p[0])
+                            })
+                    })
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "    @{i} \"{}\"\n        {} {:.2} vs none {:.2}{}",
+                    "    @{i} \"{}\"\n        {} {:.2} vs none {:.2}{mlp}{}",
                     sentence,
                     class_name(best),
                     scores[best],

@@ -91,6 +91,125 @@ impl Linear {
     }
 }
 
+/// An MLP (one ReLU hidden layer, softmax output) over the same re-centred sentence vectors,
+/// trained once by `scripts/train_head.py` on the shipped corpus; its weights are compiled in
+/// (`data/intent-mlp.bin`). Class order: "none", then [`super::DETECTORS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mlp {
+    dims: usize,
+    hidden: usize,
+    classes: usize,
+    /// The corpus mean the training vectors were re-centred on.
+    centre: Vec<f32>,
+    w1: Vec<f32>,
+    b1: Vec<f32>,
+    w2: Vec<f32>,
+    b2: Vec<f32>,
+}
+
+static BUILTIN_MLP: &[u8] = include_bytes!("../../data/intent-mlp.bin");
+
+impl Mlp {
+    /// The compiled-in MLP.
+    pub fn builtin() -> &'static Mlp {
+        static MLP: std::sync::OnceLock<Mlp> = std::sync::OnceLock::new();
+        MLP.get_or_init(|| {
+            Mlp::from_bytes(BUILTIN_MLP).expect("data/intent-mlp.bin is checked by a test")
+        })
+    }
+
+    /// Parses the format `scripts/train_head.py` writes: magic `BATONMLP`, u32 version (1),
+    /// dims, hidden, classes, then f32 centre, w1 (hidden x dims), b1, w2 (classes x hidden), b2.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Mlp, String> {
+        if bytes.len() < 24 || &bytes[..8] != b"BATONMLP" {
+            return Err("not an intent MLP (magic `BATONMLP`)".into());
+        }
+        let u = |i: usize| u32::from_le_bytes(bytes[8 + 4 * i..12 + 4 * i].try_into().unwrap());
+        let (version, dims, hidden, classes) = (u(0), u(1) as usize, u(2) as usize, u(3) as usize);
+        if version != 1 {
+            return Err(format!("field `version`: {version}, expected 1"));
+        }
+        let floats = dims + hidden * dims + hidden + classes * hidden + classes;
+        if dims == 0 || hidden == 0 || classes == 0 || bytes.len() != 24 + 4 * floats {
+            return Err(format!(
+                "{} bytes for dims {dims}, hidden {hidden}, classes {classes}: expected {}",
+                bytes.len(),
+                24 + 4 * floats
+            ));
+        }
+        let mut at = 24;
+        let mut take = |n: usize| {
+            let v: Vec<f32> = bytes[at..at + 4 * n]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            at += 4 * n;
+            v
+        };
+        let centre = take(dims);
+        let w1 = take(hidden * dims);
+        let b1 = take(hidden);
+        let w2 = take(classes * hidden);
+        let b2 = take(classes);
+        if [&centre, &w1, &b1, &w2, &b2]
+            .iter()
+            .any(|v| v.iter().any(|x| !x.is_finite()))
+        {
+            return Err("a weight is not a finite number".into());
+        }
+        Ok(Mlp {
+            dims,
+            hidden,
+            classes,
+            centre,
+            w1,
+            b1,
+            w2,
+            b2,
+        })
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// The corpus mean the MLP was trained around.
+    pub fn centre(&self) -> &[f32] {
+        &self.centre
+    }
+
+    /// Writes the probability of each class for the re-centred vector `v` into `out`.
+    pub fn probabilities(&self, v: &[f32], out: &mut [f32]) {
+        let mut h = [0.0f32; 256];
+        let mut hv = vec![];
+        let h: &mut [f32] = if self.hidden <= h.len() {
+            &mut h[..self.hidden]
+        } else {
+            hv.resize(self.hidden, 0.0);
+            &mut hv
+        };
+        for (j, hj) in h.iter_mut().enumerate() {
+            let row = &self.w1[j * self.dims..(j + 1) * self.dims];
+            *hj = (self.b1[j] + super::dot(row, v)).max(0.0);
+        }
+        let out = &mut out[..self.classes];
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = self.b2[c] + super::dot(&self.w2[c * self.hidden..(c + 1) * self.hidden], h);
+        }
+        let top = out.iter().copied().fold(f32::MIN, f32::max);
+        let mut sum = 0.0;
+        for o in out.iter_mut() {
+            *o = (*o - top).exp();
+            sum += *o;
+        }
+        out.iter_mut().for_each(|o| *o /= sum);
+    }
+}
+
 /// Lower-triangular Cholesky factor of the symmetric positive definite `a` (`d` x `d`).
 fn cholesky(a: &[f64], d: usize) -> Vec<f64> {
     let mut l = vec![0.0f64; d * d];
@@ -144,5 +263,49 @@ mod tests {
         assert!(s[0] > 0.8 && s[1] < 0.2, "{s:?}");
         head.scores(&[0.0, 1.0], &mut s);
         assert!(s[1] > 0.8 && s[0] < 0.2, "{s:?}");
+    }
+
+    #[test]
+    fn the_builtin_mlp_parses_and_gives_probabilities() {
+        let mlp = Mlp::builtin();
+        assert_eq!(mlp.classes(), super::super::CLASSES);
+        let mut v = vec![0.0f32; mlp.dims()];
+        v[0] = 1.0;
+        let mut p = vec![0.0f32; mlp.classes()];
+        mlp.probabilities(&v, &mut p);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+        assert!(p.iter().all(|x| (0.0..=1.0).contains(x)));
+    }
+
+    #[test]
+    fn the_builtin_mlp_was_trained_on_the_shipped_corpus_as_it_is() {
+        // scripts/train_head.py re-centres on the corpus mean; the engine on its banks' mean.
+        // They differ when the corpus or the table changed without retraining the MLP.
+        let sem = super::super::Semantic::build(
+            super::super::bank::builtin(),
+            &[],
+            super::super::SemanticConfig::default(),
+        );
+        let (a, b) = (Mlp::builtin().centre(), &sem.centre);
+        let cos =
+            super::super::dot(a, b) / (super::super::dot(a, a) * super::super::dot(b, b)).sqrt();
+        assert!(
+            cos > 0.999,
+            "centre cosine {cos}: run python3 scripts/train_head.py after changing data/intents or the table"
+        );
+    }
+
+    #[test]
+    fn a_damaged_mlp_file_is_refused_with_the_reason() {
+        let good = BUILTIN_MLP;
+        assert!(Mlp::from_bytes(&good[..good.len() - 4])
+            .unwrap_err()
+            .contains("expected"));
+        let mut bad = good.to_vec();
+        bad[..8].copy_from_slice(b"NOTANMLP");
+        assert!(Mlp::from_bytes(&bad).unwrap_err().contains("magic"));
+        let mut nan = good.to_vec();
+        nan[24..28].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert!(Mlp::from_bytes(&nan).unwrap_err().contains("finite"));
     }
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use baton_embed::StaticModel;
 
 pub use bank::{Example, CLASSES, DETECTORS};
-use head::Linear;
+use head::{Linear, Mlp};
 
 use crate::reason::ReasonKind;
 
@@ -47,6 +47,12 @@ pub struct SemanticConfig {
     /// before): "Hello." or "Thanks!" alone says nothing, and a static vector of one or two
     /// words is mostly noise.
     pub min_words: usize,
+    /// The compiled-in intent MLP judges a sentence the method lets pass (see [`head::Mlp`]).
+    pub mlp: bool,
+    /// The MLP fires when a detector's probability is at least this ...
+    pub mlp_threshold: f32,
+    /// ... and at least this much above that of "none".
+    pub mlp_margin: f32,
     /// L2 penalty of the linear heads.
     pub ridge: f32,
     /// Weight of a counter-example line in the linear head (a neutral line weighs 1).
@@ -70,6 +76,9 @@ impl Default for SemanticConfig {
             neighbours: 2,
             agreement: f32::MIN,
             min_words: 3,
+            mlp: false,
+            mlp_threshold: 0.9,
+            mlp_margin: 0.3,
             ridge: 1.0,
             counter_weight: 2.0,
             example_weight: 1.0,
@@ -107,6 +116,8 @@ pub struct Semantic {
     /// Skills the topic head tells apart, and the head.
     topics: Vec<String>,
     topic: Linear,
+    /// The intent MLP, when the policy turns it on.
+    mlp: Option<&'static Mlp>,
 }
 
 impl std::fmt::Debug for Semantic {
@@ -177,6 +188,10 @@ impl Semantic {
             topics.len().max(1),
             config.ridge as f64,
         );
+        let mlp = config
+            .mlp
+            .then(Mlp::builtin)
+            .filter(|m| m.dims() == dims && m.classes() == CLASSES);
         Semantic {
             model,
             config,
@@ -186,6 +201,7 @@ impl Semantic {
             intent,
             topics: topics.to_vec(),
             topic,
+            mlp,
         }
     }
 
@@ -286,19 +302,31 @@ impl Semantic {
         (scores, none)
     }
 
-    /// The detector (class >= 1) that `v` fires, with its score, if any.
+    /// The detector (class >= 1) that `v` fires, with its score, if any: the policy's method
+    /// first, then the intent MLP (when on) for a sentence the method lets pass.
     pub fn fires(&self, v: &[f32]) -> Option<(usize, f32)> {
         if v.iter().all(|x| *x == 0.0) {
             return None;
         }
         let (scores, none) = self.class_scores(v);
-        let (c, s) = (1..CLASSES)
-            .filter(|c| self.config.detectors[c - 1])
-            .map(|c| (c, scores[c]))
-            .max_by(|a, b| a.1.total_cmp(&b.1))?;
-        if s < self.config.threshold || s - none[c] < self.config.margin {
-            return None;
-        }
+        let best = |scores: &[f32; CLASSES]| {
+            (1..CLASSES)
+                .filter(|c| self.config.detectors[c - 1])
+                .map(|c| (c, scores[c]))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+        };
+        let (c, s) = best(&scores)?;
+        let found = if s >= self.config.threshold && s - none[c] >= self.config.margin {
+            Some((c, s))
+        } else {
+            self.mlp.and_then(|mlp| {
+                let p = self.mlp_probabilities(mlp, v);
+                let (c, s) = best(&p)?;
+                (s >= self.config.mlp_threshold && s - p[0] >= self.config.mlp_margin)
+                    .then_some((c, s))
+            })
+        };
+        let (c, s) = found?;
         if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
             // The nearest examples must agree: the detector's beat "none" by `agreement`.
             let (near, near_none) = self.nearest_scores(v);
@@ -307,6 +335,18 @@ impl Semantic {
             }
         }
         Some((c, s))
+    }
+
+    /// The intent MLP's probabilities for `v` (class order: none, then [`DETECTORS`]), or
+    /// `None` when the policy leaves it off.
+    pub fn mlp_scores(&self, v: &[f32]) -> Option<[f32; CLASSES]> {
+        self.mlp.map(|mlp| self.mlp_probabilities(mlp, v))
+    }
+
+    fn mlp_probabilities(&self, mlp: &Mlp, v: &[f32]) -> [f32; CLASSES] {
+        let mut p = [0.0f32; CLASSES];
+        mlp.probabilities(v, &mut p);
+        p
     }
 
     /// The example of class `class` (not a counter-example) nearest to `v`.

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Trains the intent MLP (one hidden layer) over the compiled-in table's sentence vectors.
+
+A linear head over the tuned static vectors finds about half of the corpus lines that need a
+person on domains it never saw; a small MLP over the same vectors finds a good deal more at the
+same precision (BENCHMARKS.md, "The intent MLP"). Training one at policy load would cost seconds,
+so it is trained here, once, and its weights are committed (crates/baton-core/data/intent-mlp.bin)
+and compiled in; the linear head, fitted at load, still learns from the policy's own banks.
+
+Vectors are made as the engine makes them: the text normalised (whitespace, quotes, lower case),
+WordPiece tokens' rows summed from crates/baton-embed/data/minilm-l6-static.bin and normalised,
+re-centred on the corpus mean and normalised again. Classes: none, then the detectors in
+`DETECTORS` order; a counter-example trains "none".
+
+Format of the output (little-endian): magic `BATONMLP`, u32 version (1), dims D, hidden H,
+classes C, then f32: centre[D], w1[H][D], b1[H], w2[C][H], b2[C].
+
+  --lodo   print leave-one-domain-out figures (the table is the shipped one: its rows were tuned
+           on every corpus line, so this is optimistic; scripts/tune_table.py --lodo refits it)
+
+Needs numpy, scikit-learn and tokenizers, and models/all-MiniLM-L6-v2/tokenizer.json
+(scripts/fetch-model.sh). Usage: python3 scripts/train_head.py [--lodo] [OUT]
+"""
+import argparse
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+from tokenizers import Tokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tune_table import ROOT, corpus_texts, read_table  # noqa: E402
+
+DETECTORS = ["explicit_request", "cancellation", "legal_compliance", "sensitive_topic",
+             "transaction_dispute", "frustration"]
+HIDDEN = 64
+ALPHA = 0.1
+SEED = 0
+
+
+def normalise(text):
+    out = []
+    space = False
+    for ch in text:
+        if ch.isspace():
+            space = bool(out)
+            continue
+        if space:
+            out.append(" ")
+            space = False
+        if ch in "\u2018\u2019\u02bc`\u00b4":
+            out.append("'")
+        elif ch in "\u201c\u201d":
+            out.append('"')
+        else:
+            out.append(ch.lower())
+    return "".join(out)
+
+
+def vectors(texts):
+    raw, row_of, _, _, rows = read_table(ROOT / "crates/baton-embed/data/minilm-l6-static.bin")
+    tok = Tokenizer.from_file(str(ROOT / "models/all-MiniLM-L6-v2/tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    out = np.zeros((len(texts), rows.shape[1]))
+    for i, t in enumerate(texts):
+        ids = [j for j in tok.encode(normalise(t), add_special_tokens=False).ids
+               if row_of[j] != 0xFFFFFFFF]
+        if ids:
+            v = rows[row_of[ids]].astype(np.float32).sum(0)
+            out[i] = v / max(np.linalg.norm(v), 1e-12)
+    return out
+
+
+def recentre(x, centre):
+    y = x - centre
+    return y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
+
+
+def train(x, y):
+    m = MLPClassifier(hidden_layer_sizes=(HIDDEN,), activation="relu", alpha=ALPHA,
+                      max_iter=400, random_state=SEED)
+    m.fit(x, y)
+    return m
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lodo", action="store_true")
+    ap.add_argument("out", nargs="?", default=str(ROOT / "crates/baton-core/data/intent-mlp.bin"))
+    args = ap.parse_args()
+    lines = corpus_texts()
+    x = vectors([l["text"] for l in lines])
+    y = np.array([0 if l["intent"] == "none" or l.get("counter") else 1 + DETECTORS.index(l["intent"])
+                  for l in lines])
+    if args.lodo:
+        dom = np.array([l.get("domain") or "" for l in lines])
+        scores = np.zeros((len(lines), 1 + len(DETECTORS)))
+        for d in sorted(set(dom) - {""}):
+            test = dom == d
+            centre = x[~test].mean(0)
+            m = train(recentre(x[~test], centre), y[~test])
+            scores[np.ix_(test, m.classes_)] = m.predict_proba(recentre(x[test], centre))
+        pos = np.isin(y, [1, 2, 3, 4, 5]) & (dom != "")
+        for t in (0.7, 0.8, 0.9):
+            s = scores[:, 1:6].max(1)
+            fire = (s >= t) & (s - scores[:, 0] >= 0.3) & (dom != "")
+            tp, fp, fn = (fire & pos).sum(), (fire & ~pos).sum(), (~fire & pos).sum()
+            print(f"threshold {t}: precision {tp / max(tp + fp, 1):.3f} recall {tp / max(tp + fn, 1):.3f}")
+        return
+    centre = x.mean(0)
+    m = train(recentre(x, centre), y)
+    assert list(m.classes_) == list(range(1 + len(DETECTORS))), m.classes_
+    w1, w2 = m.coefs_
+    b1, b2 = m.intercepts_
+    d, h, c = x.shape[1], w1.shape[1], w2.shape[1]
+    with open(args.out, "wb") as f:
+        f.write(b"BATONMLP" + struct.pack("<4I", 1, d, h, c))
+        for part in (centre, w1.T, b1, w2.T, b2):
+            f.write(np.ascontiguousarray(part, dtype="<f4").tobytes())
+    print(f"wrote {args.out}: {d} -> {h} -> {c}, trained on {len(lines)} lines "
+          f"({m.n_iter_} iterations)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
