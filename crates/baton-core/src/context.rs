@@ -624,10 +624,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_threat_to_leave_is_flagged_as_churn_risk() {
-        let policy = crate::Policy::default();
-        let c = conversation(&[
+    /// A customer who threatens to leave over a doubled bill (message 2).
+    fn threat_to_leave() -> Conversation {
+        conversation(&[
             (
                 Role::Customer,
                 "My bill doubled this month and nobody told me why.",
@@ -637,7 +636,13 @@ mod tests {
                 Role::Customer,
                 "That is ridiculous. If this is not fixed today I will cancel all four lines.",
             ),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn a_threat_to_leave_is_flagged_as_churn_risk() {
+        let policy = crate::Policy::default();
+        let c = threat_to_leave();
         // What the engine found at message 2 (built here so the test does not depend on how
         // the signals word their evidence).
         let reason = |kind: &str, evidence: &str| crate::reason::Reason {
@@ -742,17 +747,7 @@ mod tests {
     #[test]
     fn a_threat_to_leave_that_does_not_escalate_as_cancellation_is_still_churn_risk() {
         let policy = crate::Policy::default();
-        let threat = conversation(&[
-            (
-                Role::Customer,
-                "My bill doubled this month and nobody told me why.",
-            ),
-            (Role::Ai, "Your promotional discount ended on 1 November."),
-            (
-                Role::Customer,
-                "That is ridiculous. If this is not fixed today I will cancel all four lines.",
-            ),
-        ]);
+        let threat = threat_to_leave();
         let d = crate::decide(&policy, &threat);
         assert!(d.reasons.iter().all(|r| r.kind != "cancellation"), "{d:?}");
         let p = build(&threat, &d, &policy, None, "Billing");
