@@ -789,15 +789,7 @@ mod tests {
     use super::*;
     use crate::model::Tier;
 
-    fn message(role: Role, text: &str) -> Message {
-        Message {
-            role,
-            text: text.into(),
-            at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            confidence: None,
-            kb_articles: vec![],
-        }
-    }
+    use crate::model::testing::message;
 
     #[test]
     fn a_reversed_yes_no_answer_is_low_confidence() {

@@ -384,3 +384,20 @@ mod tests {
         );
     }
 }
+
+/// Builders the crate's unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Message, Role};
+
+    /// A message of `role` with `text`, at a fixed time, without confidence or KB articles.
+    pub(crate) fn message(role: Role, text: &str) -> Message {
+        Message {
+            role,
+            text: text.into(),
+            at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            confidence: None,
+            kb_articles: vec![],
+        }
+    }
+}

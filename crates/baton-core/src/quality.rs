@@ -201,15 +201,7 @@ pub fn score(
 mod tests {
     use super::*;
 
-    fn m(role: Role, text: &str) -> Message {
-        Message {
-            role,
-            text: text.into(),
-            at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            confidence: None,
-            kb_articles: vec![],
-        }
-    }
+    use crate::model::testing::message as m;
 
     #[test]
     fn repeating_after_the_handoff_is_caught() {
