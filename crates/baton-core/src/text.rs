@@ -97,7 +97,11 @@ const STOPWORDS: &[&str] = &[
 
 /// True for function words and fillers that carry no topic.
 pub fn is_stopword(word: &str) -> bool {
-    STOPWORDS.contains(&word)
+    // A hash lookup: scanning the list compared strings ~140 times per word, 9% of `baton
+    // analyze`'s time on varied text (perf).
+    static SET: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
+        std::sync::LazyLock::new(|| STOPWORDS.iter().copied().collect());
+    SET.contains(word)
 }
 
 /// A crude English stem: enough to make "renews", "renewed" and "renewing" meet.

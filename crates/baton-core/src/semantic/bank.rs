@@ -18,6 +18,18 @@ use crate::reason::ReasonKind;
 /// `builtin`.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
+        "furniture-rental.jsonl",
+        include_str!("../../../../data/intents/furniture-rental.jsonl"),
+    ),
+    (
+        "photo-printing.jsonl",
+        include_str!("../../../../data/intents/photo-printing.jsonl"),
+    ),
+    (
+        "wedding-venue.jsonl",
+        include_str!("../../../../data/intents/wedding-venue.jsonl"),
+    ),
+    (
         "bike-sharing.jsonl",
         include_str!("../../../../data/intents/bike-sharing.jsonl"),
     ),

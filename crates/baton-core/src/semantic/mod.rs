@@ -269,12 +269,25 @@ impl Semantic {
     /// Mean similarity of the `neighbours` nearest examples of each class, and of "none" per
     /// class (neutral lines or that class's counter-examples, whichever is nearer).
     pub fn nearest_scores(&self, v: &[f32]) -> ([f32; CLASSES], [f32; CLASSES]) {
+        self.nearest_scores_among(v, None)
+    }
+
+    /// [`nearest_scores`](Self::nearest_scores), only right for class `only` (and "none") when
+    /// given: the other classes' lines are skipped, which is most of the work.
+    fn nearest_scores_among(
+        &self,
+        v: &[f32],
+        only: Option<usize>,
+    ) -> ([f32; CLASSES], [f32; CLASSES]) {
         let mut scores = [0.0f32; CLASSES];
         let mut none = [0.0f32; CLASSES];
         let k = self.config.neighbours.clamp(1, 8);
         // Top-k similarities of positives per class, then of counter-examples per class.
         let mut top = [[f32::MIN; 8]; 2 * CLASSES];
         for (i, e) in self.examples.iter().enumerate() {
+            if only.is_some_and(|c| e.class != c && e.class != 0) {
+                continue;
+            }
             let s = dot(v, self.vector(i));
             let slot = &mut top[e.class + if e.counter { CLASSES } else { 0 }][..k];
             if s > slot[k - 1] {
@@ -329,7 +342,7 @@ impl Semantic {
         let (c, s) = found?;
         if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
             // The nearest examples must agree: the detector's beat "none" by `agreement`.
-            let (near, near_none) = self.nearest_scores(v);
+            let (near, near_none) = self.nearest_scores_among(v, Some(c));
             if near[c] - near_none[c] < self.config.agreement {
                 return None;
             }
