@@ -123,13 +123,11 @@ pub fn one_message(text: &str) -> Conversation {
             currency: None,
             timezone: None,
         },
-        messages: vec![Message {
-            role: Role::Customer,
-            text: text.to_string(),
-            at: jiff::Timestamp::UNIX_EPOCH,
-            confidence: None,
-            kb_articles: Vec::new(),
-        }],
+        messages: vec![Message::new(
+            Role::Customer,
+            text,
+            jiff::Timestamp::UNIX_EPOCH,
+        )],
         expected: None,
     }
 }

@@ -129,6 +129,19 @@ pub struct Message {
     pub kb_articles: Vec<String>,
 }
 
+impl Message {
+    /// A message of `role` with `text` at `at`, without confidence or KB articles.
+    pub fn new(role: Role, text: impl Into<String>, at: Timestamp) -> Message {
+        Message {
+            role,
+            text: text.into(),
+            at,
+            confidence: None,
+            kb_articles: Vec::new(),
+        }
+    }
+}
+
 /// The label of a conversation in an evaluation file (ignored by `analyze`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Expected {
@@ -392,12 +405,6 @@ pub(crate) mod testing {
 
     /// A message of `role` with `text`, at a fixed time, without confidence or KB articles.
     pub(crate) fn message(role: Role, text: &str) -> Message {
-        Message {
-            role,
-            text: text.into(),
-            at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            confidence: None,
-            kb_articles: vec![],
-        }
+        Message::new(role, text, "2026-01-01T00:00:00Z".parse().unwrap())
     }
 }
