@@ -12,6 +12,7 @@ pub mod context;
 pub mod customer_text;
 pub mod engine;
 pub mod eval;
+pub mod event;
 pub mod lodo;
 pub mod model;
 pub mod policy;

@@ -8,7 +8,8 @@ use axum::Json;
 use baton_core::model::{validate_customer, validate_message, Customer, InputLimits, Message};
 use baton_core::ConversationState;
 use baton_store::{
-    Agent, AgentStatus, Append, HandoffStatus, NewHandoff, Placement, Role, StoredConversation,
+    Agent, AgentStatus, Append, EventKind, HandoffStatus, NewHandoff, Placement, Role,
+    StoredConversation,
 };
 use jiff::Timestamp;
 
@@ -196,7 +197,7 @@ pub(crate) async fn ingest(
     customer: Option<Customer>,
     message: Message,
     idem: Option<IdempotencyKey>,
-    extra_event: Option<(String, String, serde_json::Value)>,
+    extra_event: Option<(EventKind, String, serde_json::Value)>,
 ) -> ApiResult<serde_json::Value> {
     let now = Timestamp::now();
     let id = id.to_string();
@@ -345,20 +346,21 @@ async fn message_event(
     handoff_id: &str,
     index: usize,
     role: baton_core::Role,
-) -> ApiResult<Option<(String, String, serde_json::Value)>> {
+) -> ApiResult<Option<(EventKind, String, serde_json::Value)>> {
     let Some(h) = state.store.handoff(handoff_id).await? else {
         return Ok(None);
     };
     if h.status == HandoffStatus::Resolved {
         return Ok(None);
     }
+    let kind = EventKind::message(role);
     let role = match role {
         baton_core::Role::Customer => "customer",
         baton_core::Role::Ai => "ai",
         baton_core::Role::Agent => "agent",
     };
     Ok(Some((
-        format!("message.{role}"),
+        kind,
         conversation_id.to_string(),
         serde_json::json!({"handoff_id": h.id, "conversation_id": conversation_id, "index": index,
                            "role": role, "status": h.status.as_str(), "agent_id": h.agent_id}),

@@ -118,7 +118,7 @@ pub async fn reply(
     }
     let reply_text = message.text.clone();
     let event = (
-        "message.agent".to_string(),
+        baton_store::EventKind::MessageAgent,
         id.clone(),
         serde_json::json!({"handoff_id": id, "conversation_id": h.conversation_id, "agent_id": h.agent_id, "text": message.text}),
     );

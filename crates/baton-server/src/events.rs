@@ -102,7 +102,7 @@ pub async fn events(
                     }
                 }
                 let data = serde_json::json!({"seq": e.seq, "kind": e.kind, "subject": e.subject, "at": e.at, "data": e.payload});
-                yield Ok(SseEvent::default().id(e.seq.to_string()).event(e.kind.clone()).data(data.to_string()));
+                yield Ok(SseEvent::default().id(e.seq.to_string()).event(e.kind.as_str()).data(data.to_string()));
             }
         }
     };
@@ -127,10 +127,10 @@ fn reconnect_event(after: i64) -> SseEvent {
 /// queued, with it, or that it just gave away (a transfer from it, a timeout of its offer).
 fn visible_to_agent(e: &baton_store::Event, me: &str) -> bool {
     let field = |k: &str| e.payload.get(k).and_then(|v| v.as_str());
-    if e.kind.starts_with("queue.") {
+    if e.kind.is_queue() {
         return true;
     }
-    if e.kind.starts_with("agent.") {
+    if e.kind.is_agent() {
         return e.subject == me;
     }
     field("status") == Some("queued")

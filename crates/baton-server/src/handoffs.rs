@@ -63,7 +63,7 @@ async fn audit(state: &AppState, id: &str) -> ApiResult<Vec<AuditEntry>> {
                     .and_then(|b| serde_json::from_value(b.clone()).ok()),
                 agent_id: field("agent_id"),
                 status: field("status"),
-                kind: e.kind,
+                kind: e.kind.to_string(),
                 at: e.at,
             }
         })

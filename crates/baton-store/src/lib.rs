@@ -11,6 +11,7 @@ pub mod sqlite;
 pub mod sqlstore;
 
 use async_trait::async_trait;
+pub use baton_core::event::EventKind;
 use baton_core::model::{Customer, Message};
 use serde::{Deserialize, Serialize};
 
@@ -406,7 +407,7 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     pub seq: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub subject: String,
     pub payload: serde_json::Value,
     pub at: String,
@@ -453,7 +454,7 @@ pub struct Append {
     pub routing: RoutingParams,
     /// An extra event written with the message: `(kind, subject, payload)` (e.g. an agent's
     /// reply, which the integrator's webhook must receive).
-    pub extra_event: Option<(String, String, serde_json::Value)>,
+    pub extra_event: Option<(EventKind, String, serde_json::Value)>,
     /// The answer to replay for a retried request.
     pub idempotency: Option<Idempotency>,
     /// Wall-clock time of the write, RFC 3339.

@@ -191,7 +191,7 @@ pub enum Kind {
 /// An event a write adds, before it has its sequence number.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    pub kind: String,
+    pub kind: baton_core::event::EventKind,
     pub subject: String,
     pub payload: String,
     pub at: String,

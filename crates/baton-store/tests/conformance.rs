@@ -674,7 +674,7 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
     let soon = std::time::Duration::from_secs(5);
     let mut reply = append("c1", 1, None);
     reply.extra_event = Some((
-        "message.customer".into(),
+        baton_store::EventKind::MessageCustomer,
         "h1".into(),
         serde_json::json!({"index": 1}),
     ));
@@ -792,7 +792,7 @@ async fn postgres_events_commit_in_sequence_order_across_instances() {
                 for i in 0..EACH {
                     let mut a = append(&format!("w{w}"), i, None);
                     a.extra_event = Some((
-                        "message.customer".into(),
+                        baton_store::EventKind::MessageCustomer,
                         format!("w{w}"),
                         serde_json::json!({"index": i}),
                     ));

@@ -9,6 +9,7 @@ use crate::{
     Actor, Agent, AgentStatus, Handoff, HandoffStatus, NewHandoff, Placement, Result,
     RoutingParams, StoreError, Transition,
 };
+use baton_core::event::EventKind;
 use baton_core::routing::{self, AgentSlot, Need, Queued};
 use baton_core::Priority;
 use jiff::Timestamp;
@@ -84,7 +85,7 @@ fn priority(s: &str) -> Priority {
 
 fn event(
     conn: &impl Db,
-    kind: &str,
+    kind: EventKind,
     h: &Handoff,
     extra: serde_json::Value,
     now: &str,
@@ -110,7 +111,13 @@ fn assign(conn: &impl Db, handoff_id: &str, agent_id: &str, now: &str) -> Result
         vals![handoff_id, agent_id, now],
     )?;
     let h = must_load(conn, handoff_id)?;
-    event(conn, "handoff.assigned", &h, serde_json::json!({}), now)?;
+    event(
+        conn,
+        EventKind::HandoffAssigned,
+        &h,
+        serde_json::json!({}),
+        now,
+    )?;
     Ok(true)
 }
 
@@ -311,7 +318,13 @@ pub(crate) fn create(
         ],
     )?;
     let h = must_load(conn, &new.id)?;
-    event(conn, "handoff.created", &h, serde_json::json!({}), now)?;
+    event(
+        conn,
+        EventKind::HandoffCreated,
+        &h,
+        serde_json::json!({}),
+        now,
+    )?;
     if status == HandoffStatus::Queued && try_route(conn, &h, now)?.is_none() {
         let p = placement(conn, h, now, params)?;
         if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
@@ -322,7 +335,7 @@ pub(crate) fn create(
             let h = must_load(conn, &new.id)?;
             event(
                 conn,
-                "handoff.callback",
+                EventKind::HandoffCallback,
                 &h,
                 serde_json::json!({"why": "nobody with the skill is on shift"}),
                 now,
@@ -335,7 +348,7 @@ pub(crate) fn create(
         )?;
         insert_event(
             conn,
-            "queue.changed",
+            EventKind::QueueChanged,
             &p.handoff.skill,
             &serde_json::json!({"skill": p.handoff.skill, "handoff": p.handoff.id, "position": p.position, "eta_seconds": p.eta_seconds}),
             now,
@@ -386,7 +399,7 @@ pub(crate) fn transition(
             }
             event(
                 conn,
-                "handoff.accepted",
+                EventKind::HandoffAccepted,
                 &must_load(conn, id)?,
                 serde_json::json!({"by": by}),
                 now,
@@ -435,7 +448,7 @@ pub(crate) fn transition(
             let moved = must_load(conn, id)?;
             event(
                 conn,
-                "handoff.transferred",
+                EventKind::HandoffTransferred,
                 &moved,
                 serde_json::json!({"from_agent": h.agent_id, "to_agent": to_agent, "note": note, "by": by}),
                 now,
@@ -469,7 +482,7 @@ pub(crate) fn transition(
             )?;
             event(
                 conn,
-                "handoff.resolved",
+                EventKind::HandoffResolved,
                 &must_load(conn, id)?,
                 serde_json::json!({"by": by}),
                 now,
@@ -488,7 +501,7 @@ pub(crate) fn transition(
             )?;
             event(
                 conn,
-                "handoff.callback",
+                EventKind::HandoffCallback,
                 &must_load(conn, id)?,
                 serde_json::json!({"by": by}),
                 now,
@@ -519,7 +532,7 @@ pub(crate) fn transition(
             }
             event(
                 conn,
-                "handoff.csat",
+                EventKind::HandoffCsat,
                 &must_load(conn, id)?,
                 serde_json::json!({"by": by}),
                 now,
@@ -574,14 +587,14 @@ pub(crate) fn sweep(
                 )?;
                 insert_event(
                     conn,
-                    "agent.status",
+                    EventKind::AgentStatus,
                     &agent,
                     &serde_json::json!({"status": "away", "why": "did not accept a handoff in time"}),
                     now,
                 )?;
                 event(
                     conn,
-                    "handoff.timed_out",
+                    EventKind::HandoffTimedOut,
                     &must_load(conn, &h.id)?,
                     serde_json::json!({"agent": agent}),
                     now,
@@ -597,7 +610,7 @@ pub(crate) fn sweep(
                 )?;
                 event(
                     conn,
-                    "handoff.callback_due",
+                    EventKind::HandoffCallbackDue,
                     &must_load(conn, &h.id)?,
                     serde_json::json!({}),
                     now,

@@ -1,5 +1,6 @@
 //! Reads: rows to the store's types, and the queries behind the `Store` methods that read.
 
+use baton_core::event::EventKind;
 use baton_core::model::{Currency, Customer, Message, Role as MessageRole, Tier};
 
 use crate::sql::{bad_value, vals, Db, Row};
@@ -295,9 +296,10 @@ pub(crate) fn webhooks(c: &impl Db) -> Result<Vec<WebhookEndpoint>> {
 /// An event from columns `first..first + 5` (seq, kind, subject, payload, at).
 fn event_from_row(r: &Row, first: usize) -> Result<Event> {
     let payload: String = r.get(first + 3)?;
+    let kind: String = r.get(first + 1)?;
     Ok(Event {
         seq: r.get(first)?,
-        kind: r.get(first + 1)?,
+        kind: EventKind::parse(&kind).ok_or_else(|| bad_value("event kind", &kind))?,
         subject: r.get(first + 2)?,
         payload: serde_json::from_str(&payload).map_err(|_| bad_value("payload", &payload))?,
         at: r.get(first + 4)?,

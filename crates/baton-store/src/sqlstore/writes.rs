@@ -2,6 +2,7 @@
 //! SQLite backend applies a batch in one transaction (each in a savepoint), the PostgreSQL one
 //! each in its own transaction.
 
+use baton_core::event::EventKind;
 use baton_core::model::{Customer, Role as MessageRole};
 
 use super::handoffs;
@@ -133,7 +134,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
             )?;
             insert_event(
                 conn,
-                "agent.updated",
+                EventKind::AgentUpdated,
                 &agent.id,
                 &serde_json::to_value(agent)?,
                 now,
@@ -158,7 +159,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
             }
             insert_event(
                 conn,
-                "agent.status",
+                EventKind::AgentStatus,
                 id,
                 &serde_json::json!({"status": status.as_str(), "by": by}),
                 now,
@@ -207,7 +208,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
                 )?;
                 insert_event(
                     conn,
-                    "suggestion.added",
+                    EventKind::SuggestionAdded,
                     &sg.handoff_id,
                     &serde_json::to_value(sg)?,
                     now,
@@ -227,7 +228,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
             }
             insert_event(
                 conn,
-                "suggestion.status",
+                EventKind::SuggestionStatus,
                 handoff_id,
                 &serde_json::json!({"suggestion": id, "status": status}),
                 now,
@@ -252,7 +253,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
             }
             insert_event(
                 conn,
-                "conversation.csat",
+                EventKind::ConversationCsat,
                 id,
                 &serde_json::json!({"score": score}),
                 now,
@@ -427,7 +428,7 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
         ],
     )?;
     if let Some((kind, subject, payload)) = &a.extra_event {
-        insert_event(conn, kind, subject, payload, &a.now)?;
+        insert_event(conn, *kind, subject, payload, &a.now)?;
     }
     let placement = match &a.handoff {
         Some(h) => Some(handoffs::create(
@@ -450,13 +451,13 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
 
 pub(crate) fn insert_event(
     conn: &impl Db,
-    kind: &str,
+    kind: EventKind,
     subject: &str,
     payload: &serde_json::Value,
     now: &str,
 ) -> Result<()> {
     let event = NewEvent {
-        kind: kind.to_string(),
+        kind,
         subject: subject.to_string(),
         payload: payload.to_string(),
         at: now.to_string(),
@@ -474,7 +475,7 @@ pub(crate) fn insert_event(
 pub(crate) fn write_event(conn: &impl Db, e: &NewEvent) -> Result<()> {
     let seq: i64 = conn.scalar(
         "INSERT INTO events (kind, subject, payload, at) VALUES (?1, ?2, ?3, ?4) RETURNING seq",
-        vals![e.kind, e.subject, e.payload, e.at],
+        vals![e.kind.as_str(), e.subject, e.payload, e.at],
     )?;
     // The webhook outbox is written in the same transaction as the event: no event is lost
     // between the commit and the delivery.
