@@ -13,6 +13,7 @@ pub mod customer_text;
 pub mod engine;
 pub mod eval;
 pub mod event;
+pub mod handoff;
 pub mod lodo;
 pub mod model;
 pub mod policy;

@@ -12,6 +12,7 @@ pub mod sqlstore;
 
 use async_trait::async_trait;
 pub use baton_core::event::EventKind;
+pub use baton_core::handoff::{Handoff, HandoffStatus, TransferNote, Transition};
 use baton_core::model::{Customer, Message};
 use serde::{Deserialize, Serialize};
 
@@ -147,75 +148,6 @@ pub struct StoredConversation {
     pub csat: Option<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HandoffStatus {
-    /// Waiting for an agent with the skill.
-    Queued,
-    /// Given to an agent who has not accepted yet.
-    Assigned,
-    /// The agent took it.
-    Accepted,
-    Resolved,
-    /// The team is closed: a callback is scheduled at `callback_at`.
-    Callback,
-}
-
-impl HandoffStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HandoffStatus::Queued => "queued",
-            HandoffStatus::Assigned => "assigned",
-            HandoffStatus::Accepted => "accepted",
-            HandoffStatus::Resolved => "resolved",
-            HandoffStatus::Callback => "callback",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "queued" => Some(HandoffStatus::Queued),
-            "assigned" => Some(HandoffStatus::Assigned),
-            "accepted" => Some(HandoffStatus::Accepted),
-            "resolved" => Some(HandoffStatus::Resolved),
-            "callback" => Some(HandoffStatus::Callback),
-            _ => None,
-        }
-    }
-}
-
-/// A handoff of a conversation to a human team, with its lifecycle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Handoff {
-    pub id: String,
-    pub conversation_id: String,
-    pub status: HandoffStatus,
-    pub skill: String,
-    pub team: String,
-    pub priority: String,
-    /// Primary reason kind.
-    pub reason: String,
-    pub vip: bool,
-    pub agent_id: Option<String>,
-    pub created_at: String,
-    pub queued_at: Option<String>,
-    pub assigned_at: Option<String>,
-    pub accepted_at: Option<String>,
-    pub resolved_at: Option<String>,
-    pub callback_at: Option<String>,
-    pub resolution: Option<String>,
-    /// The human's judgement: was the escalation needed?
-    pub necessary: Option<bool>,
-    /// What the human needed that the AI lacked.
-    pub missing: Option<String>,
-    pub csat: Option<u8>,
-    pub transfers: u32,
-    /// Expected wait quoted when it was queued.
-    pub eta_seconds: Option<f64>,
-    /// Warm-transfer notes, oldest first: `{at, from, to, note}`.
-    pub notes: Vec<serde_json::Value>,
-}
-
 /// A new handoff, as the server asks for it: the store routes it in the same transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewHandoff {
@@ -311,34 +243,6 @@ pub struct Placement {
     pub eta_seconds: Option<f64>,
     /// Agents with the skill who are available now.
     pub agents_on_shift: u32,
-}
-
-/// A lifecycle change of a handoff.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Transition {
-    /// The assigned agent takes it.
-    Accept {
-        agent_id: String,
-    },
-    /// Warm transfer to an agent or to another skill's team, with a note.
-    Transfer {
-        to_agent: Option<String>,
-        to_skill: Option<String>,
-        to_team: Option<String>,
-        note: String,
-    },
-    Resolve {
-        resolution: String,
-        necessary: bool,
-        missing: Option<String>,
-    },
-    /// Schedule (or move) a callback.
-    Callback {
-        at: String,
-    },
-    Csat {
-        score: u8,
-    },
 }
 
 /// Who made a change: the API key and its role, recorded on the events it writes (the audit

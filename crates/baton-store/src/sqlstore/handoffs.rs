@@ -1,15 +1,19 @@
-//! Handoff routing and lifecycle inside the writer's transaction. Everything here runs on the
-//! single writer thread, inside the batch's transaction, so two routings never interleave: a
-//! handoff is assigned at most once and an agent never goes above capacity.
+//! Handoff routing and lifecycle inside the writer's transaction: the store loads the rows,
+//! [`baton_core::handoff::apply`] decides, and the outcome is written here in the same
+//! transaction. Routing writes take turns (one writer thread on SQLite, the routing lock on
+//! PostgreSQL), so a handoff is assigned at most once and an agent never goes above capacity.
 
-use super::reads::{agent_from_row, load_agent, AGENT_COLUMNS};
+use super::reads::{agents, load_agent};
 use super::writes::insert_event;
-use crate::sql::{bad_value, vals, Db, Row};
+use crate::sql::{bad_value, vals, Db, Row, Value};
 use crate::{
     Actor, Agent, AgentStatus, Handoff, HandoffStatus, NewHandoff, Placement, Result,
     RoutingParams, StoreError, Transition,
 };
 use baton_core::event::EventKind;
+use baton_core::handoff::{
+    self, AgentChange, AgentLoad, Emit, IfMoved, LifecycleError, Next, Outcome,
+};
 use baton_core::routing::{self, AgentSlot, Need, Queued};
 use baton_core::Priority;
 use jiff::Timestamp;
@@ -67,14 +71,6 @@ fn must_load(conn: &impl Db, id: &str) -> Result<Handoff> {
     load_handoff(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("handoff {id}")))
 }
 
-fn agents(conn: &impl Db) -> Result<Vec<Agent>> {
-    conn.rows_as(
-        &format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"),
-        vals![],
-        agent_from_row,
-    )
-}
-
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap_or(Timestamp::UNIX_EPOCH)
 }
@@ -83,50 +79,233 @@ fn priority(s: &str) -> Priority {
     Priority::parse(s).unwrap_or(Priority::Medium)
 }
 
-fn event(
+/// The time of a write, as the core takes it.
+fn instant(now: &str) -> Result<Timestamp> {
+    now.parse()
+        .map_err(|_| StoreError::Other(format!("`{now}` is not an RFC 3339 time")))
+}
+
+impl From<LifecycleError> for StoreError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::UnknownAgent { agent_id } => {
+                StoreError::NotFound(format!("agent {agent_id}"))
+            }
+            e => StoreError::Conflict(e.to_string()),
+        }
+    }
+}
+
+/// What became of a decided transition.
+enum Decided {
+    Written(Box<Outcome>),
+    /// Another write made it moot, and the core said to skip it.
+    Skipped,
+    /// The agent it assigns has no free slot: nothing was written.
+    AgentFull(LifecycleError),
+}
+
+impl Decided {
+    /// The outcome written, if any; a full agent is an error.
+    fn written(self) -> Result<Option<Outcome>> {
+        match self {
+            Decided::Written(o) => Ok(Some(*o)),
+            Decided::Skipped => Ok(None),
+            Decided::AgentFull(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Lets the core decide `t` on `h` as just read (loading the agent `t` names), and writes the
+/// outcome.
+fn decide(
     conn: &impl Db,
-    kind: EventKind,
-    h: &Handoff,
-    extra: serde_json::Value,
+    mut h: Handoff,
+    t: &Transition,
+    by: Option<&Actor>,
     now: &str,
-) -> Result<()> {
-    let mut payload = serde_json::to_value(h)?;
-    if let (Some(obj), serde_json::Value::Object(more)) = (payload.as_object_mut(), extra) {
-        obj.extend(more);
+) -> Result<Decided> {
+    let at = instant(now)?;
+    // A routing write holds the routing turn, so only accept (which does not) can move the
+    // handoff between the read and the write, and only once: the second attempt holds.
+    for _ in 0..3 {
+        let target = match t.target_agent() {
+            Some(a) => load_agent(conn, a)?.map(|a| AgentLoad {
+                active: a.active,
+                capacity: a.capacity,
+            }),
+            None => None,
+        };
+        let outcome = handoff::apply(&h, t, at, target.as_ref())?;
+        match write(conn, &h, &outcome, by, now)? {
+            Wrote::Done => return Ok(Decided::Written(Box::new(outcome))),
+            Wrote::AgentFull(agent_id) => {
+                return Ok(Decided::AgentFull(LifecycleError::AgentFull { agent_id }))
+            }
+            Wrote::Moved => {}
+        }
+        match &outcome.guard.if_moved {
+            IfMoved::Refuse(e) => return Err(e.clone().into()),
+            IfMoved::Skip => return Ok(Decided::Skipped),
+            IfMoved::DecideAgain => h = must_load(conn, &h.id)?,
+        }
     }
-    insert_event(conn, kind, &h.id, &payload, now)
+    Err(StoreError::Conflict(format!(
+        "handoff {} keeps changing; try again",
+        h.id
+    )))
 }
 
-/// Assigns `handoff` to `agent_id` (capacity checked in the UPDATE itself).
-fn assign(conn: &impl Db, handoff_id: &str, agent_id: &str, now: &str) -> Result<bool> {
-    let took = conn.exec(
-        "UPDATE agents SET active = active + 1 WHERE id = ?1 AND active < capacity",
-        vals![agent_id],
-    )?;
-    if took == 0 {
-        return Ok(false);
-    }
-    conn.exec(
-        "UPDATE handoffs SET status = 'assigned', agent_id = ?2, assigned_at = ?3, updated_at = ?3 WHERE id = ?1",
-        vals![handoff_id, agent_id, now],
-    )?;
-    let h = must_load(conn, handoff_id)?;
-    event(
-        conn,
-        EventKind::HandoffAssigned,
-        &h,
-        serde_json::json!({}),
-        now,
-    )?;
-    Ok(true)
+enum Wrote {
+    Done,
+    /// The stored handoff no longer matches the guard.
+    Moved,
+    /// This agent has no free slot.
+    AgentFull(String),
 }
 
-fn release_agent(conn: &impl Db, agent_id: &str) -> Result<()> {
+/// Writes `o`, decided on `old`: takes the agents' slots it needs (all or nothing), then the
+/// handoff's changed columns only if the stored row still matches the guard, then the other
+/// agent changes and the events. Writes nothing unless it answers `Done`.
+fn write(
+    conn: &impl Db,
+    old: &Handoff,
+    o: &Outcome,
+    by: Option<&Actor>,
+    now: &str,
+) -> Result<Wrote> {
+    let mut taken: Vec<&String> = Vec::new();
+    for change in &o.agents {
+        if let AgentChange::Take(agent) = change {
+            // The capacity check is in the UPDATE that takes the slot.
+            let took = conn.exec(
+                "UPDATE agents SET active = active + 1 WHERE id = ?1 AND active < capacity",
+                vals![agent],
+            )?;
+            if took == 0 {
+                for a in &taken {
+                    release(conn, a)?;
+                }
+                return Ok(Wrote::AgentFull(agent.clone()));
+            }
+            taken.push(agent);
+        }
+    }
+    if !write_handoff(conn, old, o, now)? {
+        for a in &taken {
+            release(conn, a)?;
+        }
+        return Ok(Wrote::Moved);
+    }
+    for change in &o.agents {
+        match change {
+            AgentChange::Take(_) => {}
+            AgentChange::Release(agent) => release(conn, agent)?,
+            AgentChange::SetAway(agent) => {
+                conn.exec(
+                    "UPDATE agents SET status = 'away', updated_at = ?2 WHERE id = ?1 AND status = 'available'",
+                    vals![agent, now],
+                )?;
+            }
+        }
+    }
+    for e in &o.events {
+        match e {
+            Emit::Handoff {
+                kind,
+                extra,
+                by_whom,
+            } => {
+                let mut payload = serde_json::to_value(&o.handoff)?;
+                if let Some(obj) = payload.as_object_mut() {
+                    obj.extend(extra.clone());
+                    if *by_whom {
+                        obj.insert("by".into(), serde_json::to_value(by)?);
+                    }
+                }
+                insert_event(conn, *kind, &o.handoff.id, &payload, now)?;
+            }
+            Emit::Agent {
+                kind,
+                agent_id,
+                payload,
+            } => insert_event(conn, *kind, agent_id, payload, now)?,
+        }
+    }
+    Ok(Wrote::Done)
+}
+
+fn release(conn: &impl Db, agent_id: &str) -> Result<()> {
     conn.exec(
         "UPDATE agents SET active = CASE WHEN active > 0 THEN active - 1 ELSE 0 END WHERE id = ?1",
         vals![agent_id],
     )?;
     Ok(())
+}
+
+/// The handoff's columns that `o` changes, written only if the row still matches the guard.
+fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: &str) -> Result<bool> {
+    let new = &o.handoff;
+    let mut params: Vec<Value> = vec![old.id.clone().into()];
+    let mut sets = Vec::new();
+    let mut set = |column: &str, value: Value, params: &mut Vec<Value>| {
+        params.push(value);
+        sets.push(format!("{column} = ?{}", params.len()));
+    };
+    macro_rules! changed {
+        ($($field:ident),*) => {$(
+            if new.$field != old.$field {
+                set(stringify!($field), new.$field.clone().into(), &mut params);
+            }
+        )*};
+    }
+    if new.status != old.status {
+        set("status", new.status.as_str().into(), &mut params);
+    }
+    changed!(
+        skill,
+        team,
+        priority,
+        reason,
+        vip,
+        agent_id,
+        queued_at,
+        assigned_at,
+        accepted_at,
+        resolved_at,
+        callback_at,
+        resolution,
+        necessary,
+        missing,
+        csat,
+        transfers,
+        eta_seconds
+    );
+    if new.notes != old.notes {
+        set(
+            "notes",
+            serde_json::to_string(&new.notes)?.into(),
+            &mut params,
+        );
+    }
+    if let Some(agent) = &o.exclude {
+        let mut ex = excluded(conn, &old.id)?;
+        ex.push(agent.clone());
+        set("excluded", serde_json::to_string(&ex)?.into(), &mut params);
+    }
+    set("updated_at", now.into(), &mut params);
+    let mut sql = format!("UPDATE handoffs SET {} WHERE id = ?1", sets.join(", "));
+    let guard = &o.guard;
+    params.push(guard.status.as_str().into());
+    sql += &format!(" AND status = ?{}", params.len());
+    if let Some(agent) = &guard.agent_id {
+        params.push(agent.clone().into());
+        sql += &format!(" AND agent_id = ?{}", params.len());
+    }
+    if guard.unrated {
+        sql += " AND csat IS NULL";
+    }
+    Ok(conn.exec(&sql, &params)? > 0)
 }
 
 /// Tries to give one handoff to an agent now. Returns the agent id when assigned.
@@ -150,16 +329,19 @@ fn try_route(conn: &impl Db, h: &Handoff, now: &str) -> Result<Option<String>> {
         vip: h.vip,
         exclude: &exclude,
     };
-    match routing::choose_agent(&need, &slots) {
-        Some(agent) => {
-            let agent = agent.to_string();
-            Ok(assign(conn, &h.id, &agent, now)?.then_some(agent))
-        }
-        None => Ok(None),
-    }
+    let Some(agent) = routing::choose_agent(&need, &slots) else {
+        return Ok(None);
+    };
+    let agent = agent.to_string();
+    let assign = Transition::Assign {
+        agent_id: agent.clone(),
+    };
+    Ok(match decide(conn, h.clone(), &assign, None, now)? {
+        Decided::Written(_) => Some(agent),
+        Decided::Skipped | Decided::AgentFull(_) => None,
+    })
 }
 
-/// Serves the queue: highest rank first, each to the best agent free now.
 pub(crate) fn route_queue(conn: &impl Db, now: &str, params: RoutingParams) -> Result<usize> {
     let queued = queued(conn)?;
     let now_ts = ts(now);
@@ -285,11 +467,7 @@ pub(crate) fn create(
     now: &str,
     params: RoutingParams,
 ) -> Result<Placement> {
-    let status = if new.callback_at.is_some() {
-        HandoffStatus::Callback
-    } else {
-        HandoffStatus::Queued
-    };
+    let status = HandoffStatus::initial(new.callback_at.as_deref());
     conn.exec(
         "INSERT INTO handoffs (id, conversation_id, status, skill, team, priority, reason, vip, created_at, updated_at, queued_at, callback_at,
            trigger_index, customer_messages, seconds_to_handoff, late, started_ms, customer_id, topic)
@@ -318,29 +496,14 @@ pub(crate) fn create(
         ],
     )?;
     let h = must_load(conn, &new.id)?;
-    event(
-        conn,
-        EventKind::HandoffCreated,
-        &h,
-        serde_json::json!({}),
-        now,
-    )?;
+    let created = serde_json::to_value(&h)?;
+    insert_event(conn, EventKind::HandoffCreated, &h.id, &created, now)?;
     if status == HandoffStatus::Queued && try_route(conn, &h, now)?.is_none() {
         let p = placement(conn, h, now, params)?;
         if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
-            conn.exec(
-                "UPDATE handoffs SET status = 'callback', callback_at = ?2, queued_at = NULL WHERE id = ?1",
-                vals![new.id, at],
-            )?;
-            let h = must_load(conn, &new.id)?;
-            event(
-                conn,
-                EventKind::HandoffCallback,
-                &h,
-                serde_json::json!({"why": "nobody with the skill is on shift"}),
-                now,
-            )?;
-            return placement(conn, h, now, params);
+            let park = Transition::NobodyOnShift { at: at.clone() };
+            decide(conn, p.handoff, &park, None, now)?.written()?;
+            return placement(conn, must_load(conn, &new.id)?, now, params);
         }
         conn.exec(
             "UPDATE handoffs SET eta_seconds = ?2 WHERE id = ?1",
@@ -358,7 +521,8 @@ pub(crate) fn create(
     placement(conn, h, now, params)
 }
 
-/// Applies a lifecycle transition.
+/// Applies a lifecycle transition asked for by `by`, then what follows it (the assignment a
+/// transfer to an agent asks for, or routing), then serves the queue if a slot was freed.
 pub(crate) fn transition(
     conn: &impl Db,
     id: &str,
@@ -367,194 +531,34 @@ pub(crate) fn transition(
     now: &str,
     params: RoutingParams,
 ) -> Result<Placement> {
-    let h = must_load(conn, id)?;
-    let conflict = |what: &str| {
-        Err(StoreError::Conflict(format!(
-            "cannot {what} handoff {id}: it is {}",
-            h.status.as_str()
-        )))
-    };
-    match t {
-        Transition::Accept { agent_id } => {
-            if h.status != HandoffStatus::Assigned {
-                return conflict("accept");
+    if let Some(outcome) = decide(conn, must_load(conn, id)?, t, Some(by), now)?.written()? {
+        match &outcome.next {
+            Next::Nothing => {}
+            Next::AssignTo(agent) => {
+                let assign = Transition::Assign {
+                    agent_id: agent.clone(),
+                };
+                decide(conn, outcome.handoff.clone(), &assign, None, now)?.written()?;
             }
-            if h.agent_id.as_deref() != Some(agent_id.as_str()) {
-                return Err(StoreError::Conflict(format!(
-                    "handoff {id} is assigned to {}, not to {agent_id}",
-                    h.agent_id.as_deref().unwrap_or("nobody")
-                )));
-            }
-            // Only if it is still offered to this agent: accept does not take the routing turn
-            // (PostgreSQL), so a timeout or a transfer may have moved it since it was read.
-            let n = conn.exec(
-                "UPDATE handoffs SET status = 'accepted', accepted_at = ?2, updated_at = ?2
-                 WHERE id = ?1 AND status = 'assigned' AND agent_id = ?3",
-                vals![id, now, agent_id],
-            )?;
-            if n == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "handoff {id} is no longer assigned to {agent_id}"
-                )));
-            }
-            event(
-                conn,
-                EventKind::HandoffAccepted,
-                &must_load(conn, id)?,
-                serde_json::json!({"by": by}),
-                now,
-            )?;
-        }
-        Transition::Transfer {
-            to_agent,
-            to_skill,
-            to_team,
-            note,
-        } => {
-            if !matches!(
-                h.status,
-                HandoffStatus::Assigned | HandoffStatus::Accepted | HandoffStatus::Queued
-            ) {
-                return conflict("transfer");
-            }
-            if let Some(a) = to_agent {
-                let agent = load_agent(conn, a)?
-                    .ok_or_else(|| StoreError::NotFound(format!("agent {a}")))?;
-                if agent.active >= agent.capacity && h.agent_id.as_deref() != Some(a.as_str()) {
-                    return Err(StoreError::Conflict(format!(
-                        "agent {a} is at capacity ({} of {})",
-                        agent.active, agent.capacity
-                    )));
-                }
-            }
-            if let Some(prev) = &h.agent_id {
-                release_agent(conn, prev)?;
-            }
-            let skill = to_skill.clone().unwrap_or_else(|| h.skill.clone());
-            let team = to_team.clone().unwrap_or_else(|| h.team.clone());
-            let mut notes = h.notes.clone();
-            notes.push(serde_json::json!({
-                "at": now, "from": h.agent_id, "to": to_agent.clone().unwrap_or_else(|| team.clone()), "note": note
-            }));
-            conn.exec(
-                "UPDATE handoffs SET notes = ?2 WHERE id = ?1",
-                vals![id, serde_json::to_string(&notes)?],
-            )?;
-            conn.exec(
-                "UPDATE handoffs SET status = 'queued', agent_id = NULL, assigned_at = NULL, accepted_at = NULL,
-                   skill = ?2, team = ?3, queued_at = ?4, transfers = transfers + 1, updated_at = ?4 WHERE id = ?1",
-                vals![id, skill, team, now],
-            )?;
-            let moved = must_load(conn, id)?;
-            event(
-                conn,
-                EventKind::HandoffTransferred,
-                &moved,
-                serde_json::json!({"from_agent": h.agent_id, "to_agent": to_agent, "note": note, "by": by}),
-                now,
-            )?;
-            match to_agent {
-                Some(a) => {
-                    if !assign(conn, id, a, now)? {
-                        return Err(StoreError::Conflict(format!("agent {a} is at capacity")));
-                    }
-                }
-                None => {
-                    try_route(conn, &moved, now)?;
-                }
+            Next::Route => {
+                try_route(conn, &outcome.handoff, now)?;
             }
         }
-        Transition::Resolve {
-            resolution,
-            necessary,
-            missing,
-        } => {
-            if !matches!(h.status, HandoffStatus::Assigned | HandoffStatus::Accepted) {
-                return conflict("resolve");
-            }
-            if let Some(a) = &h.agent_id {
-                release_agent(conn, a)?;
-            }
-            conn.exec(
-                "UPDATE handoffs SET status = 'resolved', resolved_at = ?2, accepted_at = COALESCE(accepted_at, ?2),
-                   resolution = ?3, necessary = ?4, missing = ?5, updated_at = ?2 WHERE id = ?1",
-                vals![id, now, resolution, necessary, missing],
-            )?;
-            event(
-                conn,
-                EventKind::HandoffResolved,
-                &must_load(conn, id)?,
-                serde_json::json!({"by": by}),
-                now,
-            )?;
+        if outcome.fills_queue {
+            route_queue(conn, now, params)?;
         }
-        Transition::Callback { at } => {
-            if matches!(h.status, HandoffStatus::Resolved) {
-                return conflict("schedule a callback for");
-            }
-            if let Some(a) = &h.agent_id {
-                release_agent(conn, a)?;
-            }
-            conn.exec(
-                "UPDATE handoffs SET status = 'callback', agent_id = NULL, callback_at = ?2, updated_at = ?3 WHERE id = ?1",
-                vals![id, at, now],
-            )?;
-            event(
-                conn,
-                EventKind::HandoffCallback,
-                &must_load(conn, id)?,
-                serde_json::json!({"by": by}),
-                now,
-            )?;
-        }
-        Transition::Csat { score } => {
-            if h.status != HandoffStatus::Resolved {
-                return Err(StoreError::Conflict(format!(
-                    "handoff {id} is {}: the customer rates a handoff once it is resolved",
-                    h.status.as_str()
-                )));
-            }
-            if h.csat.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "handoff {id} already has a CSAT score"
-                )));
-            }
-            // Once, even when two ratings race (CSAT does not take the routing turn).
-            let n = conn.exec(
-                "UPDATE handoffs SET csat = ?2, updated_at = ?3
-                 WHERE id = ?1 AND status = 'resolved' AND csat IS NULL",
-                vals![id, score, now],
-            )?;
-            if n == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "handoff {id} already has a CSAT score"
-                )));
-            }
-            event(
-                conn,
-                EventKind::HandoffCsat,
-                &must_load(conn, id)?,
-                serde_json::json!({"by": by}),
-                now,
-            )?;
-        }
-    }
-    // Transfer, resolve and callback free a slot or queue the handoff: fill the queue. Accept
-    // and CSAT change nobody's load (and do not hold the routing turn to do it).
-    if !matches!(t, Transition::Accept { .. } | Transition::Csat { .. }) {
-        route_queue(conn, now, params)?;
     }
     placement(conn, must_load(conn, id)?, now, params)
 }
 
-/// Timeouts and due callbacks, then the queue.
+/// Timeouts and due callbacks (as the core finds them due), then the queue.
 pub(crate) fn sweep(
     conn: &impl Db,
     now: &str,
     timeout_seconds: i64,
     params: RoutingParams,
 ) -> Result<usize> {
-    let now_ts = ts(now);
+    let at = instant(now)?;
     let mut changed = 0;
     let candidates = conn.rows_as(
         &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status IN ('assigned', 'callback')"),
@@ -562,62 +566,10 @@ pub(crate) fn sweep(
         handoff_from_row,
     )?;
     for h in candidates {
-        match h.status {
-            HandoffStatus::Assigned => {
-                let since = ts(h.assigned_at.as_deref().unwrap_or(&h.created_at));
-                if (now_ts - since).get_seconds() < timeout_seconds {
-                    continue;
-                }
-                let agent = h.agent_id.clone().unwrap_or_default();
-                let mut ex = excluded(conn, &h.id)?;
-                ex.push(agent.clone());
-                // Unless the agent accepted it meanwhile (accept does not take the routing turn).
-                let n = conn.exec(
-                    "UPDATE handoffs SET status = 'queued', agent_id = NULL, assigned_at = NULL, excluded = ?2, updated_at = ?3
-                     WHERE id = ?1 AND status = 'assigned' AND agent_id = ?4",
-                    vals![h.id, serde_json::to_string(&ex)?, now, agent],
-                )?;
-                if n == 0 {
-                    continue;
-                }
-                release_agent(conn, &agent)?;
-                conn.exec(
-                    "UPDATE agents SET status = 'away', updated_at = ?2 WHERE id = ?1 AND status = 'available'",
-                    vals![agent, now],
-                )?;
-                insert_event(
-                    conn,
-                    EventKind::AgentStatus,
-                    &agent,
-                    &serde_json::json!({"status": "away", "why": "did not accept a handoff in time"}),
-                    now,
-                )?;
-                event(
-                    conn,
-                    EventKind::HandoffTimedOut,
-                    &must_load(conn, &h.id)?,
-                    serde_json::json!({"agent": agent}),
-                    now,
-                )?;
+        if let Some(t) = handoff::due(&h, at, timeout_seconds) {
+            if decide(conn, h, &t, None, now)?.written()?.is_some() {
                 changed += 1;
             }
-            HandoffStatus::Callback
-                if h.callback_at.as_deref().is_some_and(|c| ts(c) <= now_ts) =>
-            {
-                conn.exec(
-                    "UPDATE handoffs SET status = 'queued', queued_at = ?2, updated_at = ?2 WHERE id = ?1",
-                    vals![h.id, now],
-                )?;
-                event(
-                    conn,
-                    EventKind::HandoffCallbackDue,
-                    &must_load(conn, &h.id)?,
-                    serde_json::json!({}),
-                    now,
-                )?;
-                changed += 1;
-            }
-            _ => {}
         }
     }
     changed += route_queue(conn, now, params)?;

@@ -73,14 +73,10 @@ impl Write {
     pub fn turn(&self) -> Turn {
         match self {
             Write::Append(a) if a.handoff.is_some() => Turn::Routing,
-            Write::Transition { transition, .. } => match transition {
-                // Neither moves the handoff to or from an agent: the conditional updates in
-                // `handoffs::transition` refuse them if a routing write moved it first.
-                Transition::Accept { .. } | Transition::Csat { .. } => Turn::None,
-                Transition::Transfer { .. }
-                | Transition::Resolve { .. }
-                | Transition::Callback { .. } => Turn::Routing,
-            },
+            // Accept and CSAT move no handoff to or from an agent: their writes are guarded (the
+            // core's `Guard`), so they are refused if a routing write moved the handoff first.
+            Write::Transition { transition, .. } if !transition.routes() => Turn::None,
+            Write::Transition { .. } => Turn::Routing,
             Write::SetAgentStatus { .. } | Write::Sweep(..) => Turn::Routing,
             Write::ClaimDeliveries { .. } => Turn::Deliveries,
             Write::Append(_)
