@@ -66,7 +66,11 @@ async fn replay(state: &AppState, stored: StoredConversation) -> ApiResult<LiveC
     }
     if live.state.escalated() {
         if let Some(h) = state.store.handoff_of_conversation(&stored.id).await? {
-            if let Some(p) = state.store.placement(&h.id, state.routing()).await? {
+            if let Some(p) = state
+                .store
+                .placement(&h.id, now_string(), state.routing())
+                .await?
+            {
                 live.handoff = Some(HandoffRef::from(&p));
             }
         }

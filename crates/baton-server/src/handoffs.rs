@@ -141,7 +141,12 @@ pub async fn list_handoffs(
     for h in handoffs {
         let conversation = conversations.get(&h.conversation_id);
         let p = match h.status {
-            HandoffStatus::Queued => state.store.placement(&h.id, state.routing()).await?,
+            HandoffStatus::Queued => {
+                state
+                    .store
+                    .placement(&h.id, now_string(), state.routing())
+                    .await?
+            }
             _ => None,
         };
         let p = p.unwrap_or_else(|| Placement {
@@ -204,7 +209,7 @@ pub async fn get_handoff(
 pub(crate) async fn placement_of(state: &AppState, id: &str) -> ApiResult<Placement> {
     state
         .store
-        .placement(id, state.routing())
+        .placement(id, now_string(), state.routing())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))
 }

@@ -434,8 +434,13 @@ pub trait Store: Send + Sync + 'static {
         timeout_seconds: i64,
         routing: RoutingParams,
     ) -> Result<usize>;
-    /// Where a handoff stands now (queue position and expected wait when queued).
-    async fn placement(&self, id: &str, routing: RoutingParams) -> Result<Option<Placement>>;
+    /// Where a handoff stands at `now` (queue position and expected wait when queued).
+    async fn placement(
+        &self,
+        id: &str,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Option<Placement>>;
 
     /// Adds suggestions to a handoff (`NotFound` if there is no such handoff).
     async fn add_suggestions(&self, suggestions: Vec<Suggestion>, now: String) -> Result<()>;

@@ -258,16 +258,16 @@ impl<B: Backend> Store for SqlStore<B> {
         }
     }
 
-    async fn placement(&self, id: &str, routing: RoutingParams) -> Result<Option<Placement>> {
+    async fn placement(
+        &self,
+        id: &str,
+        now: String,
+        routing: RoutingParams,
+    ) -> Result<Option<Placement>> {
         let id = id.to_string();
         self.backend
             .read(move |c| match handoffs::load_handoff(c, &id)? {
-                Some(h) => Ok(Some(handoffs::placement(
-                    c,
-                    h,
-                    &jiff::Timestamp::now().to_string(),
-                    routing,
-                )?)),
+                Some(h) => Ok(Some(handoffs::placement(c, h, &now, routing)?)),
                 None => Ok(None),
             })
             .await
