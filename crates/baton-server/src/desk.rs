@@ -7,7 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::Json;
 use baton_core::model::{validate_message, InputLimits, Message, Role as MessageRole};
-use baton_store::{HandoffStatus, Role, Suggestion, Transition};
+use baton_store::{Role, Suggestion};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{now_string, uuid_like};
@@ -64,12 +64,8 @@ pub async fn reply(
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(DESK)?;
     let h = crate::handoffs::own_handoff(&state, &caller, &id).await?;
-    if !matches!(h.status, HandoffStatus::Assigned | HandoffStatus::Accepted) {
-        return Err(ApiError::conflict(format!(
-            "handoff {id} is {}: only an assigned or accepted handoff can be answered",
-            h.status.as_str()
-        )));
-    }
+    let accept_first =
+        baton_core::handoff::before_reply(&h).map_err(|e| ApiError::conflict(e.to_string()))?;
     if body.text.trim().is_empty() {
         return Err(ApiError::invalid("text", "the reply is empty"));
     }
@@ -103,17 +99,10 @@ pub async fn reply(
         ..InputLimits::default()
     };
     validate_message(&message, "", &limits).map_err(|e| ApiError::invalid("text", e.message))?;
-    if h.status == HandoffStatus::Assigned {
-        let agent = h.agent_id.clone().unwrap_or_default();
+    if let Some(accept) = accept_first {
         state
             .store
-            .transition(
-                &id,
-                Transition::Accept { agent_id: agent },
-                caller.actor(),
-                now_string(),
-                state.routing(),
-            )
+            .transition(&id, accept, caller.actor(), now_string(), state.routing())
             .await?;
     }
     let reply_text = message.text.clone();
