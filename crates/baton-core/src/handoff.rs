@@ -9,6 +9,8 @@
 //! until it is due, when it is queued again.
 
 use crate::event::EventKind;
+use crate::policy::Priority;
+use crate::routing::Queued;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -90,6 +92,24 @@ pub struct Handoff {
     pub eta_seconds: Option<f64>,
     /// Warm-transfer notes, oldest first.
     pub notes: Vec<TransferNote>,
+}
+
+impl Handoff {
+    /// Its priority; a stored value that does not parse counts as medium.
+    pub fn priority_level(&self) -> Priority {
+        Priority::parse(&self.priority).unwrap_or(Priority::Medium)
+    }
+
+    /// The handoff as the queue sees it at `now`: waiting since it was queued (or created).
+    pub fn in_queue(&self, now: Timestamp) -> Queued<'_> {
+        let since = stored_time(self.queued_at.as_deref().unwrap_or(&self.created_at));
+        Queued {
+            id: &self.id,
+            skill: &self.skill,
+            priority: self.priority_level(),
+            waited_ms: now.as_millisecond() - since.as_millisecond(),
+        }
+    }
 }
 
 /// A warm-transfer note. Fields in alphabetical order: it is written as the JSON object the
@@ -318,7 +338,7 @@ fn emit(by_whom: bool, kind: EventKind, extra: Value) -> Emit {
 
 /// A stored time; one that does not parse counts as the epoch, so a broken row falls due
 /// rather than sticks.
-fn ts(s: &str) -> Timestamp {
+pub fn stored_time(s: &str) -> Timestamp {
     s.parse().unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
@@ -326,12 +346,12 @@ fn ts(s: &str) -> Timestamp {
 fn not_due(h: &Handoff, t: &Transition, now: Timestamp) -> Option<&'static str> {
     match t {
         Transition::TimeOut { timeout_seconds } => {
-            let since = ts(h.assigned_at.as_deref().unwrap_or(&h.created_at));
+            let since = stored_time(h.assigned_at.as_deref().unwrap_or(&h.created_at));
             ((now - since).get_seconds() < *timeout_seconds)
                 .then_some("the agent still has time to accept")
         }
         Transition::CallbackDue => match h.callback_at.as_deref() {
-            Some(c) if ts(c) <= now => None,
+            Some(c) if stored_time(c) <= now => None,
             Some(_) => Some("its callback is later"),
             None => Some("it has no callback time"),
         },

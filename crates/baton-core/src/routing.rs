@@ -136,6 +136,50 @@ pub fn eta_seconds(
     Some(ahead * handle_seconds / slots as f64)
 }
 
+/// Expected wait of the handoff at 0-based `position` among those of its skill, with these
+/// agents of the skill on shift, as `(capacity, active)`. `None` when nobody is on shift.
+pub fn queue_eta(position: usize, on_shift: &[(u32, u32)], handle_seconds: f64) -> Option<f64> {
+    let agents = on_shift.len() as u32;
+    if agents == 0 {
+        return None;
+    }
+    let capacity: u32 = on_shift.iter().map(|(capacity, _)| capacity).sum();
+    let busy: u32 = on_shift
+        .iter()
+        .map(|(capacity, active)| (*active).min(*capacity))
+        .sum();
+    // Mean capacity per agent keeps the formula's agents x capacity = total slots.
+    eta_seconds(
+        position,
+        agents,
+        capacity.div_ceil(agents),
+        busy,
+        handle_seconds,
+    )
+}
+
+/// Mean seconds an agent spends on a handoff of a skill: the mean accept-to-resolve time of
+/// `handled`, `(accepted, resolved)` of its latest resolved handoffs (at most `sample`), blended
+/// with `default_seconds` until `sample` of them exist, so one quick case does not promise 5 s.
+pub fn handle_seconds(
+    handled: &[(jiff::Timestamp, jiff::Timestamp)],
+    sample: usize,
+    default_seconds: f64,
+) -> f64 {
+    let n = handled.len();
+    let total: f64 = handled
+        .iter()
+        .map(|(accepted, resolved)| resolved.duration_since(*accepted).as_secs_f64().max(0.0))
+        .sum();
+    let weight = (n as f64 / sample.max(1) as f64).min(1.0);
+    let observed = if n > 0 {
+        total / n as f64
+    } else {
+        default_seconds
+    };
+    weight * observed + (1.0 - weight) * default_seconds
+}
+
 /// "about 2 minutes", "under a minute", "about 1 hour 10 minutes".
 pub fn describe_wait(seconds: f64) -> String {
     let s = seconds.round() as i64;
@@ -185,6 +229,28 @@ pub fn erlang_c(agents: u32, lambda: f64, handle_seconds: f64) -> Option<(f64, f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_handle_time_leans_on_the_default_until_the_sample_is_full() {
+        let t = |s: i64| jiff::Timestamp::from_second(s).unwrap();
+        assert_eq!(handle_seconds(&[], 10, 300.0), 300.0);
+        // One 100 s case of a sample of 10: 0.1 x 100 + 0.9 x 300.
+        assert!((handle_seconds(&[(t(0), t(100))], 10, 300.0) - 280.0).abs() < 1e-9);
+        let full: Vec<_> = (0..10).map(|i| (t(i), t(i + 60))).collect();
+        assert!((handle_seconds(&full, 10, 300.0) - 60.0).abs() < 1e-9);
+        // A resolve stamped before its accept counts as no time, not negative time.
+        assert_eq!(handle_seconds(&[(t(100), t(0))], 1, 300.0), 0.0);
+    }
+
+    #[test]
+    fn the_queue_eta_needs_someone_on_shift_and_counts_free_slots() {
+        assert_eq!(queue_eta(0, &[], 60.0), None);
+        // Two agents, 3 slots each, 5 busy: the first in the queue takes the free slot now.
+        assert_eq!(queue_eta(0, &[(3, 3), (3, 2)], 60.0), Some(0.0));
+        assert_eq!(queue_eta(1, &[(3, 3), (3, 2)], 60.0), Some(10.0));
+        // More active than capacity (capacity lowered meanwhile) counts as full, not more.
+        assert_eq!(queue_eta(0, &[(1, 4)], 60.0), Some(60.0));
+    }
 
     fn agent<'a>(
         id: &'a str,

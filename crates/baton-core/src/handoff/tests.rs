@@ -401,6 +401,18 @@ fn an_agent_answers_an_offer_by_accepting_it_first() {
 }
 
 #[test]
+fn the_queue_counts_the_wait_from_the_last_queueing() {
+    let mut h = handoff(Queued); // queued at 09:00
+    assert_eq!(h.in_queue(now()).waited_ms, 3_600_000);
+    assert_eq!(h.in_queue(now()).priority, Priority::High);
+    h.queued_at = None; // created at 09:00 as well
+    h.created_at = "2026-11-27T09:59:00Z".into();
+    assert_eq!(h.in_queue(now()).waited_ms, 60_000);
+    h.priority = "urgent-ish".into();
+    assert_eq!(h.priority_level(), Priority::Medium);
+}
+
+#[test]
 fn a_new_handoff_starts_queued_unless_the_team_is_closed() {
     assert_eq!(HandoffStatus::initial(None), Queued);
     assert_eq!(HandoffStatus::initial(Some(NOW)), Callback);

@@ -15,7 +15,6 @@ use baton_core::handoff::{
     self, AgentChange, AgentLoad, Emit, IfMoved, LifecycleError, Next, Outcome,
 };
 use baton_core::routing::{self, AgentSlot, Need, Queued};
-use baton_core::Priority;
 use jiff::Timestamp;
 
 pub(crate) const HANDOFF_COLUMNS: &str = "id, conversation_id, status, skill, team, priority, reason, vip, agent_id, \
@@ -69,14 +68,6 @@ pub(crate) fn load_handoff(conn: &impl Db, id: &str) -> Result<Option<Handoff>> 
 
 fn must_load(conn: &impl Db, id: &str) -> Result<Handoff> {
     load_handoff(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("handoff {id}")))
-}
-
-fn ts(s: &str) -> Timestamp {
-    s.parse().unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-fn priority(s: &str) -> Priority {
-    Priority::parse(s).unwrap_or(Priority::Medium)
 }
 
 /// The time of a write, as the core takes it.
@@ -325,7 +316,7 @@ fn try_route(conn: &impl Db, h: &Handoff, now: &str) -> Result<Option<String>> {
         .collect();
     let need = Need {
         skill: &h.skill,
-        priority: priority(&h.priority),
+        priority: h.priority_level(),
         vip: h.vip,
         exclude: &exclude,
     };
@@ -344,17 +335,8 @@ fn try_route(conn: &impl Db, h: &Handoff, now: &str) -> Result<Option<String>> {
 
 pub(crate) fn route_queue(conn: &impl Db, now: &str, params: RoutingParams) -> Result<usize> {
     let queued = queued(conn)?;
-    let now_ts = ts(now);
-    let mut order: Vec<Queued> = queued
-        .iter()
-        .map(|h| Queued {
-            id: &h.id,
-            skill: &h.skill,
-            priority: priority(&h.priority),
-            waited_ms: now_ts.as_millisecond()
-                - ts(h.queued_at.as_deref().unwrap_or(&h.created_at)).as_millisecond(),
-        })
-        .collect();
+    let at = instant(now)?;
+    let mut order: Vec<Queued> = queued.iter().map(|h| h.in_queue(at)).collect();
     routing::order_queue(&mut order, params.ageing_seconds);
     let mut routed = 0;
     for q in order {
@@ -377,29 +359,25 @@ fn queued(conn: &impl Db) -> Result<Vec<Handoff>> {
     )
 }
 
-/// Mean accept-to-resolve time of the last resolved handoffs of `skill`, or the default.
+/// How long a handoff of `skill` takes, from its latest resolved handoffs.
 fn handle_seconds(conn: &impl Db, skill: &str, params: RoutingParams) -> Result<f64> {
-    let rows = conn.rows_as(
+    let handled = conn.rows_as(
         "SELECT accepted_at, resolved_at FROM handoffs
          WHERE skill = ?1 AND status = 'resolved' AND accepted_at IS NOT NULL AND resolved_at IS NOT NULL
          ORDER BY resolved_at DESC LIMIT ?2",
         vals![skill, params.handle_time_sample as i64],
-        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+        |r| {
+            Ok((
+                handoff::stored_time(&r.get::<String>(0)?),
+                handoff::stored_time(&r.get::<String>(1)?),
+            ))
+        },
     )?;
-    let mut total = 0.0;
-    let mut n = 0usize;
-    for (a, b) in rows {
-        total += ts(&b).duration_since(ts(&a)).as_secs_f64().max(0.0);
-        n += 1;
-    }
-    // Blend with the default until enough samples exist, so one quick case does not promise 5 s.
-    let weight = (n as f64 / params.handle_time_sample.max(1) as f64).min(1.0);
-    let observed = if n > 0 {
-        total / n as f64
-    } else {
-        params.default_handle_seconds
-    };
-    Ok(weight * observed + (1.0 - weight) * params.default_handle_seconds)
+    Ok(routing::handle_seconds(
+        &handled,
+        params.handle_time_sample,
+        params.default_handle_seconds,
+    ))
 }
 
 /// Where `h` stands: assigned agent's name, or queue position and expected wait.
@@ -423,17 +401,11 @@ pub(crate) fn placement(
     let (mut position, mut eta) = (None, None);
     if h.status == HandoffStatus::Queued {
         let queue = queued(conn)?;
-        let now_ts = ts(now);
+        let at = instant(now)?;
         let mut order: Vec<Queued> = queue
             .iter()
             .filter(|q| q.skill == h.skill)
-            .map(|q| Queued {
-                id: &q.id,
-                skill: &q.skill,
-                priority: priority(&q.priority),
-                waited_ms: now_ts.as_millisecond()
-                    - ts(q.queued_at.as_deref().unwrap_or(&q.created_at)).as_millisecond(),
-            })
+            .map(|q| q.in_queue(at))
             .collect();
         routing::order_queue(&mut order, params.ageing_seconds);
         let pos = order
@@ -441,14 +413,8 @@ pub(crate) fn placement(
             .position(|q| q.id == h.id)
             .unwrap_or(order.len());
         position = Some(pos);
-        let capacity: u32 = with_skill.iter().map(|a| a.capacity).sum();
-        let busy: u32 = with_skill.iter().map(|a| a.active.min(a.capacity)).sum();
-        let handle = handle_seconds(conn, &h.skill, params)?;
-        // Mean capacity per agent keeps the formula's agents x capacity = total slots.
-        eta = match agents_on_shift {
-            0 => None,
-            n => routing::eta_seconds(pos, n, capacity.div_ceil(n), busy, handle),
-        };
+        let on_shift: Vec<(u32, u32)> = with_skill.iter().map(|a| (a.capacity, a.active)).collect();
+        eta = routing::queue_eta(pos, &on_shift, handle_seconds(conn, &h.skill, params)?);
     }
     Ok(Placement {
         handoff: h,
