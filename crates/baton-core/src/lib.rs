@@ -7,6 +7,9 @@
 //! - [`policy`]: the escalation policy file, validated and compiled.
 //! - [`engine`]: conversation state folded message by message, and the [`engine::Decision`].
 //! - [`eval`]: scoring decisions against labels.
+//! - [`handoff`]: the handoff lifecycle: which change is legal in which status, and what it
+//!   changes ([`handoff::apply`]).
+//! - [`event`]: the kinds of entry in the event log.
 
 pub mod context;
 pub mod customer_text;

@@ -237,21 +237,16 @@ fn release(conn: &impl Db, agent_id: &str) -> Result<()> {
 /// The handoff's columns that `o` changes, written only if the row still matches the guard.
 fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: &str) -> Result<bool> {
     let new = &o.handoff;
-    let mut params: Vec<Value> = vec![old.id.clone().into()];
-    let mut sets = Vec::new();
-    let mut set = |column: &str, value: Value, params: &mut Vec<Value>| {
-        params.push(value);
-        sets.push(format!("{column} = ?{}", params.len()));
-    };
+    let mut changes: Vec<(&str, Value)> = Vec::new();
     macro_rules! changed {
         ($($field:ident),*) => {$(
             if new.$field != old.$field {
-                set(stringify!($field), new.$field.clone().into(), &mut params);
+                changes.push((stringify!($field), new.$field.clone().into()));
             }
         )*};
     }
     if new.status != old.status {
-        set("status", new.status.as_str().into(), &mut params);
+        changes.push(("status", new.status.as_str().into()));
     }
     changed!(
         skill,
@@ -273,18 +268,20 @@ fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: &str) -> Resul
         eta_seconds
     );
     if new.notes != old.notes {
-        set(
-            "notes",
-            serde_json::to_string(&new.notes)?.into(),
-            &mut params,
-        );
+        changes.push(("notes", serde_json::to_string(&new.notes)?.into()));
     }
     if let Some(agent) = &o.exclude {
         let mut ex = excluded(conn, &old.id)?;
         ex.push(agent.clone());
-        set("excluded", serde_json::to_string(&ex)?.into(), &mut params);
+        changes.push(("excluded", serde_json::to_string(&ex)?.into()));
     }
-    set("updated_at", now.into(), &mut params);
+    changes.push(("updated_at", now.into()));
+    let mut params: Vec<Value> = vec![old.id.clone().into()];
+    let mut sets = Vec::new();
+    for (column, value) in changes {
+        params.push(value);
+        sets.push(format!("{column} = ?{}", params.len()));
+    }
     let mut sql = format!("UPDATE handoffs SET {} WHERE id = ?1", sets.join(", "));
     let guard = &o.guard;
     params.push(guard.status.as_str().into());
