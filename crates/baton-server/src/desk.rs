@@ -10,7 +10,6 @@ use baton_core::model::{validate_message, InputLimits, Message, Role as MessageR
 use baton_store::{HandoffStatus, Role, Suggestion, Transition};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{now_string, uuid_like};
 use crate::auth::{Caller, ANY, BOT, DESK, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
 use crate::wire::JsonBody;
@@ -94,7 +93,7 @@ pub async fn reply(
     let message = Message {
         role: MessageRole::Agent,
         text: body.text,
-        at: jiff::Timestamp::now(),
+        at: state.now(),
         confidence: None,
         kb_articles: Vec::new(),
     };
@@ -111,7 +110,7 @@ pub async fn reply(
                 &id,
                 Transition::Accept { agent_id: agent },
                 caller.actor(),
-                now_string(),
+                state.now().to_string(),
                 state.routing(),
             )
             .await?;
@@ -123,7 +122,7 @@ pub async fn reply(
         serde_json::json!({"handoff_id": id, "conversation_id": h.conversation_id, "agent_id": h.agent_id, "text": message.text}),
     );
     let answer =
-        crate::api::ingest(&state, &h.conversation_id, None, message, None, Some(event)).await?;
+        crate::ingest::ingest(&state, &h.conversation_id, None, message, None, Some(event)).await?;
     if let Some(original) = &used {
         // Used as it was, or edited by the agent first.
         let status = if original.text.trim() == reply_text.trim() {
@@ -133,7 +132,7 @@ pub async fn reply(
         };
         state
             .store
-            .set_suggestion_status(&id, &original.id, status, now_string())
+            .set_suggestion_status(&id, &original.id, status, state.now().to_string())
             .await?;
     }
     state.events.notify_waiters();
@@ -199,7 +198,7 @@ pub async fn add_suggestions(
             "give `replies` or `kb_articles`",
         ));
     }
-    let now = now_string();
+    let now = state.now().to_string();
     let mut list = Vec::new();
     for (i, r) in body.replies.iter().enumerate() {
         if r.trim().is_empty() || r.len() > state.settings.max_text_bytes {
@@ -209,7 +208,7 @@ pub async fn add_suggestions(
             ));
         }
         list.push(Suggestion {
-            id: format!("s-{}", &uuid_like()[..12]),
+            id: format!("s-{}", &state.new_id()[..12]),
             handoff_id: id.clone(),
             kind: "reply".into(),
             source: "integrator".into(),
@@ -227,7 +226,7 @@ pub async fn add_suggestions(
             ));
         }
         list.push(Suggestion {
-            id: format!("s-{}", &uuid_like()[..12]),
+            id: format!("s-{}", &state.new_id()[..12]),
             handoff_id: id.clone(),
             kind: "kb_article".into(),
             source: "integrator".into(),
@@ -330,7 +329,7 @@ pub async fn suggestion_status(
     }
     let s = state
         .store
-        .set_suggestion_status(&id, &sid, &body.status, now_string())
+        .set_suggestion_status(&id, &sid, &body.status, state.now().to_string())
         .await?;
     state.events.notify_waiters();
     Ok(Json(s))
@@ -349,7 +348,7 @@ pub async fn summary(
     let s = state.store.desk_summary().await?;
     let agents = state.store.agents().await?;
     // "Today" starts at the latest midnight of any time zone: two days back covers it.
-    let now = jiff::Timestamp::now();
+    let now = state.now();
     let since = now - jiff::SignedDuration::from_hours(48);
     let shift = state
         .store

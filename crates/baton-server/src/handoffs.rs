@@ -9,7 +9,6 @@ use baton_core::Conversation;
 use baton_store::{Handoff, HandoffStatus, Placement, Role, StoredConversation, Transition};
 use serde::Deserialize;
 
-use crate::api::now_string;
 use crate::auth::{Caller, ANY, BOT, DESK};
 use crate::error::{ApiError, ApiResult};
 use crate::wire::*;
@@ -261,7 +260,13 @@ async fn apply(
 ) -> ApiResult<Json<HandoffOut>> {
     let p = state
         .store
-        .transition(id, t, caller.actor(), now_string(), state.routing())
+        .transition(
+            id,
+            t,
+            caller.actor(),
+            state.now().to_string(),
+            state.routing(),
+        )
         .await?;
     state.events.notify_waiters();
     Ok(Json(out(state, p, None)))
@@ -431,7 +436,7 @@ pub async fn callback(
     } else {
         own_handoff(&state, &caller, &id).await?;
     }
-    if body.at < jiff::Timestamp::now() {
+    if body.at < state.now() {
         return Err(ApiError::invalid("at", "a callback must be in the future"));
     }
     apply(

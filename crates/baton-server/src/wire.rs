@@ -72,6 +72,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
+/// `Ok` if `id` (a path id or `customer.id`, named `field`) is 1 to 200 characters without
+/// control characters; 422 naming `field` otherwise.
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 200 || id.chars().any(|c| c.is_control()) {
+        return Err(ApiError::invalid(
+            field,
+            "an id must be 1 to 200 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Longest id, name, team, skill, time zone or other short string in a body, in bytes.
 pub const MAX_SHORT_BYTES: usize = 200;
 /// Longest URL (webhook endpoints, KB article links), in bytes.
