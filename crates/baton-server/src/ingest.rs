@@ -4,7 +4,7 @@
 //! (`POST /v1/conversations/{id}/messages`) and the agents' replies
 //! (`POST /v1/handoffs/{id}/messages`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use baton_core::model::{Customer, Message};
@@ -154,7 +154,7 @@ pub(crate) async fn ingest(
         let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
         let stored_decision =
             serde_json::to_value(&decision).map_err(|e| ApiError::internal(e.to_string()))?;
-        let answer = Answer {
+        let answer = Arc::new(Answer {
             conversation_id: id.clone(),
             index,
             decision,
@@ -162,8 +162,8 @@ pub(crate) async fn ingest(
             previous: live.handoff.clone(),
             policy: state.policy.clone(),
             now,
-        };
-        let respond_with = answer.clone();
+        });
+        let built = Arc::new(Mutex::new(None));
         let placement = state
             .store
             .append(baton_store::Append {
@@ -183,9 +183,7 @@ pub(crate) async fn ingest(
                 idempotency: idem.as_ref().map(|i| baton_store::Idempotency {
                     scope: i.scope.clone(),
                     request: i.request.clone(),
-                    respond: Box::new(move |p| {
-                        serde_json::to_string(&respond_with.build(p)).unwrap_or_default()
-                    }),
+                    respond: answer.clone().stored(built.clone()),
                 }),
                 now: now.to_string(),
             })
@@ -199,7 +197,9 @@ pub(crate) async fn ingest(
             }
             other => other?,
         };
-        let response = answer.build(placement.as_ref());
+        // Built inside the transaction when it was stored for replays; built here otherwise.
+        let kept = built.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let response = kept.unwrap_or_else(|| answer.build(placement.as_ref()));
         live.handoff = response.handoff.clone();
         live.count += 1;
         live.last_at = Some(message.at);
@@ -271,9 +271,8 @@ async fn message_event(
     )))
 }
 
-/// Everything the answer to a posted message depends on, so the same answer can be built inside
-/// the store's transaction (for `Idempotency-Key` replays) and after it.
-#[derive(Clone)]
+/// Everything the answer to a posted message depends on but where its new handoff was placed,
+/// which only the store's transaction knows.
 struct Answer {
     conversation_id: String,
     index: usize,
@@ -307,6 +306,21 @@ impl Answer {
             customer_text,
             ai_may_continue: !self.decision.escalate || waiting,
         }
+    }
+
+    /// The store's hook for an `Idempotency-Key`: builds the answer inside the transaction, so
+    /// the answer stored for replays commits with the message, and keeps it in `built` for the
+    /// caller (the last build is the committed one).
+    fn stored(
+        self: Arc<Self>,
+        built: Arc<Mutex<Option<PostMessageResponse>>>,
+    ) -> baton_store::Respond {
+        Box::new(move |p| {
+            let response = self.build(p);
+            let text = serde_json::to_string(&response).unwrap_or_default();
+            *built.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
+            text
+        })
     }
 }
 

@@ -170,6 +170,36 @@ async fn idempotency_key_replays_the_first_answer_without_a_second_append() {
     );
 }
 
+// The answer to a message with an `Idempotency-Key` is built once, inside the store's
+// transaction: the first answer and its replay are the same bytes, handoff and customer text
+// included.
+#[tokio::test]
+async fn an_idempotent_escalation_replays_the_same_bytes() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/conversations/c1/messages", app.base);
+    let body = json!({"customer": customer(), "message": {"role": "customer", "text": "I want to talk to a human, please."}});
+    let send = || async {
+        let resp = app
+            .client
+            .post(&url)
+            .bearer_auth(&app.integrator)
+            .header("Idempotency-Key", "escalate-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let (s1, first) = send().await;
+    let (s2, replay) = send().await;
+    assert_eq!((s1, s2), (200, 200), "{first}");
+    let r: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(r["action"], "handoff", "{first}");
+    assert!(r["customer_text"].is_string(), "{first}");
+    assert_eq!(first, replay);
+    assert_eq!(app.message_count("c1").await, 1);
+}
+
 #[tokio::test]
 async fn bad_input_names_the_field_and_changes_nothing() {
     let app = spawn_app_with(Settings {
