@@ -14,8 +14,9 @@ pub mod events;
 pub mod glances;
 pub mod handoffs;
 pub mod health;
-pub mod ingest;
+mod ingest;
 pub mod live;
+mod lookup;
 pub mod metrics;
 pub mod openapi;
 pub mod report;
@@ -23,6 +24,7 @@ pub mod reporting;
 pub mod server;
 pub mod service_level;
 pub mod state;
+pub mod suggestions;
 pub mod webhooks;
 pub mod wire;
 
@@ -104,11 +106,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/handoffs/{id}/messages", post(desk::reply))
         .route(
             "/v1/handoffs/{id}/suggestions",
-            post(desk::add_suggestions).get(desk::suggestions),
+            post(suggestions::add_suggestions).get(suggestions::suggestions),
         )
         .route(
             "/v1/handoffs/{id}/suggestions/{sid}",
-            post(desk::suggestion_status),
+            post(suggestions::suggestion_status),
         )
         .route("/v1/summary", get(desk::summary))
         .route("/v1/report", get(desk::report))
