@@ -144,13 +144,8 @@ pub(crate) async fn ingest(
             }
             _ => extra_event.clone(),
         };
-        let was_escalated = live.state.escalated();
-        let escalated_now = live.state.push(&state.policy, &live.customer, &message);
-        let decision = live.state.decision(&state.policy, &id, &live.customer);
-        let new_handoff = (escalated_now && !was_escalated).then(|| {
-            let facts = live.state.escalation_facts();
-            new_handoff(state, &decision, facts, &live.customer, now)
-        });
+        let (decision, new_handoff) = fold(state, &mut live, &id, &message, now);
+        let handoff_created = new_handoff.is_some();
         let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
         let stored_decision =
             serde_json::to_value(&decision).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -177,7 +172,7 @@ pub(crate) async fn ingest(
                 index,
                 message: message.clone(),
                 decision: stored_decision,
-                handoff: new_handoff.clone(),
+                handoff: new_handoff,
                 routing: state.routing(),
                 extra_event: event,
                 idempotency: idem.as_ref().map(|i| baton_store::Idempotency {
@@ -205,10 +200,29 @@ pub(crate) async fn ingest(
         live.last_at = Some(message.at);
         *guard = Some(live);
         drop(guard);
-        crate::metrics::decision(&response.decision, new_handoff.is_some());
+        crate::metrics::decision(&response.decision, handoff_created);
         state.events.notify_waiters();
         return serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()));
     }
+}
+
+/// Folds `message` into `live` and decides on the conversation so far; with the handoff to
+/// create if and only if this message is the one that escalates it.
+fn fold(
+    state: &AppState,
+    live: &mut LiveConversation,
+    id: &str,
+    message: &Message,
+    now: Timestamp,
+) -> (baton_core::Decision, Option<NewHandoff>) {
+    let was_escalated = live.state.escalated();
+    let escalated_now = live.state.push(&state.policy, &live.customer, message);
+    let decision = live.state.decision(&state.policy, id, &live.customer);
+    let new_handoff = (escalated_now && !was_escalated).then(|| {
+        let facts = live.state.escalation_facts();
+        new_handoff(state, &decision, facts, &live.customer, now)
+    });
+    (decision, new_handoff)
 }
 
 /// `Ok` if `message` (with the request's `customer`) may follow conversation `id` as it stands
