@@ -52,6 +52,8 @@ pub struct Conversations {
 const MAX_LIVE: usize = 100_000;
 
 impl Conversations {
+    /// The slot of conversation `id`, made empty on first use. Past `MAX_LIVE` slots, the idle
+    /// ones are dropped first (their conversations are replayed on next use).
     pub fn slot(&self, id: &str) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if slots.len() >= MAX_LIVE && !slots.contains_key(id) {

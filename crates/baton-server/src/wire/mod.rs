@@ -1,5 +1,5 @@
 //! Request and response bodies of the HTTP API (every serde type a handler reads or answers),
-//! and, in [`json_body`], the JSON body extractor and the checks made at the edge.
+//! and, in `json_body`, the JSON body extractor and the checks made at the edge.
 
 mod json_body;
 
