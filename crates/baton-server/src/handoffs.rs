@@ -5,23 +5,13 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use baton_core::Conversation;
 use baton_store::{Handoff, HandoffStatus, Placement, Role, StoredConversation, Transition};
-use serde::Deserialize;
 
-use crate::api::now_string;
 use crate::auth::{Caller, ANY, BOT, DESK};
 use crate::error::{ApiError, ApiResult};
+use crate::lookup::{context_for, own_handoff, placement_of};
 use crate::wire::*;
 use crate::AppState;
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct HandoffQuery {
-    /// queued, assigned, accepted, resolved or callback; several separated by commas
-    /// (`queued,assigned,accepted,callback`: the open ones)
-    pub status: Option<String>,
-}
 
 fn out(
     state: &AppState,
@@ -144,7 +134,7 @@ pub async fn list_handoffs(
             HandoffStatus::Queued => {
                 state
                     .store
-                    .placement(&h.id, now_string(), state.routing())
+                    .placement(&h.id, state.now().to_string(), state.routing())
                     .await?
             }
             _ => None,
@@ -205,59 +195,6 @@ pub async fn get_handoff(
     Ok(Json(answer))
 }
 
-/// Where handoff `id` stands now, or 404.
-pub(crate) async fn placement_of(state: &AppState, id: &str) -> ApiResult<Placement> {
-    state
-        .store
-        .placement(id, now_string(), state.routing())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))
-}
-
-pub(crate) async fn context_for(
-    state: &AppState,
-    p: &Placement,
-) -> ApiResult<baton_core::context::ContextPackage> {
-    let c = state
-        .store
-        .conversation(&p.handoff.conversation_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("handoff without its conversation"))?;
-    Ok(context_of(state, &p.handoff, p.agent_name.as_deref(), c))
-}
-
-/// The context package of handoff `h` from its stored conversation `c`.
-fn context_of(
-    state: &AppState,
-    h: &Handoff,
-    agent_name: Option<&str>,
-    c: StoredConversation,
-) -> baton_core::context::ContextPackage {
-    let decision = crate::glances::decision_of(&c, &state.policy);
-    let conversation = Conversation {
-        id: c.id,
-        customer: c.customer,
-        messages: c.messages,
-        expected: None,
-    };
-    baton_core::context::build(&conversation, &decision, &state.policy, agent_name, &h.team)
-}
-
-/// The handoff, if `caller` may act on it (404 for an unknown one, 403 for another's).
-pub(crate) async fn own_handoff(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> ApiResult<baton_store::Handoff> {
-    let h = state
-        .store
-        .handoff(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))?;
-    caller.may_act_on(&h)?;
-    Ok(h)
-}
-
 async fn apply(
     state: &AppState,
     caller: &Caller,
@@ -266,7 +203,13 @@ async fn apply(
 ) -> ApiResult<Json<HandoffOut>> {
     let p = state
         .store
-        .transition(id, t, caller.actor(), now_string(), state.routing())
+        .transition(
+            id,
+            t,
+            caller.actor(),
+            state.now().to_string(),
+            state.routing(),
+        )
         .await?;
     state.events.notify_waiters();
     Ok(Json(out(state, p, None)))
@@ -436,7 +379,7 @@ pub async fn callback(
     } else {
         own_handoff(&state, &caller, &id).await?;
     }
-    if body.at < jiff::Timestamp::now() {
+    if body.at < state.now() {
         return Err(ApiError::invalid("at", "a callback must be in the future"));
     }
     apply(

@@ -3,90 +3,37 @@
 //!
 //! [`router`] builds the whole app from its state, so tests run it without `main`.
 
-pub mod api;
+pub mod agents;
 pub mod auth;
 pub mod config;
+pub mod conversations;
+pub mod customers;
 pub mod desk;
 pub mod error;
 pub mod events;
 pub mod glances;
 pub mod handoffs;
+pub mod health;
+mod ingest;
+pub mod live;
+mod lookup;
 pub mod metrics;
 pub mod openapi;
 pub mod report;
 pub mod reporting;
 pub mod server;
 pub mod service_level;
+pub mod state;
+pub mod suggestions;
 pub mod webhooks;
 pub mod wire;
 
-use std::sync::Arc;
-
 use axum::routing::{get, post, put};
 use axum::Router;
-use baton_core::Policy;
-use baton_store::Store;
 
 pub use config::Settings;
 pub use server::{serve, serve_with, shutdown_signal, ConnectionLimits};
-
-/// Everything a handler needs.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub policy: Arc<Policy>,
-    pub settings: Arc<Settings>,
-    pub conversations: Arc<api::Conversations>,
-    pub keys: Arc<auth::KeyCache>,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// Woken after every write that adds events (SSE streams and webhook delivery wait on it).
-    pub events: Arc<tokio::sync::Notify>,
-    /// What queue rows show of each handoff's context, kept until its conversation changes.
-    pub glances: Arc<glances::Glances>,
-    /// Reports being built for the API, shared between callers of the same period.
-    pub reports: Arc<reporting::Reports>,
-    pub rate_limits: Arc<auth::RateLimits>,
-    /// Cancelled when the server shuts down: event streams end with a `reconnect` event.
-    pub stopping: tokio_util::sync::CancellationToken,
-}
-
-impl AppState {
-    pub fn new(store: Arc<dyn Store>, policy: Policy, settings: Settings) -> Self {
-        let events: Arc<tokio::sync::Notify> = Arc::default();
-        let key_cache_ttl = std::time::Duration::from_millis(settings.key_cache_ms);
-        // Events other instances commit wake this one's streams too (PostgreSQL).
-        store.watch_events(Arc::downgrade(&events));
-        Self {
-            rate_limits: Arc::new(auth::RateLimits::new(settings.rate_limit_per_second)),
-            reports: Arc::new(reporting::Reports::new(settings.report_concurrency)),
-            glances: Arc::default(),
-            store,
-            policy: Arc::new(policy),
-            settings: Arc::new(settings),
-            conversations: Arc::default(),
-            keys: Arc::new(auth::KeyCache::new(key_cache_ttl)),
-            metrics: metrics::handle(),
-            events,
-            stopping: tokio_util::sync::CancellationToken::new(),
-        }
-    }
-
-    /// The policy's routing parameters, as the store takes them.
-    pub fn routing(&self) -> baton_store::RoutingParams {
-        let r = &self.policy.routing;
-        baton_store::RoutingParams {
-            ageing_seconds: r.ageing_seconds as i64,
-            default_handle_seconds: r.default_handle_seconds,
-            handle_time_sample: r.handle_time_sample,
-        }
-    }
-
-    /// Starts the background workers: the routing sweep and webhook delivery.
-    pub fn spawn_workers(&self) {
-        tokio::spawn(events::sweep_loop(self.clone()));
-        tokio::spawn(webhooks::delivery_loop(self.clone()));
-    }
-}
+pub use state::AppState;
 
 /// Every route of the API, as (method, path) — kept equal to the OpenAPI paths by a test.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -128,16 +75,25 @@ pub fn router(state: AppState) -> Router {
     let request_timeout =
         std::time::Duration::from_secs(state.settings.request_timeout_seconds.max(1));
     Router::new()
-        .route("/v1/conversations/{id}/messages", post(api::post_message))
-        .route("/v1/conversations/{id}", get(api::get_conversation))
-        .route("/v1/conversations/{id}/csat", post(api::conversation_csat))
+        .route(
+            "/v1/conversations/{id}/messages",
+            post(conversations::post_message),
+        )
+        .route(
+            "/v1/conversations/{id}",
+            get(conversations::get_conversation),
+        )
+        .route(
+            "/v1/conversations/{id}/csat",
+            post(conversations::conversation_csat),
+        )
         .route(
             "/v1/customers/{id}",
-            put(api::put_customer).get(api::get_customer),
+            put(customers::put_customer).get(customers::get_customer),
         )
-        .route("/v1/agents/{id}", put(api::put_agent))
-        .route("/v1/agents/{id}/status", put(api::put_agent_status))
-        .route("/v1/agents", get(api::list_agents))
+        .route("/v1/agents/{id}", put(agents::put_agent))
+        .route("/v1/agents/{id}/status", put(agents::put_agent_status))
+        .route("/v1/agents", get(agents::list_agents))
         .route("/v1/handoffs", get(handoffs::list_handoffs))
         .route("/v1/handoffs/{id}", get(handoffs::get_handoff))
         .route("/v1/handoffs/{id}/accept", post(handoffs::accept))
@@ -150,11 +106,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/handoffs/{id}/messages", post(desk::reply))
         .route(
             "/v1/handoffs/{id}/suggestions",
-            post(desk::add_suggestions).get(desk::suggestions),
+            post(suggestions::add_suggestions).get(suggestions::suggestions),
         )
         .route(
             "/v1/handoffs/{id}/suggestions/{sid}",
-            post(desk::suggestion_status),
+            post(suggestions::suggestion_status),
         )
         .route("/v1/summary", get(desk::summary))
         .route("/v1/report", get(desk::report))
@@ -165,9 +121,9 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/style.css", get(desk::style_css))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/v1/webhooks/{id}", axum::routing::delete(webhooks::delete))
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
-        .route("/openapi.json", get(api::openapi))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

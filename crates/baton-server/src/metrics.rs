@@ -4,11 +4,15 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use baton_core::Decision;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::auth::{Caller, ADMINS};
+use crate::error::ApiResult;
+use crate::AppState;
 
 /// The process-wide recorder (installed once; every app in the process shares it).
 pub fn handle() -> PrometheusHandle {
@@ -45,6 +49,13 @@ pub async fn track(req: Request, next: Next) -> Response {
     metrics::histogram!("baton_http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
     response
+}
+
+/// Prometheus metrics (admin key).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain")), security(("bearer" = [])))]
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<String> {
+    caller.require(ADMINS)?;
+    Ok(state.metrics.render())
 }
 
 /// Records one decision (and the handoff it created, if any).

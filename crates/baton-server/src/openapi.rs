@@ -1,20 +1,23 @@
 //! The OpenAPI description, generated from the handlers' annotations.
 
+use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+use crate::auth::Caller;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Baton", description = "Decides when an AI support conversation goes to a human."),
     paths(
-        crate::api::post_message,
-        crate::api::get_conversation,
-        crate::api::conversation_csat,
-        crate::api::put_customer,
-        crate::api::get_customer,
-        crate::api::put_agent,
-        crate::api::put_agent_status,
-        crate::api::list_agents,
+        crate::conversations::post_message,
+        crate::conversations::get_conversation,
+        crate::conversations::conversation_csat,
+        crate::customers::put_customer,
+        crate::customers::get_customer,
+        crate::agents::put_agent,
+        crate::agents::put_agent_status,
+        crate::agents::list_agents,
         crate::handoffs::list_handoffs,
         crate::handoffs::get_handoff,
         crate::handoffs::accept,
@@ -25,17 +28,17 @@ use utoipa::{Modify, OpenApi};
         crate::events::events,
         crate::desk::me,
         crate::desk::reply,
-        crate::desk::add_suggestions,
-        crate::desk::suggestions,
-        crate::desk::suggestion_status,
+        crate::suggestions::add_suggestions,
+        crate::suggestions::suggestions,
+        crate::suggestions::suggestion_status,
         crate::desk::summary,
         crate::desk::report,
         crate::webhooks::create,
         crate::webhooks::list,
         crate::webhooks::delete,
-        crate::api::healthz,
-        crate::api::metrics,
-        crate::api::openapi,
+        crate::health::healthz,
+        crate::metrics::metrics,
+        crate::openapi::openapi,
     ),
     modifiers(&Bearer, &ErrorResponses)
 )]
@@ -118,4 +121,10 @@ impl Modify for ErrorResponses {
 
 pub fn spec() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// This API's OpenAPI description (any key).
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn openapi(_caller: Caller) -> Json<utoipa::openapi::OpenApi> {
+    Json(spec())
 }

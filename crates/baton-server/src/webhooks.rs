@@ -14,7 +14,6 @@ use baton_store::{Delivery, WebhookEndpoint};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::api::now_string;
 use crate::auth::Caller;
 use crate::auth::BOT;
 use crate::error::{ApiError, ApiResult};
@@ -65,10 +64,10 @@ pub async fn create(
         ));
     }
     let endpoint = WebhookEndpoint {
-        id: format!("wh-{}", &crate::api::uuid_like()[..16]),
+        id: format!("wh-{}", &state.new_id()[..16]),
         url: url.to_string(),
         secret: new_secret(),
-        created_at: now_string(),
+        created_at: state.now().to_string(),
     };
     state.store.add_webhook(endpoint.clone()).await?;
     Ok((
@@ -127,7 +126,11 @@ pub async fn delivery_loop(state: AppState) {
         .build()
         .expect("a default HTTP client builds");
     loop {
-        let due = match state.store.due_deliveries(now_string(), 64).await {
+        let due = match state
+            .store
+            .due_deliveries(state.now().to_string(), 64)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook outbox read failed");
@@ -150,7 +153,7 @@ pub async fn delivery_loop(state: AppState) {
 
 async fn deliver(state: &AppState, client: &reqwest::Client, d: Delivery) {
     let id = format!("evt_{}", d.event.seq);
-    let timestamp = jiff::Timestamp::now().as_second();
+    let timestamp = state.now().as_second();
     let body = serde_json::json!({
         "type": d.event.kind,
         "timestamp": d.event.at,
@@ -177,7 +180,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: Delivery) {
                 }
             }),
     };
-    let now = jiff::Timestamp::now();
+    let now = state.now();
     let outcome = match result {
         Ok(()) => {
             metrics::counter!("baton_webhook_deliveries_total", "result" => "delivered")

@@ -170,6 +170,36 @@ async fn idempotency_key_replays_the_first_answer_without_a_second_append() {
     );
 }
 
+// The answer to a message with an `Idempotency-Key` is built once, inside the store's
+// transaction: the first answer and its replay are the same bytes, handoff and customer text
+// included.
+#[tokio::test]
+async fn an_idempotent_escalation_replays_the_same_bytes() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/conversations/c1/messages", app.base);
+    let body = json!({"customer": customer(), "message": {"role": "customer", "text": "I want to talk to a human, please."}});
+    let send = || async {
+        let resp = app
+            .client
+            .post(&url)
+            .bearer_auth(&app.integrator)
+            .header("Idempotency-Key", "escalate-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    };
+    let (s1, first) = send().await;
+    let (s2, replay) = send().await;
+    assert_eq!((s1, s2), (200, 200), "{first}");
+    let r: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(r["action"], "handoff", "{first}");
+    assert!(r["customer_text"].is_string(), "{first}");
+    assert_eq!(first, replay);
+    assert_eq!(app.message_count("c1").await, 1);
+}
+
 #[tokio::test]
 async fn bad_input_names_the_field_and_changes_nothing() {
     let app = spawn_app_with(Settings {
@@ -652,4 +682,59 @@ async fn revoked_keys_stop_at_once_here_and_within_the_cache_time_elsewhere() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// The server reads the time from its state: a message's `at` defaults to it and may be ahead of
+/// it by at most `max_clock_skew_seconds`.
+#[tokio::test]
+async fn messages_are_timed_and_checked_by_the_server_clock() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(baton_store::sqlite::SqliteStore::open(dir.path().join("c.db")).unwrap());
+    let now: jiff::Timestamp = "2026-11-02T10:00:00Z".parse().unwrap();
+    let state = baton_server::AppState::new(
+        store.clone(),
+        baton_core::Policy::default(),
+        Settings::default(),
+    )
+    .with_clock(move || now);
+    let app = baton_server::router(state);
+    let key = generate_key("bot", Role::Integrator, now.to_string());
+    store.create_key(key.record.clone()).await.unwrap();
+    let post = |body: Value| {
+        let app = app.clone();
+        let key = key.key.clone();
+        async move {
+            let req = axum::http::Request::post("/v1/conversations/c1/messages")
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (s, r) = post(json!({"customer": customer(), "message": {"role": "customer", "text": "hello", "at": "2026-11-02T10:05:01Z"}})).await;
+    assert_eq!(
+        (s, &r["error"]["field"]),
+        (422, &json!("message.at")),
+        "{r}"
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("server time 2026-11-02T10:00:00Z"),
+        "{r}"
+    );
+    let (s, r) =
+        post(json!({"customer": customer(), "message": {"role": "customer", "text": "hello"}}))
+            .await;
+    assert_eq!(s, 200, "{r}");
+    let c = store.conversation("c1").await.unwrap().unwrap();
+    assert_eq!(c.messages[0].at, now);
 }

@@ -1,0 +1,419 @@
+//! The message pipeline: a message for a conversation is checked against the conversation's
+//! live state, folded into it, decided on, committed with its decision (and a new handoff,
+//! routed in the same transaction), and answered. Shared by the integrator's messages
+//! (`POST /v1/conversations/{id}/messages`) and the agents' replies
+//! (`POST /v1/handoffs/{id}/messages`).
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::HeaderMap;
+use baton_core::model::{Customer, Message};
+use baton_store::{EventKind, HandoffStatus, NewHandoff, Placement};
+use jiff::Timestamp;
+
+use crate::error::{ApiError, ApiResult};
+use crate::live::{self, LiveConversation};
+use crate::wire::{Action, HandoffRef, PostMessageResponse};
+use crate::AppState;
+
+/// An event written with the message: `(kind, subject, payload)`.
+pub(crate) type ExtraEvent = (EventKind, String, serde_json::Value);
+
+/// An `Idempotency-Key` with what it applies to.
+pub(crate) struct IdempotencyKey {
+    key: String,
+    /// Unique per key, conversation and caller.
+    scope: String,
+    /// The request's fingerprint: the same key with another body is refused.
+    request: String,
+}
+
+impl IdempotencyKey {
+    /// The request's `Idempotency-Key` for conversation `conversation_id` and the caller's key
+    /// `key_id`, if it has one; 400 unless it is 1 to 255 printable ASCII characters without
+    /// spaces.
+    pub(crate) fn of_request(
+        headers: &HeaderMap,
+        key_id: &str,
+        conversation_id: &str,
+        body: &impl serde::Serialize,
+    ) -> ApiResult<Option<Self>> {
+        let Some(v) = headers.get("idempotency-key") else {
+            return Ok(None);
+        };
+        let s = v.to_str().map_err(|_| {
+            ApiError::bad_request("Idempotency-Key must be printable ASCII")
+                .with_field("Idempotency-Key")
+        })?;
+        if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+            return Err(ApiError::bad_request(
+                "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+            )
+            .with_field("Idempotency-Key"));
+        }
+        Ok(Some(Self {
+            scope: format!("{key_id}:{conversation_id}:{s}"),
+            request: fingerprint(body),
+            key: s.to_string(),
+        }))
+    }
+
+    /// The answer stored for this key, if the request was made before; 422 when the key was
+    /// used with another body.
+    async fn stored_answer(&self, state: &AppState) -> ApiResult<Option<serde_json::Value>> {
+        let Some(stored) = state.store.idempotent_response(&self.scope).await? else {
+            return Ok(None);
+        };
+        if stored.request.as_deref().is_some_and(|r| r != self.request) {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                format!(
+                    "Idempotency-Key `{}` was first used with a different request; use a new key for a new request",
+                    self.key
+                ),
+            ));
+        }
+        serde_json::from_str(&stored.response)
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("stored response is not JSON: {e}")))
+    }
+}
+
+/// A fingerprint of a request body: SHA-256 of its canonical JSON (so spacing and field order
+/// in what the client sent do not matter).
+fn fingerprint(body: &impl serde::Serialize) -> String {
+    use sha2::Digest;
+    let json = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(&json))
+}
+
+/// Appends `message` to conversation `id` (applying messages of one conversation in order),
+/// decides, routes a new handoff, and answers. `customer` is the customer the request gave
+/// (required on a conversation's first message unless stored); `extra_event` is written with
+/// the message instead of the event a message on a handed-off conversation writes.
+pub(crate) async fn ingest(
+    state: &AppState,
+    id: &str,
+    customer: Option<Customer>,
+    message: Message,
+    idem: Option<IdempotencyKey>,
+    extra_event: Option<ExtraEvent>,
+) -> ApiResult<serde_json::Value> {
+    let now = state.now();
+    let id = id.to_string();
+    let body_customer = customer;
+    // One request at a time per conversation, so messages apply in order.
+    let slot = state.conversations.slot(&id);
+    let mut guard = slot.lock().await;
+    if let Some(idem) = &idem {
+        if let Some(answer) = idem.stored_answer(state).await? {
+            return Ok(answer);
+        }
+    }
+    let mut fresh = false;
+    loop {
+        if guard.is_none() {
+            *guard = live::load(state, &id).await?;
+            fresh = true;
+        }
+        // Checks first, so that a refused message leaves the cached state as it was.
+        if let Some(l) = guard.as_ref() {
+            check(l, &id, body_customer.as_ref(), &message)?;
+        }
+        let cached = guard.is_some();
+        // The message is folded into the state in place (no copy per message): the state goes
+        // back into the slot only after the store committed; on any failure the slot stays empty
+        // and the next message replays the conversation from the store.
+        let mut live = match guard.take() {
+            Some(l) => l,
+            None => match &body_customer {
+                Some(c) => LiveConversation::new(c.clone()),
+                None => return Err(ApiError::invalid(
+                    "customer",
+                    "the first message of a conversation needs `customer` (or store it first with PUT /v1/customers/{id})",
+                )),
+            },
+        };
+        if let Some(c) = &body_customer {
+            live.customer = c.clone();
+        }
+        let index = live.count;
+        let event = match (&extra_event, &live.handoff) {
+            (None, Some(handoff)) => {
+                message_event(state, &id, &handoff.id, index, message.role).await?
+            }
+            _ => extra_event.clone(),
+        };
+        let (decision, new_handoff) = fold(state, &mut live, &id, &message, now);
+        let handoff_created = new_handoff.is_some();
+        let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
+        let stored_decision =
+            serde_json::to_value(&decision).map_err(|e| ApiError::internal(e.to_string()))?;
+        let answer = Arc::new(Answer {
+            conversation_id: id.clone(),
+            index,
+            decision,
+            customer: live.customer.clone(),
+            previous: live.handoff.clone(),
+            policy: state.policy.clone(),
+            now,
+        });
+        let built = Arc::new(Mutex::new(None));
+        let placement = state
+            .store
+            .append(baton_store::Append {
+                conversation_id: id.clone(),
+                customer: if body_customer.is_some() || !customer_known {
+                    Some(live.customer.clone())
+                } else {
+                    None
+                },
+                customer_id: live.customer.id.clone(),
+                index,
+                message: message.clone(),
+                decision: stored_decision,
+                handoff: new_handoff,
+                routing: state.routing(),
+                extra_event: event,
+                idempotency: idem.as_ref().map(|i| baton_store::Idempotency {
+                    scope: i.scope.clone(),
+                    request: i.request.clone(),
+                    respond: answer.clone().stored(built.clone()),
+                }),
+                now: now.to_string(),
+            })
+            .await;
+        let placement = match placement {
+            // Another instance wrote to this conversation since this one cached it: read it again
+            // and decide on the stored messages.
+            Err(baton_store::StoreError::Conflict(_)) if !fresh => {
+                *guard = None;
+                continue;
+            }
+            other => other?,
+        };
+        // Built inside the transaction when it was stored for replays; built here otherwise.
+        let kept = built.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let response = kept.unwrap_or_else(|| answer.build(placement.as_ref()));
+        live.handoff = response.handoff.clone();
+        live.count += 1;
+        live.last_at = Some(message.at);
+        *guard = Some(live);
+        drop(guard);
+        crate::metrics::decision(&response.decision, handoff_created);
+        state.events.notify_waiters();
+        return serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()));
+    }
+}
+
+/// Folds `message` into `live` and decides on the conversation so far; with the handoff to
+/// create if and only if this message is the one that escalates it.
+fn fold(
+    state: &AppState,
+    live: &mut LiveConversation,
+    id: &str,
+    message: &Message,
+    now: Timestamp,
+) -> (baton_core::Decision, Option<NewHandoff>) {
+    let was_escalated = live.state.escalated();
+    let escalated_now = live.state.push(&state.policy, &live.customer, message);
+    let decision = live.state.decision(&state.policy, id, &live.customer);
+    let new_handoff = (escalated_now && !was_escalated).then(|| {
+        let facts = live.state.escalation_facts();
+        new_handoff(state, &decision, facts, &live.customer, now)
+    });
+    (decision, new_handoff)
+}
+
+/// `Ok` if `message` (with the request's `customer`) may follow conversation `id` as it stands
+/// in `live`: same customer, not earlier than the last message.
+fn check(
+    live: &LiveConversation,
+    id: &str,
+    customer: Option<&Customer>,
+    message: &Message,
+) -> ApiResult<()> {
+    if let Some(c) = customer {
+        if c.id != live.customer.id {
+            return Err(ApiError::invalid(
+                "customer.id",
+                format!("conversation {id} belongs to customer {}", live.customer.id),
+            ));
+        }
+    }
+    if let Some(last) = live.last_at {
+        if message.at < last {
+            return Err(ApiError::invalid(
+                "message.at",
+                format!(
+                    "{} is earlier than the conversation's last message ({last})",
+                    message.at
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The event a message on a handed-off conversation writes (`message.customer`, `message.ai`),
+/// naming the handoff and who has it, so the desk shows the message in the open handoff at once;
+/// none once the handoff is resolved. Its subject is the conversation: the handoff's own events
+/// stay its audit trail.
+async fn message_event(
+    state: &AppState,
+    conversation_id: &str,
+    handoff_id: &str,
+    index: usize,
+    role: baton_core::Role,
+) -> ApiResult<Option<ExtraEvent>> {
+    let Some(h) = state.store.handoff(handoff_id).await? else {
+        return Ok(None);
+    };
+    if h.status == HandoffStatus::Resolved {
+        return Ok(None);
+    }
+    let kind = EventKind::message(role);
+    let role = match role {
+        baton_core::Role::Customer => "customer",
+        baton_core::Role::Ai => "ai",
+        baton_core::Role::Agent => "agent",
+    };
+    Ok(Some((
+        kind,
+        conversation_id.to_string(),
+        serde_json::json!({"handoff_id": h.id, "conversation_id": conversation_id, "index": index,
+                           "role": role, "status": h.status.as_str(), "agent_id": h.agent_id}),
+    )))
+}
+
+/// Everything the answer to a posted message depends on but where its new handoff was placed,
+/// which only the store's transaction knows.
+struct Answer {
+    conversation_id: String,
+    index: usize,
+    decision: baton_core::Decision,
+    customer: Customer,
+    previous: Option<HandoffRef>,
+    policy: Arc<baton_core::Policy>,
+    now: Timestamp,
+}
+
+impl Answer {
+    fn build(&self, placement: Option<&Placement>) -> PostMessageResponse {
+        let handoff = placement
+            .map(HandoffRef::from)
+            .or_else(|| self.previous.clone());
+        let customer_text = placement
+            .map(|p| customer_text(&self.policy, &self.decision, &self.customer, p, self.now));
+        let waiting = handoff
+            .as_ref()
+            .is_some_and(|h| h.status == "queued" || h.status == "callback");
+        PostMessageResponse {
+            conversation_id: self.conversation_id.clone(),
+            index: self.index,
+            action: if self.decision.escalate {
+                Action::Handoff
+            } else {
+                Action::Continue
+            },
+            decision: self.decision.clone(),
+            handoff,
+            customer_text,
+            ai_may_continue: !self.decision.escalate || waiting,
+        }
+    }
+
+    /// The store's hook for an `Idempotency-Key`: builds the answer inside the transaction, so
+    /// the answer stored for replays commits with the message, and keeps it in `built` for the
+    /// caller (the last build is the committed one).
+    fn stored(
+        self: Arc<Self>,
+        built: Arc<Mutex<Option<PostMessageResponse>>>,
+    ) -> baton_store::Respond {
+        Box::new(move |p| {
+            let response = self.build(p);
+            let text = serde_json::to_string(&response).unwrap_or_default();
+            *built.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
+            text
+        })
+    }
+}
+
+/// The handoff an escalation creates: the decision's skill and its team, priority and reason;
+/// a callback at the team's next opening when it is closed `now`.
+fn new_handoff(
+    state: &AppState,
+    decision: &baton_core::Decision,
+    facts: Option<baton_core::EscalationFacts>,
+    customer: &Customer,
+    now: Timestamp,
+) -> NewHandoff {
+    let skill = decision.skill.clone().unwrap_or_else(|| "general".into());
+    let team = state.policy.team(&skill);
+    // Outside the team's hours the customer is offered a callback at the next opening.
+    let callback_at = team.and_then(|t| match t.hours.is_open(now) {
+        true => None,
+        false => t.hours.next_opening(now).map(|t| t.to_string()),
+    });
+    let later = now
+        + jiff::SignedDuration::from_secs(
+            state.policy.routing.no_agent_callback_minutes as i64 * 60,
+        );
+    let callback_if_nobody = match team {
+        Some(t) => t.hours.next_opening(later).map(|t| t.to_string()),
+        None => Some(later.to_string()),
+    };
+    NewHandoff {
+        callback_if_nobody,
+        id: format!("h-{}", state.new_id()),
+        team: team.map_or_else(|| skill.clone(), |t| t.name.clone()),
+        skill,
+        priority: decision.priority,
+        reason: decision
+            .reasons
+            .first()
+            .map(|r| r.kind.clone())
+            .unwrap_or_default(),
+        vip: customer.tier == baton_core::Tier::Vip,
+        callback_at,
+        facts,
+    }
+}
+
+/// The customer-facing text for a placed handoff, from the policy's templates.
+fn customer_text(
+    policy: &baton_core::Policy,
+    decision: &baton_core::Decision,
+    customer: &Customer,
+    p: &Placement,
+    now: Timestamp,
+) -> String {
+    use baton_core::customer_text::{Handover, Placed};
+    let h = &p.handoff;
+    let placed = match h.status {
+        HandoffStatus::Callback => Placed::Callback {
+            at: h.callback_at.as_deref().and_then(|c| c.parse().ok()),
+        },
+        HandoffStatus::Assigned | HandoffStatus::Accepted => Placed::Assigned {
+            agent: p.agent_name.as_deref().unwrap_or_default(),
+        },
+        _ => Placed::Queued {
+            eta_seconds: p.eta_seconds,
+        },
+    };
+    baton_core::customer_text::customer_text(
+        &policy.texts,
+        &Handover {
+            customer_name: &customer.name,
+            customer_timezone: customer.timezone.as_deref(),
+            team: &h.team,
+            hours: policy.team(&h.skill).map(|t| &t.hours),
+            at: h.created_at.parse().unwrap_or(now),
+            explicit_request: decision
+                .reasons
+                .first()
+                .is_some_and(|r| r.kind == "explicit_request"),
+            placed,
+        },
+    )
+}
