@@ -9,3 +9,5 @@ cd "$(dirname "$0")/.."
 scripts/fetch-model.sh
 cargo clippy --locked -p baton-embed -p baton --features baton/transformer --all-targets -- -D warnings
 cargo nextest run --locked -p baton-embed --features transformer --no-fail-fast
+# `--semantic full` end to end (the CLI with the transformer attached to the policy's detectors)
+cargo nextest run --locked -p baton --features transformer --no-fail-fast -E 'test(semantic_full)'

@@ -19,7 +19,11 @@ This script makes the table imitate the transformer on sentences:
    a linear least-squares problem solved by conjugate gradients (tokens that no sentence uses
    keep base_row @ M);
 5. rows are quantised to int8 with a per-row scale and written in the base table's format, with
-   its vocabulary, hash and row set unchanged.
+   its vocabulary, hash and row set unchanged;
+6. the target space itself (the mean of Y and its 128 principal components) is written as a
+   projection (crates/baton-embed/data/minilm-l6-sentence.bin, the `BATONPRJ` format of
+   `baton_embed::distill::Projection`, vocabulary size 0 and no common component), so that
+   `--semantic full` can put the transformer's own sentence vectors in the table's space.
 
 Measured with scripts/tune_table.py --lodo (the table and the heads refitted without each of
 the corpus's 16 domains; semantic detectors alone): recall 0.22 -> 0.54 at precision 0.90 -> 0.92.
@@ -43,6 +47,7 @@ from distill_reference import Bert  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "crates/baton-embed/data/minilm-l6-base.bin"
+SENTENCE = ROOT / "crates/baton-embed/data/minilm-l6-sentence.bin"
 DIMS = 128
 
 
@@ -106,12 +111,28 @@ def mean_rows(tok, texts, vocab_size):
     return sp.csr_matrix((v, (r, c)), shape=(len(texts), vocab_size))
 
 
-def fit(base, A, Y, lam, dims=DIMS):
-    """The tuned rows (vocabulary x dims) for sentences A (mean_rows) with teacher vectors Y."""
+def target_space(Y, dims=DIMS):
+    """The mean of the teacher's vectors and their top `dims` principal components (input x dims),
+    each signed so that its largest component is positive."""
     mu = Y.mean(0)
     _, _, vt = np.linalg.svd(Y - mu, full_matrices=False)
     basis = vt[:dims].T
     basis *= np.sign(basis[np.abs(basis).argmax(0), np.arange(dims)])
+    return mu, basis
+
+
+def write_projection(path, mu, basis):
+    """The `BATONPRJ` format (version 1, input, dims, vocabulary size 0; f32 mean, basis, common)."""
+    dims = basis.shape[1]
+    out = bytearray(b"BATONPRJ")
+    out += struct.pack("<4I", 1, len(mu), dims, 0)
+    out += np.concatenate([mu, basis.reshape(-1), np.zeros(dims)]).astype("<f4").tobytes()
+    Path(path).write_bytes(bytes(out))
+
+
+def fit(base, A, Y, lam, dims=DIMS):
+    """The tuned rows (vocabulary x dims) for sentences A (mean_rows) with teacher vectors Y."""
+    mu, basis = target_space(Y, dims)
     target = (Y - mu) @ basis
     m, *_ = np.linalg.lstsq(A @ base, target, rcond=None)
     start = base @ m
@@ -191,6 +212,8 @@ def main():
     ap.add_argument("--model", default=str(ROOT / "models/all-MiniLM-L6-v2"))
     ap.add_argument("--base", default=str(BASE))
     ap.add_argument("--lam", type=float, default=0.02)
+    ap.add_argument("--projection", default=str(SENTENCE),
+                    help="where to write the sentence projection (the table's space)")
     ap.add_argument("--lodo", action="store_true",
                     help="print the leave-one-domain-out figures instead of writing a table")
     ap.add_argument("out", nargs="?")
@@ -214,6 +237,7 @@ def main():
     if not args.out:
         sys.exit("tune_table: name the table to write (OUT), or pass --lodo")
     write(args.out, raw, row_of, scales_at, data_at, fit(base, A, Y, args.lam))
+    write_projection(args.projection, *target_space(Y))
 
 
 if __name__ == "__main__":

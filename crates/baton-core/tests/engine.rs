@@ -3,6 +3,7 @@
 use baton_core::model::{
     parse_conversation, Conversation, Customer, InputLimits, Message, Role, Tier,
 };
+use baton_core::policy::DEFAULT_POLICY;
 use baton_core::{decide, sentiment, ConversationState, EscalationFacts, Policy};
 use proptest::prelude::*;
 
@@ -203,7 +204,16 @@ fn other_phrasings_of_each_trigger() {
 #[test]
 fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vetoes_it() {
     use baton_core::lodo::one_message;
-    let source = baton_core::policy::DEFAULT_POLICY.replacen("mlp = false", "mlp = true", 1);
+    // The linear head's threshold out of reach, so that only the MLP can hear it.
+    let semantic = DEFAULT_POLICY.find("[semantic]").unwrap();
+    let (head, tail) = DEFAULT_POLICY.split_at(semantic);
+    let strict = format!(
+        "{head}{}",
+        tail.replacen("\nthreshold = 0.55\n", "\nthreshold = 0.97\n", 1)
+    );
+    assert_ne!(strict, DEFAULT_POLICY, "the [semantic] threshold moved");
+    let source = strict.replacen("mlp = false", "mlp = true", 1);
+    let without_mlp = Policy::from_toml(&strict).unwrap();
     let with_mlp = Policy::from_toml(&source).unwrap();
     let text = "I never authorized that payment";
     let kinds = |p: &Policy| -> Vec<String> {
@@ -214,8 +224,8 @@ fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vet
             .collect()
     };
     assert!(
-        kinds(policy()).is_empty(),
-        "the default (MLP off) misses it"
+        kinds(&without_mlp).is_empty(),
+        "the linear head alone cannot reach 0.97"
     );
     assert_eq!(kinds(&with_mlp), ["transaction_dispute"]);
     // A counter-example in the policy's own banks stops the MLP too (the agreement check).

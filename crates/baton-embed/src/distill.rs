@@ -77,6 +77,31 @@ impl Projection {
             .collect()
     }
 
+    /// A sentence vector `x` of the transformer in the table's space: `(x − mean) · basis`, less
+    /// the common component, L2-normalised, into `out` (`DIMS` long). No frequency weight: that
+    /// belongs to tokens.
+    pub fn sentence(&self, x: &[f32], out: &mut [f32]) {
+        let centred: Vec<f64> = x
+            .iter()
+            .zip(&self.mean)
+            .map(|(&a, &m)| f64::from(a) - f64::from(m))
+            .collect();
+        let mut row: Vec<f64> = (0..DIMS)
+            .map(|k| {
+                centred
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| c * f64::from(self.basis[i * DIMS + k]))
+                    .sum()
+            })
+            .collect();
+        remove_component(&mut row, &self.common);
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        for (o, v) in out.iter_mut().zip(&row) {
+            *o = if norm > 0.0 { (v / norm) as f32 } else { 0.0 };
+        }
+    }
+
     /// Little-endian: magic `BATONPRJ`, u32 version 1, input, dims, vocab size, then the f32
     /// mean, basis and common component.
     pub fn to_bytes(&self) -> Vec<u8> {

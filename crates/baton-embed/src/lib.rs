@@ -53,11 +53,15 @@
 
 #[cfg(feature = "transformer")]
 pub mod distill;
+#[cfg(feature = "transformer")]
+pub mod full;
 pub mod table;
 #[cfg(feature = "transformer")]
 mod transformer;
 mod wordpiece;
 
+#[cfg(feature = "transformer")]
+pub use full::FullModel;
 pub use table::StaticModel;
 #[cfg(feature = "transformer")]
 pub use transformer::{Transformer, ALL_MINILM_L6_V2_SHA256};

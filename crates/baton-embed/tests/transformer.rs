@@ -184,3 +184,55 @@ fn a_missing_or_corrupt_file_is_named() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_full_tier_puts_each_sentence_next_to_its_own_static_vector() {
+    let Some(dir) = model_dir() else { return };
+    let full = baton_embed::FullModel::load(&dir).unwrap();
+    let table = StaticModel::embedded();
+    let texts: Vec<String> = include_str!("fixtures/reference_vectors.jsonl")
+        .lines()
+        .map(|l| {
+            let case: serde_json::Value = serde_json::from_str(l).unwrap();
+            case["text"].as_str().unwrap().to_lowercase()
+        })
+        .filter(|t| t.split_whitespace().count() >= 4)
+        .collect();
+    assert!(texts.len() >= 10, "{} sentences", texts.len());
+    let statics: Vec<Vec<f32>> = texts.iter().map(|t| table.embed_vec(t)).collect();
+    let mut own_nearest = 0;
+    for (i, t) in texts.iter().enumerate() {
+        let mut v = vec![0.0f32; full.dims()];
+        full.embed(t, &mut v).unwrap();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{t:?}: norm {norm}");
+        let nearest = (0..texts.len())
+            .max_by(|&a, &b| cosine(&v, &statics[a]).total_cmp(&cosine(&v, &statics[b])))
+            .unwrap();
+        own_nearest += usize::from(nearest == i);
+    }
+    // The table imitates the projected transformer: most sentences' transformer vectors are
+    // nearest to their own static vectors (a wrong or stale projection scatters them).
+    assert!(
+        own_nearest * 10 >= texts.len() * 8,
+        "{own_nearest} of {} sentences nearest to their own static vector",
+        texts.len()
+    );
+}
+
+#[test]
+fn the_full_tier_refuses_a_model_other_than_the_one_the_table_was_tuned_to() {
+    let Some(dir) = model_dir() else { return };
+    let copy = scratch_folder("full-tier-other-model");
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(dir.join(f), copy.join(f)).unwrap();
+    }
+    let mut weights = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let last = weights.len() - 1;
+    weights[last] ^= 1;
+    std::fs::write(copy.join("model.safetensors"), weights).unwrap();
+    let Err(e) = baton_embed::FullModel::load(&copy) else {
+        panic!("a changed model was accepted")
+    };
+    assert!(e.to_string().contains("sha256"), "{e}");
+}

@@ -688,7 +688,13 @@ async fn lead_steps(app: &TestApp, c: &Client) -> Result<(), String> {
         .is_ok_and(|v| v == "wait late")
     })
     .await?;
-    if !text(c, &row(&later)).await.contains("callback due") {
+    // The row can be redrawn between finding it and reading its text (an empty read): wait.
+    if wait_for("the callback's due time in the lead's queue", || async {
+        text(c, &row(&later)).await.contains("callback due")
+    })
+    .await
+    .is_err()
+    {
         return Err(format!(
             "callback row without its due time: {:?}",
             text(c, &row(&later)).await

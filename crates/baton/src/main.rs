@@ -147,9 +147,24 @@ struct Common {
     /// Longest accepted line, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_line_bytes: usize,
+    /// The meaning tier: `static` (the compiled-in table, microseconds per message) or `full`
+    /// (sentences near a detector's threshold are judged again on all-MiniLM-L6-v2's own vectors,
+    /// about 15 ms each; needs a build with `--features transformer` and the model folder).
+    #[arg(long, value_enum, default_value_t = model::Tier::Static)]
+    semantic: model::Tier,
+    /// The sentence-transformers folder for `--semantic full` (scripts/fetch-model.sh).
+    #[arg(long, env = "BATON_MODEL", default_value = "models/all-MiniLM-L6-v2")]
+    model: PathBuf,
 }
 
 impl Common {
+    /// The policy (`--policy`), with the transformer attached for `--semantic full`.
+    fn policy(&self) -> Result<Policy> {
+        let mut policy = load_policy(self.policy.as_deref())?;
+        model::attach(&mut policy, self.semantic, &self.model)?;
+        Ok(policy)
+    }
+
     fn limits(&self) -> InputLimits {
         InputLimits {
             max_text_bytes: self.max_text_bytes,
@@ -328,7 +343,7 @@ fn report_bad_line(file: &Path, e: &LineError) {
 }
 
 fn analyze(file: &Path, common: &Common) -> Result<ExitCode> {
-    let policy = load_policy(common.policy.as_deref())?;
+    let policy = common.policy()?;
     let mut reader = ConversationReader::open(file, common.limits(), common.max_line_bytes)?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -364,7 +379,7 @@ struct EvalOutput {
 }
 
 fn eval(file: &Path, common: &Common, output: EvalOutput) -> Result<ExitCode> {
-    let policy = load_policy(common.policy.as_deref())?;
+    let policy = common.policy()?;
     let mut reader = ConversationReader::open(file, common.limits(), common.max_line_bytes)?;
     let mut evaluator = Evaluator::new();
     let mut by_prefix: std::collections::BTreeMap<String, Evaluator> = Default::default();

@@ -4,7 +4,73 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Subcommand;
+use baton_core::Policy;
+use clap::{Subcommand, ValueEnum};
+
+/// Which embeddings the meaning detectors judge sentences on (`--semantic`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Tier {
+    /// The compiled-in static table only.
+    Static,
+    /// The static table, and the transformer for sentences near a threshold.
+    Full,
+}
+
+/// Attaches the transformer in `dir` to the policy's meaning detectors for [`Tier::Full`].
+/// Errors name the folder and what is wrong with it, or that this build has no transformer.
+pub(crate) fn attach(policy: &mut Policy, tier: Tier, dir: &std::path::Path) -> Result<()> {
+    if tier == Tier::Static {
+        return Ok(());
+    }
+    let Some(semantic) = &policy.semantic else {
+        anyhow::bail!(
+            "--semantic full: the policy's [semantic] section is disabled, so nothing would use \
+             the transformer (set `enabled = true`, or leave --semantic at static)"
+        );
+    };
+    let encoder = full_encoder(dir)?;
+    policy.semantic = Some(std::sync::Arc::new(semantic.with_encoder(encoder)));
+    Ok(())
+}
+
+#[cfg(feature = "transformer")]
+fn full_encoder(
+    dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn baton_core::semantic::Encoder>> {
+    use anyhow::Context;
+    let model = baton_embed::FullModel::load(dir).with_context(|| {
+        format!(
+            "--semantic full: cannot load the model in {}",
+            dir.display()
+        )
+    })?;
+    Ok(std::sync::Arc::new(FullEncoder(model)))
+}
+
+#[cfg(not(feature = "transformer"))]
+fn full_encoder(
+    dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn baton_core::semantic::Encoder>> {
+    anyhow::bail!(
+        "--semantic full needs the transformer, and this baton was built without it: build with \
+         `cargo build --release --features transformer` (model folder: {}, from \
+         scripts/fetch-model.sh)",
+        dir.display()
+    )
+}
+
+/// all-MiniLM-L6-v2 as the meaning detectors' finer encoder.
+#[cfg(feature = "transformer")]
+struct FullEncoder(baton_embed::FullModel);
+
+#[cfg(feature = "transformer")]
+impl baton_core::semantic::Encoder for FullEncoder {
+    fn encode(&self, text: &str, out: &mut [f32]) -> Result<(), baton_core::semantic::EncodeError> {
+        self.0
+            .embed(text, out)
+            .map_err(|e| baton_core::semantic::EncodeError(e.to_string()))
+    }
+}
 
 #[derive(Subcommand)]
 pub(crate) enum ModelCommand {

@@ -516,3 +516,78 @@ fn agent_keys_belong_to_an_existing_agent_and_other_roles_to_none() {
     let list = baton(&["keys", "list", "--db", db], None);
     assert!(list.stdout().contains("lead"), "{}", list.describe());
 }
+
+/// One customer message as a conversation line.
+fn one_message_line(id: &str, text: &str) -> String {
+    serde_json::json!({
+        "id": id,
+        "customer": {"id": "c", "tier": "standard"},
+        "messages": [{"role": "customer", "text": text, "at": "2026-01-01T10:00:00Z"}]
+    })
+    .to_string()
+}
+
+#[cfg(not(feature = "transformer"))]
+#[test]
+fn semantic_full_without_the_transformer_says_how_to_build_it() {
+    let line = one_message_line("a", "can someone ring me about this");
+    let run = baton(&["analyze", "--semantic", "full"], Some(&line));
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("--features transformer") && run.stdout().is_empty(),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn semantic_full_with_a_missing_model_folder_names_it() {
+    let line = one_message_line("a", "can someone ring me about this");
+    let run = baton(
+        &["analyze", "--semantic", "full", "--model", "no/such/folder"],
+        Some(&line),
+    );
+    assert_eq!(run.code(), 2, "{}", run.describe());
+    assert!(
+        run.stderr().contains("no/such/folder") && run.stdout().is_empty(),
+        "{}",
+        run.describe()
+    );
+}
+
+/// Needs a build with the transformer and models/all-MiniLM-L6-v2 (scripts/ci-model.sh runs it).
+#[cfg(feature = "transformer")]
+#[test]
+fn semantic_full_judges_near_threshold_sentences_on_the_transformer() {
+    let model = repo_root().join("models/all-MiniLM-L6-v2");
+    assert!(
+        model.join("model.safetensors").is_file(),
+        "run scripts/fetch-model.sh first"
+    );
+    let lines = [
+        one_message_line(
+            "ask",
+            "could somebody from your team phone me tomorrow, it's complicated",
+        ),
+        one_message_line("plain", "how do I change the delivery address on my order?"),
+    ]
+    .join("\n");
+    let decide = |tier: &str| -> Vec<serde_json::Value> {
+        let run = baton(&["analyze", "--semantic", tier], Some(&lines));
+        assert_eq!(run.code(), 0, "{}", run.describe());
+        run.stdout()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let full = decide("full");
+    assert_eq!(full[0]["escalate"], true, "{full:?}");
+    assert_eq!(
+        full[0]["reasons"][0]["kind"], "explicit_request",
+        "{full:?}"
+    );
+    assert_eq!(full[1]["escalate"], false, "{full:?}");
+    // The evidence comes from the same banks either way; only the sentence's vector differs.
+    let static_tier = decide("static");
+    assert_eq!(static_tier[1]["escalate"], false, "{static_tier:?}");
+}

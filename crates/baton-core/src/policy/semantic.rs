@@ -30,6 +30,9 @@ pub(super) struct SemanticFile {
     example_weight: Spanned<f32>,
     pub(super) topic_weight: Spanned<f64>,
     frustration_after_reply: bool,
+    /// Optional (policies written before it keep working): see [`SemanticConfig::full_band`].
+    #[serde(default)]
+    full_band: Option<Spanned<f64>>,
     detectors: Vec<Spanned<String>>,
     means: MeansFile,
 }
@@ -108,6 +111,10 @@ impl Compiler<'_> {
             counter_weight: self.positive("semantic.counter_weight", &f.counter_weight)?,
             example_weight: self.positive("semantic.example_weight", &f.example_weight)?,
             frustration_after_reply: f.frustration_after_reply,
+            full_band: match &f.full_band {
+                Some(b) => self.nonnegative("semantic.full_band", b)? as f32,
+                None => SemanticConfig::default().full_band,
+            },
             detectors,
             means: [
                 m.explicit_request.clone(),

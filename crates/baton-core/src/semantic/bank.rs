@@ -30,6 +30,42 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../data/intents/wedding-venue.jsonl"),
     ),
     (
+        "saas-web-app.jsonl",
+        include_str!("../../../../data/intents/saas-web-app.jsonl"),
+    ),
+    (
+        "home-insurance.jsonl",
+        include_str!("../../../../data/intents/home-insurance.jsonl"),
+    ),
+    (
+        "car-insurance.jsonl",
+        include_str!("../../../../data/intents/car-insurance.jsonl"),
+    ),
+    (
+        "energy-utility.jsonl",
+        include_str!("../../../../data/intents/energy-utility.jsonl"),
+    ),
+    (
+        "clinic-booking.jsonl",
+        include_str!("../../../../data/intents/clinic-booking.jsonl"),
+    ),
+    (
+        "game-store.jsonl",
+        include_str!("../../../../data/intents/game-store.jsonl"),
+    ),
+    (
+        "retail-banking.jsonl",
+        include_str!("../../../../data/intents/retail-banking.jsonl"),
+    ),
+    (
+        "broadband-mobile.jsonl",
+        include_str!("../../../../data/intents/broadband-mobile.jsonl"),
+    ),
+    (
+        "hotel-booking.jsonl",
+        include_str!("../../../../data/intents/hotel-booking.jsonl"),
+    ),
+    (
         "bike-sharing.jsonl",
         include_str!("../../../../data/intents/bike-sharing.jsonl"),
     ),
@@ -109,6 +145,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "../counter-examples/questions-about-charges.jsonl",
         include_str!("../../../../data/counter-examples/questions-about-charges.jsonl"),
+    ),
+    (
+        "../counter-examples/talking-to-the-assistant.jsonl",
+        include_str!("../../../../data/counter-examples/talking-to-the-assistant.jsonl"),
+    ),
+    (
+        "../counter-examples/mobile-data-allowance.jsonl",
+        include_str!("../../../../data/counter-examples/mobile-data-allowance.jsonl"),
     ),
 ];
 

@@ -65,6 +65,11 @@ pub struct SemanticConfig {
     pub frustration_after_reply: bool,
     /// How the evidence says what each detector means, in [`DETECTORS`] order.
     pub means: [String; DETECTORS.len()],
+    /// With a finer encoder attached ([`Semantic::with_encoder`], `--semantic full`): a sentence
+    /// whose best detector scores at least `threshold - full_band` on the static vector is
+    /// embedded again by that encoder and judged on its vector. 0 refines only sentences that
+    /// already fire; 1 or more, every sentence.
+    pub full_band: f32,
 }
 
 impl Default for SemanticConfig {
@@ -85,6 +90,7 @@ impl Default for SemanticConfig {
             frustration_after_reply: true,
             detectors: [true; DETECTORS.len()],
             means: DETECTORS.map(|k| k.as_str().replace('_', " ")),
+            full_band: 0.3,
         }
     }
 }
@@ -118,7 +124,22 @@ pub struct Semantic {
     topic: Linear,
     /// The intent MLP, when the policy turns it on.
     mlp: Option<&'static Mlp>,
+    /// A finer encoder for the sentences near or above the threshold (`--semantic full`).
+    encoder: Option<Arc<dyn Encoder>>,
 }
+
+/// A sentence encoder finer than the static table (the transformer behind `--semantic full`),
+/// whose vectors live in the static table's space: [`Semantic::dims`] long, comparable with a
+/// static sentence vector before centring (the table was tuned to imitate exactly these).
+pub trait Encoder: Send + Sync {
+    /// Embeds normalised text into `out`.
+    fn encode(&self, text: &str, out: &mut [f32]) -> Result<(), EncodeError>;
+}
+
+/// Why the finer encoder could not embed a sentence (the static vector is used instead).
+#[derive(Debug, thiserror::Error)]
+#[error("sentence encoder: {0}")]
+pub struct EncodeError(pub String);
 
 impl std::fmt::Debug for Semantic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +147,7 @@ impl std::fmt::Debug for Semantic {
             .field("examples", &self.examples.len())
             .field("topics", &self.topics)
             .field("config", &self.config)
+            .field("encoder", &self.encoder.is_some())
             .finish()
     }
 }
@@ -202,7 +224,30 @@ impl Semantic {
             topics: topics.to_vec(),
             topic,
             mlp,
+            encoder: None,
         }
+    }
+
+    /// The same banks and heads, with `encoder` re-embedding the sentences that come near the
+    /// threshold (see [`SemanticConfig::full_band`]).
+    pub fn with_encoder(&self, encoder: Arc<dyn Encoder>) -> Semantic {
+        Semantic {
+            model: self.model,
+            config: self.config.clone(),
+            examples: self.examples.clone(),
+            vectors: self.vectors.clone(),
+            centre: self.centre.clone(),
+            intent: self.intent.clone(),
+            topics: self.topics.clone(),
+            topic: self.topic.clone(),
+            mlp: self.mlp,
+            encoder: Some(encoder),
+        }
+    }
+
+    /// Whether a finer encoder is attached.
+    pub fn refines(&self) -> bool {
+        self.encoder.is_some()
     }
 
     /// The shipped corpus built with `config`, once per process and configuration.
@@ -238,12 +283,31 @@ impl Semantic {
         self.model.dims()
     }
 
-    /// Embeds normalised text into `out` (`dims()` long).
+    /// Embeds normalised text into `out` (`dims()` long): the static vector, or the attached
+    /// encoder's when the static one comes within `full_band` of the threshold.
     pub fn embed(&self, norm: &str, out: &mut [f32]) {
         self.model.embed(norm, out);
-        if out.iter().any(|x| *x != 0.0) {
-            recentre(out, &self.centre);
+        if out.iter().all(|x| *x == 0.0) {
+            return;
         }
+        recentre(out, &self.centre);
+        if let Some(encoder) = &self.encoder {
+            if self.near_threshold(out) {
+                let mut finer = vec![0.0f32; out.len()];
+                if encoder.encode(norm, &mut finer).is_ok() && finer.iter().any(|x| *x != 0.0) {
+                    recentre(&mut finer, &self.centre);
+                    out.copy_from_slice(&finer);
+                }
+            }
+        }
+    }
+
+    /// Whether some running detector scores at least `threshold - full_band` on `v`.
+    fn near_threshold(&self, v: &[f32]) -> bool {
+        let (scores, _) = self.class_scores(v);
+        (1..CLASSES)
+            .filter(|c| self.config.detectors[c - 1])
+            .any(|c| scores[c] >= self.config.threshold - self.config.full_band)
     }
 
     fn vector(&self, i: usize) -> &[f32] {
