@@ -28,6 +28,15 @@ pub struct ServeArgs {
     /// max_clock_skew_seconds. `BATON_*` variables override it; flags override both.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The meaning tier: `static` (compiled in) or `full` (sentences near a detector's threshold
+    /// judged again on all-MiniLM-L6-v2; a build with `--features transformer` and the model
+    /// folder). When `full` cannot be had the server says why in a warning and serves on the
+    /// static tier rather than refusing to start.
+    #[arg(long, value_enum, default_value_t = crate::model::Tier::Static)]
+    semantic: crate::model::Tier,
+    /// The sentence-transformers folder for `--semantic full` (scripts/fetch-model.sh).
+    #[arg(long, env = "BATON_MODEL", default_value = "models/all-MiniLM-L6-v2")]
+    model: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -146,7 +155,10 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(policy) = args.policy {
         settings.policy = Some(policy);
     }
-    let policy = crate::load_policy(settings.policy.as_deref())?;
+    let mut policy = crate::load_policy(settings.policy.as_deref())?;
+    if let Err(e) = crate::model::attach(&mut policy, args.semantic, &args.model) {
+        tracing::warn!("{e:#}; serving with the static meaning tier");
+    }
     raise_open_files_limit();
     runtime()?.block_on(async move {
         let store = open_store(&settings.db).await?;

@@ -591,3 +591,54 @@ fn semantic_full_judges_near_threshold_sentences_on_the_transformer() {
     let static_tier = decide("static");
     assert_eq!(static_tier[1]["escalate"], false, "{static_tier:?}");
 }
+
+/// `baton serve --semantic full` without a usable model: a warning naming why, then the server
+/// answers on the static tier (the issue: fall back rather than refuse to start).
+#[test]
+fn semantic_full_serve_without_a_model_warns_and_serves_on_the_static_tier() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("baton.db");
+    let mut child = support::baton()
+        .args([
+            "serve",
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--semantic",
+            "full",
+            "--model",
+            "no/such/folder",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = support::server_url(&mut child);
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    child.kill().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = child.wait();
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer}\n--- stderr\n{stderr}"
+    );
+    assert!(
+        stderr.contains("WARN")
+            && stderr.contains("no/such/folder")
+            && stderr.contains("static meaning tier"),
+        "{stderr}"
+    );
+}
