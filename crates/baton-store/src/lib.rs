@@ -44,7 +44,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// Who holds an API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum KeyRole {
     /// A support bot: posts messages, manages customers, reads conversations.
     Integrator,
     /// A human agent: acts on the handoffs assigned or offered to its own agent, and on its own
@@ -57,22 +57,22 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
+impl KeyRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Integrator => "integrator",
-            Role::Agent => "agent",
-            Role::Lead => "lead",
-            Role::Admin => "admin",
+            KeyRole::Integrator => "integrator",
+            KeyRole::Agent => "agent",
+            KeyRole::Lead => "lead",
+            KeyRole::Admin => "admin",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Role> {
+    pub fn parse(s: &str) -> Option<KeyRole> {
         match s {
-            "integrator" => Some(Role::Integrator),
-            "agent" => Some(Role::Agent),
-            "lead" => Some(Role::Lead),
-            "admin" => Some(Role::Admin),
+            "integrator" => Some(KeyRole::Integrator),
+            "agent" => Some(KeyRole::Agent),
+            "lead" => Some(KeyRole::Lead),
+            "admin" => Some(KeyRole::Admin),
             _ => None,
         }
     }
@@ -83,7 +83,7 @@ impl Role {
 pub struct ApiKey {
     pub id: String,
     pub name: String,
-    pub role: Role,
+    pub role: KeyRole,
     #[serde(skip)]
     pub secret_hash: Vec<u8>,
     pub created_at: String,
@@ -250,7 +250,7 @@ pub struct Placement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub key_id: String,
-    pub role: Role,
+    pub role: KeyRole,
 }
 
 /// A suggestion beside a handoff in the agent desk: a reply or a KB article from the

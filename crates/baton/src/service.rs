@@ -9,7 +9,7 @@ use baton_server::auth::generate_key;
 use baton_server::{router, AppState, Settings};
 use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
-use baton_store::{Agent, AgentStatus, Role, Seniority, Store};
+use baton_store::{Agent, AgentStatus, KeyRole, Seniority, Store};
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
@@ -184,17 +184,17 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 name,
                 agent,
             } => {
-                let role = Role::parse(&role).with_context(|| {
+                let role = KeyRole::parse(&role).with_context(|| {
                     format!("unknown role `{role}`; expected integrator, agent, lead or admin")
                 })?;
                 if name.trim().is_empty() {
                     bail!("--name must not be empty");
                 }
                 match (&agent, role) {
-                    (None, Role::Agent) => bail!(
+                    (None, KeyRole::Agent) => bail!(
                         "an agent key needs --agent ID: the agent whose handoffs it acts on"
                     ),
-                    (Some(_), r) if r != Role::Agent => bail!(
+                    (Some(_), r) if r != KeyRole::Agent => bail!(
                         "--agent is only for keys with --role agent (a {} key is not tied to an agent)",
                         r.as_str()
                     ),
@@ -322,7 +322,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             };
             store.put_agent(agent, now()).await?;
         }
-        let admin = generate_key("demo admin", Role::Admin, now());
+        let admin = generate_key("demo admin", KeyRole::Admin, now());
         for (id, ..) in DEMO_TEAM {
             store
                 .set_agent_status(
@@ -330,23 +330,23 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
                     AgentStatus::Available,
                     baton_store::Actor {
                         key_id: admin.record.id.clone(),
-                        role: Role::Admin,
+                        role: KeyRole::Admin,
                     },
                     now(),
                     state.routing(),
                 )
                 .await?;
         }
-        let lead = generate_key("demo lead", Role::Lead, now());
+        let lead = generate_key("demo lead", KeyRole::Lead, now());
         store.create_key(lead.record.clone()).await?;
         let sarah = baton_server::auth::generate_agent_key(
             "Sarah Chen",
-            Role::Agent,
+            KeyRole::Agent,
             Some("agent-sarah".into()),
             now(),
         );
         store.create_key(sarah.record.clone()).await?;
-        let integrator = generate_key("demo bot", Role::Integrator, now());
+        let integrator = generate_key("demo bot", KeyRole::Integrator, now());
         store.create_key(admin.record.clone()).await?;
         store.create_key(integrator.record.clone()).await?;
 
