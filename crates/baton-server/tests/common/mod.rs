@@ -39,8 +39,9 @@ pub fn default_policy() -> Policy {
 /// A server with `policy`; `workers` starts the routing sweep and webhook delivery.
 pub async fn spawn_app_full(mut settings: Settings, policy: Policy, workers: bool) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    settings.db = dir.path().join("baton.db");
-    let store = Arc::new(SqliteStore::open(&settings.db).unwrap());
+    let path = dir.path().join("baton.db");
+    settings.db = baton_server::Database::Sqlite(path.clone());
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
     let mut keys = Vec::new();
     for role in [KeyRole::Admin, KeyRole::Integrator, KeyRole::Lead] {
         let k = generate_key(role.as_str(), role, "2026-01-01T00:00:00Z".into());
