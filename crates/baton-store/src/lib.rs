@@ -25,17 +25,39 @@ pub enum StoreError {
     Conflict(String),
     #[error("storage error: {0}")]
     Other(String),
+    /// A failure of the database, its driver or a task, with the error that caused it;
+    /// `context` (possibly empty) says what was being done.
+    #[error("storage error: {context}{source}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// A [`StoreError::Backend`]: `context` is printed right before `source` (end it with
+    /// `": "`, or leave it empty).
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> StoreError {
+        StoreError::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Other(e.to_string())
+        StoreError::backend("", e)
     }
 }
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
-        StoreError::Other(format!("stored JSON: {e}"))
+        StoreError::backend("stored JSON: ", e)
     }
 }
 
