@@ -10,7 +10,7 @@ use baton_core::Policy;
 use baton_server::auth::generate_key;
 use baton_server::{router, AppState, Settings};
 use baton_store::sqlite::SqliteStore;
-use baton_store::{Role, Store};
+use baton_store::{KeyRole, Store};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
@@ -48,7 +48,7 @@ fn fixture() -> &'static Fixture {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("fuzz.db")).unwrap());
-        let key = generate_key("admin", Role::Admin, "2026-01-01T00:00:00Z".into());
+        let key = generate_key("admin", KeyRole::Admin, "2026-01-01T00:00:00Z".into());
         rt.block_on(store.create_key(key.record.clone())).unwrap();
         let app = router(AppState::new(
             store,

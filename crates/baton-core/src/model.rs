@@ -58,13 +58,11 @@ pub struct Currency(String);
 impl Currency {
     /// The code, if and only if `code` is three upper-case ASCII letters. Whether ISO 4217
     /// assigns it is not checked: a new or private code still shows as written.
-    pub fn parse(code: &str) -> Result<Currency, String> {
+    pub fn parse(code: &str) -> Result<Currency, CurrencyError> {
         if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Currency(code.to_string()))
         } else {
-            Err(format!(
-                "`{code}` is not an ISO 4217 currency code: expected three upper-case letters, e.g. USD, EUR, JPY"
-            ))
+            Err(CurrencyError(code.to_string()))
         }
     }
 
@@ -73,9 +71,16 @@ impl Currency {
     }
 }
 
+/// A currency code that is not three upper-case letters (the code as written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not an ISO 4217 currency code: expected three upper-case letters, e.g. USD, EUR, JPY"
+)]
+pub struct CurrencyError(pub String);
+
 impl TryFrom<String> for Currency {
-    type Error = String;
-    fn try_from(code: String) -> Result<Self, String> {
+    type Error = CurrencyError;
+    fn try_from(code: String) -> Result<Self, CurrencyError> {
         Currency::parse(&code)
     }
 }

@@ -23,6 +23,27 @@ pub struct Hours {
     pub text: String,
 }
 
+/// Why opening hours do not parse; each names what was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("unknown time zone `{0}`")]
+    UnknownTimeZone(String),
+    #[error("at least one opening rule is needed")]
+    NoRules,
+    #[error("`{0}` should look like `mon-fri 09:00-18:00`")]
+    BadRule(String),
+    #[error("unknown day `{0}` (mon..sun)")]
+    UnknownDay(String),
+    #[error("`{0}` should look like 09:00-18:00")]
+    BadRange(String),
+    #[error("`{0}` is not HH:MM")]
+    NotHhMm(String),
+    #[error("`{0}` is not a time of day")]
+    NotATime(String),
+    #[error("`{0}` closes before it opens")]
+    ClosesBeforeOpening(String),
+}
+
 const DAYS: [(&str, Weekday); 7] = [
     ("mon", Weekday::Monday),
     ("tue", Weekday::Tuesday),
@@ -37,24 +58,23 @@ fn day_index(s: &str) -> Option<usize> {
     DAYS.iter().position(|(n, _)| *n == s)
 }
 
-fn parse_time(s: &str) -> Result<Time, String> {
-    let (h, m) = s
-        .split_once(':')
-        .ok_or_else(|| format!("`{s}` is not HH:MM"))?;
-    let h: i8 = h.parse().map_err(|_| format!("`{s}` is not HH:MM"))?;
-    let m: i8 = m.parse().map_err(|_| format!("`{s}` is not HH:MM"))?;
+fn parse_time(s: &str) -> Result<Time, ScheduleError> {
+    let not_hh_mm = || ScheduleError::NotHhMm(s.to_string());
+    let (h, m) = s.split_once(':').ok_or_else(not_hh_mm)?;
+    let h: i8 = h.parse().map_err(|_| not_hh_mm())?;
+    let m: i8 = m.parse().map_err(|_| not_hh_mm())?;
     if h == 24 && m == 0 {
         return Ok(Time::constant(23, 59, 59, 999_999_999));
     }
-    Time::new(h, m, 0, 0).map_err(|_| format!("`{s}` is not a time of day"))
+    Time::new(h, m, 0, 0).map_err(|_| ScheduleError::NotATime(s.to_string()))
 }
 
 /// Parses `"mon-fri 09:00-18:00"` or `"sat,sun 10:00-16:00"` or `"daily 00:00-24:00"`.
-pub fn parse_opening(rule: &str) -> Result<Opening, String> {
+pub fn parse_opening(rule: &str) -> Result<Opening, ScheduleError> {
     let mut parts = rule.split_whitespace();
     let (days_s, times_s) = match (parts.next(), parts.next(), parts.next()) {
         (Some(d), Some(t), None) => (d.to_ascii_lowercase(), t),
-        _ => return Err(format!("`{rule}` should look like `mon-fri 09:00-18:00`")),
+        _ => return Err(ScheduleError::BadRule(rule.to_string())),
     };
     let mut days = [false; 7];
     if days_s == "daily" {
@@ -64,8 +84,8 @@ pub fn parse_opening(rule: &str) -> Result<Opening, String> {
             match piece.split_once('-') {
                 Some((a, b)) => {
                     let (a, b) = (
-                        day_index(a).ok_or_else(|| format!("unknown day `{a}` (mon..sun)"))?,
-                        day_index(b).ok_or_else(|| format!("unknown day `{b}` (mon..sun)"))?,
+                        day_index(a).ok_or_else(|| ScheduleError::UnknownDay(a.to_string()))?,
+                        day_index(b).ok_or_else(|| ScheduleError::UnknownDay(b.to_string()))?,
                     );
                     let mut i = a;
                     loop {
@@ -78,31 +98,32 @@ pub fn parse_opening(rule: &str) -> Result<Opening, String> {
                 }
                 None => {
                     days[day_index(piece)
-                        .ok_or_else(|| format!("unknown day `{piece}` (mon..sun)"))?] = true
+                        .ok_or_else(|| ScheduleError::UnknownDay(piece.to_string()))?] = true
                 }
             }
         }
     }
     let (o, c) = times_s
         .split_once('-')
-        .ok_or_else(|| format!("`{times_s}` should look like 09:00-18:00"))?;
+        .ok_or_else(|| ScheduleError::BadRange(times_s.to_string()))?;
     let (open, close) = (parse_time(o)?, parse_time(c)?);
     if close <= open {
-        return Err(format!("`{times_s}` closes before it opens"));
+        return Err(ScheduleError::ClosesBeforeOpening(times_s.to_string()));
     }
     Ok(Opening { days, open, close })
 }
 
 impl Hours {
     /// Builds hours from rules and an IANA time zone name.
-    pub fn new(timezone: &str, rules: &[String]) -> Result<Hours, String> {
-        let tz = TimeZone::get(timezone).map_err(|_| format!("unknown time zone `{timezone}`"))?;
+    pub fn new(timezone: &str, rules: &[String]) -> Result<Hours, ScheduleError> {
+        let tz = TimeZone::get(timezone)
+            .map_err(|_| ScheduleError::UnknownTimeZone(timezone.to_string()))?;
         let openings = rules
             .iter()
             .map(|r| parse_opening(r))
             .collect::<Result<Vec<_>, _>>()?;
         if openings.is_empty() {
-            return Err("at least one opening rule is needed".into());
+            return Err(ScheduleError::NoRules);
         }
         Ok(Hours {
             timezone: tz,

@@ -120,29 +120,40 @@ struct Waiting {
     erlang: Option<f64>,
 }
 
+/// A scenario that cannot be simulated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("a scenario needs shifts, a capacity of at least 1 and a positive handle time")]
+    Team,
+    #[error("every shift needs positive hours and non-negative arrivals")]
+    Shift,
+    #[error("{0}")]
+    HandleTime(#[from] rand_distr::NormalError),
+    #[error("{0}")]
+    Arrivals(#[from] rand_distr::ExpError),
+}
+
 /// Runs the day. Deterministic for a given scenario (seed included).
-pub fn run(s: &Scenario) -> Result<SimulationReport, String> {
+pub fn run(s: &Scenario) -> Result<SimulationReport, ScenarioError> {
     if s.shifts.is_empty()
         || s.capacity == 0
         || s.handle_mean_seconds <= 0.0
         || s.handle_sd_seconds < 0.0
     {
-        return Err(
-            "a scenario needs shifts, a capacity of at least 1 and a positive handle time".into(),
-        );
+        return Err(ScenarioError::Team);
     }
     if s.shifts
         .iter()
         .any(|sh| sh.hours <= 0.0 || sh.arrivals_per_hour < 0.0)
     {
-        return Err("every shift needs positive hours and non-negative arrivals".into());
+        return Err(ScenarioError::Shift);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
     // Log-normal with the requested mean and standard deviation.
     let m = s.handle_mean_seconds;
     let v = s.handle_sd_seconds.powi(2);
     let sigma2 = (1.0 + v / (m * m)).ln();
-    let handle = LogNormal::new(m.ln() - sigma2 / 2.0, sigma2.sqrt()).map_err(|e| e.to_string())?;
+    let handle = LogNormal::new(m.ln() - sigma2 / 2.0, sigma2.sqrt())?;
 
     // Shift boundaries and arrivals (a Poisson process per shift).
     let mut bounds = Vec::new();
@@ -151,7 +162,7 @@ pub fn run(s: &Scenario) -> Result<SimulationReport, String> {
     for sh in &s.shifts {
         let end = start + sh.hours * 3600.0;
         if sh.arrivals_per_hour > 0.0 {
-            let gap = Exp::new(sh.arrivals_per_hour / 3600.0).map_err(|e| e.to_string())?;
+            let gap = Exp::new(sh.arrivals_per_hour / 3600.0)?;
             let mut t = start + gap.sample(&mut rng);
             while t < end {
                 arrivals.push(t);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use baton_store::{Actor, ApiKey, Handoff, Role, Store};
+use baton_store::{Actor, ApiKey, Handoff, KeyRole, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -21,24 +21,29 @@ use crate::AppState;
 const PREFIX: &str = "baton_";
 
 /// The support bot: posts messages, manages customers, CSAT and its AI's suggestions.
-pub(crate) const BOT: &[Role] = &[Role::Integrator, Role::Admin];
+pub(crate) const BOT: &[KeyRole] = &[KeyRole::Integrator, KeyRole::Admin];
 /// Everyone with a key.
-pub(crate) const ANY: &[Role] = &[Role::Integrator, Role::Agent, Role::Lead, Role::Admin];
+pub(crate) const ANY: &[KeyRole] = &[
+    KeyRole::Integrator,
+    KeyRole::Agent,
+    KeyRole::Lead,
+    KeyRole::Admin,
+];
 /// The people at the desk. An agent acts on its own handoffs only ([`Caller::may_act_on`]).
-pub(crate) const DESK: &[Role] = &[Role::Agent, Role::Lead, Role::Admin];
+pub(crate) const DESK: &[KeyRole] = &[KeyRole::Agent, KeyRole::Lead, KeyRole::Admin];
 /// Those who see every handoff, the dashboard and the reports.
-pub(crate) const SUPERVISORS: &[Role] = &[Role::Lead, Role::Admin];
+pub(crate) const SUPERVISORS: &[KeyRole] = &[KeyRole::Lead, KeyRole::Admin];
 /// Keys, agents, metrics.
-pub(crate) const ADMINS: &[Role] = &[Role::Admin];
+pub(crate) const ADMINS: &[KeyRole] = &[KeyRole::Admin];
 /// Reads conversations and customers: the bot and the supervisors (an agent reads the
 /// conversation of its own handoffs only).
-pub(crate) const READERS: &[Role] = &[Role::Integrator, Role::Lead, Role::Admin];
+pub(crate) const READERS: &[KeyRole] = &[KeyRole::Integrator, KeyRole::Lead, KeyRole::Admin];
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key_id: String,
-    pub role: Role,
+    pub role: KeyRole,
     pub name: String,
     /// The agent an agent key belongs to.
     pub agent_id: Option<String>,
@@ -46,7 +51,7 @@ pub struct Caller {
 
 impl Caller {
     /// `Ok` if the caller's role is one of `roles`, 403 otherwise.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+    pub fn require(&self, roles: &[KeyRole]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {
             Ok(())
         } else {
@@ -92,7 +97,7 @@ impl Caller {
         if self.supervises() {
             return Ok(());
         }
-        if self.role != Role::Agent {
+        if self.role != KeyRole::Agent {
             return Err(ApiError::forbidden(format!(
                 "a key with role `{}` may not act on handoffs",
                 self.role.as_str()
@@ -141,12 +146,17 @@ fn hash(secret: &str) -> Vec<u8> {
 }
 
 /// Makes a key with a random id and a 256-bit random secret.
-pub fn generate_key(name: &str, role: Role, now: String) -> NewKey {
+pub fn generate_key(name: &str, role: KeyRole, now: String) -> NewKey {
     generate_agent_key(name, role, None, now)
 }
 
 /// Makes a key; an agent key may name the agent it belongs to.
-pub fn generate_agent_key(name: &str, role: Role, agent_id: Option<String>, now: String) -> NewKey {
+pub fn generate_agent_key(
+    name: &str,
+    role: KeyRole,
+    agent_id: Option<String>,
+    now: String,
+) -> NewKey {
     let mut rng = rand::rng();
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
@@ -323,7 +333,7 @@ mod tests {
 
     #[test]
     fn generated_keys_parse_and_hash() {
-        let k = generate_key("bot", Role::Integrator, "now".into());
+        let k = generate_key("bot", KeyRole::Integrator, "now".into());
         let (id, secret) = parse_key(&k.key).unwrap();
         assert_eq!(id, k.record.id);
         assert_eq!(hash(secret), k.record.secret_hash);

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// Address to listen on.
     pub listen: String,
-    /// SQLite database file.
-    pub db: PathBuf,
+    /// The database: an SQLite file or a PostgreSQL URL.
+    pub db: Database,
     /// Escalation policy file; the shipped default when absent.
     pub policy: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
@@ -48,11 +48,96 @@ pub struct Settings {
     pub key_cache_ms: u64,
 }
 
+/// The database the server uses: an SQLite file (created if missing) or a PostgreSQL URL that
+/// several instances can share. Parsed once where settings are read (`--db`, `BATON_DB`, the
+/// config file's `db`); written back as the same text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Database {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) URL.
+    Postgres(String),
+}
+
+/// A `db` value that is neither an SQLite file nor a PostgreSQL URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("the database is empty: give an SQLite file or a postgres:// URL")]
+    Empty,
+    #[error(
+        "database `{0}` is neither an SQLite file nor a PostgreSQL URL (postgres://user:password@host:port/database)"
+    )]
+    UnknownScheme(String),
+}
+
+impl Database {
+    /// The value without a URL's password, for messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(url) => redact(url),
+        }
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl std::str::FromStr for Database {
+    type Err = DatabaseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err(DatabaseError::Empty);
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Database::Postgres(s.to_string()));
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            {
+                return Err(DatabaseError::UnknownScheme(redact(s)));
+            }
+        }
+        Ok(Database::Sqlite(PathBuf::from(s)))
+    }
+}
+
+impl TryFrom<String> for Database {
+    type Error = DatabaseError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Database> for String {
+    fn from(db: Database) -> String {
+        match db {
+            Database::Sqlite(path) => path.to_string_lossy().into_owned(),
+            Database::Postgres(url) => url,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
-            db: PathBuf::from("baton.db"),
+            db: Database::Sqlite(PathBuf::from("baton.db")),
             policy: None,
             max_body_bytes: 256 * 1024,
             max_text_bytes: 64 * 1024,
@@ -70,13 +155,23 @@ impl Default for Settings {
     }
 }
 
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("config file {} does not exist", .0.display())]
+    MissingFile(PathBuf),
+    /// A value that does not parse or a key that does not exist (both named).
+    #[error("{0}")]
+    Invalid(Box<figment::Error>),
+}
+
 impl Settings {
     /// Defaults, then `file` (if given), then `BATON_*` variables. Errors name the key.
-    pub fn load(file: Option<&Path>) -> Result<Settings, String> {
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(f) = file {
             if !f.exists() {
-                return Err(format!("config file {} does not exist", f.display()));
+                return Err(SettingsError::MissingFile(f.to_path_buf()));
             }
             fig = fig.merge(Toml::file(f));
         }
@@ -98,7 +193,8 @@ impl Settings {
             "report_concurrency",
             "key_cache_ms",
         ]));
-        fig.extract().map_err(|e| e.to_string())
+        fig.extract()
+            .map_err(|e| SettingsError::Invalid(Box::new(e)))
     }
 }
 
@@ -125,10 +221,44 @@ mod tests {
     }
 
     #[test]
+    fn the_database_is_parsed_once_and_a_bad_one_is_named() {
+        assert_eq!(
+            "data/baton.db".parse::<Database>(),
+            Ok(Database::Sqlite(PathBuf::from("data/baton.db")))
+        );
+        for url in ["postgres://u:p@h:5432/d", "postgresql://h/d"] {
+            assert_eq!(url.parse::<Database>(), Ok(Database::Postgres(url.into())));
+        }
+        assert_eq!("".parse::<Database>(), Err(DatabaseError::Empty));
+        let e = "mysql://u:secret@h/d".parse::<Database>().unwrap_err();
+        assert!(e.to_string().contains("`mysql://u:***@h/d`"), "{e}");
+        assert_eq!(
+            Database::Postgres("postgres://u:secret@h/d".into()).redacted(),
+            "postgres://u:***@h/d"
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BATON_DB", "postgres://h/d");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.db, Database::Postgres("postgres://h/d".into()));
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("baton.toml", "db = \"redis://h/0\"\n")?;
+            let e = Settings::load(Some(Path::new("baton.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("`redis://h/0`"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_wrong_key_is_named() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("baton.toml", "max_body_byte = 1\n")?;
-            let e = Settings::load(Some(Path::new("baton.toml"))).unwrap_err();
+            let e = Settings::load(Some(Path::new("baton.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("max_body_byte"), "{e}");
             Ok(())
         });

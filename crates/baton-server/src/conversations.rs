@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use baton_core::model::{validate_customer, validate_message, InputLimits, Message};
-use baton_store::Role;
+use baton_store::KeyRole;
 
 use crate::auth::{Caller, ANY, BOT};
 use crate::error::{ApiError, ApiResult};
@@ -109,7 +109,7 @@ pub async fn get_conversation(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationOut>> {
     caller.require(ANY)?;
-    if caller.role == Role::Agent {
+    if caller.role == KeyRole::Agent {
         // An agent reads the conversations of its own handoffs.
         let h = state
             .store

@@ -99,6 +99,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %m, "store error");
                 ApiError::unavailable("storage is unavailable; retry later")
             }
+            StoreError::Backend { context, source } => {
+                tracing::error!(error = %format_args!("{context}{source}"), "store error");
+                ApiError::unavailable("storage is unavailable; retry later")
+            }
         }
     }
 }

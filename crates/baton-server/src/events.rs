@@ -32,7 +32,7 @@ pub async fn events(
     caller.require(ANY)?;
     // An agent's stream carries the queue and its own work only.
     let mine = match caller.role {
-        baton_store::Role::Agent => Some(caller.own_agent()?.to_string()),
+        baton_store::KeyRole::Agent => Some(caller.own_agent()?.to_string()),
         _ => None,
     };
     let newest = latest_seq(&state).await?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use baton_store::{Handoff, HandoffStatus, Placement, Role, StoredConversation, Transition};
+use baton_store::{Handoff, HandoffStatus, KeyRole, Placement, StoredConversation, Transition};
 
 use crate::auth::{Caller, ANY, BOT, DESK};
 use crate::error::{ApiError, ApiResult};
@@ -184,7 +184,7 @@ pub async fn get_handoff(
 ) -> ApiResult<Json<HandoffOut>> {
     caller.require(ANY)?;
     let p = placement_of(&state, &id).await?;
-    if caller.role == Role::Agent {
+    if caller.role == KeyRole::Agent {
         caller.may_act_on(&p.handoff)?;
     }
     let context = context_for(&state, &p).await?;
@@ -231,12 +231,12 @@ pub async fn accept(
 ) -> ApiResult<Json<HandoffOut>> {
     caller.require(DESK)?;
     // An agent key accepts as its own agent, never as another.
-    if let (Role::Agent, Some(other)) = (caller.role, &body.agent_id) {
+    if let (KeyRole::Agent, Some(other)) = (caller.role, &body.agent_id) {
         caller.may_act_as(other)?;
     }
     let h = own_handoff(&state, &caller, &id).await?;
     let agent_id = match (caller.role, body.agent_id) {
-        (Role::Agent, _) => caller.own_agent()?.to_string(),
+        (KeyRole::Agent, _) => caller.own_agent()?.to_string(),
         (_, Some(a)) => a,
         (_, None) => h.agent_id.clone().ok_or_else(|| {
             ApiError::conflict(format!(
@@ -366,7 +366,7 @@ pub async fn callback(
     JsonBody(body): JsonBody<CallbackIn>,
 ) -> ApiResult<Json<HandoffOut>> {
     caller.require(ANY)?;
-    if caller.role == Role::Integrator {
+    if caller.role == KeyRole::Integrator {
         // The customer, through the bot, may choose a callback instead of waiting; once a
         // person has the handoff, only the desk moves it.
         let h = placement_of(&state, &id).await?.handoff;

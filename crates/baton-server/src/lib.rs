@@ -31,7 +31,7 @@ pub mod wire;
 use axum::routing::{get, post, put};
 use axum::Router;
 
-pub use config::Settings;
+pub use config::{Database, DatabaseError, Settings, SettingsError};
 pub use server::{serve, serve_with, shutdown_signal, ConnectionLimits};
 pub use state::AppState;
 

@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use baton_store::{Role, Suggestion};
+use baton_store::{KeyRole, Suggestion};
 
 use crate::auth::{Caller, ANY, BOT, DESK};
 use crate::error::{ApiError, ApiResult};
@@ -89,7 +89,7 @@ pub async fn suggestions(
 ) -> ApiResult<Json<SuggestionsOut>> {
     caller.require(ANY)?;
     let p = placement_of(&state, &id).await?;
-    if caller.role == Role::Agent {
+    if caller.role == KeyRole::Agent {
         caller.may_act_on(&p.handoff)?;
     }
     let ctx = context_for(&state, &p).await?;

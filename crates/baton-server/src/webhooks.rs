@@ -24,13 +24,20 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// Longest wait between two attempts.
 const MAX_BACKOFF_SECONDS: u64 = 3600;
 
+/// Why a webhook payload could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("webhook secret is not base64: {0}")]
+    NotBase64(#[from] base64::DecodeError),
+    #[error("{0}")]
+    Key(#[from] hmac::digest::InvalidLength),
+}
+
 /// The Standard Webhooks signature of `body` for message `id` sent at `timestamp`.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Result<String, String> {
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Result<String, SignError> {
     let key = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let key = B64
-        .decode(key)
-        .map_err(|e| format!("webhook secret is not base64: {e}"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
+    let key = B64.decode(key)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key)?;
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
     Ok(format!("v1,{}", B64.encode(mac.finalize().into_bytes())))
 }
@@ -161,7 +168,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: Delivery) {
     })
     .to_string();
     let result = match sign(&d.endpoint.secret, &id, timestamp, &body) {
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
         Ok(signature) => client
             .post(&d.endpoint.url)
             .header("content-type", "application/json")

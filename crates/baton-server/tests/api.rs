@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use baton_server::auth::generate_key;
 use baton_server::Settings;
-use baton_store::{Role, Store};
+use baton_store::{KeyRole, Store};
 use common::*;
 use serde_json::{json, Value};
 
@@ -105,7 +105,7 @@ async fn keys_and_roles_are_enforced() {
     assert_eq!(s, 200);
 
     // A revoked key stops working (a fresh key is not cached yet).
-    let k = generate_key("temp", Role::Integrator, "2026-01-01T00:00:00Z".into());
+    let k = generate_key("temp", KeyRole::Integrator, "2026-01-01T00:00:00Z".into());
     app.store.create_key(k.record.clone()).await.unwrap();
     app.store
         .revoke_key(&k.record.id, "2026-01-02T00:00:00Z".into())
@@ -660,7 +660,7 @@ async fn revoked_keys_stop_at_once_here_and_within_the_cache_time_elsewhere() {
     };
     let mut keys = Vec::new();
     for name in ["here", "elsewhere"] {
-        let k = generate_key(name, Role::Admin, "2026-01-01T00:00:00Z".into());
+        let k = generate_key(name, KeyRole::Admin, "2026-01-01T00:00:00Z".into());
         store.create_key(k.record.clone()).await.unwrap();
         assert_eq!(call(k.key.clone()).await, 200); // now cached
         keys.push(k);
@@ -699,7 +699,7 @@ async fn messages_are_timed_and_checked_by_the_server_clock() {
     )
     .with_clock(move || now);
     let app = baton_server::router(state);
-    let key = generate_key("bot", Role::Integrator, now.to_string());
+    let key = generate_key("bot", KeyRole::Integrator, now.to_string());
     store.create_key(key.record.clone()).await.unwrap();
     let post = |body: Value| {
         let app = app.clone();

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use baton_server::auth::generate_agent_key;
-use baton_store::{Role, Store};
+use baton_store::{KeyRole, Store};
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -210,7 +210,7 @@ async fn run<F: std::future::Future<Output = Result<(), String>>>(name: &str, c:
 async fn agent_key(app: &TestApp, name: &str, agent: &str) -> String {
     let key = generate_agent_key(
         name,
-        Role::Agent,
+        KeyRole::Agent,
         Some(agent.into()),
         "2026-01-01T00:00:00Z".into(),
     );

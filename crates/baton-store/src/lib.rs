@@ -25,17 +25,39 @@ pub enum StoreError {
     Conflict(String),
     #[error("storage error: {0}")]
     Other(String),
+    /// A failure of the database, its driver or a task, with the error that caused it;
+    /// `context` (possibly empty) says what was being done.
+    #[error("storage error: {context}{source}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// A [`StoreError::Backend`]: `context` is printed right before `source` (end it with
+    /// `": "`, or leave it empty).
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> StoreError {
+        StoreError::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Other(e.to_string())
+        StoreError::backend("", e)
     }
 }
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
-        StoreError::Other(format!("stored JSON: {e}"))
+        StoreError::backend("stored JSON: ", e)
     }
 }
 
@@ -44,7 +66,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// Who holds an API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum KeyRole {
     /// A support bot: posts messages, manages customers, reads conversations.
     Integrator,
     /// A human agent: acts on the handoffs assigned or offered to its own agent, and on its own
@@ -57,22 +79,22 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
+impl KeyRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Integrator => "integrator",
-            Role::Agent => "agent",
-            Role::Lead => "lead",
-            Role::Admin => "admin",
+            KeyRole::Integrator => "integrator",
+            KeyRole::Agent => "agent",
+            KeyRole::Lead => "lead",
+            KeyRole::Admin => "admin",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Role> {
+    pub fn parse(s: &str) -> Option<KeyRole> {
         match s {
-            "integrator" => Some(Role::Integrator),
-            "agent" => Some(Role::Agent),
-            "lead" => Some(Role::Lead),
-            "admin" => Some(Role::Admin),
+            "integrator" => Some(KeyRole::Integrator),
+            "agent" => Some(KeyRole::Agent),
+            "lead" => Some(KeyRole::Lead),
+            "admin" => Some(KeyRole::Admin),
             _ => None,
         }
     }
@@ -83,7 +105,7 @@ impl Role {
 pub struct ApiKey {
     pub id: String,
     pub name: String,
-    pub role: Role,
+    pub role: KeyRole,
     #[serde(skip)]
     pub secret_hash: Vec<u8>,
     pub created_at: String,
@@ -250,7 +272,7 @@ pub struct Placement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub key_id: String,
-    pub role: Role,
+    pub role: KeyRole,
 }
 
 /// A suggestion beside a handoff in the agent desk: a reply or a KB article from the

@@ -72,7 +72,7 @@ fn pg(e: postgres::Error) -> StoreError {
                 .map_or_else(|| e.to_string(), |d| d.message().to_string())
         ));
     }
-    StoreError::Other(format!("postgres: {e}"))
+    StoreError::backend("postgres: ", e)
 }
 
 /// Brings the schema up to date; returns how many migrations were applied. Safe to run from
@@ -107,7 +107,7 @@ pub fn migrate(client: &mut Client) -> Result<usize> {
             continue;
         }
         tx.batch_execute(sql)
-            .map_err(|e| StoreError::Other(format!("postgres migration {name}: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("postgres migration {name}: "), e))?;
         tx.execute(
             "INSERT INTO baton_migrations (version, name) VALUES ($1, $2)",
             &[&version, name],
@@ -229,9 +229,10 @@ fn value_of(row: &postgres::Row, i: usize) -> Result<Value> {
         _ => row
             .try_get::<_, Option<String>>(i)
             .map_err(|e| {
-                StoreError::Other(format!(
-                    "column {i} has type {ty}, which the store does not read: {e}"
-                ))
+                StoreError::backend(
+                    format!("column {i} has type {ty}, which the store does not read: "),
+                    e,
+                )
             })?
             .map(Value::Text),
     }
@@ -291,7 +292,7 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let config: Config = url
             .parse()
-            .map_err(|e| StoreError::Other(format!("`{url}` is not a PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("`{url}` is not a PostgreSQL URL: "), e))?;
         let backend = PgBackend {
             config,
             idle: Mutex::new(Vec::new()),
@@ -345,7 +346,7 @@ impl PgBackend {
             (alive.then_some(conn), r)
         })
         .await
-        .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?;
+        .map_err(|e| StoreError::backend("database task failed: ", e))?;
         if let Some(conn) = conn {
             // At most POOL connections exist (one per permit), so the pool always has room.
             self.idle

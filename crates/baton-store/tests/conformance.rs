@@ -9,8 +9,8 @@ use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
     Actor, Agent, AgentStatus, ApiKey, Append, HandoffScore, HandoffStatus, Idempotency,
-    IdempotentReply, MetricsQuery, NewHandoff, Role, RoutingParams, Seniority, Store, StoreError,
-    Transition, WebhookEndpoint,
+    IdempotentReply, KeyRole, MetricsQuery, NewHandoff, RoutingParams, Seniority, Store,
+    StoreError, Transition, WebhookEndpoint,
 };
 
 const ROUTING: RoutingParams = RoutingParams {
@@ -25,7 +25,7 @@ const NOW: &str = "2026-11-27T10:00:00Z";
 fn by() -> Actor {
     Actor {
         key_id: "k-lead".into(),
-        role: Role::Lead,
+        role: KeyRole::Lead,
     }
 }
 
@@ -319,7 +319,7 @@ async fn suite(store: &dyn Store) {
     let key = ApiKey {
         id: "k1".into(),
         name: "bot".into(),
-        role: Role::Integrator,
+        role: KeyRole::Integrator,
         secret_hash: vec![1, 2, 3],
         created_at: NOW.into(),
         revoked_at: None,

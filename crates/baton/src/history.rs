@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use baton_core::model::Conversation;
 use baton_core::replay::{Replay, ReplayReport};
 
+use baton_server::Database;
 use baton_store::HandoffStatus;
 use clap::Args;
 
@@ -28,7 +29,7 @@ pub struct ReplayArgs {
     /// Replay the conversations stored in this database; the agents' judgement of each handoff
     /// (`necessary`) serves as the label.
     #[arg(long, conflicts_with = "file")]
-    db: Option<PathBuf>,
+    db: Option<Database>,
     /// Or replay a conversation file; its `expected.escalate` serves as the label.
     #[arg(long)]
     file: Option<PathBuf>,
@@ -42,7 +43,7 @@ pub struct ReplayArgs {
 #[derive(Args)]
 pub struct ExportArgs {
     #[arg(long)]
-    db: PathBuf,
+    db: Database,
     /// Output file (JSON Lines); stdout when absent.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -56,14 +57,37 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// An existing database: an SQLite file that must exist, or a PostgreSQL URL.
-pub async fn open_existing(db: &std::path::Path) -> Result<std::sync::Arc<dyn baton_store::Store>> {
-    let text = db.to_string_lossy();
-    let url = text.starts_with("postgres://") || text.starts_with("postgresql://");
-    if !url && !db.exists() {
-        bail!("database {} does not exist", db.display());
+/// A `--db` value: a parsed [`Database`], or a path still to parse (`baton report`'s flag).
+pub trait DatabaseArg {
+    fn database(&self) -> Result<Database>;
+}
+
+impl DatabaseArg for Database {
+    fn database(&self) -> Result<Database> {
+        Ok(self.clone())
     }
-    crate::service::open_store(db).await
+}
+
+impl DatabaseArg for PathBuf {
+    fn database(&self) -> Result<Database> {
+        let text = self
+            .to_str()
+            .with_context(|| format!("database {} is not UTF-8", self.display()))?;
+        Ok(text.parse()?)
+    }
+}
+
+/// An existing database: an SQLite file that must exist, or a PostgreSQL URL.
+pub async fn open_existing(
+    db: &impl DatabaseArg,
+) -> Result<std::sync::Arc<dyn baton_store::Store>> {
+    let db = db.database()?;
+    if let Database::Sqlite(path) = &db {
+        if !path.exists() {
+            bail!("database {} does not exist", path.display());
+        }
+    }
+    crate::service::open_store(&db).await
 }
 
 pub fn replay(args: ReplayArgs) -> Result<ExitCode> {

@@ -286,7 +286,7 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         default_handle_seconds: policy.routing.default_handle_seconds,
         handle_time_sample: policy.routing.handle_time_sample,
     };
-    let r = run(&scenario).map_err(|e| anyhow::anyhow!(e))?;
+    let r = run(&scenario)?;
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &r)?;

@@ -1,15 +1,15 @@
 //! `baton serve`, `baton keys` and `baton demo`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use baton_server::auth::generate_key;
-use baton_server::{router, AppState, Settings};
+use baton_server::{router, AppState, Database, Settings};
 use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
-use baton_store::{Agent, AgentStatus, Role, Seniority, Store};
+use baton_store::{Agent, AgentStatus, KeyRole, Seniority, Store};
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
@@ -17,7 +17,7 @@ pub struct ServeArgs {
     /// SQLite database file (created if missing), or a PostgreSQL URL
     /// (`postgres://user:password@host:port/database`) that several instances can share.
     #[arg(long)]
-    db: Option<PathBuf>,
+    db: Option<Database>,
     /// Address to listen on, e.g. 127.0.0.1:8080.
     #[arg(long)]
     listen: Option<String>,
@@ -44,7 +44,7 @@ pub enum KeysCommand {
     /// Create a key and print it once (only its hash is stored).
     Create {
         #[arg(long)]
-        db: PathBuf,
+        db: Database,
         /// integrator (the bot), agent (its own handoffs; needs --agent), lead (every handoff,
         /// dashboard, reports) or admin (everything, keys, agents, webhooks)
         #[arg(long)]
@@ -60,12 +60,12 @@ pub enum KeysCommand {
     /// List keys (ids, names, roles; never secrets).
     List {
         #[arg(long)]
-        db: PathBuf,
+        db: Database,
     },
     /// Revoke a key by id; it stops working within a few seconds.
     Revoke {
         #[arg(long)]
-        db: PathBuf,
+        db: Database,
         id: String,
     },
 }
@@ -74,7 +74,7 @@ pub enum KeysCommand {
 pub struct DemoArgs {
     /// SQLite database file for the demo.
     #[arg(long, default_value = "baton-demo.db")]
-    db: PathBuf,
+    db: Database,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
@@ -97,31 +97,20 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Opens the store `db` names: a `postgres://` (or `postgresql://`) URL, or an SQLite file
-/// (created if missing).
-pub async fn open_store(db: &Path) -> Result<Arc<dyn Store>> {
-    let text = db.to_string_lossy();
-    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-        let store = PostgresStore::connect(&text)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(&text)))?;
-        return Ok(Arc::new(store));
-    }
-    Ok(Arc::new(SqliteStore::open(db).map_err(|e| {
-        anyhow::anyhow!("cannot open database {}: {e}", db.display())
-    })?))
-}
-
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
+/// Opens the store `db` names: a PostgreSQL database, or an SQLite file (created if missing).
+pub async fn open_store(db: &Database) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match db {
+        Database::Postgres(url) => Arc::new(
+            PostgresStore::connect(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", db.redacted()))?,
+        ),
+        Database::Sqlite(path) => Arc::new(
+            SqliteStore::open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?,
+        ),
+    };
+    Ok(store)
 }
 
 /// Each connection is a file descriptor: take all the system allows (the connection cap follows).
@@ -169,7 +158,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         // The first line on stdout says where to connect (tests read it).
         println!(
             "baton listening on http://{addr} (database {})",
-            redact(&settings.db.to_string_lossy())
+            settings.db.redacted()
         );
         let state = AppState::new(store, policy, settings);
         state.spawn_workers();
@@ -196,17 +185,17 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 name,
                 agent,
             } => {
-                let role = Role::parse(&role).with_context(|| {
+                let role = KeyRole::parse(&role).with_context(|| {
                     format!("unknown role `{role}`; expected integrator, agent, lead or admin")
                 })?;
                 if name.trim().is_empty() {
                     bail!("--name must not be empty");
                 }
                 match (&agent, role) {
-                    (None, Role::Agent) => bail!(
+                    (None, KeyRole::Agent) => bail!(
                         "an agent key needs --agent ID: the agent whose handoffs it acts on"
                     ),
-                    (Some(_), r) if r != Role::Agent => bail!(
+                    (Some(_), r) if r != KeyRole::Agent => bail!(
                         "--agent is only for keys with --role agent (a {} key is not tied to an agent)",
                         r.as_str()
                     ),
@@ -219,7 +208,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                             store.agents().await?.into_iter().map(|a| a.id).collect();
                         bail!(
                             "no agent `{a}` in {}; create it first with PUT /v1/agents/{a} (agents: {})",
-                            db.display(),
+                            db.redacted(),
                             if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
                         );
                     }
@@ -334,7 +323,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             };
             store.put_agent(agent, now()).await?;
         }
-        let admin = generate_key("demo admin", Role::Admin, now());
+        let admin = generate_key("demo admin", KeyRole::Admin, now());
         for (id, ..) in DEMO_TEAM {
             store
                 .set_agent_status(
@@ -342,23 +331,23 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
                     AgentStatus::Available,
                     baton_store::Actor {
                         key_id: admin.record.id.clone(),
-                        role: Role::Admin,
+                        role: KeyRole::Admin,
                     },
                     now(),
                     state.routing(),
                 )
                 .await?;
         }
-        let lead = generate_key("demo lead", Role::Lead, now());
+        let lead = generate_key("demo lead", KeyRole::Lead, now());
         store.create_key(lead.record.clone()).await?;
         let sarah = baton_server::auth::generate_agent_key(
             "Sarah Chen",
-            Role::Agent,
+            KeyRole::Agent,
             Some("agent-sarah".into()),
             now(),
         );
         store.create_key(sarah.record.clone()).await?;
-        let integrator = generate_key("demo bot", Role::Integrator, now());
+        let integrator = generate_key("demo bot", KeyRole::Integrator, now());
         store.create_key(admin.record.clone()).await?;
         store.create_key(integrator.record.clone()).await?;
 
@@ -400,7 +389,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         let base = format!("http://{addr}");
         let replayed = replay_examples(&base, &integrator.key).await?;
         println!("\nBaton demo is running at {base}");
-        println!("  database       {}", args.db.display());
+        println!("  database       {}", args.db.redacted());
         println!("  health         {base}/healthz");
         println!("  API reference  {base}/openapi.json");
         println!("  metrics        {base}/metrics   (admin key)");

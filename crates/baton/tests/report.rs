@@ -129,7 +129,7 @@ async fn work(
                 t,
                 baton_store::Actor {
                     key_id: "k-test".into(),
-                    role: baton_store::Role::Lead,
+                    role: baton_store::KeyRole::Lead,
                 },
                 at,
                 ROUTING,
@@ -168,7 +168,7 @@ fn seed(db: &Path) {
                     AgentStatus::Available,
                     baton_store::Actor {
                         key_id: "k-test".into(),
-                        role: baton_store::Role::Admin,
+                        role: baton_store::KeyRole::Admin,
                     },
                     "2026-11-01T00:00:00Z".into(),
                     ROUTING,

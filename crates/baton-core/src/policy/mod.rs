@@ -1133,12 +1133,12 @@ impl Policy {
             }
             let rules: Vec<String> = t.hours.iter().map(|h| h.get_ref().clone()).collect();
             let hours = crate::schedule::Hours::new(t.timezone.get_ref(), &rules).map_err(|e| {
-                let span = if e.contains("time zone") {
+                let span = if matches!(e, crate::schedule::ScheduleError::UnknownTimeZone(_)) {
                     t.timezone.span()
                 } else {
                     t.hours.first().map_or(t.timezone.span(), |h| h.span())
                 };
-                c.err(Some(span), &format!("{key}.hours"), e)
+                c.err(Some(span), &format!("{key}.hours"), e.to_string())
             })?;
             teams.push(Team {
                 name: t.name.clone(),

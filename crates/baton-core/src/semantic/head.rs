@@ -91,6 +91,27 @@ impl Linear {
     }
 }
 
+/// Why bytes are not an intent MLP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MlpError {
+    #[error("not an intent MLP (magic `BATONMLP`)")]
+    Magic,
+    #[error("field `version`: {0}, expected 1")]
+    Version(u32),
+    #[error(
+        "{len} bytes for dims {dims}, hidden {hidden}, classes {classes}: expected {expected}"
+    )]
+    Size {
+        len: usize,
+        dims: usize,
+        hidden: usize,
+        classes: usize,
+        expected: usize,
+    },
+    #[error("a weight is not a finite number")]
+    NotFinite,
+}
+
 /// An MLP (one ReLU hidden layer, softmax output) over the same re-centred sentence vectors,
 /// trained once by `scripts/train_head.py` on the shipped corpus; its weights are compiled in
 /// (`data/intent-mlp.bin`). Class order: "none", then [`super::DETECTORS`].
@@ -120,22 +141,24 @@ impl Mlp {
 
     /// Parses the format `scripts/train_head.py` writes: magic `BATONMLP`, u32 version (1),
     /// dims, hidden, classes, then f32 centre, w1 (hidden x dims), b1, w2 (classes x hidden), b2.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Mlp, String> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Mlp, MlpError> {
         if bytes.len() < 24 || &bytes[..8] != b"BATONMLP" {
-            return Err("not an intent MLP (magic `BATONMLP`)".into());
+            return Err(MlpError::Magic);
         }
         let u = |i: usize| u32::from_le_bytes(bytes[8 + 4 * i..12 + 4 * i].try_into().unwrap());
         let (version, dims, hidden, classes) = (u(0), u(1) as usize, u(2) as usize, u(3) as usize);
         if version != 1 {
-            return Err(format!("field `version`: {version}, expected 1"));
+            return Err(MlpError::Version(version));
         }
         let floats = dims + hidden * dims + hidden + classes * hidden + classes;
         if dims == 0 || hidden == 0 || classes == 0 || bytes.len() != 24 + 4 * floats {
-            return Err(format!(
-                "{} bytes for dims {dims}, hidden {hidden}, classes {classes}: expected {}",
-                bytes.len(),
-                24 + 4 * floats
-            ));
+            return Err(MlpError::Size {
+                len: bytes.len(),
+                dims,
+                hidden,
+                classes,
+                expected: 24 + 4 * floats,
+            });
         }
         let mut at = 24;
         let mut take = |n: usize| {
@@ -155,7 +178,7 @@ impl Mlp {
             .iter()
             .any(|v| v.iter().any(|x| !x.is_finite()))
         {
-            return Err("a weight is not a finite number".into());
+            return Err(MlpError::NotFinite);
         }
         Ok(Mlp {
             dims,
@@ -300,12 +323,19 @@ mod tests {
         let good = BUILTIN_MLP;
         assert!(Mlp::from_bytes(&good[..good.len() - 4])
             .unwrap_err()
+            .to_string()
             .contains("expected"));
         let mut bad = good.to_vec();
         bad[..8].copy_from_slice(b"NOTANMLP");
-        assert!(Mlp::from_bytes(&bad).unwrap_err().contains("magic"));
+        assert!(Mlp::from_bytes(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("magic"));
         let mut nan = good.to_vec();
         nan[24..28].copy_from_slice(&f32::NAN.to_le_bytes());
-        assert!(Mlp::from_bytes(&nan).unwrap_err().contains("finite"));
+        assert!(Mlp::from_bytes(&nan)
+            .unwrap_err()
+            .to_string()
+            .contains("finite"));
     }
 }

@@ -8,7 +8,7 @@ use baton_core::Policy;
 use baton_server::auth::generate_key;
 use baton_server::{router, AppState, Settings};
 use baton_store::sqlite::SqliteStore;
-use baton_store::{Role, Store};
+use baton_store::{KeyRole, Store};
 use serde_json::{json, Value};
 
 pub struct TestApp {
@@ -39,10 +39,11 @@ pub fn default_policy() -> Policy {
 /// A server with `policy`; `workers` starts the routing sweep and webhook delivery.
 pub async fn spawn_app_full(mut settings: Settings, policy: Policy, workers: bool) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    settings.db = dir.path().join("baton.db");
-    let store = Arc::new(SqliteStore::open(&settings.db).unwrap());
+    let path = dir.path().join("baton.db");
+    settings.db = baton_server::Database::Sqlite(path.clone());
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
     let mut keys = Vec::new();
-    for role in [Role::Admin, Role::Integrator, Role::Lead] {
+    for role in [KeyRole::Admin, KeyRole::Integrator, KeyRole::Lead] {
         let k = generate_key(role.as_str(), role, "2026-01-01T00:00:00Z".into());
         store.create_key(k.record.clone()).await.unwrap();
         keys.push(k.key);
@@ -108,7 +109,7 @@ impl TestApp {
     pub async fn agent_key(&self, agent_id: &str) -> String {
         let k = baton_server::auth::generate_agent_key(
             agent_id,
-            Role::Agent,
+            KeyRole::Agent,
             Some(agent_id.to_string()),
             "2026-01-01T00:00:00Z".into(),
         );

@@ -119,14 +119,14 @@ impl SqliteStore {
         let mut conn = open_connection(&path)?;
         migrations()
             .to_latest(&mut conn)
-            .map_err(|e| StoreError::Other(format!("migrating {}: {e}", path.display())))?;
+            .map_err(|e| StoreError::backend(format!("migrating {}: ", path.display()), e))?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let counts = Arc::new(CommitCounts::default());
         let writer_counts = counts.clone();
         std::thread::Builder::new()
             .name("baton-sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx, &writer_counts))
-            .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| StoreError::backend("cannot start the writer thread: ", e))?;
         Ok(SqlStore {
             backend: SqliteBackend {
                 path,
@@ -176,7 +176,7 @@ impl Backend for SqliteBackend {
             (conn, r)
         })
         .await
-        .map_err(|e| StoreError::Other(format!("read task failed: {e}")))?;
+        .map_err(|e| StoreError::backend("read task failed: ", e))?;
         let mut pool = self.readers.lock().map_err(|_| poisoned())?;
         if pool.len() < READ_POOL {
             pool.push(conn);

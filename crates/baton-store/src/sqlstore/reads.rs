@@ -5,7 +5,7 @@ use baton_core::model::{Currency, Customer, Message, Role as MessageRole, Tier};
 
 use crate::sql::{bad_value, vals, Db, Row};
 use crate::{
-    Agent, AgentStatus, ApiKey, Delivery, Event, Result, Role, Seniority, StoreError,
+    Agent, AgentStatus, ApiKey, Delivery, Event, KeyRole, Result, Seniority, StoreError,
     StoredConversation, WebhookEndpoint,
 };
 
@@ -251,7 +251,7 @@ fn key_from_row(r: &Row) -> Result<ApiKey> {
     Ok(ApiKey {
         id: r.get(0)?,
         name: r.get(1)?,
-        role: r.parse(2, "role", Role::parse)?,
+        role: r.parse(2, "role", KeyRole::parse)?,
         secret_hash: r.get(3)?,
         created_at: r.get(4)?,
         revoked_at: r.get(5)?,
