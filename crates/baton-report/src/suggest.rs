@@ -153,3 +153,68 @@ fn try_candidate(
         necessary_lost: lost,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::model::{parse_conversation, InputLimits};
+    use baton_core::policy::DEFAULT_POLICY;
+
+    /// `source` as someone else might write it: no comments, keys in another order (the TOML
+    /// crate's), padded `=` and indented lines, comment lines of its own.
+    fn reformatted(source: &str) -> String {
+        let table: toml::Table = source.parse().unwrap();
+        let mut out = String::from("# our policy, reformatted\n");
+        let mut in_string = false;
+        for line in toml::to_string(&table).unwrap().lines() {
+            if in_string {
+                out.push_str(line);
+            } else {
+                out.push_str("#\n    ");
+                out.push_str(&line.replacen(" = ", "   =   ", 1));
+            }
+            out.push('\n');
+            in_string ^= line.matches("\"\"\"").count() % 2 == 1;
+        }
+        out
+    }
+
+    fn suggestions(policy: &Policy) -> Vec<Suggestion> {
+        let limits = InputLimits::default();
+        let convs: Vec<Conversation> = include_str!("../../../examples/conversations.jsonl")
+            .lines()
+            .map(|l| parse_conversation(l, &limits).unwrap())
+            .collect();
+        // Every other conversation judged unnecessary, so some change avoids or loses one.
+        let labels = convs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i % 2 == 0))
+            .collect();
+        replay_candidates(policy, convs.into_iter(), &labels, &Abandoned::default()).unwrap()
+    }
+
+    /// Regression (issue 13): suggested changes are edits of the policy value, so a policy
+    /// written differently from the shipped file gets the same suggestions.
+    #[test]
+    fn a_differently_formatted_policy_gets_the_same_suggestions() {
+        let other = reformatted(DEFAULT_POLICY);
+        assert_ne!(other, DEFAULT_POLICY);
+        assert!(!other.contains("threshold = "), "{other}");
+        let shipped = Policy::from_toml(DEFAULT_POLICY).unwrap();
+        let theirs = Policy::from_toml(&other).unwrap();
+        let changes = |p: &Policy| {
+            candidates(p)
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(changes(&shipped), changes(&theirs));
+        assert!(changes(&theirs)
+            .iter()
+            .any(|c| c.starts_with("low_confidence.threshold")));
+        let (a, b) = (suggestions(&shipped), suggestions(&theirs));
+        assert!(!a.is_empty());
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+}
