@@ -156,3 +156,86 @@ pub fn figures(
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::EscalationFacts;
+
+    fn handoff(id: &str, status: HandoffStatus, quality: Option<f64>) -> HandoffMetrics {
+        HandoffMetrics {
+            id: id.into(),
+            conversation_id: format!("c-{id}"),
+            status,
+            skill: "billing".into(),
+            team: "Billing".into(),
+            reason: "cancellation".into(),
+            created_at: "2026-11-02T09:00:00Z".into(),
+            accepted_at: Some("2026-11-02T09:05:00Z".into()),
+            resolved_at: Some("2026-11-02T09:15:00Z".into()),
+            necessary: None,
+            missing: None,
+            csat: None,
+            transfers: 0,
+            facts: None,
+            quality: quality.map(|q| (q, format!("why {id}"))),
+            repeat_contact: false,
+        }
+    }
+
+    #[test]
+    fn figures_add_up_over_the_handoffs() {
+        let mut a = handoff("a", HandoffStatus::Resolved, Some(42.0));
+        a.necessary = Some(false);
+        a.missing = Some(" Plan prices ".into());
+        a.csat = Some(2);
+        a.repeat_contact = true;
+        a.facts = Some(EscalationFacts {
+            at: 2,
+            customer_messages: 2,
+            seconds_to_handoff: 60.0,
+            late: true,
+        });
+        let mut b = handoff("b", HandoffStatus::Resolved, Some(90.0));
+        b.necessary = Some(true);
+        b.missing = Some("plan prices".into());
+        b.created_at = "2026-11-03T10:00:00Z".into();
+        // Open: scored (10 falls in the 10-20 bucket), but not reviewed (its score is not final).
+        let c = handoff("c", HandoffStatus::Assigned, Some(10.0));
+        let r = figures(4, vec![("handed_off".into(), 2.0, 1)], &[a, b, c]);
+        assert_eq!((r.conversations, r.handoffs), (4, 3));
+        assert_eq!(r.handoff_rate, 0.75);
+        assert_eq!(r.mean_resolution_seconds, Some(600.0));
+        assert_eq!((r.mean_csat_after_handoff, r.csat_count), (Some(2.0), 1));
+        assert_eq!(r.csat_by_kind["handed_off"], (2.0, 1));
+        assert_eq!(r.repeat_contact_rate, Some(1.0 / 3.0));
+        assert_eq!((r.judged, r.judged_unnecessary), (2, 1));
+        assert_eq!(r.late_by_reason["cancellation"], 1);
+        assert_eq!(r.time_to_handoff_by_complexity["2-3"], (1, 60.0));
+        assert_eq!(r.missing, vec![("plan prices".to_string(), 2)]);
+        assert_eq!(r.mean_quality, Some(47.3));
+        assert_eq!(r.quality_histogram, [0, 1, 0, 0, 1, 0, 0, 0, 0, 1]);
+        assert_eq!(r.handoffs_per_day["2026-11-02"], 2);
+        let g = &r.by_reason["cancellation"];
+        assert_eq!(
+            (g.handoffs, g.unnecessary, g.mean_quality),
+            (3, 1, Some(47.3))
+        );
+        let review: Vec<_> = r
+            .weekly_review
+            .iter()
+            .map(|x| x.handoff_id.as_str())
+            .collect();
+        assert_eq!(review, ["a", "b"]);
+        assert_eq!(r.weekly_review[0].why, "why a");
+        // CSAT by kind is there and some handoff is judged: no note.
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn an_empty_period_says_what_it_cannot_tell() {
+        let r = figures(0, Vec::new(), &[]);
+        assert_eq!((r.handoff_rate, r.repeat_contact_rate), (0.0, None));
+        assert_eq!(r.notes.len(), 2, "{:?}", r.notes);
+    }
+}
