@@ -153,7 +153,7 @@ pub async fn report(
     let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let bound = |field: &str, v: &Option<String>| {
         v.as_deref()
-            .map(crate::report::parse_bound)
+            .map(baton_report::parse_bound)
             .transpose()
             .map_err(|e| ApiError::invalid(field, e))
     };
@@ -165,7 +165,7 @@ pub async fn report(
             state.policy.clone(),
             since,
             until,
-            crate::report::Filter {
+            baton_report::Filter {
                 team: q.team,
                 skill: q.skill,
                 reason: q.reason,

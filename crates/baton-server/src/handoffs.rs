@@ -342,9 +342,9 @@ pub async fn resolve(
     .await?;
     // The quality score is final now: keep it, so reports never re-read this transcript. It is
     // derived data: if this fails, the next report computes and saves it.
-    let mut one = [crate::report::metrics_of(&resolved.0.handoff)];
+    let mut one = [baton_report::metrics_of(&resolved.0.handoff)];
     if let Err(e) =
-        crate::report::complete_scores(state.store.as_ref(), &state.policy, &mut one).await
+        baton_report::complete_scores(state.store.as_ref(), &state.policy, &mut one).await
     {
         tracing::warn!(handoff = %id, error = %e, "could not save the quality score");
     }

@@ -19,7 +19,6 @@ pub mod live;
 mod lookup;
 pub mod metrics;
 pub mod openapi;
-pub mod report;
 pub mod reporting;
 pub mod server;
 pub mod service_level;

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
-use crate::report::{Filter, Report};
+use baton_report::{Filter, Report};
 
 type JobFuture = BoxFuture<'static, Result<Arc<Report>, ApiError>>;
 type Job = Shared<JobFuture>;
@@ -79,7 +79,7 @@ impl Reports {
                             .await
                             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
                         let report =
-                            crate::report::build(store.as_ref(), &policy, since, until, filter)
+                            baton_report::build(store.as_ref(), &policy, since, until, filter)
                                 .await?;
                         Ok(Arc::new(report))
                     }

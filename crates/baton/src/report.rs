@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use baton_server::report::{build, fmt_opt, html, parse_bound, Filter, Report};
+use baton_report::{build, fmt_opt, html, parse_bound, Filter, Report};
 use clap::Args;
 
 #[derive(Args)]
