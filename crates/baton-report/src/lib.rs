@@ -22,7 +22,6 @@ pub use build::{build, complete_scores, SUGGESTION_SAMPLE};
 pub use figures::figures;
 pub use html::html;
 pub use scores::{metrics_of, score_handoff};
-pub use suggest::candidates;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Group {

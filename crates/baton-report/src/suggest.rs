@@ -13,7 +13,7 @@ use crate::{Abandoned, Suggestion};
 /// editing a copy of the compiled policy (its matchers are shared, not compiled again), so trying
 /// them costs only the replay. Only changes that can take handoffs away: they are replayed over
 /// handed-off conversations (`baton replay` tries any change over every stored conversation).
-pub fn candidates(policy: &Policy) -> Vec<(String, Policy)> {
+pub(crate) fn candidates(policy: &Policy) -> Vec<(String, Policy)> {
     let mut out = Vec::new();
     let mut edit = |change: String, apply: &dyn Fn(&mut Policy)| {
         let mut p = policy.clone();
