@@ -56,23 +56,28 @@ impl Projection {
             .zip(outputs)
             .map(|(&id, x)| {
                 let weight = sif_weight(p[id as usize]);
-                let centred: Vec<f64> = x
-                    .iter()
-                    .zip(&self.mean)
-                    .map(|(&a, &m)| f64::from(a) - f64::from(m))
-                    .collect();
-                let mut row: Vec<f64> = (0..DIMS)
-                    .map(|k| {
-                        let dot: f64 = centred
-                            .iter()
-                            .enumerate()
-                            .map(|(i, c)| c * f64::from(self.basis[i * DIMS + k]))
-                            .sum();
-                        weight * dot
-                    })
-                    .collect();
+                let mut row = self.project(x);
+                row.iter_mut().for_each(|v| *v *= weight);
                 remove_component(&mut row, &self.common);
                 row
+            })
+            .collect()
+    }
+
+    /// `(x − mean) · basis`, `DIMS` long.
+    fn project(&self, x: &[f32]) -> Vec<f64> {
+        let centred: Vec<f64> = x
+            .iter()
+            .zip(&self.mean)
+            .map(|(&a, &m)| f64::from(a) - f64::from(m))
+            .collect();
+        (0..DIMS)
+            .map(|k| {
+                centred
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| c * f64::from(self.basis[i * DIMS + k]))
+                    .sum()
             })
             .collect()
     }
@@ -81,20 +86,7 @@ impl Projection {
     /// the common component, L2-normalised, into `out` (`DIMS` long). No frequency weight: that
     /// belongs to tokens.
     pub fn sentence(&self, x: &[f32], out: &mut [f32]) {
-        let centred: Vec<f64> = x
-            .iter()
-            .zip(&self.mean)
-            .map(|(&a, &m)| f64::from(a) - f64::from(m))
-            .collect();
-        let mut row: Vec<f64> = (0..DIMS)
-            .map(|k| {
-                centred
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| c * f64::from(self.basis[i * DIMS + k]))
-                    .sum()
-            })
-            .collect();
+        let mut row = self.project(x);
         remove_component(&mut row, &self.common);
         let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
         for (o, v) in out.iter_mut().zip(&row) {
