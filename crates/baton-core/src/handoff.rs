@@ -70,7 +70,7 @@ pub struct Handoff {
     pub status: HandoffStatus,
     pub skill: String,
     pub team: String,
-    pub priority: String,
+    pub priority: Priority,
     /// Primary reason kind.
     pub reason: String,
     pub vip: bool,
@@ -95,18 +95,13 @@ pub struct Handoff {
 }
 
 impl Handoff {
-    /// Its priority; a stored value that does not parse counts as medium.
-    pub fn priority_level(&self) -> Priority {
-        Priority::parse(&self.priority).unwrap_or(Priority::Medium)
-    }
-
     /// The handoff as the queue sees it at `now`: waiting since it was queued (or created).
     pub fn in_queue(&self, now: Timestamp) -> Queued<'_> {
         let since = stored_time(self.queued_at.as_deref().unwrap_or(&self.created_at));
         Queued {
             id: &self.id,
             skill: &self.skill,
-            priority: self.priority_level(),
+            priority: self.priority,
             waited_ms: now.as_millisecond() - since.as_millisecond(),
         }
     }

@@ -118,7 +118,7 @@ mod tests {
             status,
             skill: "billing".into(),
             team: "Billing".into(),
-            priority: "medium".into(),
+            priority: baton_core::Priority::Medium,
             reason: "explicit_request".into(),
             vip: false,
             agent_id: None,

@@ -83,7 +83,7 @@ impl From<&baton_store::Placement> for HandoffRef {
             status: h.status.as_str().into(),
             skill: h.skill.clone(),
             team: h.team.clone(),
-            priority: h.priority.clone(),
+            priority: h.priority.as_str().into(),
             agent_id: h.agent_id.clone(),
             agent_name: p.agent_name.clone(),
             queue_position: p.position,

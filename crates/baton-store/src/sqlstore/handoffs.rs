@@ -15,6 +15,7 @@ use baton_core::handoff::{
     self, AgentChange, AgentLoad, Emit, IfMoved, LifecycleError, Next, Outcome,
 };
 use baton_core::routing::{self, AgentSlot, Need, Queued};
+use baton_core::Priority;
 use jiff::Timestamp;
 
 pub(crate) const HANDOFF_COLUMNS: &str = "id, conversation_id, status, skill, team, priority, reason, vip, agent_id, \
@@ -29,7 +30,7 @@ pub(crate) fn handoff_from_row(r: &Row) -> Result<Handoff> {
         status: HandoffStatus::parse(&status).ok_or_else(|| bad_value("status", &status))?,
         skill: r.get(3)?,
         team: r.get(4)?,
-        priority: r.get(5)?,
+        priority: r.parse(5, "priority", Priority::parse)?,
         reason: r.get(6)?,
         vip: r.get(7)?,
         agent_id: r.get(8)?,
@@ -248,10 +249,12 @@ fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: &str) -> Resul
     if new.status != old.status {
         changes.push(("status", new.status.as_str().into()));
     }
+    if new.priority != old.priority {
+        changes.push(("priority", new.priority.as_str().into()));
+    }
     changed!(
         skill,
         team,
-        priority,
         reason,
         vip,
         agent_id,
@@ -313,7 +316,7 @@ fn try_route(conn: &impl Db, h: &Handoff, now: &str) -> Result<Option<String>> {
         .collect();
     let need = Need {
         skill: &h.skill,
-        priority: h.priority_level(),
+        priority: h.priority,
         vip: h.vip,
         exclude: &exclude,
     };
