@@ -61,12 +61,10 @@ fn main() {
         let mut v = vec![0.0; sem.dims()];
         for e in all.iter().filter(|e| e.domain.as_ref() == Some(d)) {
             let dec = decide(&rules, &one_message(&e.text));
-            let rule = dec.reasons.iter().find_map(|r| {
-                DETECTORS
-                    .iter()
-                    .position(|k| k.as_str() == r.kind)
-                    .map(|p| p + 1)
-            });
+            let rule = dec
+                .reasons
+                .iter()
+                .find_map(|r| DETECTORS.iter().position(|k| r.kind == *k).map(|p| p + 1));
             let norm = baton_core::text::normalize(&e.text);
             let mut parts = Vec::new();
             for r in sem.chunks(&norm) {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::engine::Decision;
 use crate::model::{Conversation, Message, Role, Tier};
+use crate::reason::{ReasonKind, ReasonName};
 use crate::sentiment;
 use crate::text;
 
@@ -74,7 +75,8 @@ pub struct Issue {
     pub topic: String,
     /// The most specific thing the customer talked about (the topic's most frequent keyword).
     pub subtopic: Option<String>,
-    pub reason: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub reason: Option<ReasonName>,
     pub reason_detail: Option<String>,
     pub evidence: Option<String>,
 }
@@ -212,17 +214,25 @@ fn issue_phrase(decision: &Decision, label: &str, facts: &Facts) -> String {
         .first()
         .map(|a| format!(" of {a}"))
         .unwrap_or_default();
-    match decision.reasons.first().map(|r| r.kind.as_str()) {
-        Some("cancellation") => format!("looking to cancel{reference}"),
-        Some("transaction_dispute") => format!("disputing a charge{amount}{reference}"),
-        Some("legal_compliance") => "raising a legal or data-protection request".to_string(),
-        Some("sensitive_topic") => format!("in a difficult situation with {label}{reference}"),
-        Some("explicit_request") => format!("asking for a person to help with {label}{reference}"),
-        Some("vip") => format!("asking for help with {label}{reference}"),
-        Some("low_confidence") => format!(
+    match decision.reasons.first().map(|r| r.kind.kind()) {
+        Some(Some(ReasonKind::Cancellation)) => format!("looking to cancel{reference}"),
+        Some(Some(ReasonKind::TransactionDispute)) => {
+            format!("disputing a charge{amount}{reference}")
+        }
+        Some(Some(ReasonKind::LegalCompliance)) => {
+            "raising a legal or data-protection request".to_string()
+        }
+        Some(Some(ReasonKind::SensitiveTopic)) => {
+            format!("in a difficult situation with {label}{reference}")
+        }
+        Some(Some(ReasonKind::ExplicitRequest)) => {
+            format!("asking for a person to help with {label}{reference}")
+        }
+        Some(Some(ReasonKind::Vip)) => format!("asking for help with {label}{reference}"),
+        Some(Some(ReasonKind::LowConfidence)) => format!(
             "asking about {label}{reference} that the assistant couldn't answer with confidence"
         ),
-        Some("repeated_question") => {
+        Some(Some(ReasonKind::RepeatedQuestion)) => {
             format!("still waiting for a clear answer to {label}{reference}")
         }
         Some(_) => format!("having trouble with {label}{reference}"),
@@ -362,7 +372,7 @@ fn summary(
         decision
             .reasons
             .first()
-            .map(|r| format!(", escalated for {}", r.kind.replace('_', " ")))
+            .map(|r| format!(", escalated for {}", r.kind.as_str().replace('_', " ")))
             .unwrap_or_default()
     )
 }
@@ -428,12 +438,12 @@ pub fn build(
     if sentiment_now == Colour::Red {
         flags.push("upset".to_string());
     }
-    let found = |kind: &str| decision.reasons.iter().any(|r| r.kind == kind);
-    let churn_risk = found("cancellation") || churn_intent(messages, policy).is_some();
+    let found = |kind: ReasonKind| decision.reasons.iter().any(|r| r.kind == kind);
+    let churn_risk = found(ReasonKind::Cancellation) || churn_intent(messages, policy).is_some();
     if churn_risk {
         flags.push("churn_risk".to_string());
     }
-    if found("legal_compliance") {
+    if found(ReasonKind::LegalCompliance) {
         flags.push("legal".to_string());
     }
 
@@ -444,23 +454,23 @@ pub fn build(
     let first = first_name(name);
 
     let mut actions = Vec::new();
-    match primary.map(|r| r.kind.as_str()) {
-        Some("explicit_request") => actions.push("Take over now: the customer asked for a person. Don't re-ask what is in the transcript.".to_string()),
-        Some("cancellation") => actions.push("Confirm what they want to cancel and why; offer what fits before processing the cancellation.".to_string()),
-        Some("transaction_dispute") => actions.push(format!(
+    match primary.map(|r| r.kind.kind()) {
+        Some(Some(ReasonKind::ExplicitRequest)) => actions.push("Take over now: the customer asked for a person. Don't re-ask what is in the transcript.".to_string()),
+        Some(Some(ReasonKind::Cancellation)) => actions.push("Confirm what they want to cancel and why; offer what fits before processing the cancellation.".to_string()),
+        Some(Some(ReasonKind::TransactionDispute)) => actions.push(format!(
             "Review the disputed charge{}{} and freeze the card if fraud is suspected.",
             facts.amounts.first().map(|a| format!(" of {a}")).unwrap_or_default(),
             facts.references.first().map(|r| format!(" ({r})")).unwrap_or_default()
         )),
-        Some("legal_compliance") => actions.push("Log the request with the legal / data-protection team and confirm the statutory deadline to the customer.".to_string()),
-        Some("sensitive_topic") => actions.push("Acknowledge the situation with care; check hardship or special-circumstances options before policy.".to_string()),
-        Some("vip") => actions.push("VIP: handle personally and follow through on every request in the conversation.".to_string()),
-        Some("low_confidence") => actions.push("The AI was unsure: give the definitive answer and correct anything it got wrong.".to_string()),
-        Some("repeated_question") => actions.push("Answer the repeated question directly first; the AI's answer did not land.".to_string()),
+        Some(Some(ReasonKind::LegalCompliance)) => actions.push("Log the request with the legal / data-protection team and confirm the statutory deadline to the customer.".to_string()),
+        Some(Some(ReasonKind::SensitiveTopic)) => actions.push("Acknowledge the situation with care; check hardship or special-circumstances options before policy.".to_string()),
+        Some(Some(ReasonKind::Vip)) => actions.push("VIP: handle personally and follow through on every request in the conversation.".to_string()),
+        Some(Some(ReasonKind::LowConfidence)) => actions.push("The AI was unsure: give the definitive answer and correct anything it got wrong.".to_string()),
+        Some(Some(ReasonKind::RepeatedQuestion)) => actions.push("Answer the repeated question directly first; the AI's answer did not land.".to_string()),
         Some(_) => actions.push("Acknowledge the frustration, then resolve the issue in one reply if possible.".to_string()),
         None => {}
     }
-    if churn_risk && primary.is_some_and(|r| r.kind != "cancellation") {
+    if churn_risk && primary.is_some_and(|r| r.kind != ReasonKind::Cancellation) {
         actions.push("Churn risk: the customer talked about cancelling or leaving; address it before you close.".to_string());
     }
     let tried: Vec<String> = assessment
@@ -592,7 +602,7 @@ mod tests {
             (Role::Customer, "Did that too. Honestly this is getting me nowhere, is there anybody actually working there I can talk to?"),
         ]);
         let d = crate::decide(&policy, &c);
-        assert_eq!(d.reasons[0].kind, "explicit_request", "{d:?}");
+        assert_eq!(d.reasons[0].kind, ReasonKind::ExplicitRequest, "{d:?}");
         let p = build(&c, &d, &policy, None, "Technical Support");
         // VADER alone finds the last message positive.
         assert_eq!(p.sentiment.last().unwrap().colour, Colour::Green);
@@ -646,7 +656,7 @@ mod tests {
         // What the engine found at message 2 (built here so the test does not depend on how
         // the signals word their evidence).
         let reason = |kind: &str, evidence: &str| crate::reason::Reason {
-            kind: kind.to_string(),
+            kind: kind.into(),
             detail: String::new(),
             message: 2,
             evidence: evidence.to_string(),
@@ -749,7 +759,10 @@ mod tests {
         let policy = crate::Policy::default();
         let threat = threat_to_leave();
         let d = crate::decide(&policy, &threat);
-        assert!(d.reasons.iter().all(|r| r.kind != "cancellation"), "{d:?}");
+        assert!(
+            d.reasons.iter().all(|r| r.kind != ReasonKind::Cancellation),
+            "{d:?}"
+        );
         let p = build(&threat, &d, &policy, None, "Billing");
         assert!(
             p.customer.flags.contains(&"churn_risk".to_string()),
@@ -795,7 +808,7 @@ mod tests {
         )]);
         let d = crate::decide(&policy, &c);
         let p = build(&c, &d, &policy, None, "Legal");
-        assert_eq!(d.reasons[0].kind, "legal_compliance", "{d:?}");
+        assert_eq!(d.reasons[0].kind, ReasonKind::LegalCompliance, "{d:?}");
         // The words alone score positive ("Thank you").
         assert!(p.sentiment[0].compound > 0.0);
         assert!(p.customer_state.mood > Mood::Calm, "{:?}", p.customer_state);

@@ -191,7 +191,7 @@ impl ConversationState {
                 (
                     f.kind,
                     Reason {
-                        kind: policy.reason_name(f.kind).to_string(),
+                        kind: policy.reason_name(f.kind).into(),
                         detail: f.detail,
                         message: index,
                         evidence: f.evidence,

@@ -73,7 +73,7 @@ impl Evaluator {
         let predicted_reason = decision
             .reasons
             .first()
-            .map_or(NONE.to_string(), |r| r.kind.clone());
+            .map_or(NONE.to_string(), |r| r.kind.to_string());
         let expected_reason = if expected.escalate {
             expected
                 .reason

@@ -138,12 +138,12 @@ fn score_line(policy: &Policy, e: &Example, score: &mut DomainScore) {
     let found = decision
         .reasons
         .iter()
-        .find(|r| DETECTORS.iter().any(|k| k.as_str() == r.kind));
+        .find(|r| DETECTORS.iter().any(|k| r.kind == *k));
     let positive = e.class > 0 && !e.counter;
     match (positive, found) {
         (true, Some(r)) => {
             score.true_positives += 1;
-            if r.kind == DETECTORS[e.class - 1].as_str() {
+            if r.kind == DETECTORS[e.class - 1] {
                 score.right_reason += 1;
             }
         }

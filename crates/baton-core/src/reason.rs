@@ -81,14 +81,113 @@ impl ReasonKind {
     }
 }
 
+/// A reason's kind as a decision names it: a built-in [`ReasonKind`], or a custom rule by its
+/// name in the policy. Written as that name (`"explicit_request"`, `"outage"`), so the decision
+/// JSON is the contract's. The policy refuses a custom rule named like a built-in kind, so the
+/// name alone says which one it is, with or without the policy at hand (a stored decision).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReasonName(Name);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Name {
+    /// Never [`ReasonKind::Custom`].
+    BuiltIn(ReasonKind),
+    Custom(String),
+}
+
+impl ReasonName {
+    /// The built-in kind of that name, else the custom rule of that name.
+    pub fn new(name: &str) -> ReasonName {
+        ReasonName(
+            match ReasonKind::BUILT_IN
+                .into_iter()
+                .find(|k| k.as_str() == name)
+            {
+                Some(k) => Name::BuiltIn(k),
+                None => Name::Custom(name.to_string()),
+            },
+        )
+    }
+
+    /// The built-in kind, or `None` for a custom rule.
+    pub fn kind(&self) -> Option<ReasonKind> {
+        match &self.0 {
+            Name::BuiltIn(k) => Some(*k),
+            Name::Custom(_) => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Name::BuiltIn(k) => k.as_str(),
+            Name::Custom(name) => name,
+        }
+    }
+}
+
+impl From<&str> for ReasonName {
+    fn from(name: &str) -> Self {
+        ReasonName::new(name)
+    }
+}
+
+impl PartialEq<ReasonKind> for ReasonName {
+    fn eq(&self, kind: &ReasonKind) -> bool {
+        self.kind() == Some(*kind)
+    }
+}
+
+impl std::fmt::Display for ReasonName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ReasonName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ReasonName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ReasonName::new(&String::deserialize(d)?))
+    }
+}
+
 /// One reason to escalate, as it appears in a decision.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Reason {
-    pub kind: String,
+    /// A built-in reason kind or a custom rule's name.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub kind: ReasonName,
     pub detail: String,
     /// Index of the message that triggered it.
     pub message: usize,
     /// The words that triggered it.
     pub evidence: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_name_is_written_as_the_name_it_was_read_from() {
+        for name in ["explicit_request", "message_length", "outage", "custom"] {
+            let json = format!("\"{name}\"");
+            let read: ReasonName = serde_json::from_str(&json).unwrap();
+            assert_eq!(read.as_str(), name);
+            assert_eq!(serde_json::to_string(&read).unwrap(), json);
+        }
+        assert_eq!(ReasonName::new("vip").kind(), Some(ReasonKind::Vip));
+        assert_eq!(ReasonName::new("vip"), ReasonKind::Vip);
+        assert_eq!(ReasonName::new("outage").kind(), None);
+        assert_eq!(
+            ReasonName::new("custom").kind(),
+            None,
+            "custom rules have their own names"
+        );
+    }
 }

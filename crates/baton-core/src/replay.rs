@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::engine::{decide, Decision};
 use crate::model::Conversation;
 use crate::policy::Policy;
+use crate::reason::ReasonName;
 
 /// One conversation whose decision the candidate changes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -13,8 +14,8 @@ pub struct Flip {
     pub id: String,
     /// "escalate -> continue", "continue -> escalate", or "reason a -> reason b", "at 2 -> at 4".
     pub change: String,
-    pub current_reason: Option<String>,
-    pub candidate_reason: Option<String>,
+    pub current_reason: Option<ReasonName>,
+    pub candidate_reason: Option<ReasonName>,
     /// The human's judgement of the stored handoff, or the file's label, when there is one.
     pub label: Option<bool>,
 }
@@ -119,11 +120,12 @@ impl<'p> Replay<'p> {
             (true, true) if reason(&before) != reason(&after) || before.at != after.at => {
                 r.other_changes += 1;
                 let at = |d: &Decision| d.at.map_or("-".to_string(), |a| a.to_string());
+                let name = |d: &Decision| d.reasons.first().map(|r| r.kind.to_string());
                 Some(format!(
                     "{} at {} -> {} at {}",
-                    reason(&before).unwrap_or_default(),
+                    name(&before).unwrap_or_default(),
                     at(&before),
-                    reason(&after).unwrap_or_default(),
+                    name(&after).unwrap_or_default(),
                     at(&after)
                 ))
             }

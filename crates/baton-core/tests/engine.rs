@@ -190,7 +190,7 @@ fn other_phrasings_of_each_trigger() {
         let c = parse_conversation(line, &InputLimits::default()).unwrap();
         let e = c.expected.clone().unwrap();
         let d = decide(policy(), &c);
-        let reason = d.reasons.first().map(|r| r.kind.clone());
+        let reason = d.reasons.first().map(|r| r.kind.to_string());
         if d.escalate != e.escalate || d.at != e.at || reason != e.reason {
             wrong.push(format!(
                 "{}: expected {:?} at {:?}, got {:?} at {:?}",

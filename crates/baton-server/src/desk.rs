@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::Json;
 use baton_core::model::{validate_message, InputLimits, Message, Role as MessageRole};
+use baton_store::SuggestionStatus;
 
 use crate::auth::{Caller, DESK, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
@@ -100,9 +101,9 @@ pub async fn reply(
     if let Some(original) = &used {
         // Used as it was, or edited by the agent first.
         let status = if original.text.trim() == reply_text.trim() {
-            "used"
+            SuggestionStatus::Used
         } else {
-            "edited"
+            SuggestionStatus::Edited
         };
         state
             .store

@@ -372,7 +372,7 @@ fn new_handoff(
         reason: decision
             .reasons
             .first()
-            .map(|r| r.kind.clone())
+            .map(|r| r.kind.to_string())
             .unwrap_or_default(),
         vip: customer.tier == baton_core::Tier::Vip,
         callback_at,
@@ -412,7 +412,7 @@ fn customer_text(
             explicit_request: decision
                 .reasons
                 .first()
-                .is_some_and(|r| r.kind == "explicit_request"),
+                .is_some_and(|r| r.kind == baton_core::reason::ReasonKind::ExplicitRequest),
             placed,
         },
     )

@@ -63,7 +63,7 @@ pub fn decision(d: &Decision, handoff_created: bool) {
     let reason = d
         .reasons
         .first()
-        .map(|r| r.kind.clone())
+        .map(|r| r.kind.to_string())
         .unwrap_or_else(|| "none".into());
     metrics::counter!("baton_decisions_total", "reason" => reason.clone()).increment(1);
     if handoff_created {

@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use baton_store::{KeyRole, Suggestion};
+use baton_store::{KeyRole, Suggestion, SuggestionKind, SuggestionStatus};
 
 use crate::auth::{Caller, ANY, BOT, DESK};
 use crate::error::{ApiError, ApiResult};
@@ -45,11 +45,11 @@ pub async fn add_suggestions(
         list.push(Suggestion {
             id: format!("s-{}", &state.new_id()[..12]),
             handoff_id: id.clone(),
-            kind: "reply".into(),
+            kind: SuggestionKind::Reply,
             source: "integrator".into(),
             text: r.clone(),
             url: None,
-            status: "new".into(),
+            status: SuggestionStatus::New,
             created_at: now.clone(),
         });
     }
@@ -63,11 +63,11 @@ pub async fn add_suggestions(
         list.push(Suggestion {
             id: format!("s-{}", &state.new_id()[..12]),
             handoff_id: id.clone(),
-            kind: "kb_article".into(),
+            kind: SuggestionKind::KbArticle,
             source: "integrator".into(),
             text: k.title.clone().unwrap_or_else(|| k.id.clone()),
             url: k.url.clone(),
-            status: "new".into(),
+            status: SuggestionStatus::New,
             created_at: now.clone(),
         });
     }
@@ -149,15 +149,18 @@ pub async fn suggestion_status(
 ) -> ApiResult<Json<Suggestion>> {
     caller.require(DESK)?;
     own_handoff(&state, &caller, &id).await?;
-    if !matches!(body.status.as_str(), "used" | "edited" | "dismissed") {
-        return Err(ApiError::invalid(
-            "status",
-            "expected used, edited or dismissed",
-        ));
-    }
+    let status = match SuggestionStatus::parse(&body.status) {
+        Some(s) if s != SuggestionStatus::New => s,
+        _ => {
+            return Err(ApiError::invalid(
+                "status",
+                "expected used, edited or dismissed",
+            ))
+        }
+    };
     let s = state
         .store
-        .set_suggestion_status(&id, &sid, &body.status, state.now().to_string())
+        .set_suggestion_status(&id, &sid, status, state.now().to_string())
         .await?;
     state.events.notify_waiters();
     Ok(Json(s))

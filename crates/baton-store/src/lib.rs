@@ -281,14 +281,72 @@ pub struct Actor {
 pub struct Suggestion {
     pub id: String,
     pub handoff_id: String,
-    /// `reply` or `kb_article`
-    pub kind: String,
+    pub kind: SuggestionKind,
     pub source: String,
     pub text: String,
     pub url: Option<String>,
-    /// `new`, `used`, `edited` or `dismissed`
-    pub status: String,
+    pub status: SuggestionStatus,
     pub created_at: String,
+}
+
+/// What the integrator's AI suggests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionKind {
+    Reply,
+    KbArticle,
+}
+
+impl SuggestionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuggestionKind::Reply => "reply",
+            SuggestionKind::KbArticle => "kb_article",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [SuggestionKind::Reply, SuggestionKind::KbArticle]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// What the agent did with a suggestion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuggestionStatus {
+    /// Nothing yet.
+    New,
+    /// Sent as it was.
+    Used,
+    /// Sent after the agent changed it.
+    Edited,
+    Dismissed,
+}
+
+impl SuggestionStatus {
+    pub const ALL: [SuggestionStatus; 4] = [
+        SuggestionStatus::New,
+        SuggestionStatus::Used,
+        SuggestionStatus::Edited,
+        SuggestionStatus::Dismissed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuggestionStatus::New => "new",
+            SuggestionStatus::Used => "used",
+            SuggestionStatus::Edited => "edited",
+            SuggestionStatus::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        SuggestionStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
 }
 
 /// Figures for the lead dashboard, over all stored history.
@@ -472,7 +530,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         handoff_id: &str,
         id: &str,
-        status: &str,
+        status: SuggestionStatus,
         now: String,
     ) -> Result<Suggestion>;
     async fn desk_summary(&self) -> Result<DeskSummary>;

@@ -709,11 +709,11 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
                 vec![baton_store::Suggestion {
                     id: "s1".into(),
                     handoff_id: "h1".into(),
-                    kind: "reply".into(),
+                    kind: baton_store::SuggestionKind::Reply,
                     source: "bot".into(),
                     text: "Try this".into(),
                     url: None,
-                    status: "new".into(),
+                    status: baton_store::SuggestionStatus::New,
                     created_at: NOW.into(),
                 }],
                 NOW.into(),

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::{Colour, SentimentPoint};
 use crate::engine::Decision;
 use crate::model::{Message, Role};
+use crate::reason::ReasonKind;
 
 /// What one AI reply did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -165,12 +166,12 @@ fn verb(kind: AttemptKind) -> &'static str {
 }
 
 /// Kinds of reasons that say the customer was let down by the AI (not business rules).
-const LET_DOWN: [&str; 5] = [
-    "explicit_request",
-    "frustration",
-    "repeated_question",
-    "sentiment_drop",
-    "message_length",
+const LET_DOWN: [ReasonKind; 5] = [
+    ReasonKind::ExplicitRequest,
+    ReasonKind::Frustration,
+    ReasonKind::RepeatedQuestion,
+    ReasonKind::SentimentDrop,
+    ReasonKind::MessageLength,
 ];
 
 /// How the customer's message `n` judges the AI reply before it: what the engine found there
@@ -183,16 +184,21 @@ fn judge(
 ) -> (Outcome, Option<String>) {
     let quoted = format!("\"{}\"", gist_all(&message.text, 90));
     if decision.at == Some(n) {
-        if let Some(r) = decision
+        if let Some(kind) = decision
             .reasons
             .iter()
-            .find(|r| LET_DOWN.contains(&r.kind.as_str()))
+            .filter_map(|r| r.kind.kind())
+            .find(|k| LET_DOWN.contains(k))
         {
-            let why = match r.kind.as_str() {
-                "explicit_request" => format!("the customer then asked for a person: {quoted}"),
-                "repeated_question" => format!("the customer asked the same again: {quoted}"),
-                "message_length" => "the customer wrote a much longer message".to_string(),
-                "sentiment_drop" => format!("the customer's mood dropped: {quoted}"),
+            let why = match kind {
+                ReasonKind::ExplicitRequest => {
+                    format!("the customer then asked for a person: {quoted}")
+                }
+                ReasonKind::RepeatedQuestion => {
+                    format!("the customer asked the same again: {quoted}")
+                }
+                ReasonKind::MessageLength => "the customer wrote a much longer message".to_string(),
+                ReasonKind::SentimentDrop => format!("the customer's mood dropped: {quoted}"),
                 _ => format!("the customer was frustrated: {quoted}"),
             };
             return (Outcome::DidNotWork, Some(why));
@@ -238,7 +244,7 @@ pub(super) fn assess(
     let unsure = decision
         .reasons
         .iter()
-        .find(|r| r.kind == "low_confidence")
+        .find(|r| r.kind == ReasonKind::LowConfidence)
         .map(|r| (r.message, r.evidence.as_str()));
     for (i, m) in messages.iter().enumerate() {
         if m.role != Role::Ai {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Colour;
 use crate::engine::Decision;
+use crate::reason::ReasonKind;
 
 /// How the customer feels now, mildest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -80,8 +81,9 @@ pub(super) fn customer_state(
         ));
     }
     for r in &decision.reasons {
-        let (floor, why) = match r.kind.as_str() {
-            "explicit_request" if ai_replies_before > 0 => (
+        let Some(kind) = r.kind.kind() else { continue };
+        let (floor, why) = match kind {
+            ReasonKind::ExplicitRequest if ai_replies_before > 0 => (
                 Mood::Frustrated,
                 format!(
                     "asked for a person after {ai_replies_before} AI repl{}{}: {}",
@@ -94,42 +96,42 @@ pub(super) fn customer_state(
                     quote(&r.evidence)
                 ),
             ),
-            "explicit_request" => (
+            ReasonKind::ExplicitRequest => (
                 Mood::Neutral,
                 format!("asked for a person straight away: {}", quote(&r.evidence)),
             ),
-            "frustration" => (
+            ReasonKind::Frustration => (
                 Mood::Frustrated,
                 format!("frustrated: {}", quote(&r.evidence)),
             ),
-            "sentiment_drop" => (
+            ReasonKind::SentimentDrop => (
                 Mood::Frustrated,
                 format!("mood dropped sharply: {}", quote(&r.evidence)),
             ),
-            "message_length" => (
+            ReasonKind::MessageLength => (
                 Mood::Frustrated,
                 "wrote a much longer message than before".to_string(),
             ),
-            "cancellation" => (
+            ReasonKind::Cancellation => (
                 Mood::Concerned,
                 format!(
                     "wants to cancel or leave (churn risk): {}",
                     quote(&r.evidence)
                 ),
             ),
-            "legal_compliance" => (
+            ReasonKind::LegalCompliance => (
                 Mood::Concerned,
                 format!("legal threat or request: {}", quote(&r.evidence)),
             ),
-            "transaction_dispute" => (
+            ReasonKind::TransactionDispute => (
                 Mood::Concerned,
                 format!("disputes a charge: {}", quote(&r.evidence)),
             ),
-            "repeated_question" => (
+            ReasonKind::RepeatedQuestion => (
                 Mood::Concerned,
                 format!("had to ask again: {}", quote(&r.evidence)),
             ),
-            "sensitive_topic" => (
+            ReasonKind::SensitiveTopic => (
                 Mood::Concerned,
                 format!("in a difficult situation: {}", quote(&r.evidence)),
             ),

@@ -291,13 +291,13 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         handoff_id: &str,
         id: &str,
-        status: &str,
+        status: crate::SuggestionStatus,
         now: String,
     ) -> Result<crate::Suggestion> {
         self.write_unit(Write::SuggestionStatus(
             handoff_id.into(),
             id.into(),
-            status.into(),
+            status.as_str().into(),
             now,
         ))
         .await?;

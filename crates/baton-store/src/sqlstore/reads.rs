@@ -74,11 +74,11 @@ fn suggestion_from_row(r: &Row) -> Result<crate::Suggestion> {
     Ok(crate::Suggestion {
         id: r.get(0)?,
         handoff_id: r.get(1)?,
-        kind: r.get(2)?,
+        kind: r.parse(2, "suggestion kind", crate::SuggestionKind::parse)?,
         source: r.get(3)?,
         text: r.get(4)?,
         url: r.get(5)?,
-        status: r.get(6)?,
+        status: r.parse(6, "suggestion status", crate::SuggestionStatus::parse)?,
         created_at: r.get(7)?,
     })
 }

@@ -200,7 +200,7 @@ pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
                     "INSERT INTO suggestions (id, handoff_id, kind, source, text, url, status, created_at, updated_at, seq)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8,
                        (SELECT COALESCE(MAX(seq), 0) + 1 FROM suggestions WHERE handoff_id = ?2))",
-                    vals![sg.id, sg.handoff_id, sg.kind, sg.source, sg.text, sg.url, sg.status, now],
+                    vals![sg.id, sg.handoff_id, sg.kind.as_str(), sg.source, sg.text, sg.url, sg.status.as_str(), now],
                 )?;
                 insert_event(
                     conn,
