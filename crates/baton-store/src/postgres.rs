@@ -30,8 +30,8 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
 use crate::sql::{to_dollar_placeholders, Db, Kind, NewEvent, Row, Value};
-use crate::sqlstore::writes::{apply, write_event, Turn};
-use crate::sqlstore::{Backend, SqlStore, Write, Written};
+use crate::sqlstore::writes::write_event;
+use crate::sqlstore::{Backend, SqlStore, Turn, Write};
 use crate::{Result, StoreError};
 
 /// Every PostgreSQL migration, in order (a test checks the folder holds exactly these).
@@ -394,7 +394,7 @@ impl Backend for PgBackend {
         }
     }
 
-    async fn write(&self, w: Write) -> Result<Written> {
+    async fn write<W: Write>(&self, w: W) -> Result<W::Output> {
         self.run(move |c| {
             c.events.borrow_mut().clear();
             c.transaction("BEGIN", |c| {
@@ -408,7 +408,7 @@ impl Backend for PgBackend {
                 if let Some(key) = turn {
                     lock(key)?;
                 }
-                let written = apply(c, &w)?;
+                let written = w.apply(c)?;
                 let events = std::mem::take(&mut *c.events.borrow_mut());
                 if !events.is_empty() {
                     // Sequence numbers are drawn under the lock, which is held until the commit:

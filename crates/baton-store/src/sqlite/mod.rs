@@ -17,8 +17,7 @@ use rusqlite_migration::{Migrations, M};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sql::{Db, Kind, Row, Value};
-use crate::sqlstore::writes::apply;
-use crate::sqlstore::{Backend, SqlStore, Write, Written};
+use crate::sqlstore::{Backend, SqlStore, Write};
 use crate::{Result, StoreError};
 
 /// Most writes committed together.
@@ -73,7 +72,34 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|(_, sql)| M::up(sql)).collect())
 }
 
-type Job = (Write, oneshot::Sender<Result<Written>>);
+/// A write waiting for the writer thread, with where its result goes.
+trait Job: Send {
+    /// Applies the write in a savepoint of `tx`, keeping its result until the commit.
+    fn apply(&mut self, tx: &mut Transaction);
+    /// Answers the caller: the write's result if `committed` is `Ok`, else why not.
+    fn answer(self: Box<Self>, committed: &Result<()>);
+}
+
+struct Pending<W: Write> {
+    write: W,
+    result: Option<Result<W::Output>>,
+    reply: oneshot::Sender<Result<W::Output>>,
+}
+
+impl<W: Write> Job for Pending<W> {
+    fn apply(&mut self, tx: &mut Transaction) {
+        self.result = Some(apply_in_savepoint(tx, &self.write));
+    }
+
+    fn answer(self: Box<Self>, committed: &Result<()>) {
+        let answer = match (committed, self.result) {
+            (Ok(()), Some(r)) => r,
+            (Err(e), _) => Err(StoreError::Other(format!("commit failed: {e}"))),
+            (Ok(()), None) => Err(StoreError::Other("write was not applied".into())),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
 
 /// The store on an SQLite file.
 pub type SqliteStore = SqlStore<SqliteBackend>;
@@ -81,7 +107,7 @@ pub type SqliteStore = SqlStore<SqliteBackend>;
 /// One writer thread (group commit) and a pool of readers on one SQLite file.
 pub struct SqliteBackend {
     path: PathBuf,
-    writes: mpsc::Sender<Job>,
+    writes: mpsc::Sender<Box<dyn Job>>,
     readers: Mutex<Vec<Connection>>,
     counts: Arc<CommitCounts>,
 }
@@ -120,7 +146,7 @@ impl SqliteStore {
         migrations()
             .to_latest(&mut conn)
             .map_err(|e| StoreError::backend(format!("migrating {}: ", path.display()), e))?;
-        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>(4096);
         let counts = Arc::new(CommitCounts::default());
         let writer_counts = counts.clone();
         std::thread::Builder::new()
@@ -152,10 +178,14 @@ impl SqliteStore {
 impl Backend for SqliteBackend {
     type Conn = Connection;
 
-    async fn write(&self, w: Write) -> Result<Written> {
-        let (tx, rx) = oneshot::channel();
+    async fn write<W: Write>(&self, write: W) -> Result<W::Output> {
+        let (reply, rx) = oneshot::channel();
         self.writes
-            .send((w, tx))
+            .send(Box::new(Pending {
+                write,
+                result: None,
+                reply,
+            }))
             .await
             .map_err(|_| StoreError::Other("the writer thread has stopped".into()))?;
         rx.await
@@ -244,8 +274,8 @@ fn poisoned() -> StoreError {
     StoreError::Other("connection pool lock poisoned".into())
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, counts: &CommitCounts) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, counts: &CommitCounts) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -254,12 +284,11 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, counts: &Commi
                 Err(_) => break,
             }
         }
-        let mut results: Vec<Result<Written>> = Vec::with_capacity(batch.len());
         let committed = (|| -> Result<()> {
             let mut tx =
                 conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for (write, _) in batch.iter() {
-                results.push(apply_in_savepoint(&mut tx, write));
+            for job in batch.iter_mut() {
+                job.apply(&mut tx);
             }
             tx.commit()?;
             Ok(())
@@ -271,25 +300,15 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, counts: &Commi
         metrics::counter!("baton_store_commits_total").increment(1);
         metrics::counter!("baton_store_writes_total").increment(batch.len() as u64);
         metrics::histogram!("baton_store_commit_batch_size").record(batch.len() as f64);
-        for ((_, reply), result) in batch.drain(..).zip(
-            results
-                .into_iter()
-                .map(Some)
-                .chain(std::iter::repeat_with(|| None)),
-        ) {
-            let answer = match (&committed, result) {
-                (Ok(()), Some(r)) => r,
-                (Err(e), _) => Err(StoreError::Other(format!("commit failed: {e}"))),
-                (Ok(()), None) => Err(StoreError::Other("write was not applied".into())),
-            };
-            let _ = reply.send(answer);
+        for job in batch.drain(..) {
+            job.answer(&committed);
         }
     }
 }
 
-fn apply_in_savepoint(tx: &mut Transaction, write: &Write) -> Result<Written> {
+fn apply_in_savepoint<W: Write>(tx: &mut Transaction, write: &W) -> Result<W::Output> {
     let mut sp = tx.savepoint()?;
-    match apply(&*sp as &Connection, write) {
+    match write.apply(&*sp as &Connection) {
         Ok(w) => {
             sp.commit()?;
             Ok(w)

@@ -16,7 +16,12 @@ use crate::{
     HandoffStatus, IdempotentReply, MetricsData, MetricsQuery, Placement, Result, RoutingParams,
     Store, StoreError, StoredConversation, Transition, WebhookEndpoint,
 };
-pub use writes::{Write, Written};
+use writes::{
+    AddSuggestions, AddWebhook, ChangeHandoff, ClaimDeliveries, ConversationCsat, CreateKey,
+    DeliveryResult, PutAgent, PutCustomer, RemoveWebhook, RevokeKey, SaveScores, SetAgentStatus,
+    SetSuggestionStatus, Sweep,
+};
+pub use writes::{Turn, Write};
 
 /// How a database runs the store's work.
 #[async_trait]
@@ -28,7 +33,7 @@ pub trait Backend: Send + Sync + 'static {
         T: Send + 'static,
         F: FnOnce(&Self::Conn) -> Result<T> + Send + 'static;
     /// Applies a write in a transaction; `Ok` means committed.
-    async fn write(&self, w: Write) -> Result<Written>;
+    async fn write<W: Write>(&self, w: W) -> Result<W::Output>;
     /// See [`Store::watch_events`].
     fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
         let _ = wake;
@@ -40,27 +45,10 @@ pub struct SqlStore<B: Backend> {
     pub(crate) backend: B,
 }
 
-fn unexpected() -> StoreError {
-    StoreError::Other("unexpected write result".into())
-}
-
-impl<B: Backend> SqlStore<B> {
-    async fn write_unit(&self, w: Write) -> Result<()> {
-        self.backend.write(w).await.map(|_| ())
-    }
-
-    async fn write_agent(&self, w: Write) -> Result<Agent> {
-        match self.backend.write(w).await? {
-            Written::Agent(a) => Ok(a),
-            _ => Err(unexpected()),
-        }
-    }
-}
-
 #[async_trait]
 impl<B: Backend> Store for SqlStore<B> {
     async fn put_customer(&self, customer: Customer, now: String) -> Result<()> {
-        self.write_unit(Write::PutCustomer(customer, now)).await
+        self.backend.write(PutCustomer { customer, now }).await
     }
 
     async fn customer(&self, id: &str) -> Result<Option<Customer>> {
@@ -71,10 +59,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn append(&self, append: Append) -> Result<Option<Placement>> {
-        match self.backend.write(Write::Append(Box::new(append))).await? {
-            Written::Placement(p) => Ok(p.map(|p| *p)),
-            _ => Err(unexpected()),
-        }
+        self.backend.write(append).await
     }
 
     async fn conversation(&self, id: &str) -> Result<Option<StoredConversation>> {
@@ -101,7 +86,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn save_handoff_scores(&self, scores: Vec<HandoffScore>) -> Result<()> {
-        self.write_unit(Write::SaveScores(scores)).await
+        self.backend.write(SaveScores { scores }).await
     }
 
     async fn conversations_page(
@@ -134,7 +119,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn put_agent(&self, agent: Agent, now: String) -> Result<Agent> {
-        self.write_agent(Write::PutAgent(agent, now)).await
+        self.backend.write(PutAgent { agent, now }).await
     }
 
     async fn set_agent_status(
@@ -145,14 +130,15 @@ impl<B: Backend> Store for SqlStore<B> {
         now: String,
         routing: RoutingParams,
     ) -> Result<Agent> {
-        self.write_agent(Write::SetAgentStatus {
-            id: id.to_string(),
-            status,
-            by,
-            now,
-            routing,
-        })
-        .await
+        self.backend
+            .write(SetAgentStatus {
+                id: id.to_string(),
+                status,
+                by,
+                now,
+                routing,
+            })
+            .await
     }
 
     async fn agent(&self, id: &str) -> Result<Option<Agent>> {
@@ -226,20 +212,15 @@ impl<B: Backend> Store for SqlStore<B> {
         now: String,
         routing: RoutingParams,
     ) -> Result<Placement> {
-        match self
-            .backend
-            .write(Write::Transition {
+        self.backend
+            .write(ChangeHandoff {
                 id: id.to_string(),
                 transition,
                 by,
                 now,
                 routing,
             })
-            .await?
-        {
-            Written::Placement(Some(p)) => Ok(*p),
-            _ => Err(unexpected()),
-        }
+            .await
     }
 
     async fn sweep(
@@ -248,14 +229,13 @@ impl<B: Backend> Store for SqlStore<B> {
         timeout_seconds: i64,
         routing: RoutingParams,
     ) -> Result<usize> {
-        match self
-            .backend
-            .write(Write::Sweep(now, timeout_seconds, routing))
-            .await?
-        {
-            Written::Count(n) => Ok(n),
-            _ => Err(unexpected()),
-        }
+        self.backend
+            .write(Sweep {
+                now,
+                timeout_seconds,
+                routing,
+            })
+            .await
     }
 
     async fn placement(
@@ -278,7 +258,8 @@ impl<B: Backend> Store for SqlStore<B> {
         suggestions: Vec<crate::Suggestion>,
         now: String,
     ) -> Result<()> {
-        self.write_unit(Write::AddSuggestions(suggestions, now))
+        self.backend
+            .write(AddSuggestions { suggestions, now })
             .await
     }
 
@@ -294,16 +275,13 @@ impl<B: Backend> Store for SqlStore<B> {
         status: crate::SuggestionStatus,
         now: String,
     ) -> Result<crate::Suggestion> {
-        self.write_unit(Write::SuggestionStatus(
-            handoff_id.into(),
-            id.into(),
-            status.as_str().into(),
-            now,
-        ))
-        .await?;
-        let (h, i) = (handoff_id.to_string(), id.to_string());
         self.backend
-            .read(move |c| reads::suggestion(c, &h, &i))
+            .write(SetSuggestionStatus {
+                handoff_id: handoff_id.into(),
+                suggestion_id: id.into(),
+                status,
+                now,
+            })
             .await
     }
 
@@ -312,12 +290,17 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn conversation_csat(&self, id: &str, score: u8, now: String) -> Result<()> {
-        self.write_unit(Write::ConversationCsat(id.to_string(), score, now))
+        self.backend
+            .write(ConversationCsat {
+                conversation_id: id.to_string(),
+                score,
+                now,
+            })
             .await
     }
 
     async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()> {
-        self.write_unit(Write::AddWebhook(endpoint)).await
+        self.backend.write(AddWebhook { endpoint }).await
     }
 
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>> {
@@ -325,7 +308,9 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn remove_webhook(&self, id: &str) -> Result<()> {
-        self.write_unit(Write::RemoveWebhook(id.to_string())).await
+        self.backend
+            .write(RemoveWebhook { id: id.to_string() })
+            .await
     }
 
     async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>> {
@@ -333,18 +318,13 @@ impl<B: Backend> Store for SqlStore<B> {
             .parse::<jiff::Timestamp>()
             .map_err(|_| StoreError::Other(format!("`{now}` is not a time")))?
             + jiff::SignedDuration::from_secs(crate::DELIVERY_LEASE_SECONDS);
-        match self
-            .backend
-            .write(Write::ClaimDeliveries {
+        self.backend
+            .write(ClaimDeliveries {
                 now,
                 lease_until: lease_until.to_string(),
                 limit,
             })
-            .await?
-        {
-            Written::Deliveries(d) => Ok(d),
-            _ => Err(unexpected()),
-        }
+            .await
     }
 
     async fn delivery_result(
@@ -355,18 +335,19 @@ impl<B: Backend> Store for SqlStore<B> {
         next_attempt_at: Option<String>,
         error: Option<String>,
     ) -> Result<()> {
-        self.write_unit(Write::DeliveryResult {
-            endpoint_id: endpoint_id.to_string(),
-            event_seq,
-            delivered_at,
-            next_attempt_at,
-            error,
-        })
-        .await
+        self.backend
+            .write(DeliveryResult {
+                endpoint_id: endpoint_id.to_string(),
+                event_seq,
+                delivered_at,
+                next_attempt_at,
+                error,
+            })
+            .await
     }
 
     async fn create_key(&self, key: ApiKey) -> Result<()> {
-        self.write_unit(Write::CreateKey(key)).await
+        self.backend.write(CreateKey { key }).await
     }
 
     async fn key(&self, id: &str) -> Result<Option<ApiKey>> {
@@ -379,7 +360,12 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn revoke_key(&self, id: &str, now: String) -> Result<()> {
-        self.write_unit(Write::RevokeKey(id.to_string(), now)).await
+        self.backend
+            .write(RevokeKey {
+                id: id.to_string(),
+                now,
+            })
+            .await
     }
 
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {

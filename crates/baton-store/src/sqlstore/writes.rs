@@ -1,6 +1,6 @@
-//! Every write the store makes, as a [`Write`] applied inside a transaction by [`apply`]: the
-//! SQLite backend applies a batch in one transaction (each in a savepoint), the PostgreSQL one
-//! each in its own transaction.
+//! Every write the store makes, each a type that implements [`Write`] (with its own result),
+//! applied inside a transaction: the SQLite backend applies a batch in one transaction (each in a
+//! savepoint), the PostgreSQL one each in its own transaction.
 
 use baton_core::event::EventKind;
 use baton_core::model::{Customer, Role as MessageRole};
@@ -9,49 +9,19 @@ use super::handoffs;
 use super::reads::load_agent;
 use crate::sql::{vals, Db, NewEvent};
 use crate::{
-    Actor, Agent, AgentStatus, ApiKey, Append, HandoffScore, Placement, Result, RoutingParams,
-    StoreError, Transition, WebhookEndpoint,
+    Actor, Agent, AgentStatus, ApiKey, Append, Delivery, HandoffScore, Placement, Result,
+    RoutingParams, StoreError, Suggestion, SuggestionStatus, Transition, WebhookEndpoint,
 };
 
-pub enum Write {
-    PutCustomer(Customer, String),
-    Append(Box<Append>),
-    PutAgent(Agent, String),
-    SetAgentStatus {
-        id: String,
-        status: AgentStatus,
-        by: Actor,
-        now: String,
-        routing: RoutingParams,
-    },
-    CreateKey(ApiKey),
-    RevokeKey(String, String),
-    Transition {
-        id: String,
-        transition: Transition,
-        by: Actor,
-        now: String,
-        routing: RoutingParams,
-    },
-    Sweep(String, i64, RoutingParams),
-    AddWebhook(WebhookEndpoint),
-    ConversationCsat(String, u8, String),
-    AddSuggestions(Vec<crate::Suggestion>, String),
-    SuggestionStatus(String, String, String, String),
-    RemoveWebhook(String),
-    SaveScores(Vec<HandoffScore>),
-    ClaimDeliveries {
-        now: String,
-        lease_until: String,
-        limit: usize,
-    },
-    DeliveryResult {
-        endpoint_id: String,
-        event_seq: i64,
-        delivered_at: Option<String>,
-        next_attempt_at: Option<String>,
-        error: Option<String>,
-    },
+/// One kind of write, with its own result: applied inside a transaction by the backend (see
+/// the module documentation), its result returned once committed.
+pub trait Write: Send + 'static {
+    type Output: Send + 'static;
+    /// What it must take turns on with other instances' writes (PostgreSQL).
+    fn turn(&self) -> Turn {
+        Turn::None
+    }
+    fn apply(&self, conn: &impl Db) -> Result<Self::Output>;
 }
 
 /// What a write must take turns on with the same kind of write from every other instance
@@ -69,253 +39,402 @@ pub enum Turn {
     Deliveries,
 }
 
-impl Write {
-    pub fn turn(&self) -> Turn {
-        match self {
-            Write::Append(a) if a.handoff.is_some() => Turn::Routing,
-            // Accept and CSAT move no handoff to or from an agent: their writes are guarded (the
-            // core's `Guard`), so they are refused if a routing write moved the handoff first.
-            Write::Transition { transition, .. } if !transition.routes() => Turn::None,
-            Write::Transition { .. } => Turn::Routing,
-            Write::SetAgentStatus { .. } | Write::Sweep(..) => Turn::Routing,
-            Write::ClaimDeliveries { .. } => Turn::Deliveries,
-            Write::Append(_)
-            | Write::PutCustomer(..)
-            | Write::PutAgent(..)
-            | Write::CreateKey(_)
-            | Write::RevokeKey(..)
-            | Write::AddWebhook(_)
-            | Write::RemoveWebhook(_)
-            | Write::ConversationCsat(..)
-            | Write::AddSuggestions(..)
-            | Write::SuggestionStatus(..)
-            | Write::SaveScores(_)
-            | Write::DeliveryResult { .. } => Turn::None,
-        }
+pub struct PutCustomer {
+    pub customer: Customer,
+    pub now: String,
+}
+
+impl Write for PutCustomer {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        upsert_customer(conn, &self.customer, &self.now)
     }
 }
 
-pub enum Written {
-    Unit,
-    Agent(Agent),
-    Placement(Option<Box<Placement>>),
-    Count(usize),
-    Deliveries(Vec<crate::Delivery>),
+impl Write for Append {
+    type Output = Option<Placement>;
+    fn turn(&self) -> Turn {
+        if self.handoff.is_some() {
+            Turn::Routing
+        } else {
+            Turn::None
+        }
+    }
+    fn apply(&self, conn: &impl Db) -> Result<Option<Placement>> {
+        append(conn, self)
+    }
 }
 
-pub(crate) fn apply(conn: &impl Db, write: &Write) -> Result<Written> {
-    match write {
-        Write::PutCustomer(c, now) => {
-            upsert_customer(conn, c, now)?;
-            Ok(Written::Unit)
-        }
-        Write::Append(a) => Ok(Written::Placement(append(conn, a)?.map(Box::new))),
-        Write::PutAgent(agent, now) => {
-            conn.exec(
-                "INSERT INTO agents (id, name, skills, capacity, seniority, team, status, active, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, skills = excluded.skills,
-                   capacity = excluded.capacity, seniority = excluded.seniority, team = excluded.team,
-                   updated_at = excluded.updated_at",
-                vals![
-                    agent.id,
-                    agent.name,
-                    serde_json::to_string(&agent.skills)?,
-                    agent.capacity,
-                    agent.seniority.as_str(),
-                    agent.team,
-                    agent.status.as_str(),
-                    now
-                ],
-            )?;
-            insert_event(
-                conn,
-                EventKind::AgentUpdated,
-                &agent.id,
-                &serde_json::to_value(agent)?,
-                now,
-            )?;
-            Ok(Written::Agent(load_agent(conn, &agent.id)?.ok_or_else(
-                || StoreError::Other("agent vanished after upsert".into()),
-            )?))
-        }
-        Write::SetAgentStatus {
+pub struct PutAgent {
+    pub agent: Agent,
+    pub now: String,
+}
+
+impl Write for PutAgent {
+    type Output = Agent;
+    fn apply(&self, conn: &impl Db) -> Result<Agent> {
+        let (agent, now) = (&self.agent, &self.now);
+        conn.exec(
+            "INSERT INTO agents (id, name, skills, capacity, seniority, team, status, active, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, skills = excluded.skills,
+               capacity = excluded.capacity, seniority = excluded.seniority, team = excluded.team,
+               updated_at = excluded.updated_at",
+            vals![
+                agent.id,
+                agent.name,
+                serde_json::to_string(&agent.skills)?,
+                agent.capacity,
+                agent.seniority.as_str(),
+                agent.team,
+                agent.status.as_str(),
+                now
+            ],
+        )?;
+        insert_event(
+            conn,
+            EventKind::AgentUpdated,
+            &agent.id,
+            &serde_json::to_value(agent)?,
+            now,
+        )?;
+        load_agent(conn, &agent.id)?
+            .ok_or_else(|| StoreError::Other("agent vanished after upsert".into()))
+    }
+}
+
+pub struct SetAgentStatus {
+    pub id: String,
+    pub status: AgentStatus,
+    pub by: Actor,
+    pub now: String,
+    pub routing: RoutingParams,
+}
+
+impl Write for SetAgentStatus {
+    type Output = Agent;
+    fn turn(&self) -> Turn {
+        Turn::Routing
+    }
+    fn apply(&self, conn: &impl Db) -> Result<Agent> {
+        let SetAgentStatus {
             id,
             status,
             by,
             now,
             routing,
-        } => {
-            let n = conn.exec(
-                "UPDATE agents SET status = ?2, updated_at = ?3 WHERE id = ?1",
-                vals![id, status.as_str(), now],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("agent {id}")));
-            }
-            insert_event(
-                conn,
-                EventKind::AgentStatus,
-                id,
-                &serde_json::json!({"status": status.as_str(), "by": by}),
-                now,
-            )?;
-            handoffs::route_queue(conn, now, *routing)?;
-            Ok(Written::Agent(load_agent(conn, id)?.ok_or_else(|| {
-                StoreError::NotFound(format!("agent {id}"))
-            })?))
+        } = self;
+        let n = conn.exec(
+            "UPDATE agents SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            vals![id, status.as_str(), now],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("agent {id}")));
         }
-        Write::CreateKey(k) => {
-            conn.exec(
-                "INSERT INTO api_keys (id, name, role, secret_hash, created_at, agent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                vals![k.id, k.name, k.role.as_str(), k.secret_hash, k.created_at, k.agent_id],
-            )?;
-            Ok(Written::Unit)
-        }
-        Write::Transition {
+        insert_event(
+            conn,
+            EventKind::AgentStatus,
             id,
-            transition,
-            by,
+            &serde_json::json!({"status": status.as_str(), "by": by}),
             now,
-            routing,
-        } => Ok(Written::Placement(Some(Box::new(handoffs::transition(
-            conn, id, transition, by, now, *routing,
-        )?)))),
-        Write::Sweep(now, timeout, routing) => Ok(Written::Count(handoffs::sweep(
-            conn, now, *timeout, *routing,
-        )?)),
-        Write::AddSuggestions(list, now) => {
-            for sg in list {
-                // Changes nothing but locks the handoff's row (PostgreSQL) until the commit, so
-                // two batches for one handoff number their suggestions in turn: suggestions do
-                // not take the routing turn.
-                let found = conn.exec(
-                    "UPDATE handoffs SET updated_at = updated_at WHERE id = ?1",
-                    vals![sg.handoff_id],
-                )?;
-                if found == 0 {
-                    return Err(StoreError::NotFound(format!("handoff {}", sg.handoff_id)));
-                }
-                conn.exec(
-                    "INSERT INTO suggestions (id, handoff_id, kind, source, text, url, status, created_at, updated_at, seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8,
-                       (SELECT COALESCE(MAX(seq), 0) + 1 FROM suggestions WHERE handoff_id = ?2))",
-                    vals![sg.id, sg.handoff_id, sg.kind.as_str(), sg.source, sg.text, sg.url, sg.status.as_str(), now],
-                )?;
-                insert_event(
-                    conn,
-                    EventKind::SuggestionAdded,
-                    &sg.handoff_id,
-                    &serde_json::to_value(sg)?,
-                    now,
-                )?;
-            }
-            Ok(Written::Unit)
+        )?;
+        handoffs::route_queue(conn, now, *routing)?;
+        load_agent(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))
+    }
+}
+
+pub struct CreateKey {
+    pub key: ApiKey,
+}
+
+impl Write for CreateKey {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        let k = &self.key;
+        conn.exec(
+            "INSERT INTO api_keys (id, name, role, secret_hash, created_at, agent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            vals![k.id, k.name, k.role.as_str(), k.secret_hash, k.created_at, k.agent_id],
+        )?;
+        Ok(())
+    }
+}
+
+pub struct RevokeKey {
+    pub id: String,
+    pub now: String,
+}
+
+impl Write for RevokeKey {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        let n = conn.exec(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            vals![self.id, self.now],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("key {}", self.id)));
         }
-        Write::SuggestionStatus(handoff_id, id, status, now) => {
-            let n = conn.exec(
-                "UPDATE suggestions SET status = ?3, updated_at = ?4 WHERE handoff_id = ?1 AND id = ?2",
-                vals![handoff_id, id, status, now],
+        Ok(())
+    }
+}
+
+/// A lifecycle change of a handoff.
+pub struct ChangeHandoff {
+    pub id: String,
+    pub transition: Transition,
+    pub by: Actor,
+    pub now: String,
+    pub routing: RoutingParams,
+}
+
+impl Write for ChangeHandoff {
+    type Output = Placement;
+    // Accept and CSAT move no handoff to or from an agent: their writes are guarded (the core's
+    // `Guard`), so they are refused if a routing write moved the handoff first.
+    fn turn(&self) -> Turn {
+        if self.transition.routes() {
+            Turn::Routing
+        } else {
+            Turn::None
+        }
+    }
+    fn apply(&self, conn: &impl Db) -> Result<Placement> {
+        handoffs::transition(
+            conn,
+            &self.id,
+            &self.transition,
+            &self.by,
+            &self.now,
+            self.routing,
+        )
+    }
+}
+
+pub struct Sweep {
+    pub now: String,
+    pub timeout_seconds: i64,
+    pub routing: RoutingParams,
+}
+
+impl Write for Sweep {
+    /// How many handoffs changed.
+    type Output = usize;
+    fn turn(&self) -> Turn {
+        Turn::Routing
+    }
+    fn apply(&self, conn: &impl Db) -> Result<usize> {
+        handoffs::sweep(conn, &self.now, self.timeout_seconds, self.routing)
+    }
+}
+
+pub struct AddSuggestions {
+    pub suggestions: Vec<Suggestion>,
+    pub now: String,
+}
+
+impl Write for AddSuggestions {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        let now = &self.now;
+        for sg in &self.suggestions {
+            // Changes nothing but locks the handoff's row (PostgreSQL) until the commit, so
+            // two batches for one handoff number their suggestions in turn: suggestions do
+            // not take the routing turn.
+            let found = conn.exec(
+                "UPDATE handoffs SET updated_at = updated_at WHERE id = ?1",
+                vals![sg.handoff_id],
             )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "suggestion {id} of handoff {handoff_id}"
-                )));
+            if found == 0 {
+                return Err(StoreError::NotFound(format!("handoff {}", sg.handoff_id)));
             }
+            conn.exec(
+                "INSERT INTO suggestions (id, handoff_id, kind, source, text, url, status, created_at, updated_at, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8,
+                   (SELECT COALESCE(MAX(seq), 0) + 1 FROM suggestions WHERE handoff_id = ?2))",
+                vals![sg.id, sg.handoff_id, sg.kind.as_str(), sg.source, sg.text, sg.url, sg.status.as_str(), now],
+            )?;
             insert_event(
                 conn,
-                EventKind::SuggestionStatus,
-                handoff_id,
-                &serde_json::json!({"suggestion": id, "status": status}),
+                EventKind::SuggestionAdded,
+                &sg.handoff_id,
+                &serde_json::to_value(sg)?,
                 now,
             )?;
-            Ok(Written::Unit)
         }
-        Write::ConversationCsat(id, score, now) => {
-            let n = conn.exec(
-                "UPDATE conversations SET csat = ?2 WHERE id = ?1 AND csat IS NULL",
-                vals![id, score],
-            )?;
-            if n == 0 {
-                let exists: i64 = conn.scalar(
-                    "SELECT COUNT(*) FROM conversations WHERE id = ?1",
-                    vals![id],
-                )?;
-                return Err(if exists > 0 {
-                    StoreError::Conflict(format!("conversation {id} already has a CSAT score"))
-                } else {
-                    StoreError::NotFound(format!("conversation {id}"))
-                });
-            }
-            insert_event(
-                conn,
-                EventKind::ConversationCsat,
-                id,
-                &serde_json::json!({"score": score}),
-                now,
-            )?;
-            Ok(Written::Unit)
+        Ok(())
+    }
+}
+
+/// What the agent did with a suggestion.
+pub struct SetSuggestionStatus {
+    pub handoff_id: String,
+    pub suggestion_id: String,
+    pub status: SuggestionStatus,
+    pub now: String,
+}
+
+impl Write for SetSuggestionStatus {
+    /// The suggestion as changed.
+    type Output = Suggestion;
+    fn apply(&self, conn: &impl Db) -> Result<Suggestion> {
+        let SetSuggestionStatus {
+            handoff_id,
+            suggestion_id: id,
+            status,
+            now,
+        } = self;
+        let n = conn.exec(
+            "UPDATE suggestions SET status = ?3, updated_at = ?4 WHERE handoff_id = ?1 AND id = ?2",
+            vals![handoff_id, id, status.as_str(), now],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "suggestion {id} of handoff {handoff_id}"
+            )));
         }
-        Write::SaveScores(scores) => {
-            super::metrics::save_scores(conn, scores)?;
-            Ok(Written::Unit)
-        }
-        Write::AddWebhook(w) => {
-            conn.exec(
-                "INSERT INTO webhook_endpoints (id, url, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
-                vals![w.id, w.url, w.secret, w.created_at],
-            )?;
-            Ok(Written::Unit)
-        }
-        Write::RemoveWebhook(id) => {
-            conn.exec(
-                "DELETE FROM webhook_outbox WHERE endpoint_id = ?1",
+        insert_event(
+            conn,
+            EventKind::SuggestionStatus,
+            handoff_id,
+            &serde_json::json!({"suggestion": id, "status": status.as_str()}),
+            now,
+        )?;
+        super::reads::suggestion(conn, handoff_id, id)
+    }
+}
+
+pub struct ConversationCsat {
+    pub conversation_id: String,
+    pub score: u8,
+    pub now: String,
+}
+
+impl Write for ConversationCsat {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        let ConversationCsat {
+            conversation_id: id,
+            score,
+            now,
+        } = self;
+        let n = conn.exec(
+            "UPDATE conversations SET csat = ?2 WHERE id = ?1 AND csat IS NULL",
+            vals![id, score],
+        )?;
+        if n == 0 {
+            let exists: i64 = conn.scalar(
+                "SELECT COUNT(*) FROM conversations WHERE id = ?1",
                 vals![id],
             )?;
-            if conn.exec("DELETE FROM webhook_endpoints WHERE id = ?1", vals![id])? == 0 {
-                return Err(StoreError::NotFound(format!("webhook {id}")));
-            }
-            Ok(Written::Unit)
+            return Err(if exists > 0 {
+                StoreError::Conflict(format!("conversation {id} already has a CSAT score"))
+            } else {
+                StoreError::NotFound(format!("conversation {id}"))
+            });
         }
-        Write::ClaimDeliveries {
+        insert_event(
+            conn,
+            EventKind::ConversationCsat,
+            id,
+            &serde_json::json!({"score": score}),
             now,
-            lease_until,
-            limit,
-        } => {
-            let due = super::reads::due_deliveries(conn, now, *limit)?;
-            for d in &due {
-                conn.exec(
-                    "UPDATE webhook_outbox SET leased_until = ?3 WHERE endpoint_id = ?1 AND event_seq = ?2",
-                    vals![d.endpoint.id, d.event.seq, lease_until],
-                )?;
-            }
-            Ok(Written::Deliveries(due))
+        )
+    }
+}
+
+pub struct SaveScores {
+    pub scores: Vec<HandoffScore>,
+}
+
+impl Write for SaveScores {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        super::metrics::save_scores(conn, &self.scores)
+    }
+}
+
+pub struct AddWebhook {
+    pub endpoint: WebhookEndpoint,
+}
+
+impl Write for AddWebhook {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        let w = &self.endpoint;
+        conn.exec(
+            "INSERT INTO webhook_endpoints (id, url, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
+            vals![w.id, w.url, w.secret, w.created_at],
+        )?;
+        Ok(())
+    }
+}
+
+pub struct RemoveWebhook {
+    pub id: String,
+}
+
+impl Write for RemoveWebhook {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        let id = &self.id;
+        conn.exec(
+            "DELETE FROM webhook_outbox WHERE endpoint_id = ?1",
+            vals![id],
+        )?;
+        if conn.exec("DELETE FROM webhook_endpoints WHERE id = ?1", vals![id])? == 0 {
+            return Err(StoreError::NotFound(format!("webhook {id}")));
         }
-        Write::DeliveryResult {
-            endpoint_id,
-            event_seq,
-            delivered_at,
-            next_attempt_at,
-            error,
-        } => {
+        Ok(())
+    }
+}
+
+pub struct ClaimDeliveries {
+    pub now: String,
+    pub lease_until: String,
+    pub limit: usize,
+}
+
+impl Write for ClaimDeliveries {
+    type Output = Vec<Delivery>;
+    fn turn(&self) -> Turn {
+        Turn::Deliveries
+    }
+    fn apply(&self, conn: &impl Db) -> Result<Vec<Delivery>> {
+        let due = super::reads::due_deliveries(conn, &self.now, self.limit)?;
+        for d in &due {
             conn.exec(
-                "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?3,
-                   next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, leased_until = NULL
-                 WHERE endpoint_id = ?1 AND event_seq = ?2",
-                vals![endpoint_id, event_seq, delivered_at, next_attempt_at, error],
+                "UPDATE webhook_outbox SET leased_until = ?3 WHERE endpoint_id = ?1 AND event_seq = ?2",
+                vals![d.endpoint.id, d.event.seq, self.lease_until],
             )?;
-            Ok(Written::Unit)
         }
-        Write::RevokeKey(id, now) => {
-            let n = conn.exec(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
-                vals![id, now],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("key {id}")));
-            }
-            Ok(Written::Unit)
-        }
+        Ok(due)
+    }
+}
+
+pub struct DeliveryResult {
+    pub endpoint_id: String,
+    pub event_seq: i64,
+    pub delivered_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Write for DeliveryResult {
+    type Output = ();
+    fn apply(&self, conn: &impl Db) -> Result<()> {
+        conn.exec(
+            "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?3,
+               next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, leased_until = NULL
+             WHERE endpoint_id = ?1 AND event_seq = ?2",
+            vals![
+                self.endpoint_id,
+                self.event_seq,
+                self.delivered_at,
+                self.next_attempt_at,
+                self.error
+            ],
+        )?;
+        Ok(())
     }
 }
 
