@@ -53,7 +53,7 @@ impl HandoffStatus {
     }
 
     /// The status a new handoff starts in: a callback when the team is closed, else queued.
-    pub fn initial(callback_at: Option<&str>) -> Self {
+    pub fn initial(callback_at: Option<Timestamp>) -> Self {
         if callback_at.is_some() {
             HandoffStatus::Callback
         } else {
@@ -62,7 +62,8 @@ impl HandoffStatus {
     }
 }
 
-/// A handoff of a conversation to a human team, with its lifecycle. Times are RFC 3339.
+/// A handoff of a conversation to a human team, with its lifecycle. Times are written as RFC
+/// 3339 (in JSON and in the store).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Handoff {
     pub id: String,
@@ -75,12 +76,12 @@ pub struct Handoff {
     pub reason: String,
     pub vip: bool,
     pub agent_id: Option<String>,
-    pub created_at: String,
-    pub queued_at: Option<String>,
-    pub assigned_at: Option<String>,
-    pub accepted_at: Option<String>,
-    pub resolved_at: Option<String>,
-    pub callback_at: Option<String>,
+    pub created_at: Timestamp,
+    pub queued_at: Option<Timestamp>,
+    pub assigned_at: Option<Timestamp>,
+    pub accepted_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub callback_at: Option<Timestamp>,
     pub resolution: Option<String>,
     /// The human's judgement: was the escalation needed?
     pub necessary: Option<bool>,
@@ -97,7 +98,7 @@ pub struct Handoff {
 impl Handoff {
     /// The handoff as the queue sees it at `now`: waiting since it was queued (or created).
     pub fn in_queue(&self, now: Timestamp) -> Queued<'_> {
-        let since = stored_time(self.queued_at.as_deref().unwrap_or(&self.created_at));
+        let since = self.queued_at.unwrap_or(self.created_at);
         Queued {
             id: &self.id,
             skill: &self.skill,
@@ -111,7 +112,7 @@ impl Handoff {
 /// notes have always been stored as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferNote {
-    pub at: String,
+    pub at: Timestamp,
     /// The agent who had it, if any.
     pub from: Option<String>,
     pub note: String,
@@ -141,7 +142,7 @@ pub enum Transition {
     },
     /// Schedule (or move) a callback.
     Callback {
-        at: String,
+        at: Timestamp,
     },
     Csat {
         score: u8,
@@ -153,7 +154,7 @@ pub enum Transition {
     /// A new handoff could not be routed and nobody with the skill is on shift: call back at
     /// `at` instead of queueing without an end.
     NobodyOnShift {
-        at: String,
+        at: Timestamp,
     },
     /// The agent did not accept within `timeout_seconds`: back to the queue, the agent set away
     /// and never offered this handoff again.
@@ -331,22 +332,16 @@ fn emit(by_whom: bool, kind: EventKind, extra: Value) -> Emit {
     }
 }
 
-/// A stored time; one that does not parse counts as the epoch, so a broken row falls due
-/// rather than sticks.
-pub fn stored_time(s: &str) -> Timestamp {
-    s.parse().unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
 /// Why `h` is not due for `t` at `now`, or `None` when it is.
 fn not_due(h: &Handoff, t: &Transition, now: Timestamp) -> Option<&'static str> {
     match t {
         Transition::TimeOut { timeout_seconds } => {
-            let since = stored_time(h.assigned_at.as_deref().unwrap_or(&h.created_at));
+            let since = h.assigned_at.unwrap_or(h.created_at);
             ((now - since).get_seconds() < *timeout_seconds)
                 .then_some("the agent still has time to accept")
         }
-        Transition::CallbackDue => match h.callback_at.as_deref() {
-            Some(c) if stored_time(c) <= now => None,
+        Transition::CallbackDue => match h.callback_at {
+            Some(c) if c <= now => None,
             Some(_) => Some("its callback is later"),
             None => Some("it has no callback time"),
         },
@@ -388,7 +383,7 @@ pub fn apply(
             status: h.status,
         })
     };
-    let at = now.to_string();
+    let at = now;
     let mut new = h.clone();
     let mut out = Outcome {
         handoff: h.clone(),
@@ -462,7 +457,7 @@ pub fn apply(
                 new.team = team.clone();
             }
             new.notes.push(TransferNote {
-                at: at.clone(),
+                at,
                 from: h.agent_id.clone(),
                 note: note.clone(),
                 to: to_agent.clone().unwrap_or_else(|| new.team.clone()),
@@ -493,7 +488,7 @@ pub fn apply(
             }
             release(&mut out);
             new.status = Resolved;
-            new.accepted_at = Some(h.accepted_at.clone().unwrap_or_else(|| at.clone()));
+            new.accepted_at = Some(h.accepted_at.unwrap_or(at));
             new.resolved_at = Some(at);
             new.resolution = Some(resolution.clone());
             new.necessary = Some(*necessary);
@@ -508,7 +503,7 @@ pub fn apply(
             release(&mut out);
             new.status = Callback;
             new.agent_id = None;
-            new.callback_at = Some(when.clone());
+            new.callback_at = Some(*when);
             out.events
                 .push(emit(true, EventKind::HandoffCallback, json!({})));
         }
@@ -548,7 +543,7 @@ pub fn apply(
                 return refuse();
             }
             new.status = Callback;
-            new.callback_at = Some(when.clone());
+            new.callback_at = Some(*when);
             new.queued_at = None;
             out.events.push(emit(
                 false,

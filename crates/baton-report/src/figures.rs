@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use baton_store::{HandoffMetrics, HandoffStatus};
 
-use crate::{ts, Report, Reviewed};
+use crate::{Report, Reviewed};
 
 fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
@@ -38,12 +38,12 @@ pub fn figures(
     let (mut resolution, mut csat, mut quality_all) = (Vec::new(), Vec::new(), Vec::new());
     let mut repeat = 0u64;
     let mut missing: HashMap<String, u64> = HashMap::new();
-    let mut per_day: HashMap<&str, u64> = HashMap::new();
+    let mut per_day: HashMap<jiff::civil::Date, u64> = HashMap::new();
     // (score, index) of every scored resolved handoff: only the lowest ten become review rows.
     let mut scored: Vec<(f64, usize)> = Vec::with_capacity(handoffs.len());
     for (i, h) in handoffs.iter().enumerate() {
         *per_day
-            .entry(h.created_at.get(..10).unwrap_or("?"))
+            .entry(h.created_at.to_zoned(jiff::tz::TimeZone::UTC).date())
             .or_default() += 1;
         if let Some(f) = h.facts {
             let bucket = match f.customer_messages {
@@ -58,7 +58,7 @@ pub fn figures(
                 *group(&mut r.late_by_reason, &h.reason) += 1;
             }
         }
-        if let (Some(a), Some(b)) = (ts(&h.accepted_at), ts(&h.resolved_at)) {
+        if let (Some(a), Some(b)) = (h.accepted_at, h.resolved_at) {
             resolution.push(b.duration_since(a).as_secs_f64().max(0.0));
         }
         if let Some(s) = h.csat {
@@ -170,9 +170,9 @@ mod tests {
             skill: "billing".into(),
             team: "Billing".into(),
             reason: "cancellation".into(),
-            created_at: "2026-11-02T09:00:00Z".into(),
-            accepted_at: Some("2026-11-02T09:05:00Z".into()),
-            resolved_at: Some("2026-11-02T09:15:00Z".into()),
+            created_at: "2026-11-02T09:00:00Z".parse().unwrap(),
+            accepted_at: Some("2026-11-02T09:05:00Z".parse().unwrap()),
+            resolved_at: Some("2026-11-02T09:15:00Z".parse().unwrap()),
             necessary: None,
             missing: None,
             csat: None,
@@ -199,7 +199,7 @@ mod tests {
         let mut b = handoff("b", HandoffStatus::Resolved, Some(90.0));
         b.necessary = Some(true);
         b.missing = Some("plan prices".into());
-        b.created_at = "2026-11-03T10:00:00Z".into();
+        b.created_at = "2026-11-03T10:00:00Z".parse().unwrap();
         // Open: scored (10 falls in the 10-20 bucket), but not reviewed (its score is not final).
         let c = handoff("c", HandoffStatus::Assigned, Some(10.0));
         let r = figures(4, vec![("handed_off".into(), 2.0, 1)], &[a, b, c]);

@@ -108,10 +108,6 @@ pub fn fmt_opt(x: Option<f64>, unit: &str) -> String {
     x.map_or("-".into(), |v| format!("{v:.1}{unit}"))
 }
 
-fn ts(s: &Option<String>) -> Option<Timestamp> {
-    s.as_deref().and_then(|x| x.parse().ok())
-}
-
 /// Set when the report being built is no longer wanted (its request went away): the CPU-bound
 /// work stops at the next conversation instead of running to the end.
 #[derive(Clone, Default)]

@@ -7,8 +7,6 @@ use baton_core::quality::{self, HandoffFacts};
 use baton_core::{decide, Decision, EscalationFacts, Policy};
 use baton_store::{Handoff, HandoffMetrics, StoredConversation};
 
-use crate::ts;
-
 /// The conversation of a stored transcript and the decision stored with it (if it still reads).
 pub(crate) fn conversation_of(c: StoredConversation) -> (Conversation, Option<Decision>) {
     let d = c
@@ -45,8 +43,8 @@ pub fn score_handoff(
         &HandoffFacts {
             at,
             transfers: h.transfers,
-            accepted_at: ts(&h.accepted_at),
-            resolved_at: ts(&h.resolved_at),
+            accepted_at: h.accepted_at,
+            resolved_at: h.resolved_at,
         },
     );
     Some((facts, q.score, q.why_low()))
@@ -61,9 +59,9 @@ pub fn metrics_of(h: &Handoff) -> HandoffMetrics {
         skill: h.skill.clone(),
         team: h.team.clone(),
         reason: h.reason.clone(),
-        created_at: h.created_at.clone(),
-        accepted_at: h.accepted_at.clone(),
-        resolved_at: h.resolved_at.clone(),
+        created_at: h.created_at,
+        accepted_at: h.accepted_at,
+        resolved_at: h.resolved_at,
         necessary: h.necessary,
         missing: h.missing.clone(),
         csat: h.csat,

@@ -58,11 +58,7 @@ pub async fn put_agent(
         active: existing.map_or(0, |a| a.active),
     };
     Ok(Json(
-        state
-            .store
-            .put_agent(agent, state.now().to_string())
-            .await?
-            .into(),
+        state.store.put_agent(agent, state.now()).await?.into(),
     ))
 }
 
@@ -88,7 +84,7 @@ pub async fn put_agent_status(
             &id,
             body.status,
             caller.actor(),
-            state.now().to_string(),
+            state.now(),
             state.routing(),
         )
         .await?;

@@ -146,7 +146,7 @@ fn hash(secret: &str) -> Vec<u8> {
 }
 
 /// Makes a key with a random id and a 256-bit random secret.
-pub fn generate_key(name: &str, role: KeyRole, now: String) -> NewKey {
+pub fn generate_key(name: &str, role: KeyRole, now: jiff::Timestamp) -> NewKey {
     generate_agent_key(name, role, None, now)
 }
 
@@ -155,7 +155,7 @@ pub fn generate_agent_key(
     name: &str,
     role: KeyRole,
     agent_id: Option<String>,
-    now: String,
+    now: jiff::Timestamp,
 ) -> NewKey {
     let mut rng = rand::rng();
     let mut id = [0u8; 6];
@@ -245,7 +245,7 @@ impl KeyCache {
 
 /// Revokes key `id` in the store and forgets it here: on this instance the key stops working at
 /// once (on others within their cache time). `NotFound` if there is no such key.
-pub async fn revoke_key(state: &AppState, id: &str, now: String) -> Result<(), ApiError> {
+pub async fn revoke_key(state: &AppState, id: &str, now: jiff::Timestamp) -> Result<(), ApiError> {
     state.keys.revoking(id);
     Ok(state.store.revoke_key(id, now).await?)
 }
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn generated_keys_parse_and_hash() {
-        let k = generate_key("bot", KeyRole::Integrator, "now".into());
+        let k = generate_key("bot", KeyRole::Integrator, jiff::Timestamp::UNIX_EPOCH);
         let (id, secret) = parse_key(&k.key).unwrap();
         assert_eq!(id, k.record.id);
         assert_eq!(hash(secret), k.record.secret_hash);

@@ -90,7 +90,7 @@ pub async fn conversation_csat(
     }
     state
         .store
-        .conversation_csat(&id, body.score, state.now().to_string())
+        .conversation_csat(&id, body.score, state.now())
         .await?;
     state.events.notify_waiters();
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -132,7 +132,7 @@ pub async fn get_conversation(
         customer: c.customer,
         messages: c.messages,
         decision: c.decision,
-        created_at: c.created_at,
+        created_at: c.created_at.to_string(),
         csat: c.csat,
     }))
 }

@@ -38,7 +38,7 @@ pub async fn put_customer(
         .map_err(|e| ApiError::invalid(e.field.trim_start_matches('.').to_string(), e.message))?;
     state
         .store
-        .put_customer(customer.clone(), state.now().to_string())
+        .put_customer(customer.clone(), state.now())
         .await?;
     // Later messages of cached conversations use the new tier and value.
     state.conversations.update_customer(&customer).await;

@@ -81,13 +81,7 @@ pub async fn reply(
     if let Some(accept) = accept_first {
         state
             .store
-            .transition(
-                &id,
-                accept,
-                caller.actor(),
-                state.now().to_string(),
-                state.routing(),
-            )
+            .transition(&id, accept, caller.actor(), state.now(), state.routing())
             .await?;
     }
     let reply_text = message.text.clone();
@@ -107,7 +101,7 @@ pub async fn reply(
         };
         state
             .store
-            .set_suggestion_status(&id, &original.id, status, state.now().to_string())
+            .set_suggestion_status(&id, &original.id, status, state.now())
             .await?;
     }
     state.events.notify_waiters();
@@ -129,10 +123,7 @@ pub async fn summary(
     // "Today" starts at the latest midnight of any time zone: two days back covers it.
     let now = state.now();
     let since = now - jiff::SignedDuration::from_hours(48);
-    let shift = state
-        .store
-        .handoffs_open_or_resolved_since(since.to_string())
-        .await?;
+    let shift = state.store.handoffs_open_or_resolved_since(since).await?;
     let teams = crate::service_level::by_team(&state.policy, &shift, now);
     let json =
         |x: serde_json::Result<serde_json::Value>| x.map_err(|e| ApiError::internal(e.to_string()));

@@ -153,7 +153,7 @@ pub async fn sweep_loop(state: AppState) {
         let timeout = state.policy.routing.accept_timeout_seconds as i64;
         match state
             .store
-            .sweep(state.now().to_string(), timeout, state.routing())
+            .sweep(state.now(), timeout, state.routing())
             .await
         {
             Ok(0) => {}

@@ -54,7 +54,7 @@ async fn audit(state: &AppState, id: &str) -> ApiResult<Vec<AuditEntry>> {
                 agent_id: field("agent_id"),
                 status: field("status"),
                 kind: e.kind.to_string(),
-                at: e.at,
+                at: e.at.to_string(),
             }
         })
         .collect())
@@ -101,7 +101,7 @@ pub async fn list_handoffs(
     for status in statuses {
         handoffs.extend(state.store.handoffs(status).await?);
     }
-    handoffs.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+    handoffs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     handoffs.dedup_by(|a, b| a.id == b.id);
     let names: HashMap<String, String> = state
         .store
@@ -134,7 +134,7 @@ pub async fn list_handoffs(
             HandoffStatus::Queued => {
                 state
                     .store
-                    .placement(&h.id, state.now().to_string(), state.routing())
+                    .placement(&h.id, state.now(), state.routing())
                     .await?
             }
             _ => None,
@@ -203,13 +203,7 @@ async fn apply(
 ) -> ApiResult<Json<HandoffOut>> {
     let p = state
         .store
-        .transition(
-            id,
-            t,
-            caller.actor(),
-            state.now().to_string(),
-            state.routing(),
-        )
+        .transition(id, t, caller.actor(), state.now(), state.routing())
         .await?;
     state.events.notify_waiters();
     Ok(Json(out(state, p, None)))
@@ -382,15 +376,7 @@ pub async fn callback(
     if body.at < state.now() {
         return Err(ApiError::invalid("at", "a callback must be in the future"));
     }
-    apply(
-        &state,
-        &caller,
-        &id,
-        Transition::Callback {
-            at: body.at.to_string(),
-        },
-    )
-    .await
+    apply(&state, &caller, &id, Transition::Callback { at: body.at }).await
 }
 
 /// The customer's satisfaction score for the handoff (once).

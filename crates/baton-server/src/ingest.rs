@@ -156,7 +156,6 @@ pub(crate) async fn ingest(
             customer: live.customer.clone(),
             previous: live.handoff.clone(),
             policy: state.policy.clone(),
-            now,
         });
         let built = Arc::new(Mutex::new(None));
         let placement = state
@@ -180,7 +179,7 @@ pub(crate) async fn ingest(
                     request: i.request.clone(),
                     respond: answer.clone().stored(built.clone()),
                 }),
-                now: now.to_string(),
+                now,
             })
             .await;
         let placement = match placement {
@@ -295,7 +294,6 @@ struct Answer {
     customer: Customer,
     previous: Option<HandoffRef>,
     policy: Arc<baton_core::Policy>,
-    now: Timestamp,
 }
 
 impl Answer {
@@ -303,8 +301,8 @@ impl Answer {
         let handoff = placement
             .map(HandoffRef::from)
             .or_else(|| self.previous.clone());
-        let customer_text = placement
-            .map(|p| customer_text(&self.policy, &self.decision, &self.customer, p, self.now));
+        let customer_text =
+            placement.map(|p| customer_text(&self.policy, &self.decision, &self.customer, p));
         let waiting = handoff
             .as_ref()
             .is_some_and(|h| h.status == "queued" || h.status == "callback");
@@ -353,15 +351,15 @@ fn new_handoff(
     // Outside the team's hours the customer is offered a callback at the next opening.
     let callback_at = team.and_then(|t| match t.hours.is_open(now) {
         true => None,
-        false => t.hours.next_opening(now).map(|t| t.to_string()),
+        false => t.hours.next_opening(now),
     });
     let later = now
         + jiff::SignedDuration::from_secs(
             state.policy.routing.no_agent_callback_minutes as i64 * 60,
         );
     let callback_if_nobody = match team {
-        Some(t) => t.hours.next_opening(later).map(|t| t.to_string()),
-        None => Some(later.to_string()),
+        Some(t) => t.hours.next_opening(later),
+        None => Some(later),
     };
     NewHandoff {
         callback_if_nobody,
@@ -386,14 +384,11 @@ fn customer_text(
     decision: &baton_core::Decision,
     customer: &Customer,
     p: &Placement,
-    now: Timestamp,
 ) -> String {
     use baton_core::customer_text::{Handover, Placed};
     let h = &p.handoff;
     let placed = match h.status {
-        HandoffStatus::Callback => Placed::Callback {
-            at: h.callback_at.as_deref().and_then(|c| c.parse().ok()),
-        },
+        HandoffStatus::Callback => Placed::Callback { at: h.callback_at },
         HandoffStatus::Assigned | HandoffStatus::Accepted => Placed::Assigned {
             agent: p.agent_name.as_deref().unwrap_or_default(),
         },
@@ -408,7 +403,7 @@ fn customer_text(
             customer_timezone: customer.timezone.as_deref(),
             team: &h.team,
             hours: policy.team(&h.skill).map(|t| &t.hours),
-            at: h.created_at.parse().unwrap_or(now),
+            at: h.created_at,
             explicit_request: decision
                 .reasons
                 .first()

@@ -99,7 +99,7 @@ async fn replay(state: &AppState, stored: StoredConversation) -> ApiResult<LiveC
         if let Some(h) = state.store.handoff_of_conversation(&stored.id).await? {
             if let Some(p) = state
                 .store
-                .placement(&h.id, state.now().to_string(), state.routing())
+                .placement(&h.id, state.now(), state.routing())
                 .await?
             {
                 live.handoff = Some(HandoffRef::from(&p));

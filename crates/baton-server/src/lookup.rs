@@ -12,7 +12,7 @@ use crate::AppState;
 pub(crate) async fn placement_of(state: &AppState, id: &str) -> ApiResult<Placement> {
     state
         .store
-        .placement(id, state.now().to_string(), state.routing())
+        .placement(id, state.now(), state.routing())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("handoff {id} not found")))
 }

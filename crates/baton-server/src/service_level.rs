@@ -32,17 +32,9 @@ pub struct TeamService {
     pub breaches_today: u64,
 }
 
-fn at(s: &str) -> Option<Timestamp> {
-    s.parse().ok()
-}
-
 /// When the customer of `h` started waiting for the person who has (or will have) it.
-fn wait_start(h: &Handoff) -> Option<Timestamp> {
-    h.queued_at
-        .as_deref()
-        .or(h.callback_at.as_deref())
-        .and_then(at)
-        .or_else(|| at(&h.created_at))
+fn wait_start(h: &Handoff) -> Timestamp {
+    h.queued_at.or(h.callback_at).unwrap_or(h.created_at)
 }
 
 /// The service level of every team of `policy`, from `handoffs` (every open handoff and at least
@@ -72,7 +64,7 @@ pub fn by_team(policy: &Policy, handoffs: &[Handoff], now: Timestamp) -> Vec<Tea
             for h in handoffs.iter().filter(|h| h.skill == team.skill) {
                 match h.status {
                     HandoffStatus::Queued | HandoffStatus::Assigned => {
-                        let Some(start) = wait_start(h) else { continue };
+                        let start = wait_start(h);
                         let waited = now.duration_since(start).as_secs_f64().max(0.0);
                         s.waiting += 1;
                         s.waiting_past_target += (waited > target) as u64;
@@ -80,17 +72,16 @@ pub fn by_team(policy: &Policy, handoffs: &[Handoff], now: Timestamp) -> Vec<Tea
                             Some(s.longest_wait_seconds.unwrap_or(0.0).max(waited));
                     }
                     HandoffStatus::Accepted | HandoffStatus::Resolved => {
-                        let Some(accepted) = h.accepted_at.as_deref().and_then(at) else {
+                        let Some(accepted) = h.accepted_at else {
                             continue;
                         };
                         if accepted < today {
                             continue;
                         }
                         // A later transfer re-queues it after the acceptance: count the first wait.
-                        let start = wait_start(h)
+                        let start = Some(wait_start(h))
                             .filter(|s| *s <= accepted)
-                            .or_else(|| at(&h.created_at))
-                            .unwrap_or(accepted);
+                            .unwrap_or(h.created_at);
                         s.answered_today += 1;
                         s.answered_within_target +=
                             (accepted.duration_since(start).as_secs_f64() <= target) as u64;
@@ -122,10 +113,10 @@ mod tests {
             reason: "explicit_request".into(),
             vip: false,
             agent_id: None,
-            created_at: created.into(),
+            created_at: created.parse().unwrap(),
             queued_at: None,
             assigned_at: None,
-            accepted_at: accepted.map(String::from),
+            accepted_at: accepted.map(|a| a.parse().unwrap()),
             resolved_at: None,
             callback_at: None,
             resolution: None,

@@ -33,7 +33,7 @@ pub async fn add_suggestions(
             "give `replies` or `kb_articles`",
         ));
     }
-    let now = state.now().to_string();
+    let now = state.now();
     let mut list = Vec::new();
     for (i, r) in body.replies.iter().enumerate() {
         if r.trim().is_empty() || r.len() > state.settings.max_text_bytes {
@@ -50,7 +50,7 @@ pub async fn add_suggestions(
             text: r.clone(),
             url: None,
             status: SuggestionStatus::New,
-            created_at: now.clone(),
+            created_at: now,
         });
     }
     for (i, k) in body.kb_articles.iter().enumerate() {
@@ -68,7 +68,7 @@ pub async fn add_suggestions(
             text: k.title.clone().unwrap_or_else(|| k.id.clone()),
             url: k.url.clone(),
             status: SuggestionStatus::New,
-            created_at: now.clone(),
+            created_at: now,
         });
     }
     state.store.add_suggestions(list, now).await?;
@@ -160,7 +160,7 @@ pub async fn suggestion_status(
     };
     let s = state
         .store
-        .set_suggestion_status(&id, &sid, status, state.now().to_string())
+        .set_suggestion_status(&id, &sid, status, state.now())
         .await?;
     state.events.notify_waiters();
     Ok(Json(s))

@@ -74,7 +74,7 @@ pub async fn create(
         id: format!("wh-{}", &state.new_id()[..16]),
         url: url.to_string(),
         secret: new_secret(),
-        created_at: state.now().to_string(),
+        created_at: state.now(),
     };
     state.store.add_webhook(endpoint.clone()).await?;
     Ok((
@@ -83,7 +83,7 @@ pub async fn create(
             id: endpoint.id,
             url: endpoint.url,
             secret: Some(endpoint.secret),
-            created_at: endpoint.created_at,
+            created_at: endpoint.created_at.to_string(),
         }),
     ))
 }
@@ -104,7 +104,7 @@ pub async fn list(
                 id: w.id,
                 url: w.url,
                 secret: None,
-                created_at: w.created_at,
+                created_at: w.created_at.to_string(),
             })
             .collect(),
     ))
@@ -133,11 +133,7 @@ pub async fn delivery_loop(state: AppState) {
         .build()
         .expect("a default HTTP client builds");
     loop {
-        let due = match state
-            .store
-            .due_deliveries(state.now().to_string(), 64)
-            .await
-        {
+        let due = match state.store.due_deliveries(state.now(), 64).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook outbox read failed");
@@ -194,13 +190,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: Delivery) {
                 .increment(1);
             state
                 .store
-                .delivery_result(
-                    &d.endpoint.id,
-                    d.event.seq,
-                    Some(now.to_string()),
-                    None,
-                    None,
-                )
+                .delivery_result(&d.endpoint.id, d.event.seq, Some(now), None, None)
                 .await
         }
         Err(e) => {
@@ -211,13 +201,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: Delivery) {
             let next = now + jiff::SignedDuration::from_secs(backoff as i64);
             state
                 .store
-                .delivery_result(
-                    &d.endpoint.id,
-                    d.event.seq,
-                    None,
-                    Some(next.to_string()),
-                    Some(e),
-                )
+                .delivery_result(&d.endpoint.id, d.event.seq, None, Some(next), Some(e))
                 .await
         }
     };

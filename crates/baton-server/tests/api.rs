@@ -105,10 +105,14 @@ async fn keys_and_roles_are_enforced() {
     assert_eq!(s, 200);
 
     // A revoked key stops working (a fresh key is not cached yet).
-    let k = generate_key("temp", KeyRole::Integrator, "2026-01-01T00:00:00Z".into());
+    let k = generate_key(
+        "temp",
+        KeyRole::Integrator,
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    );
     app.store.create_key(k.record.clone()).await.unwrap();
     app.store
-        .revoke_key(&k.record.id, "2026-01-02T00:00:00Z".into())
+        .revoke_key(&k.record.id, "2026-01-02T00:00:00Z".parse().unwrap())
         .await
         .unwrap();
     let (s, r) = app
@@ -660,17 +664,25 @@ async fn revoked_keys_stop_at_once_here_and_within_the_cache_time_elsewhere() {
     };
     let mut keys = Vec::new();
     for name in ["here", "elsewhere"] {
-        let k = generate_key(name, KeyRole::Admin, "2026-01-01T00:00:00Z".into());
+        let k = generate_key(
+            name,
+            KeyRole::Admin,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        );
         store.create_key(k.record.clone()).await.unwrap();
         assert_eq!(call(k.key.clone()).await, 200); // now cached
         keys.push(k);
     }
-    baton_server::auth::revoke_key(&state, &keys[0].record.id, "2026-01-02T00:00:00Z".into())
-        .await
-        .unwrap();
+    baton_server::auth::revoke_key(
+        &state,
+        &keys[0].record.id,
+        "2026-01-02T00:00:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(call(keys[0].key.clone()).await, 401);
     store
-        .revoke_key(&keys[1].record.id, "2026-01-02T00:00:00Z".into())
+        .revoke_key(&keys[1].record.id, "2026-01-02T00:00:00Z".parse().unwrap())
         .await
         .unwrap();
     let revoked_at = std::time::Instant::now();
@@ -699,7 +711,7 @@ async fn messages_are_timed_and_checked_by_the_server_clock() {
     )
     .with_clock(move || now);
     let app = baton_server::router(state);
-    let key = generate_key("bot", KeyRole::Integrator, now.to_string());
+    let key = generate_key("bot", KeyRole::Integrator, now);
     store.create_key(key.record.clone()).await.unwrap();
     let post = |body: Value| {
         let app = app.clone();

@@ -212,7 +212,7 @@ async fn agent_key(app: &TestApp, name: &str, agent: &str) -> String {
         name,
         KeyRole::Agent,
         Some(agent.into()),
-        "2026-01-01T00:00:00Z".into(),
+        "2026-01-01T00:00:00Z".parse().unwrap(),
     );
     app.store.create_key(key.record.clone()).await.unwrap();
     key.key

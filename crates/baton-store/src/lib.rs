@@ -14,6 +14,7 @@ use async_trait::async_trait;
 pub use baton_core::event::EventKind;
 pub use baton_core::handoff::{Handoff, HandoffStatus, TransferNote, Transition};
 use baton_core::model::{Customer, Message};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// Errors of the store. `NotFound` and `Conflict` are the caller's business; `Other` is ours.
@@ -108,8 +109,8 @@ pub struct ApiKey {
     pub role: KeyRole,
     #[serde(skip)]
     pub secret_hash: Vec<u8>,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
     /// For agent keys: the agent the key belongs to ("assigned to me" in the desk).
     pub agent_id: Option<String>,
 }
@@ -165,7 +166,7 @@ pub struct StoredConversation {
     pub customer: Customer,
     pub messages: Vec<Message>,
     pub decision: Option<serde_json::Value>,
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// The customer's satisfaction with the whole conversation (1-5), when given.
     pub csat: Option<u8>,
 }
@@ -180,10 +181,10 @@ pub struct NewHandoff {
     pub reason: String,
     pub vip: bool,
     /// When set, the team is closed: schedule a callback at this time instead of routing.
-    pub callback_at: Option<String>,
+    pub callback_at: Option<Timestamp>,
     /// When nobody with the skill is on shift, schedule a callback at this time instead of
     /// queueing without an end.
-    pub callback_if_nobody: Option<String>,
+    pub callback_if_nobody: Option<Timestamp>,
     /// When and how the conversation escalated (kept for the metrics).
     pub facts: Option<baton_core::EscalationFacts>,
 }
@@ -211,9 +212,9 @@ pub struct HandoffMetrics {
     pub skill: String,
     pub team: String,
     pub reason: String,
-    pub created_at: String,
-    pub accepted_at: Option<String>,
-    pub resolved_at: Option<String>,
+    pub created_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
     pub necessary: Option<bool>,
     pub missing: Option<String>,
     pub csat: Option<u8>,
@@ -286,7 +287,7 @@ pub struct Suggestion {
     pub text: String,
     pub url: Option<String>,
     pub status: SuggestionStatus,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// What the integrator's AI suggests.
@@ -376,7 +377,7 @@ pub struct WebhookEndpoint {
     pub url: String,
     #[serde(skip)]
     pub secret: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// One webhook delivery due: the endpoint, the event and how many times it was tried.
@@ -394,7 +395,7 @@ pub struct Event {
     pub kind: EventKind,
     pub subject: String,
     pub payload: serde_json::Value,
-    pub at: String,
+    pub at: Timestamp,
 }
 
 /// Builds the answer to store for a retried request, from where the new handoff (if any) was
@@ -441,8 +442,8 @@ pub struct Append {
     pub extra_event: Option<(EventKind, String, serde_json::Value)>,
     /// The answer to replay for a retried request.
     pub idempotency: Option<Idempotency>,
-    /// Wall-clock time of the write, RFC 3339.
-    pub now: String,
+    /// Wall-clock time of the write.
+    pub now: Timestamp,
 }
 
 /// How long an instance holds the deliveries it claimed.
@@ -451,7 +452,7 @@ pub const DELIVERY_LEASE_SECONDS: i64 = 30;
 /// The store. All methods are durable when they return `Ok`: the data is committed (fsync).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    async fn put_customer(&self, customer: Customer, now: String) -> Result<()>;
+    async fn put_customer(&self, customer: Customer, now: Timestamp) -> Result<()>;
     async fn customer(&self, id: &str) -> Result<Option<Customer>>;
 
     /// Appends one message with everything it implies (see [`Append`]); when it creates a
@@ -474,14 +475,14 @@ pub trait Store: Send + Sync + 'static {
     /// Saves escalation facts and quality scores computed for handoffs.
     async fn save_handoff_scores(&self, scores: Vec<HandoffScore>) -> Result<()>;
 
-    async fn put_agent(&self, agent: Agent, now: String) -> Result<Agent>;
+    async fn put_agent(&self, agent: Agent, now: Timestamp) -> Result<Agent>;
     /// Sets an agent's status; an agent who becomes available takes queued handoffs.
     async fn set_agent_status(
         &self,
         id: &str,
         status: AgentStatus,
         by: Actor,
-        now: String,
+        now: Timestamp,
         routing: RoutingParams,
     ) -> Result<Agent>;
     async fn agent(&self, id: &str) -> Result<Option<Agent>>;
@@ -489,10 +490,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn handoff(&self, id: &str) -> Result<Option<Handoff>>;
     async fn handoffs(&self, status: Option<HandoffStatus>) -> Result<Vec<Handoff>>;
-    /// Every handoff not resolved, and those resolved at or after `since` (RFC 3339, compared
-    /// as text: pass a bound a little earlier than needed and filter exactly), oldest first: what
-    /// a shift's service level reads.
-    async fn handoffs_open_or_resolved_since(&self, since: String) -> Result<Vec<Handoff>>;
+    /// Every handoff not resolved, and those resolved at or after `since` (compared as stored
+    /// text: pass a bound a little earlier than needed and filter exactly), oldest first: what a
+    /// shift's service level reads.
+    async fn handoffs_open_or_resolved_since(&self, since: Timestamp) -> Result<Vec<Handoff>>;
     /// The handoff of a conversation, if it escalated.
     async fn handoff_of_conversation(&self, conversation_id: &str) -> Result<Option<Handoff>>;
     /// Applies a lifecycle change. `Conflict` when it makes no sense in the handoff's state,
@@ -502,7 +503,7 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         transition: Transition,
         by: Actor,
-        now: String,
+        now: Timestamp,
         routing: RoutingParams,
     ) -> Result<Placement>;
     /// Returns assigned handoffs not accepted within `timeout_seconds` to the queue (the agent
@@ -510,7 +511,7 @@ pub trait Store: Send + Sync + 'static {
     /// Returns how many handoffs changed.
     async fn sweep(
         &self,
-        now: String,
+        now: Timestamp,
         timeout_seconds: i64,
         routing: RoutingParams,
     ) -> Result<usize>;
@@ -518,12 +519,12 @@ pub trait Store: Send + Sync + 'static {
     async fn placement(
         &self,
         id: &str,
-        now: String,
+        now: Timestamp,
         routing: RoutingParams,
     ) -> Result<Option<Placement>>;
 
     /// Adds suggestions to a handoff (`NotFound` if there is no such handoff).
-    async fn add_suggestions(&self, suggestions: Vec<Suggestion>, now: String) -> Result<()>;
+    async fn add_suggestions(&self, suggestions: Vec<Suggestion>, now: Timestamp) -> Result<()>;
     async fn suggestions(&self, handoff_id: &str) -> Result<Vec<Suggestion>>;
     /// Records what the agent did with a suggestion.
     async fn set_suggestion_status(
@@ -531,13 +532,13 @@ pub trait Store: Send + Sync + 'static {
         handoff_id: &str,
         id: &str,
         status: SuggestionStatus,
-        now: String,
+        now: Timestamp,
     ) -> Result<Suggestion>;
     async fn desk_summary(&self) -> Result<DeskSummary>;
 
     /// Records the customer's CSAT for a whole conversation (once): AI-only, handed off or
     /// human-only alike, so that they can be compared.
-    async fn conversation_csat(&self, id: &str, score: u8, now: String) -> Result<()>;
+    async fn conversation_csat(&self, id: &str, score: u8, now: Timestamp) -> Result<()>;
 
     async fn add_webhook(&self, endpoint: WebhookEndpoint) -> Result<()>;
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>>;
@@ -546,14 +547,14 @@ pub trait Store: Send + Sync + 'static {
     /// its oldest undelivered event, so events reach each endpoint in order, and none that
     /// another instance holds, so an event is sent by one instance at a time. A claim that runs
     /// out (its instance died) can be taken again.
-    async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>>;
+    async fn due_deliveries(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>>;
     /// Records a delivery attempt: delivered, or failed with the time of the next attempt.
     async fn delivery_result(
         &self,
         endpoint_id: &str,
         event_seq: i64,
-        delivered_at: Option<String>,
-        next_attempt_at: Option<String>,
+        delivered_at: Option<Timestamp>,
+        next_attempt_at: Option<Timestamp>,
         error: Option<String>,
     ) -> Result<()>;
 
@@ -561,7 +562,7 @@ pub trait Store: Send + Sync + 'static {
     async fn key(&self, id: &str) -> Result<Option<ApiKey>>;
     async fn keys(&self) -> Result<Vec<ApiKey>>;
     /// Marks a key revoked; `NotFound` if there is no such key.
-    async fn revoke_key(&self, id: &str, now: String) -> Result<()>;
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<()>;
 
     /// The sequence number of the newest event (0 when there is none).
     async fn last_event_seq(&self) -> Result<i64>;

@@ -4,6 +4,8 @@
 //! Statements use `?1`, `?2`, ... placeholders and SQL both databases accept; PostgreSQL gets
 //! them rewritten to `$1`, `$2`, .... Where the two differ, [`Db::kind`] tells which one runs.
 
+use jiff::Timestamp;
+
 use crate::{Result, StoreError};
 
 /// A value bound to a statement or read from a row.
@@ -55,6 +57,15 @@ impl From<&str> for Value {
 impl From<Vec<u8>> for Value {
     fn from(v: Vec<u8>) -> Self {
         Value::Blob(v)
+    }
+}
+
+/// A time is stored as the text jiff writes for it (RFC 3339 in UTC, `Z`, with as many
+/// fractional digits as it needs and none when whole seconds), the one form the store has
+/// always written: this and [`FromValue`] for `Timestamp` are the only conversions.
+impl From<Timestamp> for Value {
+    fn from(v: Timestamp) -> Self {
+        Value::Text(v.to_string())
     }
 }
 
@@ -135,6 +146,15 @@ impl FromValue for String {
     }
 }
 
+impl FromValue for Timestamp {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
 impl FromValue for Vec<u8> {
     fn from_value(v: &Value) -> Option<Self> {
         match v {
@@ -194,7 +214,7 @@ pub struct NewEvent {
     pub kind: baton_core::event::EventKind,
     pub subject: String,
     pub payload: String,
-    pub at: String,
+    pub at: Timestamp,
 }
 
 /// A connection (or transaction) that runs statements.
@@ -311,5 +331,23 @@ mod tests {
         assert_eq!(row.get::<Option<String>>(1).unwrap(), None);
         assert!(row.get::<u8>(2).is_err(), "300 is not a u8");
         assert!(row.get::<String>(0).is_err());
+    }
+
+    #[test]
+    fn times_are_stored_as_the_text_they_always_were() {
+        for text in [
+            "2026-11-27T10:00:00Z",
+            "2026-11-27T10:00:00.25Z",
+            "2026-11-27T10:00:00.123456789Z",
+        ] {
+            let t: Timestamp = text.parse().unwrap();
+            assert_eq!(Value::from(t), Value::Text(text.into()));
+            let row = Row(vec![Value::Text(text.into())]);
+            assert_eq!(row.get::<Timestamp>(0).unwrap(), t);
+        }
+        let bad = Row(vec![Value::Text("yesterday".into()), Value::Null]);
+        let e = bad.get::<Timestamp>(0).unwrap_err().to_string();
+        assert!(e.contains("yesterday"), "{e}");
+        assert_eq!(bad.get::<Option<Timestamp>>(1).unwrap(), None);
     }
 }

@@ -58,7 +58,7 @@ fn append(conv: &str, index: usize, customer: Option<Customer>) -> Append {
         routing: ROUTING,
         extra_event: None,
         idempotency: None,
-        now: NOW.into(),
+        now: NOW.parse().unwrap(),
     }
 }
 
@@ -66,7 +66,7 @@ async fn suite(store: &dyn Store) {
     // Customers.
     assert_eq!(store.customer("cust-1").await.unwrap(), None);
     store
-        .put_customer(customer("cust-1"), NOW.into())
+        .put_customer(customer("cust-1"), NOW.parse().unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -78,7 +78,10 @@ async fn suite(store: &dyn Store) {
         currency: None,
         ..customer("cust-plain")
     };
-    store.put_customer(plain.clone(), NOW.into()).await.unwrap();
+    store
+        .put_customer(plain.clone(), NOW.parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(store.customer("cust-plain").await.unwrap(), Some(plain));
 
     // Messages are appended in order; a wrong index is a conflict that changes nothing.
@@ -164,17 +167,32 @@ async fn suite(store: &dyn Store) {
         active: 0,
     };
     assert_eq!(
-        store.put_agent(agent.clone(), NOW.into()).await.unwrap(),
+        store
+            .put_agent(agent.clone(), NOW.parse().unwrap())
+            .await
+            .unwrap(),
         agent
     );
     let a = store
-        .set_agent_status("a1", AgentStatus::Available, by(), NOW.into(), ROUTING)
+        .set_agent_status(
+            "a1",
+            AgentStatus::Available,
+            by(),
+            NOW.parse().unwrap(),
+            ROUTING,
+        )
         .await
         .unwrap();
     assert_eq!(a.status, AgentStatus::Available);
     assert!(matches!(
         store
-            .set_agent_status("nobody", AgentStatus::Away, by(), NOW.into(), ROUTING)
+            .set_agent_status(
+                "nobody",
+                AgentStatus::Away,
+                by(),
+                NOW.parse().unwrap(),
+                ROUTING
+            )
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -186,7 +204,7 @@ async fn suite(store: &dyn Store) {
     );
     assert_eq!(store.agent("a1").await.unwrap().unwrap().active, 1);
     // Lifecycle: accept by someone else is a conflict; accept, resolve, CSAT once.
-    let t = |t| store.transition("h1", t, by(), NOW.into(), ROUTING);
+    let t = |t| store.transition("h1", t, by(), NOW.parse().unwrap(), ROUTING);
     assert!(matches!(
         t(Transition::Accept {
             agent_id: "a9".into()
@@ -245,7 +263,7 @@ async fn suite(store: &dyn Store) {
                 "nope",
                 Transition::Csat { score: 4 },
                 by(),
-                NOW.into(),
+                NOW.parse().unwrap(),
                 ROUTING
             )
             .await,
@@ -280,7 +298,7 @@ async fn suite(store: &dyn Store) {
         priority: Priority::Medium,
         reason: "cancellation".into(),
         vip: false,
-        callback_at: Some("2026-11-27T09:00:00Z".into()),
+        callback_at: Some("2026-11-27T09:00:00Z".parse().unwrap()),
         callback_if_nobody: None,
         facts: None,
     });
@@ -288,14 +306,14 @@ async fn suite(store: &dyn Store) {
     assert_eq!(placed.handoff.status, HandoffStatus::Callback);
     assert_eq!(
         store
-            .sweep("2026-11-27T08:59:00Z".into(), 120, ROUTING)
+            .sweep("2026-11-27T08:59:00Z".parse().unwrap(), 120, ROUTING)
             .await
             .unwrap(),
         0
     );
     assert!(
         store
-            .sweep("2026-11-27T09:00:30Z".into(), 120, ROUTING)
+            .sweep("2026-11-27T09:00:30Z".parse().unwrap(), 120, ROUTING)
             .await
             .unwrap()
             >= 1
@@ -307,7 +325,7 @@ async fn suite(store: &dyn Store) {
     );
     // Not accepted within the timeout: back to the queue, the agent set away.
     store
-        .sweep("2026-11-27T09:05:00Z".into(), 120, ROUTING)
+        .sweep("2026-11-27T09:05:00Z".parse().unwrap(), 120, ROUTING)
         .await
         .unwrap();
     let h3 = store.handoff("h3").await.unwrap().unwrap();
@@ -321,25 +339,19 @@ async fn suite(store: &dyn Store) {
         name: "bot".into(),
         role: KeyRole::Integrator,
         secret_hash: vec![1, 2, 3],
-        created_at: NOW.into(),
+        created_at: NOW.parse().unwrap(),
         revoked_at: None,
         agent_id: Some("a1".into()),
     };
     store.create_key(key.clone()).await.unwrap();
     assert_eq!(store.key("k1").await.unwrap(), Some(key));
-    store.revoke_key("k1", NOW.into()).await.unwrap();
+    store.revoke_key("k1", NOW.parse().unwrap()).await.unwrap();
     assert_eq!(
-        store
-            .key("k1")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .as_deref(),
-        Some(NOW)
+        store.key("k1").await.unwrap().unwrap().revoked_at,
+        Some(NOW.parse().unwrap())
     );
     assert!(matches!(
-        store.revoke_key("k9", NOW.into()).await,
+        store.revoke_key("k9", NOW.parse().unwrap()).await,
         Err(StoreError::NotFound(_))
     ));
     metrics_suite(store).await;
@@ -355,7 +367,7 @@ async fn deliveries_suite(store: &dyn Store) {
             id: "w1".into(),
             url: "http://127.0.0.1:9/hook".into(),
             secret: "whsec_x".into(),
-            created_at: NOW.into(),
+            created_at: NOW.parse().unwrap(),
         })
         .await
         .unwrap();
@@ -366,14 +378,12 @@ async fn deliveries_suite(store: &dyn Store) {
             .await
             .unwrap();
         store
-            .conversation_csat(conv, score, NOW.into())
+            .conversation_csat(conv, score, NOW.parse().unwrap())
             .await
             .unwrap();
     }
-    let at = |secs: i64| {
-        (NOW.parse::<jiff::Timestamp>().unwrap() + jiff::SignedDuration::from_secs(secs))
-            .to_string()
-    };
+    let at =
+        |secs: i64| NOW.parse::<jiff::Timestamp>().unwrap() + jiff::SignedDuration::from_secs(secs);
     let first = store.due_deliveries(at(1), 10).await.unwrap();
     assert_eq!(first.len(), 1, "only the endpoint's oldest event");
     assert_eq!(first[0].event.payload["score"], 3);
@@ -438,7 +448,10 @@ async fn metrics_suite(store: &dyn Store) {
         .append(timed("m3", 0, "2025-03-02T10:00:00Z", "general"))
         .await
         .unwrap();
-    store.conversation_csat("m1", 4, NOW.into()).await.unwrap();
+    store
+        .conversation_csat("m1", 4, NOW.parse().unwrap())
+        .await
+        .unwrap();
     let march = |days: i64| MetricsQuery {
         since_ms: Some(
             "2025-03-01T00:00:00Z"
@@ -533,7 +546,7 @@ async fn sqlite_data_survives_reopening() {
     {
         let store = SqliteStore::open(&path).unwrap();
         store
-            .put_customer(customer("cust-1"), NOW.into())
+            .put_customer(customer("cust-1"), NOW.parse().unwrap())
             .await
             .unwrap();
         store.append(append("c1", 0, None)).await.unwrap();
@@ -556,7 +569,7 @@ async fn concurrent_appends_are_group_committed_and_all_land() {
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("baton.db")).unwrap());
     store
-        .put_customer(customer("cust-1"), NOW.into())
+        .put_customer(customer("cust-1"), NOW.parse().unwrap())
         .await
         .unwrap();
     let tasks: Vec<_> = (0..64)
@@ -617,7 +630,7 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
     };
     let store = PostgresStore::connect(&url).await.unwrap();
     store
-        .put_customer(customer("cust-1"), NOW.into())
+        .put_customer(customer("cust-1"), NOW.parse().unwrap())
         .await
         .unwrap();
     let agent = Agent {
@@ -630,9 +643,15 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
         status: AgentStatus::Offline,
         active: 0,
     };
-    store.put_agent(agent, NOW.into()).await.unwrap();
+    store.put_agent(agent, NOW.parse().unwrap()).await.unwrap();
     store
-        .set_agent_status("a1", AgentStatus::Available, by(), NOW.into(), ROUTING)
+        .set_agent_status(
+            "a1",
+            AgentStatus::Available,
+            by(),
+            NOW.parse().unwrap(),
+            ROUTING,
+        )
         .await
         .unwrap();
     for (conv, h) in [("c1", "h1"), ("c2", "h2")] {
@@ -649,7 +668,7 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
                 missing: None,
             },
             by(),
-            NOW.into(),
+            NOW.parse().unwrap(),
             ROUTING,
         )
         .await
@@ -688,7 +707,7 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
                     agent_id: "a1".into(),
                 },
                 by(),
-                NOW.into(),
+                NOW.parse().unwrap(),
                 ROUTING,
             )
             .await
@@ -698,12 +717,15 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
                 "h2",
                 Transition::Csat { score: 5 },
                 by(),
-                NOW.into(),
+                NOW.parse().unwrap(),
                 ROUTING,
             )
             .await
             .unwrap();
-        store.conversation_csat("c2", 4, NOW.into()).await.unwrap();
+        store
+            .conversation_csat("c2", 4, NOW.parse().unwrap())
+            .await
+            .unwrap();
         store
             .add_suggestions(
                 vec![baton_store::Suggestion {
@@ -714,9 +736,9 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
                     text: "Try this".into(),
                     url: None,
                     status: baton_store::SuggestionStatus::New,
-                    created_at: NOW.into(),
+                    created_at: NOW.parse().unwrap(),
                 }],
-                NOW.into(),
+                NOW.parse().unwrap(),
             )
             .await
             .unwrap();
@@ -763,7 +785,7 @@ async fn postgres_events_commit_in_sequence_order_across_instances() {
         std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap()),
     ];
     stores[0]
-        .put_customer(customer("cust-1"), NOW.into())
+        .put_customer(customer("cust-1"), NOW.parse().unwrap())
         .await
         .unwrap();
     const WRITERS: usize = 12;

@@ -83,8 +83,8 @@ pub struct DemoArgs {
     exit: bool,
 }
 
-fn now() -> String {
-    jiff::Timestamp::now().to_string()
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
 }
 
 fn init_tracing() {
@@ -235,8 +235,9 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                         "{:<14} {:<11} {:<27} {:<27} {}",
                         k.id,
                         k.role.as_str(),
-                        k.created_at,
-                        k.revoked_at.as_deref().unwrap_or("-"),
+                        // Padded as text: a Timestamp's Display ignores the width.
+                        k.created_at.to_string(),
+                        k.revoked_at.map_or("-".into(), |t| t.to_string()),
                         k.name
                     );
                 }

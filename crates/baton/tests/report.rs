@@ -87,7 +87,7 @@ async fn store_conversation(
                 routing: ROUTING,
                 extra_event: None,
                 idempotency: None,
-                now: m.at.to_string(),
+                now: m.at,
             })
             .await
             .unwrap();
@@ -108,18 +108,21 @@ async fn work(
     let agent = store.handoff(id).await.unwrap().unwrap().agent_id.unwrap();
     let csat_at: jiff::Timestamp = resolve.parse().unwrap();
     let steps = [
-        (Transition::Accept { agent_id: agent }, accept.to_string()),
+        (
+            Transition::Accept { agent_id: agent },
+            accept.parse::<jiff::Timestamp>().unwrap(),
+        ),
         (
             Transition::Resolve {
                 resolution: "handled".into(),
                 necessary,
                 missing: Some("Plan prices".into()),
             },
-            resolve.to_string(),
+            csat_at,
         ),
         (
             Transition::Csat { score: csat },
-            (csat_at + jiff::SignedDuration::from_mins(10)).to_string(),
+            csat_at + jiff::SignedDuration::from_mins(10),
         ),
     ];
     for (t, at) in steps {
@@ -159,7 +162,7 @@ fn seed(db: &Path) {
                 active: 0,
             };
             store
-                .put_agent(a, "2026-11-01T00:00:00Z".into())
+                .put_agent(a, "2026-11-01T00:00:00Z".parse().unwrap())
                 .await
                 .unwrap();
             store
@@ -170,7 +173,7 @@ fn seed(db: &Path) {
                         key_id: "k-test".into(),
                         role: baton_store::KeyRole::Admin,
                     },
-                    "2026-11-01T00:00:00Z".into(),
+                    "2026-11-01T00:00:00Z".parse().unwrap(),
                     ROUTING,
                 )
                 .await
@@ -249,7 +252,7 @@ fn seed(db: &Path) {
             5,
         )
         .await;
-        let t = |at: &str| at.to_string();
+        let t = |at: &str| at.parse::<jiff::Timestamp>().unwrap();
         // Conversation CSAT: A (handed off) 2, C (AI-only) 4; a second score is refused.
         store
             .conversation_csat("A", 2, t("2026-11-02T12:00:00Z"))

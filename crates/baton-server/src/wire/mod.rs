@@ -88,7 +88,7 @@ impl From<&baton_store::Placement> for HandoffRef {
             agent_name: p.agent_name.clone(),
             queue_position: p.position,
             eta_seconds: p.eta_seconds.map(|e| e.round()),
-            callback_at: h.callback_at.clone(),
+            callback_at: h.callback_at.map(|t| t.to_string()),
         }
     }
 }

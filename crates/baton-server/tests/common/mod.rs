@@ -44,7 +44,7 @@ pub async fn spawn_app_full(mut settings: Settings, policy: Policy, workers: boo
     let store = Arc::new(SqliteStore::open(&path).unwrap());
     let mut keys = Vec::new();
     for role in [KeyRole::Admin, KeyRole::Integrator, KeyRole::Lead] {
-        let k = generate_key(role.as_str(), role, "2026-01-01T00:00:00Z".into());
+        let k = generate_key(role.as_str(), role, "2026-01-01T00:00:00Z".parse().unwrap());
         store.create_key(k.record.clone()).await.unwrap();
         keys.push(k.key);
     }
@@ -111,7 +111,7 @@ impl TestApp {
             agent_id,
             KeyRole::Agent,
             Some(agent_id.to_string()),
-            "2026-01-01T00:00:00Z".into(),
+            "2026-01-01T00:00:00Z".parse().unwrap(),
         );
         self.store.create_key(k.record.clone()).await.unwrap();
         k.key

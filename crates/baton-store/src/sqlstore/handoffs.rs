@@ -71,12 +71,6 @@ fn must_load(conn: &impl Db, id: &str) -> Result<Handoff> {
     load_handoff(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("handoff {id}")))
 }
 
-/// The time of a write, as the core takes it.
-fn instant(now: &str) -> Result<Timestamp> {
-    now.parse()
-        .map_err(|_| StoreError::Other(format!("`{now}` is not an RFC 3339 time")))
-}
-
 impl From<LifecycleError> for StoreError {
     fn from(e: LifecycleError) -> Self {
         match e {
@@ -115,9 +109,8 @@ fn decide(
     mut h: Handoff,
     t: &Transition,
     by: Option<&Actor>,
-    now: &str,
+    now: Timestamp,
 ) -> Result<Decided> {
-    let at = instant(now)?;
     // A routing write holds the routing turn, so only accept (which does not) can move the
     // handoff between the read and the write, and only once: the second attempt holds.
     for _ in 0..3 {
@@ -128,7 +121,7 @@ fn decide(
             }),
             None => None,
         };
-        let outcome = handoff::apply(&h, t, at, target.as_ref())?;
+        let outcome = handoff::apply(&h, t, now, target.as_ref())?;
         match write(conn, &h, &outcome, by, now)? {
             Wrote::Done => return Ok(Decided::Written(Box::new(outcome))),
             Wrote::AgentFull(agent_id) => {
@@ -164,7 +157,7 @@ fn write(
     old: &Handoff,
     o: &Outcome,
     by: Option<&Actor>,
-    now: &str,
+    now: Timestamp,
 ) -> Result<Wrote> {
     let mut taken: Vec<&String> = Vec::new();
     for change in &o.agents {
@@ -236,7 +229,7 @@ fn release(conn: &impl Db, agent_id: &str) -> Result<()> {
 }
 
 /// The handoff's columns that `o` changes, written only if the row still matches the guard.
-fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: &str) -> Result<bool> {
+fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: Timestamp) -> Result<bool> {
     let new = &o.handoff;
     let mut changes: Vec<(&str, Value)> = Vec::new();
     macro_rules! changed {
@@ -300,7 +293,7 @@ fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: &str) -> Resul
 }
 
 /// Tries to give one handoff to an agent now. Returns the agent id when assigned.
-fn try_route(conn: &impl Db, h: &Handoff, now: &str) -> Result<Option<String>> {
+fn try_route(conn: &impl Db, h: &Handoff, now: Timestamp) -> Result<Option<String>> {
     let all = agents(conn)?;
     let exclude = excluded(conn, &h.id)?;
     let slots: Vec<AgentSlot> = all
@@ -333,10 +326,9 @@ fn try_route(conn: &impl Db, h: &Handoff, now: &str) -> Result<Option<String>> {
     })
 }
 
-pub(crate) fn route_queue(conn: &impl Db, now: &str, params: RoutingParams) -> Result<usize> {
+pub(crate) fn route_queue(conn: &impl Db, now: Timestamp, params: RoutingParams) -> Result<usize> {
     let queued = queued(conn)?;
-    let at = instant(now)?;
-    let mut order: Vec<Queued> = queued.iter().map(|h| h.in_queue(at)).collect();
+    let mut order: Vec<Queued> = queued.iter().map(|h| h.in_queue(now)).collect();
     routing::order_queue(&mut order, params.ageing_seconds);
     let mut routed = 0;
     for q in order {
@@ -366,12 +358,7 @@ fn handle_seconds(conn: &impl Db, skill: &str, params: RoutingParams) -> Result<
          WHERE skill = ?1 AND status = 'resolved' AND accepted_at IS NOT NULL AND resolved_at IS NOT NULL
          ORDER BY resolved_at DESC LIMIT ?2",
         vals![skill, params.handle_time_sample as i64],
-        |r| {
-            Ok((
-                handoff::stored_time(&r.get::<String>(0)?),
-                handoff::stored_time(&r.get::<String>(1)?),
-            ))
-        },
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok(routing::handle_seconds(
         &handled,
@@ -384,7 +371,7 @@ fn handle_seconds(conn: &impl Db, skill: &str, params: RoutingParams) -> Result<
 pub(crate) fn placement(
     conn: &impl Db,
     h: Handoff,
-    now: &str,
+    now: Timestamp,
     params: RoutingParams,
 ) -> Result<Placement> {
     let all = agents(conn)?;
@@ -401,11 +388,10 @@ pub(crate) fn placement(
     let (mut position, mut eta) = (None, None);
     if h.status == HandoffStatus::Queued {
         let queue = queued(conn)?;
-        let at = instant(now)?;
         let mut order: Vec<Queued> = queue
             .iter()
             .filter(|q| q.skill == h.skill)
-            .map(|q| q.in_queue(at))
+            .map(|q| q.in_queue(now))
             .collect();
         routing::order_queue(&mut order, params.ageing_seconds);
         let pos = order
@@ -430,10 +416,10 @@ pub(crate) fn create(
     conn: &impl Db,
     conversation_id: &str,
     new: &NewHandoff,
-    now: &str,
+    now: Timestamp,
     params: RoutingParams,
 ) -> Result<Placement> {
-    let status = HandoffStatus::initial(new.callback_at.as_deref());
+    let status = HandoffStatus::initial(new.callback_at);
     conn.exec(
         "INSERT INTO handoffs (id, conversation_id, status, skill, team, priority, reason, vip, created_at, updated_at, queued_at, callback_at,
            trigger_index, customer_messages, seconds_to_handoff, late, started_ms, customer_id, topic)
@@ -467,7 +453,7 @@ pub(crate) fn create(
     if status == HandoffStatus::Queued && try_route(conn, &h, now)?.is_none() {
         let p = placement(conn, h, now, params)?;
         if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
-            let park = Transition::NobodyOnShift { at: at.clone() };
+            let park = Transition::NobodyOnShift { at: *at };
             decide(conn, p.handoff, &park, None, now)?.written()?;
             return placement(conn, must_load(conn, &new.id)?, now, params);
         }
@@ -494,7 +480,7 @@ pub(crate) fn transition(
     id: &str,
     t: &Transition,
     by: &Actor,
-    now: &str,
+    now: Timestamp,
     params: RoutingParams,
 ) -> Result<Placement> {
     if let Some(outcome) = decide(conn, must_load(conn, id)?, t, Some(by), now)?.written()? {
@@ -520,11 +506,10 @@ pub(crate) fn transition(
 /// Timeouts and due callbacks (as the core finds them due), then the queue.
 pub(crate) fn sweep(
     conn: &impl Db,
-    now: &str,
+    now: Timestamp,
     timeout_seconds: i64,
     params: RoutingParams,
 ) -> Result<usize> {
-    let at = instant(now)?;
     let mut changed = 0;
     let candidates = conn.rows_as(
         &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status IN ('assigned', 'callback')"),
@@ -532,7 +517,7 @@ pub(crate) fn sweep(
         handoff_from_row,
     )?;
     for h in candidates {
-        if let Some(t) = handoff::due(&h, at, timeout_seconds) {
+        if let Some(t) = handoff::due(&h, now, timeout_seconds) {
             if decide(conn, h, &t, None, now)?.written()?.is_some() {
                 changed += 1;
             }

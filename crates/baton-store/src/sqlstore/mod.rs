@@ -9,12 +9,13 @@ pub(crate) mod writes;
 
 use async_trait::async_trait;
 use baton_core::model::Customer;
+use jiff::Timestamp;
 
 use crate::sql::{vals, Db};
 use crate::{
     Actor, Agent, AgentStatus, ApiKey, Append, Delivery, Event, Handoff, HandoffScore,
     HandoffStatus, IdempotentReply, MetricsData, MetricsQuery, Placement, Result, RoutingParams,
-    Store, StoreError, StoredConversation, Transition, WebhookEndpoint,
+    Store, StoredConversation, Transition, WebhookEndpoint,
 };
 use writes::{
     AddSuggestions, AddWebhook, ChangeHandoff, ClaimDeliveries, ConversationCsat, CreateKey,
@@ -47,7 +48,7 @@ pub struct SqlStore<B: Backend> {
 
 #[async_trait]
 impl<B: Backend> Store for SqlStore<B> {
-    async fn put_customer(&self, customer: Customer, now: String) -> Result<()> {
+    async fn put_customer(&self, customer: Customer, now: Timestamp) -> Result<()> {
         self.backend.write(PutCustomer { customer, now }).await
     }
 
@@ -118,7 +119,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn put_agent(&self, agent: Agent, now: String) -> Result<Agent> {
+    async fn put_agent(&self, agent: Agent, now: Timestamp) -> Result<Agent> {
         self.backend.write(PutAgent { agent, now }).await
     }
 
@@ -127,7 +128,7 @@ impl<B: Backend> Store for SqlStore<B> {
         id: &str,
         status: AgentStatus,
         by: Actor,
-        now: String,
+        now: Timestamp,
         routing: RoutingParams,
     ) -> Result<Agent> {
         self.backend
@@ -172,7 +173,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn handoffs_open_or_resolved_since(&self, since: String) -> Result<Vec<Handoff>> {
+    async fn handoffs_open_or_resolved_since(&self, since: Timestamp) -> Result<Vec<Handoff>> {
         self.backend
             .read(move |c| {
                 c.rows_as(
@@ -209,7 +210,7 @@ impl<B: Backend> Store for SqlStore<B> {
         id: &str,
         transition: Transition,
         by: Actor,
-        now: String,
+        now: Timestamp,
         routing: RoutingParams,
     ) -> Result<Placement> {
         self.backend
@@ -225,7 +226,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn sweep(
         &self,
-        now: String,
+        now: Timestamp,
         timeout_seconds: i64,
         routing: RoutingParams,
     ) -> Result<usize> {
@@ -241,13 +242,13 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn placement(
         &self,
         id: &str,
-        now: String,
+        now: Timestamp,
         routing: RoutingParams,
     ) -> Result<Option<Placement>> {
         let id = id.to_string();
         self.backend
             .read(move |c| match handoffs::load_handoff(c, &id)? {
-                Some(h) => Ok(Some(handoffs::placement(c, h, &now, routing)?)),
+                Some(h) => Ok(Some(handoffs::placement(c, h, now, routing)?)),
                 None => Ok(None),
             })
             .await
@@ -256,7 +257,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn add_suggestions(
         &self,
         suggestions: Vec<crate::Suggestion>,
-        now: String,
+        now: Timestamp,
     ) -> Result<()> {
         self.backend
             .write(AddSuggestions { suggestions, now })
@@ -273,7 +274,7 @@ impl<B: Backend> Store for SqlStore<B> {
         handoff_id: &str,
         id: &str,
         status: crate::SuggestionStatus,
-        now: String,
+        now: Timestamp,
     ) -> Result<crate::Suggestion> {
         self.backend
             .write(SetSuggestionStatus {
@@ -289,7 +290,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(reads::desk_summary).await
     }
 
-    async fn conversation_csat(&self, id: &str, score: u8, now: String) -> Result<()> {
+    async fn conversation_csat(&self, id: &str, score: u8, now: Timestamp) -> Result<()> {
         self.backend
             .write(ConversationCsat {
                 conversation_id: id.to_string(),
@@ -313,15 +314,12 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
-    async fn due_deliveries(&self, now: String, limit: usize) -> Result<Vec<Delivery>> {
-        let lease_until = now
-            .parse::<jiff::Timestamp>()
-            .map_err(|_| StoreError::Other(format!("`{now}` is not a time")))?
-            + jiff::SignedDuration::from_secs(crate::DELIVERY_LEASE_SECONDS);
+    async fn due_deliveries(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>> {
+        let lease_until = now + jiff::SignedDuration::from_secs(crate::DELIVERY_LEASE_SECONDS);
         self.backend
             .write(ClaimDeliveries {
                 now,
-                lease_until: lease_until.to_string(),
+                lease_until,
                 limit,
             })
             .await
@@ -331,8 +329,8 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         endpoint_id: &str,
         event_seq: i64,
-        delivered_at: Option<String>,
-        next_attempt_at: Option<String>,
+        delivered_at: Option<Timestamp>,
+        next_attempt_at: Option<Timestamp>,
         error: Option<String>,
     ) -> Result<()> {
         self.backend
@@ -359,7 +357,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.read(reads::keys).await
     }
 
-    async fn revoke_key(&self, id: &str, now: String) -> Result<()> {
+    async fn revoke_key(&self, id: &str, now: Timestamp) -> Result<()> {
         self.backend
             .write(RevokeKey {
                 id: id.to_string(),

@@ -2,6 +2,7 @@
 
 use baton_core::event::EventKind;
 use baton_core::model::{Currency, Customer, Message, Role as MessageRole, Tier};
+use jiff::Timestamp;
 
 use crate::sql::{bad_value, vals, Db, Row};
 use crate::{
@@ -115,7 +116,7 @@ fn message_from_row(r: &Row, first: usize) -> Result<Message> {
             _ => None,
         })?,
         text: r.get(first + 1)?,
-        at: r.parse(first + 2, "time", |s| s.parse().ok())?,
+        at: r.get(first + 2)?,
         confidence: r.get(first + 3)?,
         kb_articles: serde_json::from_str(&kb).map_err(|_| bad_value("kb_articles", &kb))?,
     })
@@ -192,9 +193,8 @@ pub(crate) fn conversations_page(
     Ok(out)
 }
 
-fn seconds_between(a: &str, b: &str) -> Option<f64> {
-    let (a, b): (jiff::Timestamp, jiff::Timestamp) = (a.parse().ok()?, b.parse().ok()?);
-    Some(b.duration_since(a).as_secs_f64())
+fn seconds_between(a: Timestamp, b: Timestamp) -> f64 {
+    b.duration_since(a).as_secs_f64()
 }
 
 pub(crate) fn desk_summary(c: &impl Db) -> Result<crate::DeskSummary> {
@@ -210,16 +210,16 @@ pub(crate) fn desk_summary(c: &impl Db) -> Result<crate::DeskSummary> {
         vals![],
         &mut |r| {
             let (id, status, reason): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let (created, accepted, resolved): (String, Option<String>, Option<String>) =
+            let (created, accepted, resolved): (Timestamp, Option<Timestamp>, Option<Timestamp>) =
                 (r.get(3)?, r.get(4)?, r.get(5)?);
-            let (score, needed, started): (Option<u8>, Option<bool>, String) =
+            let (score, needed, started): (Option<u8>, Option<bool>, Timestamp) =
                 (r.get(6)?, r.get(7)?, r.get(8)?);
             s.handoffs += 1;
             *s.by_status.entry(status).or_default() += 1;
             *s.by_reason.entry(reason.clone()).or_default() += 1;
-            to_handoff.extend(seconds_between(&started, &created));
-            if let (Some(a), Some(r)) = (&accepted, &resolved) {
-                resolution.extend(seconds_between(a, r));
+            to_handoff.push(seconds_between(started, created));
+            if let (Some(a), Some(r)) = (accepted, resolved) {
+                resolution.push(seconds_between(a, r));
             }
             if let Some(sc) = score {
                 csat.push(sc as f64);
@@ -324,8 +324,7 @@ pub(crate) fn handoff_events(c: &impl Db, handoff_id: &str) -> Result<Vec<Event>
 
 /// The oldest undelivered event of each endpoint, if its next attempt is due at `now` and no
 /// instance holds it.
-pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec<Delivery>> {
-    let now_ts: jiff::Timestamp = now.parse().unwrap_or(jiff::Timestamp::MAX);
+pub(crate) fn due_deliveries(c: &impl Db, now: Timestamp, limit: usize) -> Result<Vec<Delivery>> {
     let rows = c.rows_as(
         "SELECT w.id, w.url, w.secret, w.created_at, e.seq, e.kind, e.subject, e.payload, e.at,
                 o.attempts, o.next_attempt_at, o.leased_until
@@ -338,8 +337,8 @@ pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec
          LIMIT ?1",
         vals![limit as i64],
         |r| {
-            let next: String = r.get(10)?;
-            let leased: Option<String> = r.get(11)?;
+            let next: Timestamp = r.get(10)?;
+            let leased: Option<Timestamp> = r.get(11)?;
             Ok((
                 Delivery {
                     endpoint: endpoint_from_row(r)?,
@@ -351,10 +350,9 @@ pub(crate) fn due_deliveries(c: &impl Db, now: &str, limit: usize) -> Result<Vec
             ))
         },
     )?;
-    let due = |t: &str| t.parse::<jiff::Timestamp>().map_or(true, |t| t <= now_ts);
     Ok(rows
         .into_iter()
-        .filter(|(_, next, leased)| due(next) && leased.as_deref().is_none_or(due))
+        .filter(|(_, next, leased)| *next <= now && leased.is_none_or(|l| l <= now))
         .map(|(d, _, _)| d)
         .collect())
 }

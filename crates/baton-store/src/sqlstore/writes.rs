@@ -4,6 +4,7 @@
 
 use baton_core::event::EventKind;
 use baton_core::model::{Customer, Role as MessageRole};
+use jiff::Timestamp;
 
 use super::handoffs;
 use super::reads::load_agent;
@@ -41,13 +42,13 @@ pub enum Turn {
 
 pub struct PutCustomer {
     pub customer: Customer,
-    pub now: String,
+    pub now: Timestamp,
 }
 
 impl Write for PutCustomer {
     type Output = ();
     fn apply(&self, conn: &impl Db) -> Result<()> {
-        upsert_customer(conn, &self.customer, &self.now)
+        upsert_customer(conn, &self.customer, self.now)
     }
 }
 
@@ -67,13 +68,13 @@ impl Write for Append {
 
 pub struct PutAgent {
     pub agent: Agent,
-    pub now: String,
+    pub now: Timestamp,
 }
 
 impl Write for PutAgent {
     type Output = Agent;
     fn apply(&self, conn: &impl Db) -> Result<Agent> {
-        let (agent, now) = (&self.agent, &self.now);
+        let (agent, now) = (&self.agent, self.now);
         conn.exec(
             "INSERT INTO agents (id, name, skills, capacity, seniority, team, status, active, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)
@@ -107,7 +108,7 @@ pub struct SetAgentStatus {
     pub id: String,
     pub status: AgentStatus,
     pub by: Actor,
-    pub now: String,
+    pub now: Timestamp,
     pub routing: RoutingParams,
 }
 
@@ -136,9 +137,9 @@ impl Write for SetAgentStatus {
             EventKind::AgentStatus,
             id,
             &serde_json::json!({"status": status.as_str(), "by": by}),
-            now,
+            *now,
         )?;
-        handoffs::route_queue(conn, now, *routing)?;
+        handoffs::route_queue(conn, *now, *routing)?;
         load_agent(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))
     }
 }
@@ -161,7 +162,7 @@ impl Write for CreateKey {
 
 pub struct RevokeKey {
     pub id: String,
-    pub now: String,
+    pub now: Timestamp,
 }
 
 impl Write for RevokeKey {
@@ -183,7 +184,7 @@ pub struct ChangeHandoff {
     pub id: String,
     pub transition: Transition,
     pub by: Actor,
-    pub now: String,
+    pub now: Timestamp,
     pub routing: RoutingParams,
 }
 
@@ -204,14 +205,14 @@ impl Write for ChangeHandoff {
             &self.id,
             &self.transition,
             &self.by,
-            &self.now,
+            self.now,
             self.routing,
         )
     }
 }
 
 pub struct Sweep {
-    pub now: String,
+    pub now: Timestamp,
     pub timeout_seconds: i64,
     pub routing: RoutingParams,
 }
@@ -223,19 +224,19 @@ impl Write for Sweep {
         Turn::Routing
     }
     fn apply(&self, conn: &impl Db) -> Result<usize> {
-        handoffs::sweep(conn, &self.now, self.timeout_seconds, self.routing)
+        handoffs::sweep(conn, self.now, self.timeout_seconds, self.routing)
     }
 }
 
 pub struct AddSuggestions {
     pub suggestions: Vec<Suggestion>,
-    pub now: String,
+    pub now: Timestamp,
 }
 
 impl Write for AddSuggestions {
     type Output = ();
     fn apply(&self, conn: &impl Db) -> Result<()> {
-        let now = &self.now;
+        let now = self.now;
         for sg in &self.suggestions {
             // Changes nothing but locks the handoff's row (PostgreSQL) until the commit, so
             // two batches for one handoff number their suggestions in turn: suggestions do
@@ -270,7 +271,7 @@ pub struct SetSuggestionStatus {
     pub handoff_id: String,
     pub suggestion_id: String,
     pub status: SuggestionStatus,
-    pub now: String,
+    pub now: Timestamp,
 }
 
 impl Write for SetSuggestionStatus {
@@ -297,7 +298,7 @@ impl Write for SetSuggestionStatus {
             EventKind::SuggestionStatus,
             handoff_id,
             &serde_json::json!({"suggestion": id, "status": status.as_str()}),
-            now,
+            *now,
         )?;
         super::reads::suggestion(conn, handoff_id, id)
     }
@@ -306,7 +307,7 @@ impl Write for SetSuggestionStatus {
 pub struct ConversationCsat {
     pub conversation_id: String,
     pub score: u8,
-    pub now: String,
+    pub now: Timestamp,
 }
 
 impl Write for ConversationCsat {
@@ -337,7 +338,7 @@ impl Write for ConversationCsat {
             EventKind::ConversationCsat,
             id,
             &serde_json::json!({"score": score}),
-            now,
+            *now,
         )
     }
 }
@@ -389,8 +390,8 @@ impl Write for RemoveWebhook {
 }
 
 pub struct ClaimDeliveries {
-    pub now: String,
-    pub lease_until: String,
+    pub now: Timestamp,
+    pub lease_until: Timestamp,
     pub limit: usize,
 }
 
@@ -400,7 +401,7 @@ impl Write for ClaimDeliveries {
         Turn::Deliveries
     }
     fn apply(&self, conn: &impl Db) -> Result<Vec<Delivery>> {
-        let due = super::reads::due_deliveries(conn, &self.now, self.limit)?;
+        let due = super::reads::due_deliveries(conn, self.now, self.limit)?;
         for d in &due {
             conn.exec(
                 "UPDATE webhook_outbox SET leased_until = ?3 WHERE endpoint_id = ?1 AND event_seq = ?2",
@@ -414,8 +415,8 @@ impl Write for ClaimDeliveries {
 pub struct DeliveryResult {
     pub endpoint_id: String,
     pub event_seq: i64,
-    pub delivered_at: Option<String>,
-    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<Timestamp>,
+    pub next_attempt_at: Option<Timestamp>,
     pub error: Option<String>,
 }
 
@@ -438,7 +439,7 @@ impl Write for DeliveryResult {
     }
 }
 
-fn upsert_customer(conn: &impl Db, c: &Customer, now: &str) -> Result<()> {
+fn upsert_customer(conn: &impl Db, c: &Customer, now: Timestamp) -> Result<()> {
     conn.exec(
         "INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -477,7 +478,7 @@ pub(crate) fn role_str(r: MessageRole) -> &'static str {
 
 fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
     if let Some(c) = &a.customer {
-        upsert_customer(conn, c, &a.now)?;
+        upsert_customer(conn, c, a.now)?;
     }
     let count: Option<i64> = conn
         .row(
@@ -537,20 +538,20 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
             a.index as i64,
             role_str(m.role),
             m.text,
-            m.at.to_string(),
+            m.at,
             m.confidence,
             serde_json::to_string(&m.kb_articles)?
         ],
     )?;
     if let Some((kind, subject, payload)) = &a.extra_event {
-        insert_event(conn, *kind, subject, payload, &a.now)?;
+        insert_event(conn, *kind, subject, payload, a.now)?;
     }
     let placement = match &a.handoff {
         Some(h) => Some(handoffs::create(
             conn,
             &a.conversation_id,
             h,
-            &a.now,
+            a.now,
             a.routing,
         )?),
         None => None,
@@ -569,13 +570,13 @@ pub(crate) fn insert_event(
     kind: EventKind,
     subject: &str,
     payload: &serde_json::Value,
-    now: &str,
+    now: Timestamp,
 ) -> Result<()> {
     let event = NewEvent {
         kind,
         subject: subject.to_string(),
         payload: payload.to_string(),
-        at: now.to_string(),
+        at: now,
     };
     match conn.deferred_events() {
         Some(later) => {
