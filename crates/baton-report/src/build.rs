@@ -44,7 +44,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| StoreError::Other(format!("report worker failed: {e}")))?
+        .map_err(|e| StoreError::backend("report worker failed: ", e))?
         .ok_or_else(abandoned)
 }
 

@@ -17,13 +17,17 @@ use baton_core::model::{Customer, Message};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// Errors of the store. `NotFound` and `Conflict` are the caller's business; `Other` is ours.
+/// Errors of the store. `NotFound` and `Conflict` are the caller's business; `Other` and
+/// `Backend` are ours.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found: {0}")]
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A failure with no underlying error to keep (a stored value that does not parse, a
+    /// stopped writer thread, a poisoned lock); the message says what. Where an error caused
+    /// it, it is a [`StoreError::Backend`] with that error as its source.
     #[error("storage error: {0}")]
     Other(String),
     /// A failure of the database, its driver or a task, with the error that caused it;

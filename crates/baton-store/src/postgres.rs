@@ -322,7 +322,7 @@ impl PgBackend {
             .permits
             .acquire()
             .await
-            .map_err(|_| StoreError::Other("connection pool closed".into()))?;
+            .map_err(|e| StoreError::backend("connection pool: ", e))?;
         let pooled = self
             .idle
             .lock()

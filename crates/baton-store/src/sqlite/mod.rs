@@ -77,7 +77,7 @@ trait Job: Send {
     /// Applies the write in a savepoint of `tx`, keeping its result until the commit.
     fn apply(&mut self, tx: &mut Transaction);
     /// Answers the caller: the write's result if `committed` is `Ok`, else why not.
-    fn answer(self: Box<Self>, committed: &Result<()>);
+    fn answer(self: Box<Self>, committed: &std::result::Result<(), Arc<StoreError>>);
 }
 
 struct Pending<W: Write> {
@@ -91,10 +91,11 @@ impl<W: Write> Job for Pending<W> {
         self.result = Some(apply_in_savepoint(tx, &self.write));
     }
 
-    fn answer(self: Box<Self>, committed: &Result<()>) {
+    fn answer(self: Box<Self>, committed: &std::result::Result<(), Arc<StoreError>>) {
         let answer = match (committed, self.result) {
             (Ok(()), Some(r)) => r,
-            (Err(e), _) => Err(StoreError::Other(format!("commit failed: {e}"))),
+            // Every write of the batch fails with the same commit error, kept as its source.
+            (Err(e), _) => Err(StoreError::backend("commit failed: ", e.clone())),
             (Ok(()), None) => Err(StoreError::Other("write was not applied".into())),
         };
         let _ = self.reply.send(answer);
@@ -189,7 +190,7 @@ impl Backend for SqliteBackend {
             .await
             .map_err(|_| StoreError::Other("the writer thread has stopped".into()))?;
         rx.await
-            .map_err(|_| StoreError::Other("the writer thread has stopped".into()))?
+            .map_err(|e| StoreError::backend("the writer thread has stopped: ", e))?
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T>
@@ -292,7 +293,8 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, count
             }
             tx.commit()?;
             Ok(())
-        })();
+        })()
+        .map_err(Arc::new);
         counts.commits.fetch_add(1, Ordering::Relaxed);
         counts
             .writes
