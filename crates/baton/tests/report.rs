@@ -199,7 +199,8 @@ fn seed(db: &Path) {
         )
         .await
         .unwrap();
-        // B: the same customer, same topic, two days later: a repeat contact for A.
+        // B: the same customer, same topic (the internet, then cancelling: A's topic whether
+        // keywords alone or the topic head name it), two days later: a repeat contact for A.
         let b = store_conversation(
             &store,
             &policy,
@@ -207,7 +208,7 @@ fn seed(db: &Path) {
             &c1,
             vec![msg(
                 Role::Customer,
-                "I asked to cancel my subscription and it is still active",
+                "My internet dropped again this morning. I asked to cancel my subscription and it is still active",
                 "2026-11-04T09:00:00Z",
             )],
         )
