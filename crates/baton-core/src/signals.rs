@@ -407,4 +407,28 @@ mod tests {
         let q3 = questions(&text::normalize("ok and if i go over?"), rq);
         assert!(q3.is_empty(), "a follow-up is not a question to compare");
     }
+
+    #[test]
+    fn a_statement_that_opens_with_an_auxiliary_is_not_a_question() {
+        let p = policy();
+        let rq = &p.repeated_question;
+        let asked = |t: &str| questions(&text::normalize(t), rq).len();
+        assert_eq!(
+            asked("ok will pay annually."),
+            0,
+            "a verb follows: a statement"
+        );
+        assert_eq!(asked("can do that tomorrow"), 0);
+        assert_eq!(
+            asked("will it arrive today"),
+            1,
+            "a subject follows: a question"
+        );
+        assert_eq!(asked("ok so can someone check the meter"), 1);
+        assert_eq!(
+            asked("will pay annually?"),
+            1,
+            "a question mark still makes a question"
+        );
+    }
 }

@@ -33,7 +33,7 @@ pub async fn post_message(
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<PostMessage>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<JsonText> {
     caller.require(BOT)?;
     check_id("id", &id)?;
     let idem = IdempotencyKey::of_request(&headers, &caller.key_id, &id, &body)?;
@@ -62,8 +62,7 @@ pub async fn post_message(
             format!("{} is in the future (server time {now})", message.at),
         ));
     }
-    let response = ingest(&state, &id, body.customer, message, idem, None).await?;
-    Ok(Json(response))
+    ingest(&state, &id, body.customer, message, idem, None).await
 }
 
 /// The customer's satisfaction with the whole conversation (AI-only, handed off or human-only),

@@ -12,7 +12,7 @@ use baton_store::SuggestionStatus;
 use crate::auth::{Caller, DESK, SUPERVISORS};
 use crate::error::{ApiError, ApiResult};
 use crate::lookup::own_handoff;
-use crate::wire::{JsonBody, Me, ReplyIn, ReportQuery};
+use crate::wire::{JsonBody, JsonText, Me, ReplyIn, ReportQuery};
 use crate::AppState;
 
 /// Who the key belongs to (the desk shows "assigned to me" from `agent_id`).
@@ -40,7 +40,7 @@ pub async fn reply(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ReplyIn>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<JsonText> {
     caller.require(DESK)?;
     let h = own_handoff(&state, &caller, &id).await?;
     let accept_first =
@@ -85,7 +85,7 @@ pub async fn reply(
             .await?;
     }
     let reply_text = message.text.clone();
-    let event = (
+    let event = baton_store::AppendEvent::Given(
         baton_store::EventKind::MessageAgent,
         id.clone(),
         serde_json::json!({"handoff_id": id, "conversation_id": h.conversation_id, "agent_id": h.agent_id, "text": message.text}),
@@ -105,7 +105,7 @@ pub async fn reply(
             .await?;
     }
     state.events.notify_waiters();
-    Ok(Json(answer))
+    Ok(answer)
 }
 
 /// Figures for the lead dashboard: handoff rate, time to handoff, resolution time, CSAT, the

@@ -8,16 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use baton_core::model::{Customer, Message};
-use baton_store::{EventKind, HandoffStatus, NewHandoff, Placement};
+use baton_store::{AppendEvent, HandoffStatus, NewHandoff, Placement};
 use jiff::Timestamp;
 
 use crate::error::{ApiError, ApiResult};
 use crate::live::{self, LiveConversation};
-use crate::wire::{Action, HandoffRef, PostMessageResponse};
+use crate::wire::{Action, HandoffRef, JsonText, PostMessageResponse};
 use crate::AppState;
-
-/// An event written with the message: `(kind, subject, payload)`.
-pub(crate) type ExtraEvent = (EventKind, String, serde_json::Value);
 
 /// An `Idempotency-Key` with what it applies to.
 pub(crate) struct IdempotencyKey {
@@ -58,9 +55,9 @@ impl IdempotencyKey {
         }))
     }
 
-    /// The answer stored for this key, if the request was made before; 422 when the key was
-    /// used with another body.
-    async fn stored_answer(&self, state: &AppState) -> ApiResult<Option<serde_json::Value>> {
+    /// The answer stored for this key, as it was stored, if the request was made before; 422
+    /// when the key was used with another body.
+    async fn stored_answer(&self, state: &AppState) -> ApiResult<Option<JsonText>> {
         let Some(stored) = state.store.idempotent_response(&self.scope).await? else {
             return Ok(None);
         };
@@ -73,9 +70,9 @@ impl IdempotencyKey {
                 ),
             ));
         }
-        serde_json::from_str(&stored.response)
-            .map(Some)
-            .map_err(|e| ApiError::internal(format!("stored response is not JSON: {e}")))
+        serde_json::from_str::<serde::de::IgnoredAny>(&stored.response)
+            .map_err(|e| ApiError::internal(format!("stored response is not JSON: {e}")))?;
+        Ok(Some(JsonText::from(stored.response)))
     }
 }
 
@@ -88,17 +85,18 @@ fn fingerprint(body: &impl serde::Serialize) -> String {
 }
 
 /// Appends `message` to conversation `id` (applying messages of one conversation in order),
-/// decides, routes a new handoff, and answers. `customer` is the customer the request gave
-/// (required on a conversation's first message unless stored); `extra_event` is written with
-/// the message instead of the event a message on a handed-off conversation writes.
+/// decides, routes a new handoff, and answers with the `PostMessageResponse` as JSON.
+/// `customer` is the customer the request gave (required on a conversation's first message
+/// unless stored); `extra_event` is written with the message instead of the event a message on
+/// a handed-off conversation writes.
 pub(crate) async fn ingest(
     state: &AppState,
     id: &str,
     customer: Option<Customer>,
     message: Message,
     idem: Option<IdempotencyKey>,
-    extra_event: Option<ExtraEvent>,
-) -> ApiResult<serde_json::Value> {
+    extra_event: Option<AppendEvent>,
+) -> ApiResult<JsonText> {
     let now = state.now();
     let id = id.to_string();
     let body_customer = customer;
@@ -138,17 +136,17 @@ pub(crate) async fn ingest(
             live.customer = c.clone();
         }
         let index = live.count;
+        // The store names the handoff as it stands when the message commits.
         let event = match (&extra_event, &live.handoff) {
-            (None, Some(handoff)) => {
-                message_event(state, &id, &handoff.id, index, message.role).await?
-            }
+            (None, Some(handoff)) => Some(AppendEvent::OnHandoff(handoff.id.clone())),
             _ => extra_event.clone(),
         };
         let (decision, new_handoff) = fold(state, &mut live, &id, &message, now);
         let handoff_created = new_handoff.is_some();
         let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
         let stored_decision =
-            serde_json::to_value(&decision).map_err(|e| ApiError::internal(e.to_string()))?;
+            serde_json::to_string(&decision).map_err(|e| ApiError::internal(e.to_string()))?;
+        let topic = Some(decision.topic.clone());
         let answer = Arc::new(Answer {
             conversation_id: id.clone(),
             index,
@@ -171,6 +169,7 @@ pub(crate) async fn ingest(
                 index,
                 message: message.clone(),
                 decision: stored_decision,
+                topic,
                 handoff: new_handoff,
                 routing: state.routing(),
                 extra_event: event,
@@ -193,15 +192,18 @@ pub(crate) async fn ingest(
         };
         // Built inside the transaction when it was stored for replays; built here otherwise.
         let kept = built.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let response = kept.unwrap_or_else(|| answer.build(placement.as_ref()));
-        live.handoff = response.handoff.clone();
+        let text = match kept {
+            Some(text) => JsonText::from(text),
+            None => JsonText::of(&answer.build(placement.as_ref()))?,
+        };
+        live.handoff = answer.handoff(placement.as_ref());
         live.count += 1;
         live.last_at = Some(message.at);
         *guard = Some(live);
         drop(guard);
-        crate::metrics::decision(&response.decision, handoff_created);
+        crate::metrics::decision(&answer.decision, handoff_created);
         state.events.notify_waiters();
-        return serde_json::to_value(&response).map_err(|e| ApiError::internal(e.to_string()));
+        return Ok(text);
     }
 }
 
@@ -254,37 +256,6 @@ fn check(
     Ok(())
 }
 
-/// The event a message on a handed-off conversation writes (`message.customer`, `message.ai`),
-/// naming the handoff and who has it, so the desk shows the message in the open handoff at once;
-/// none once the handoff is resolved. Its subject is the conversation: the handoff's own events
-/// stay its audit trail.
-async fn message_event(
-    state: &AppState,
-    conversation_id: &str,
-    handoff_id: &str,
-    index: usize,
-    role: baton_core::Role,
-) -> ApiResult<Option<ExtraEvent>> {
-    let Some(h) = state.store.handoff(handoff_id).await? else {
-        return Ok(None);
-    };
-    if h.status == HandoffStatus::Resolved {
-        return Ok(None);
-    }
-    let kind = EventKind::message(role);
-    let role = match role {
-        baton_core::Role::Customer => "customer",
-        baton_core::Role::Ai => "ai",
-        baton_core::Role::Agent => "agent",
-    };
-    Ok(Some((
-        kind,
-        conversation_id.to_string(),
-        serde_json::json!({"handoff_id": h.id, "conversation_id": conversation_id, "index": index,
-                           "role": role, "status": h.status.as_str(), "agent_id": h.agent_id}),
-    )))
-}
-
 /// Everything the answer to a posted message depends on but where its new handoff was placed,
 /// which only the store's transaction knows.
 struct Answer {
@@ -297,10 +268,15 @@ struct Answer {
 }
 
 impl Answer {
-    fn build(&self, placement: Option<&Placement>) -> PostMessageResponse {
-        let handoff = placement
+    /// The conversation's handoff after the message: the one it created, else the one it had.
+    fn handoff(&self, placement: Option<&Placement>) -> Option<HandoffRef> {
+        placement
             .map(HandoffRef::from)
-            .or_else(|| self.previous.clone());
+            .or_else(|| self.previous.clone())
+    }
+
+    fn build(&self, placement: Option<&Placement>) -> PostMessageResponse {
+        let handoff = self.handoff(placement);
         let customer_text =
             placement.map(|p| customer_text(&self.policy, &self.decision, &self.customer, p));
         let waiting = handoff
@@ -322,16 +298,12 @@ impl Answer {
     }
 
     /// The store's hook for an `Idempotency-Key`: builds the answer inside the transaction, so
-    /// the answer stored for replays commits with the message, and keeps it in `built` for the
-    /// caller (the last build is the committed one).
-    fn stored(
-        self: Arc<Self>,
-        built: Arc<Mutex<Option<PostMessageResponse>>>,
-    ) -> baton_store::Respond {
+    /// the answer stored for replays commits with the message, and keeps its text in `built` for
+    /// the caller (the last build is the committed one).
+    fn stored(self: Arc<Self>, built: Arc<Mutex<Option<String>>>) -> baton_store::Respond {
         Box::new(move |p| {
-            let response = self.build(p);
-            let text = serde_json::to_string(&response).unwrap_or_default();
-            *built.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
+            let text = serde_json::to_string(&self.build(p)).unwrap_or_default();
+            *built.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.clone());
             text
         })
     }

@@ -12,9 +12,13 @@ use crate::{auth, events, glances, live, metrics, reporting, webhooks, Settings}
 /// Where the server reads the time.
 type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
-/// Everything a handler needs.
+/// Everything a handler needs, behind one `Arc`: axum clones the state for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares (read through it).
+#[derive(Clone)]
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub policy: Arc<Policy>,
     pub settings: Arc<Settings>,
@@ -33,13 +37,21 @@ pub struct AppState {
     clock: Clock,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(store: Arc<dyn Store>, policy: Policy, settings: Settings) -> Self {
         let events: Arc<tokio::sync::Notify> = Arc::default();
         let key_cache_ttl = std::time::Duration::from_millis(settings.key_cache_ms);
         // Events other instances commit wake this one's streams too (PostgreSQL).
         store.watch_events(Arc::downgrade(&events));
-        Self {
+        Self(Arc::new(Shared {
             rate_limits: Arc::new(auth::RateLimits::new(settings.rate_limit_per_second)),
             reports: Arc::new(reporting::Reports::new(settings.report_concurrency)),
             glances: Arc::default(),
@@ -52,12 +64,12 @@ impl AppState {
             events,
             stopping: tokio_util::sync::CancellationToken::new(),
             clock: Arc::new(Timestamp::now),
-        }
+        }))
     }
 
     /// The same state reading the time from `clock` instead of the system clock (tests).
     pub fn with_clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        Arc::make_mut(&mut self.0).clock = Arc::new(clock);
         self
     }
 

@@ -436,18 +436,32 @@ pub struct Append {
     /// writers can never interleave one conversation.
     pub index: usize,
     pub message: Message,
-    /// The decision after this message (JSON), stored on the conversation.
-    pub decision: serde_json::Value,
+    /// The decision after this message, as JSON text, stored on the conversation.
+    pub decision: String,
+    /// The decision's topic, stored beside it for the metrics.
+    pub topic: Option<String>,
     /// A handoff to create (and route) with this message.
     pub handoff: Option<NewHandoff>,
     pub routing: RoutingParams,
-    /// An extra event written with the message: `(kind, subject, payload)` (e.g. an agent's
-    /// reply, which the integrator's webhook must receive).
-    pub extra_event: Option<(EventKind, String, serde_json::Value)>,
+    /// The event written with the message, if any.
+    pub extra_event: Option<AppendEvent>,
     /// The answer to replay for a retried request.
     pub idempotency: Option<Idempotency>,
     /// Wall-clock time of the write.
     pub now: Timestamp,
+}
+
+/// The event an [`Append`] writes with its message.
+#[derive(Debug, Clone)]
+pub enum AppendEvent {
+    /// This event: `(kind, subject, payload)` (e.g. an agent's reply, which the integrator's
+    /// webhook must receive).
+    Given(EventKind, String, serde_json::Value),
+    /// The event of a message on a handed-off conversation (`message.customer`, `message.ai`),
+    /// whose subject is the conversation, naming handoff `.0` as it stands in the write's
+    /// transaction (status, agent), so the desk shows the message in the open handoff at once;
+    /// none if that handoff is resolved or gone.
+    OnHandoff(String),
 }
 
 /// How long an instance holds the deliveries it claimed.

@@ -8,9 +8,9 @@ use baton_core::{EscalationFacts, Priority};
 use baton_store::postgres::PostgresStore;
 use baton_store::sqlite::SqliteStore;
 use baton_store::{
-    Actor, Agent, AgentStatus, ApiKey, Append, HandoffScore, HandoffStatus, Idempotency,
-    IdempotentReply, KeyRole, MetricsQuery, NewHandoff, RoutingParams, Seniority, Store,
-    StoreError, Transition, WebhookEndpoint,
+    Actor, Agent, AgentStatus, ApiKey, Append, AppendEvent, HandoffScore, HandoffStatus,
+    Idempotency, IdempotentReply, KeyRole, MetricsQuery, NewHandoff, RoutingParams, Seniority,
+    Store, StoreError, Transition, WebhookEndpoint,
 };
 
 const ROUTING: RoutingParams = RoutingParams {
@@ -53,7 +53,8 @@ fn append(conv: &str, index: usize, customer: Option<Customer>) -> Append {
             confidence: None,
             kb_articles: vec!["kb-1".into()],
         },
-        decision: serde_json::json!({"escalate": false, "index": index}),
+        decision: serde_json::json!({"escalate": false, "index": index}).to_string(),
+        topic: None,
         handoff: None,
         routing: ROUTING,
         extra_event: None,
@@ -222,6 +223,20 @@ async fn suite(store: &dyn Store) {
         .status,
         HandoffStatus::Accepted
     );
+    // A message on the handed-off conversation names the handoff as it stands at its commit.
+    let mut m = append("c1", 3, None);
+    m.extra_event = Some(AppendEvent::OnHandoff("h1".into()));
+    store.append(m).await.unwrap();
+    let last = store.events_after(0, 1000).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.kind, last.subject.as_str()),
+        (baton_store::EventKind::MessageCustomer, "c1")
+    );
+    assert_eq!(
+        last.payload,
+        serde_json::json!({"handoff_id": "h1", "conversation_id": "c1", "index": 3,
+                           "role": "customer", "status": "accepted", "agent_id": "a1"})
+    );
     // The customer rates a handoff once it is resolved, not before.
     assert!(matches!(
         t(Transition::Csat { score: 5 }).await,
@@ -235,6 +250,18 @@ async fn suite(store: &dyn Store) {
     .await
     .unwrap();
     assert_eq!(done.handoff.status, HandoffStatus::Resolved);
+    // Once the handoff is resolved, a message writes no event.
+    let seq = store
+        .events_after(0, 1000)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .seq;
+    let mut m = append("c1", 4, None);
+    m.extra_event = Some(AppendEvent::OnHandoff("h1".into()));
+    store.append(m).await.unwrap();
+    assert!(store.events_after(seq, 10).await.unwrap().is_empty());
     assert_eq!(store.agent("a1").await.unwrap().unwrap().active, 0);
     assert!(matches!(
         t(Transition::Accept {
@@ -410,7 +437,8 @@ async fn deliveries_suite(store: &dyn Store) {
 fn timed(conv: &str, index: usize, at: &str, topic: &str) -> Append {
     let mut a = append(conv, index, None);
     a.message.at = at.parse().unwrap();
-    a.decision = serde_json::json!({"escalate": false, "topic": topic});
+    a.decision = serde_json::json!({"escalate": false, "topic": topic}).to_string();
+    a.topic = Some(topic.into());
     a
 }
 
@@ -692,7 +720,7 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
 
     let soon = std::time::Duration::from_secs(5);
     let mut reply = append("c1", 1, None);
-    reply.extra_event = Some((
+    reply.extra_event = Some(baton_store::AppendEvent::Given(
         baton_store::EventKind::MessageCustomer,
         "h1".into(),
         serde_json::json!({"index": 1}),
@@ -813,7 +841,7 @@ async fn postgres_events_commit_in_sequence_order_across_instances() {
             tokio::spawn(async move {
                 for i in 0..EACH {
                     let mut a = append(&format!("w{w}"), i, None);
-                    a.extra_event = Some((
+                    a.extra_event = Some(baton_store::AppendEvent::Given(
                         baton_store::EventKind::MessageCustomer,
                         format!("w{w}"),
                         serde_json::json!({"index": i}),

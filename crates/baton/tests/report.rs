@@ -82,7 +82,8 @@ async fn store_conversation(
                 customer_id: cust.id.clone(),
                 index: i,
                 message: m.clone(),
-                decision: serde_json::to_value(&d).unwrap(),
+                decision: serde_json::to_string(&d).unwrap(),
+                topic: Some(d.topic.clone()),
                 handoff: new,
                 routing: ROUTING,
                 extra_event: None,
@@ -202,7 +203,8 @@ fn seed(db: &Path) {
         )
         .await
         .unwrap();
-        // B: the same customer, same topic, two days later: a repeat contact for A.
+        // B: the same customer, same topic (the internet, then cancelling: A's topic whether
+        // keywords alone or the topic head name it), two days later: a repeat contact for A.
         let b = store_conversation(
             &store,
             &policy,
@@ -210,7 +212,7 @@ fn seed(db: &Path) {
             &c1,
             vec![msg(
                 Role::Customer,
-                "I asked to cancel my subscription and it is still active",
+                "My internet dropped again this morning. I asked to cancel my subscription and it is still active",
                 "2026-11-04T09:00:00Z",
             )],
         )

@@ -218,7 +218,7 @@ pub async fn reject_nul_in_uri(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let uri = req.uri();
-    let bad = |s: &str| s.to_ascii_lowercase().contains("%00");
+    let bad = |s: &str| s.contains("%00");
     if bad(uri.path()) || uri.query().is_some_and(bad) {
         let field = if bad(uri.path()) { "path" } else { "query" };
         return axum::response::IntoResponse::into_response(

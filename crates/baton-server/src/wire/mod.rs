@@ -14,6 +14,41 @@ pub use json_body::{
     MAX_TITLE_BYTES, MAX_URL_BYTES,
 };
 
+/// A JSON answer serialised once, straight to its bytes (the answer to a posted message, or a
+/// stored answer replayed as it was stored), sent with `Content-Type: application/json`.
+pub struct JsonText(axum::body::Bytes);
+
+impl JsonText {
+    /// `value` serialised; 500 if it cannot be.
+    pub fn of(value: &impl Serialize) -> Result<Self, crate::error::ApiError> {
+        // Room for a typical answer to a posted message, so the buffer is not grown and copied.
+        let mut out = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut out, value)
+            .map_err(|e| crate::error::ApiError::internal(e.to_string()))?;
+        Ok(Self(out.into()))
+    }
+}
+
+impl From<String> for JsonText {
+    /// Text that is JSON already.
+    fn from(text: String) -> Self {
+        Self(text.into())
+    }
+}
+
+impl axum::response::IntoResponse for JsonText {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
 /// One message as an integrator sends it; `at` defaults to the time the server receives it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

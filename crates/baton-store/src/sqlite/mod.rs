@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,6 +22,9 @@ use crate::{Result, StoreError};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 512;
+/// Most reads running at once, each on its own connection; more wait for one. Connections are
+/// kept once opened: opening one parses the schema and closing it unmaps its memory, which
+/// cost more than most reads.
 const READ_POOL: usize = 8;
 
 /// Every migration, in order (a test checks the folder holds exactly these).
@@ -74,8 +77,9 @@ fn migrations() -> Migrations<'static> {
 
 /// A write waiting for the writer thread, with where its result goes.
 trait Job: Send {
-    /// Applies the write in a savepoint of `tx`, keeping its result until the commit.
-    fn apply(&mut self, tx: &mut Transaction);
+    /// Applies the write in a savepoint of the open transaction, keeping its result until the
+    /// commit.
+    fn apply(&mut self, conn: &Connection);
     /// Answers the caller: the write's result if `committed` is `Ok`, else why not.
     fn answer(self: Box<Self>, committed: &std::result::Result<(), Arc<StoreError>>);
 }
@@ -87,8 +91,8 @@ struct Pending<W: Write> {
 }
 
 impl<W: Write> Job for Pending<W> {
-    fn apply(&mut self, tx: &mut Transaction) {
-        self.result = Some(apply_in_savepoint(tx, &self.write));
+    fn apply(&mut self, conn: &Connection) {
+        self.result = Some(apply_in_savepoint(conn, &self.write));
     }
 
     fn answer(self: Box<Self>, committed: &std::result::Result<(), Arc<StoreError>>) {
@@ -110,6 +114,8 @@ pub struct SqliteBackend {
     path: PathBuf,
     writes: mpsc::Sender<Box<dyn Job>>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection (`READ_POOL`).
+    reading: tokio::sync::Semaphore,
     counts: Arc<CommitCounts>,
 }
 
@@ -120,8 +126,13 @@ struct CommitCounts {
     writes: AtomicU64,
 }
 
+/// Prepared statements kept per connection: more than the store has, so none is compiled twice
+/// (rusqlite keeps 16 by default, fewer than the writer cycles through).
+const STATEMENT_CACHE: usize = 256;
+
 fn open_connection(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -159,6 +170,7 @@ impl SqliteStore {
                 path,
                 writes: tx,
                 readers: Mutex::new(Vec::new()),
+                reading: tokio::sync::Semaphore::new(READ_POOL),
                 counts,
             },
         })
@@ -198,20 +210,25 @@ impl Backend for SqliteBackend {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let conn = match self.readers.lock().map_err(|_| poisoned())?.pop() {
-            Some(c) => c,
-            None => open_reader(&self.path)?,
-        };
+        // With a permit, at most READ_POOL - 1 connections are out: the pool never grows past it.
+        let _permit = self
+            .reading
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Other("the read pool is closed".into()))?;
+        let conn = self.readers.lock().map_err(|_| poisoned())?.pop();
+        let path = self.path.clone();
         let (conn, result) = tokio::task::spawn_blocking(move || {
+            let conn = match conn {
+                Some(c) => c,
+                None => open_reader(&path)?,
+            };
             let r = f(&conn);
-            (conn, r)
+            Ok::<_, StoreError>((conn, r))
         })
         .await
-        .map_err(|e| StoreError::backend("read task failed: ", e))?;
-        let mut pool = self.readers.lock().map_err(|_| poisoned())?;
-        if pool.len() < READ_POOL {
-            pool.push(conn);
-        }
+        .map_err(|e| StoreError::backend("read task failed: ", e))??;
+        self.readers.lock().map_err(|_| poisoned())?.push(conn);
         result
     }
 }
@@ -275,7 +292,7 @@ fn poisoned() -> StoreError {
     StoreError::Other("connection pool lock poisoned".into())
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, counts: &CommitCounts) {
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, counts: &CommitCounts) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -285,16 +302,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, count
                 Err(_) => break,
             }
         }
-        let committed = (|| -> Result<()> {
-            let mut tx =
-                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for job in batch.iter_mut() {
-                job.apply(&mut tx);
-            }
-            tx.commit()?;
-            Ok(())
-        })()
-        .map_err(Arc::new);
+        let committed = commit_batch(&conn, &mut batch).map_err(Arc::new);
         counts.commits.fetch_add(1, Ordering::Relaxed);
         counts
             .writes
@@ -308,15 +316,37 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, count
     }
 }
 
-fn apply_in_savepoint<W: Write>(tx: &mut Transaction, write: &W) -> Result<W::Output> {
-    let mut sp = tx.savepoint()?;
-    match write.apply(&*sp as &Connection) {
+/// Applies every write of `batch` in one transaction, each in its own savepoint (each job keeps
+/// its write's result); `Ok` if the transaction committed. Transaction control runs as cached
+/// statements, which SQLite does not parse again for every write.
+fn commit_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+    run(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        job.apply(conn);
+    }
+    let committed = run(conn, "COMMIT");
+    if committed.is_err() && !conn.is_autocommit() {
+        let _ = run(conn, "ROLLBACK");
+    }
+    committed
+}
+
+fn run(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.raw_execute()?;
+    Ok(())
+}
+
+fn apply_in_savepoint<W: Write>(conn: &Connection, write: &W) -> Result<W::Output> {
+    run(conn, "SAVEPOINT one_write")?;
+    match write.apply(conn) {
         Ok(w) => {
-            sp.commit()?;
+            run(conn, "RELEASE one_write")?;
             Ok(w)
         }
         Err(e) => {
-            sp.rollback()?;
+            // Undo this write only, then leave the savepoint; the others of the batch stay.
+            run(conn, "ROLLBACK TO one_write")?;
+            run(conn, "RELEASE one_write")?;
             Err(e)
         }
     }

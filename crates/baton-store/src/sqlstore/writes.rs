@@ -10,8 +10,9 @@ use super::handoffs;
 use super::reads::load_agent;
 use crate::sql::{vals, Db, NewEvent};
 use crate::{
-    Actor, Agent, AgentStatus, ApiKey, Append, Delivery, HandoffScore, Placement, Result,
-    RoutingParams, StoreError, Suggestion, SuggestionStatus, Transition, WebhookEndpoint,
+    Actor, Agent, AgentStatus, ApiKey, Append, AppendEvent, Delivery, HandoffScore, HandoffStatus,
+    Placement, Result, RoutingParams, StoreError, Suggestion, SuggestionStatus, Transition,
+    WebhookEndpoint,
 };
 
 /// One kind of write, with its own result: applied inside a transaction by the backend (see
@@ -439,13 +440,20 @@ impl Write for DeliveryResult {
     }
 }
 
+/// Stores customer `c`; a customer stored as it is already is left alone (most messages carry
+/// their customer unchanged, and rewriting the row would cost a page in every commit).
 fn upsert_customer(conn: &impl Db, c: &Customer, now: Timestamp) -> Result<()> {
     conn.exec(
         "INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
            lifetime_value = excluded.lifetime_value, timezone = excluded.timezone,
-           currency = excluded.currency, updated_at = excluded.updated_at",
+           currency = excluded.currency, updated_at = excluded.updated_at
+         WHERE customers.name IS DISTINCT FROM excluded.name
+           OR customers.tier IS DISTINCT FROM excluded.tier
+           OR customers.lifetime_value IS DISTINCT FROM excluded.lifetime_value
+           OR customers.timezone IS DISTINCT FROM excluded.timezone
+           OR customers.currency IS DISTINCT FROM excluded.currency",
         vals![
             c.id,
             c.name,
@@ -487,12 +495,6 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
         )?
         .map(|r| r.get(0))
         .transpose()?;
-    let decision = serde_json::to_string(&a.decision)?;
-    let topic = a
-        .decision
-        .get("topic")
-        .and_then(|t| t.as_str())
-        .map(str::to_string);
     match count {
         None => {
             if a.index != 0 {
@@ -508,9 +510,9 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
                     a.conversation_id,
                     a.customer_id,
                     a.now,
-                    decision,
+                    a.decision,
                     a.message.at.as_millisecond(),
-                    topic,
+                    a.topic,
                     role_bit(a.message.role)
                 ],
             )?;
@@ -525,7 +527,7 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
             conn.exec(
                 "UPDATE conversations SET message_count = message_count + 1, decision = ?2, topic = ?3,
                    roles = roles | ?4 WHERE id = ?1",
-                vals![a.conversation_id, decision, topic, role_bit(a.message.role)],
+                vals![a.conversation_id, a.decision, a.topic, role_bit(a.message.role)],
             )?;
         }
     }
@@ -543,8 +545,36 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
             serde_json::to_string(&m.kb_articles)?
         ],
     )?;
-    if let Some((kind, subject, payload)) = &a.extra_event {
-        insert_event(conn, *kind, subject, payload, a.now)?;
+    match &a.extra_event {
+        Some(AppendEvent::Given(kind, subject, payload)) => {
+            insert_event(conn, *kind, subject, payload, a.now)?;
+        }
+        Some(AppendEvent::OnHandoff(handoff_id)) => {
+            // Read in the transaction, so the event names the handoff as the message finds it.
+            let row = conn.row(
+                "SELECT status, agent_id FROM handoffs WHERE id = ?1",
+                vals![handoff_id],
+            )?;
+            if let Some(row) = row {
+                let status: String = row.get(0)?;
+                let agent_id: Option<String> = row.get(1)?;
+                if status != HandoffStatus::Resolved.as_str() {
+                    let payload = serde_json::json!({
+                        "handoff_id": handoff_id, "conversation_id": a.conversation_id,
+                        "index": a.index, "role": role_str(m.role), "status": status,
+                        "agent_id": agent_id,
+                    });
+                    insert_event(
+                        conn,
+                        EventKind::message(m.role),
+                        &a.conversation_id,
+                        &payload,
+                        a.now,
+                    )?;
+                }
+            }
+        }
+        None => {}
     }
     let placement = match &a.handoff {
         Some(h) => Some(handoffs::create(
