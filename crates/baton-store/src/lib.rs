@@ -3,7 +3,7 @@
 //!
 //! [`sqlite::SqliteStore`] is the embedded default; [`postgres::PostgresStore`] lets several
 //! instances share one database. Both are [`sqlstore::SqlStore`] over a backend: the logic is
-//! written once, and both pass the same conformance suite (`tests/conformance.rs`).
+//! written once, and both pass the same conformance suite (`tests/integration/conformance.rs`).
 
 pub mod postgres;
 pub mod sql;

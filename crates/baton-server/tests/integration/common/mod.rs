@@ -1,6 +1,5 @@
-//! Test harness shared by the HTTP test binaries: a real server on 127.0.0.1 with a fresh
+//! Test harness shared by the HTTP tests: a real server on 127.0.0.1 with a fresh
 //! SQLite file per test, and one helper per endpoint.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

@@ -1,5 +1,4 @@
 //! Running the `baton` binary from tests: keys, servers on free loopback ports.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -8,9 +8,7 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-mod support;
-
-use support::{create_key, start_server, start_server_with};
+use crate::support::{create_key, start_server, start_server_with};
 
 /// Conversations posted to at once.
 const WRITERS: usize = 32;
@@ -254,7 +252,7 @@ fn acknowledged_messages_survive_losing_unsynced_writes() {
         .arg(&shim)
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/unsynced_writes.c"
+            "/tests/integration/support/unsynced_writes.c"
         ))
         .args(["-ldl", "-lpthread"])
         .output()

@@ -7,16 +7,14 @@
 //! Needs the PostgreSQL test server (`BATON_TEST_POSTGRES`, see scripts/postgres.sh) and
 //! `--ignore-default-filter` (see pg_common).
 
-#[path = "../../baton-store/tests/pg_common/mod.rs"]
-mod pg_common;
-mod support;
+use crate::pg_common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{create_key, query, start_servers, webhook_receiver};
 use serde_json::{json, Value};
-use support::{create_key, query, start_servers, webhook_receiver};
 
 const INSTANCES: usize = 3;
 const AGENTS: usize = 20;

@@ -1,14 +1,12 @@
 //! HTTP API tests: a real server on 127.0.0.1 with a fresh SQLite file per test (`spawn_app`),
 //! driven with a real HTTP client.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::*;
 use baton_server::auth::generate_key;
 use baton_server::Settings;
 use baton_store::{KeyRole, Store};
-use common::*;
 use serde_json::{json, Value};
 
 #[tokio::test]

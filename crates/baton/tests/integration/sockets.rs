@@ -11,9 +11,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod support;
-
-use support::{baton, create_key, server_url, start_server_with};
+use crate::support::{baton, create_key, server_url, start_server_with};
 
 fn host(url: &str) -> String {
     url.trim_start_matches("http://").to_string()

@@ -1,7 +1,7 @@
 //! The store conformance suite: every implementation of `Store` must pass it. It runs on a fresh
 //! SQLite file and on a fresh PostgreSQL database (see `pg_common`).
 
-mod pg_common;
+use crate::pg_common;
 
 use baton_core::model::{Currency, Customer, Message, Role as MessageRole, Tier};
 use baton_core::{EscalationFacts, Priority};

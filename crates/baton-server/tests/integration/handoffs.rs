@@ -1,15 +1,13 @@
 //! Handoffs over real HTTP: routing, the context package, the lifecycle, queue times, business
 //! hours, live events, webhooks and concurrency.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::*;
 use baton_core::Policy;
 use baton_server::Settings;
 use baton_store::Store;
-use common::*;
 use serde_json::{json, Value};
 
 fn dispute(name: &str, tier: &str) -> Value {

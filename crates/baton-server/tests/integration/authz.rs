@@ -5,12 +5,10 @@
 //! Adding a route to `baton_server::ROUTES` without a row here fails
 //! `every_route_has_a_row`.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::common::{self, spawn_app, TestApp};
 use baton_store::Store;
-use common::{spawn_app, TestApp};
 use serde_json::{json, Value};
 
 /// Who calls. `AgentOwn` acts on agent a1's objects with a1's key; `AgentOther` on agent a2's

@@ -3,17 +3,15 @@
 //! scripts/postgres.sh); the restart test also needs `BATON_TEST_POSTGRES_RESTART`, the command
 //! that restarts it (`.ci/run` sets both).
 
-#[path = "../../baton-store/tests/pg_common/mod.rs"]
-mod pg_common;
-mod support;
+use crate::pg_common;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{create_key, query, start_server, start_servers, webhook_receiver, Servers};
 use serde_json::json;
-use support::{create_key, query, start_server, start_servers, webhook_receiver, Servers};
 
 fn message(n: usize, k: usize) -> serde_json::Value {
     // Every fifth conversation asks for a human on its first message.

@@ -10,15 +10,13 @@
 //! Without chromedriver on the machine the test says so and passes, except in CI (`CI=true`),
 //! where `.ci/run` installs it and a missing driver is a failure.
 
-mod common;
-
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::common::*;
 use baton_server::auth::generate_agent_key;
 use baton_store::{KeyRole, Store};
-use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 

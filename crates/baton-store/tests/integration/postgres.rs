@@ -1,6 +1,6 @@
 //! PostgreSQL schema tests against a real server (see `pg_common`).
 
-mod pg_common;
+use crate::pg_common;
 
 use std::collections::BTreeMap;
 

@@ -1,12 +1,10 @@
 //! `baton demo` runs what `baton serve` runs: its background workers deliver webhooks.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// Regression: the demo served the API without the workers, so webhooks never arrived.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

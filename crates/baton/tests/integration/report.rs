@@ -10,7 +10,7 @@ use baton_store::{
     Agent, AgentStatus, Append, NewHandoff, RoutingParams, Seniority, Store, Transition,
 };
 
-mod support;
+use crate::support;
 
 const ROUTING: RoutingParams = RoutingParams {
     ageing_seconds: 600,
