@@ -4,35 +4,13 @@
 //! state keeps only bounded summaries (counters, the last answered questions, a capped set of
 //! the AI's words), never the transcript.
 
-use std::collections::VecDeque;
-
-use rustc_hash::FxHashSet;
 use serde::Serialize;
 
+use crate::detectors::{Detector, Detectors, Found, Observation, Said};
 use crate::model::{Conversation, Customer, Message, Role};
 use crate::policy::{Policy, Priority};
 use crate::reason::{Reason, ReasonKind};
-use crate::semantic::Semantic;
-use crate::signals::{self, Evidence, Question};
 use crate::text;
-
-/// Most AI word stems remembered for restatement checks.
-const AI_WORDS_CAP: usize = 512;
-/// Yes/no answers of the AI remembered for contradiction checks.
-const ANSWERS_KEPT: usize = 8;
-
-/// Whether an AI reply opens with a yes (true) or a no (false), and the opening words.
-fn answer_polarity<'t>(
-    norm: &'t str,
-    rule: &crate::policy::LowConfidenceRule,
-) -> Option<(bool, &'t str)> {
-    if let Some(m) = rule.negative_openers.find(norm) {
-        return Some((false, m.as_str()));
-    }
-    rule.affirmative_openers
-        .find(norm)
-        .map(|m| (true, m.as_str()))
-}
 
 /// What Baton decided about a conversation (the contract of DESIGN.md).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -91,37 +69,21 @@ fn is_red(text: &str) -> bool {
     crate::sentiment::polarity_scores(text).compound <= RED_AT
 }
 
-#[derive(Debug, Clone)]
-struct AskedQuestion {
-    question: Question,
-    message: usize,
-    answered: bool,
-}
-
-/// Everything the engine remembers about one conversation between messages.
+/// Everything the engine remembers about one conversation between messages: what the whole
+/// conversation shares (counts, the topic, the last sentiment, the escalation) and each
+/// detector's own state.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationState {
     next_index: usize,
     customer_messages: usize,
-    max_customer_words: usize,
-    prior_negative: bool,
-    substantive_messages: usize,
-    low_confidence_run: usize,
-    low_confidence_evidence: Vec<String>,
-    ai_words: FxHashSet<String>,
-    /// The last AI replies that opened with a yes (true) or a no (false), with their words.
-    ai_answers: VecDeque<(bool, FxHashSet<String>)>,
-    last_customer_norm: String,
-    questions: VecDeque<AskedQuestion>,
-    topic_scores: Vec<f64>,
-    /// Sum of the semantic topic head's scores per skill of `Semantic::topics`.
-    semantic_topic: Vec<f64>,
+    topic: TopicScores,
     last_sentiment: f64,
     urgency: Option<String>,
     escalation: Option<Escalation>,
     started_at: Option<jiff::Timestamp>,
     /// A customer message so far was red.
     red_seen: bool,
+    detectors: Detectors,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,12 +95,83 @@ struct Escalation {
     facts: EscalationFacts,
 }
 
-struct Found {
-    kind: ReasonKind,
-    detail: String,
-    evidence: String,
-    skill: Option<String>,
-    priority: Option<Priority>,
+/// The conversation's topic so far: keyword hits per topic of the policy and the semantic topic
+/// head's scores per skill of `Semantic::topics`, each weighted by where the message stood.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TopicScores {
+    keywords: Vec<f64>,
+    meaning: Vec<f64>,
+}
+
+impl TopicScores {
+    fn add_keywords(&mut self, policy: &Policy, norm: &str, weight: f64) {
+        if self.keywords.len() != policy.topics.list.len() {
+            self.keywords = vec![0.0; policy.topics.list.len()];
+        }
+        for (score, topic) in self.keywords.iter_mut().zip(&policy.topics.list) {
+            let hits = topic.keywords.find_iter(norm).count();
+            *score += hits as f64 * weight;
+        }
+    }
+
+    fn add_meaning(&mut self, scores: &[f32], weight: f64) {
+        self.meaning.resize(scores.len(), 0.0);
+        for (acc, s) in self.meaning.iter_mut().zip(scores) {
+            *acc += f64::from(s.max(0.0)) * weight;
+        }
+    }
+
+    /// The topic and its skill: the skill with the most keyword hits (over its topics) plus the
+    /// semantic topic head's weighted scores, then that skill's topic with the most hits (ties go
+    /// to the one listed first).
+    pub(crate) fn best<'p>(&self, policy: &'p Policy) -> (&'p str, &'p str) {
+        let topics = &policy.topics;
+        let semantic_topics = policy.semantic.as_ref().map_or(&[][..], |s| s.topics());
+        let skill_score = |skill: &str| -> f64 {
+            let keywords: f64 = self
+                .keywords
+                .iter()
+                .zip(&topics.list)
+                .filter(|(_, t)| t.skill == skill)
+                .map(|(s, _)| *s)
+                .sum();
+            let meaning = semantic_topics
+                .iter()
+                .position(|t| t == skill)
+                .and_then(|i| self.meaning.get(i))
+                .copied()
+                .unwrap_or(0.0);
+            keywords + topics.semantic_weight * meaning
+        };
+        let mut best: Option<(&str, f64)> = None;
+        for skill in topics
+            .list
+            .iter()
+            .map(|t| t.skill.as_str())
+            .chain(std::iter::once(topics.default_skill.as_str()))
+        {
+            let s = skill_score(skill);
+            if s > 0.0 && best.is_none_or(|(_, b)| s > b) {
+                best = Some((skill, s));
+            }
+        }
+        let Some((skill, _)) = best else {
+            return (&topics.default_topic, &topics.default_skill);
+        };
+        let mut topic: Option<(usize, f64)> = None;
+        for (i, (&s, t)) in self.keywords.iter().zip(&topics.list).enumerate() {
+            if t.skill == skill && s > 0.0 && topic.is_none_or(|(_, b)| s > b) {
+                topic = Some((i, s));
+            }
+        }
+        match topic {
+            Some((i, _)) => (&topics.list[i].name, &topics.list[i].skill),
+            None => match topics.list.iter().find(|t| t.skill == skill) {
+                Some(t) if skill != topics.default_skill => (&t.name, &t.skill),
+                _ => (&topics.default_topic, &topics.default_skill),
+            },
+        }
+    }
 }
 
 impl ConversationState {
@@ -165,16 +198,7 @@ impl ConversationState {
         let red_before = self.red_seen;
         let norm = text::normalize(&message.text);
         let mut found: Vec<Found> = Vec::new();
-        match message.role {
-            Role::Customer => self.customer_message(policy, customer, message, &norm, &mut found),
-            Role::Ai => self.ai_message(policy, message, &norm, &mut found),
-            Role::Agent => {
-                // A human answering resets the AI's confidence run; nothing to decide.
-                self.low_confidence_run = 0;
-                self.low_confidence_evidence.clear();
-                self.mark_answered();
-            }
-        }
+        self.observe(policy, customer, message, index, &norm, &mut found);
         if self.escalation.is_some() || found.is_empty() {
             return false;
         }
@@ -214,472 +238,80 @@ impl ConversationState {
         true
     }
 
-    fn customer_message(
+    /// Runs every detector on the message, then folds what the conversation shares: the topic,
+    /// the urgency, the last sentiment, the customer's message count.
+    fn observe(
         &mut self,
         policy: &Policy,
         customer: &Customer,
         message: &Message,
+        index: usize,
         norm: &str,
         found: &mut Vec<Found>,
     ) {
-        let index = self.next_index - 1;
-        let window = policy.negation_window;
-        let words = text::word_count(&message.text);
-        let compound = crate::sentiment::polarity_scores(&message.text).compound;
-        let weight = if self.customer_messages == 0 {
-            policy.topics.first_message_weight
-        } else {
-            1.0
+        let obs = |topic, said| Observation {
+            policy,
+            customer,
+            message,
+            index,
+            norm,
+            customer_messages: self.customer_messages,
+            topic,
+            said,
         };
-        self.add_topic_scores(policy, norm, weight);
-        if self.urgency.is_none() {
-            self.urgency = policy
-                .priority
-                .urgency
-                .find(norm)
-                .map(|m| m.as_str().to_string());
-        }
-
-        let hits = policy.screen.matches(norm);
-        let may = |m: &crate::policy::Matcher| m.screened(&hits).is_some();
-        if policy.explicit_request.enabled && may(&policy.explicit_request.patterns) {
-            if let Some(e) = signals::phrase_rule(norm, &policy.explicit_request, window) {
-                found.push(found_reason(
-                    ReasonKind::ExplicitRequest,
-                    "customer asked for a human",
-                    e,
-                    None,
-                ));
-            }
-        }
-        for (kind, rule, detail) in [
-            (
-                ReasonKind::Cancellation,
-                &policy.cancellation,
-                "customer wants to cancel or close the account or subscription",
-            ),
-            (
-                ReasonKind::LegalCompliance,
-                &policy.legal_compliance,
-                "legal or compliance matter",
-            ),
-            (
-                ReasonKind::TransactionDispute,
-                &policy.transaction_dispute,
-                "customer disputes a charge",
-            ),
-        ] {
-            if rule.enabled && may(&rule.patterns) {
-                if let Some(e) = signals::business_rule(norm, rule, window) {
-                    found.push(found_reason(kind, detail, e, Some(rule.skill.clone())));
-                }
-            }
-        }
-        if policy.sensitive_topic.enabled {
-            if let Some((i, e)) = signals::sensitive_topic(norm, policy, &hits) {
-                let cat = &policy.sensitive_topic.categories[i];
-                found.push(found_reason(
-                    ReasonKind::SensitiveTopic,
-                    &format!("sensitive topic: {}", cat.name.replace('_', " ")),
-                    e,
-                    Some(cat.skill.clone()),
-                ));
-            }
-        }
-        let vip = &policy.vip;
-        if vip.enabled
-            && (vip.tiers.contains(&customer.tier)
-                || (vip.min_lifetime_value > 0.0
-                    && customer.lifetime_value >= vip.min_lifetime_value))
-            && signals::is_substantive(norm, &vip.pleasantries, vip.min_content_words)
-        {
-            self.substantive_messages += 1;
-            if self.substantive_messages == vip.substantive_message {
-                found.push(Found {
-                    kind: ReasonKind::Vip,
-                    detail: format!(
-                        "{} customer's message {} on the issue needs more than one exchange",
-                        customer.tier.as_str(),
-                        vip.substantive_message
-                    ),
-                    evidence: excerpt(&message.text, 80),
-                    skill: Some(vip.skill.clone()),
-                    priority: None,
-                });
-            }
-        }
-        for (i, rule) in policy.custom_rules.iter().enumerate() {
-            if !rule.tiers.is_empty() && !rule.tiers.contains(&customer.tier) {
-                continue;
-            }
-            if !rule.topics.is_empty() && !rule.topics.iter().any(|t| t == self.topic(policy).0) {
-                continue;
-            }
-            if let Some(m) = rule.patterns.find(norm) {
-                found.push(Found {
-                    kind: ReasonKind::Custom(i as u16),
-                    detail: rule.detail.clone(),
-                    evidence: m.as_str().trim().to_string(),
-                    skill: Some(rule.skill.clone()),
-                    priority: rule.priority,
-                });
-            }
-        }
-        if policy.frustration.enabled && may(&policy.frustration.patterns) {
-            if let Some(e) = signals::phrase_rule(norm, &policy.frustration, window) {
-                found.push(found_reason(
-                    ReasonKind::Frustration,
-                    "customer uses frustration language",
-                    e,
-                    None,
-                ));
-            }
-        }
-        if let Some(sem) = &policy.semantic {
-            self.meaning(policy, sem, norm, weight, found);
-        }
-
-        let rq = &policy.repeated_question;
-        if rq.enabled {
-            let asked = signals::questions(norm, rq);
-            if let Some((q, before)) = asked.iter().find_map(|q| {
-                self.questions
-                    .iter()
-                    .find(|b| {
-                        b.answered
-                            && b.message < index
-                            && signals::same_question(q, &b.question, rq)
-                    })
-                    .map(|b| (q, b))
-            }) {
-                found.push(Found {
-                    kind: ReasonKind::RepeatedQuestion,
-                    detail: format!(
-                        "customer asks again what they asked at message {} after the AI answered",
-                        before.message
-                    ),
-                    evidence: q.text.clone(),
-                    skill: None,
-                    priority: None,
-                });
-            }
-            for question in asked {
-                if self.questions.len() == rq.memory {
-                    self.questions.pop_front();
-                }
-                self.questions.push_back(AskedQuestion {
-                    question,
-                    message: index,
-                    answered: false,
-                });
-            }
-        }
-
-        let sd = &policy.sentiment_drop;
-        if sd.enabled && self.customer_messages > 0 && !self.prior_negative {
-            let emotion = sd.emotion_terms.screened(&hits).and_then(|m| m.find(norm));
-            // Sentences are scored only when an emotion term makes a negative one matter.
-            let worst = emotion.map(|_| signals::most_negative_sentence(&message.text));
-            let by_sentence = worst.filter(|(c, _)| *c < sd.sentence_below);
-            if compound < sd.message_below || by_sentence.is_some() {
-                let evidence = match (emotion, by_sentence) {
-                    (Some(m), Some((c, sentence))) if compound >= sd.message_below => format!(
-                        "{}: \"{}\" (sentence sentiment {c:.2})",
-                        m.as_str(),
-                        excerpt(sentence, 80)
-                    ),
-                    _ => format!("{} (sentiment {compound:.2})", excerpt(&message.text, 80)),
+        match message.role {
+            Role::Customer => {
+                let words = text::word_count(&message.text);
+                let compound = crate::sentiment::polarity_scores(&message.text).compound;
+                let weight = if self.customer_messages == 0 {
+                    policy.topics.first_message_weight
+                } else {
+                    1.0
                 };
-                found.push(Found {
-                    kind: ReasonKind::SentimentDrop,
-                    detail: format!(
-                        "sentiment fell from neutral or positive (last {:.2}) to clearly negative",
-                        self.last_sentiment
-                    ),
-                    evidence,
-                    skill: None,
-                    priority: None,
-                });
-            }
-        }
-
-        let ml = &policy.message_length;
-        if ml.enabled
-            && self.customer_messages > 0
-            && words > ml.min_words
-            && words as f64 >= ml.ratio * self.max_customer_words as f64
-        {
-            found.push(Found {
-                kind: ReasonKind::MessageLength,
-                detail: format!(
-                    "message of {words} words, at least {}x the customer's earlier ones (at most {})",
-                    ml.ratio, self.max_customer_words
-                ),
-                evidence: excerpt(&message.text, 80),
-                skill: None,
-                priority: None,
-            });
-        }
-
-        // Fold this message into the state for the next ones.
-        if compound < sd.prior_negative_below || sd.prior_complaints.is_match(norm) {
-            self.prior_negative = true;
-        }
-        self.last_sentiment = compound;
-        self.red_seen |= compound <= RED_AT;
-        self.customer_messages += 1;
-        self.max_customer_words = self.max_customer_words.max(words);
-        self.last_customer_norm.clear();
-        self.last_customer_norm.push_str(norm);
-    }
-
-    /// The meaning detectors on a customer message: each adds its reason when its rule did not
-    /// already find it. Also folds the message into the semantic topic scores.
-    fn meaning(
-        &mut self,
-        policy: &Policy,
-        sem: &Semantic,
-        norm: &str,
-        topic_weight: f64,
-        found: &mut Vec<Found>,
-    ) {
-        let mut whole = vec![0.0f32; sem.dims()];
-        let meanings = sem.judge(norm, &mut whole);
-        if policy.topics.semantic_weight > 0.0 && whole.iter().any(|x| *x != 0.0) {
-            let mut scores = vec![0.0f32; sem.topics().len()];
-            sem.topic_scores(&whole, &mut scores);
-            self.semantic_topic.resize(scores.len(), 0.0);
-            for (acc, s) in self.semantic_topic.iter_mut().zip(scores) {
-                *acc += f64::from(s.max(0.0)) * topic_weight;
-            }
-        }
-        for m in meanings {
-            if found.iter().any(|f| f.kind == m.kind) {
-                continue;
-            }
-            // Frustration with the service needs an answer to be frustrated with: an annoyed
-            // opening message is a problem report, and the AI gets its chance.
-            if m.kind == ReasonKind::Frustration
-                && sem.config().frustration_after_reply
-                && self.customer_messages == 0
-            {
-                continue;
-            }
-            let evidence = sem.evidence(&m);
-            let (enabled, detail, skill) = match m.kind {
-                ReasonKind::ExplicitRequest => (
-                    policy.explicit_request.enabled,
-                    "customer asked for a human".to_string(),
-                    None,
-                ),
-                ReasonKind::Frustration => (
-                    policy.frustration.enabled,
-                    "customer is frustrated with the service".to_string(),
-                    None,
-                ),
-                ReasonKind::Cancellation => (
-                    policy.cancellation.enabled,
-                    "customer wants to cancel or close the account or subscription".to_string(),
-                    Some(policy.cancellation.skill.clone()),
-                ),
-                ReasonKind::LegalCompliance => (
-                    policy.legal_compliance.enabled,
-                    "legal or compliance matter".to_string(),
-                    Some(policy.legal_compliance.skill.clone()),
-                ),
-                ReasonKind::TransactionDispute => (
-                    policy.transaction_dispute.enabled,
-                    "customer disputes a charge".to_string(),
-                    Some(policy.transaction_dispute.skill.clone()),
-                ),
-                ReasonKind::SensitiveTopic => {
-                    let rule = &policy.sensitive_topic;
-                    // The kind of sensitive topic of the nearest example names the category.
-                    let wanted = match sem.examples()[m.nearest].sensitive.as_deref() {
-                        Some("hardship") => "financial_hardship",
-                        Some(other) => other,
-                        None => "",
-                    };
-                    let category = rule.categories.iter().find(|c| c.name == wanted);
-                    let skill = category
-                        .map_or_else(|| policy.topics.default_skill.clone(), |c| c.skill.clone());
-                    let name = category.map_or("sensitive matter", |c| c.name.as_str());
-                    (
-                        rule.enabled,
-                        format!("sensitive topic: {}", name.replace('_', " ")),
-                        Some(skill),
-                    )
+                self.topic.add_keywords(policy, norm, weight);
+                if self.urgency.is_none() {
+                    self.urgency = policy
+                        .priority
+                        .urgency
+                        .find(norm)
+                        .map(|m| m.as_str().to_string());
                 }
-                _ => continue,
-            };
-            if enabled {
-                found.push(Found {
-                    kind: m.kind,
-                    detail,
-                    evidence,
-                    skill,
-                    priority: None,
-                });
-            }
-        }
-    }
-
-    fn ai_message(
-        &mut self,
-        policy: &Policy,
-        message: &Message,
-        norm: &str,
-        found: &mut Vec<Found>,
-    ) {
-        let rule = &policy.low_confidence;
-        if policy.topics.ai_weight > 0.0 {
-            self.add_topic_scores(policy, norm, policy.topics.ai_weight);
-        }
-        let low: Option<String> = match message.confidence {
-            Some(c) if c < rule.threshold => Some(format!("confidence {c:.2}")),
-            Some(_) => None,
-            None => self.low_confidence_from_text(policy, norm),
-        };
-        if rule.enabled {
-            match low {
-                Some(evidence) => {
-                    self.low_confidence_run += 1;
-                    self.low_confidence_evidence.push(evidence);
-                    if self.low_confidence_run == rule.consecutive {
-                        found.push(Found {
-                            kind: ReasonKind::LowConfidence,
-                            detail: format!(
-                                "{} low-confidence AI replies in a row",
-                                rule.consecutive
-                            ),
-                            evidence: self.low_confidence_evidence.join("; "),
-                            skill: None,
-                            priority: None,
-                        });
-                    }
+                let hits = policy.screen.matches(norm);
+                let said = Said {
+                    hits: &hits,
+                    compound,
+                    words,
+                    last_sentiment: self.last_sentiment,
+                };
+                self.detectors.observe(&obs(&self.topic, Some(said)), found);
+                if let Some(scores) = self.detectors.take_meaning_topic() {
+                    self.topic.add_meaning(&scores, weight);
                 }
-                None => {
-                    self.low_confidence_run = 0;
-                    self.low_confidence_evidence.clear();
+                self.last_sentiment = compound;
+                self.red_seen |= compound <= RED_AT;
+                self.customer_messages += 1;
+            }
+            Role::Ai => {
+                if policy.topics.ai_weight > 0.0 {
+                    self.topic
+                        .add_keywords(policy, norm, policy.topics.ai_weight);
                 }
+                self.detectors.observe(&obs(&self.topic, None), found);
             }
-        }
-        self.mark_answered();
-        if let Some((yes, _)) = answer_polarity(norm, rule) {
-            if self.ai_answers.len() == ANSWERS_KEPT {
-                self.ai_answers.pop_front();
-            }
-            self.ai_answers
-                .push_back((yes, signals::content_stems(norm)));
-        }
-        if self.ai_words.len() < AI_WORDS_CAP {
-            self.ai_words.extend(signals::content_stems(norm));
+            // A human answering resets the AI's confidence run; nothing to decide.
+            Role::Agent => self.detectors.observe(&obs(&self.topic, None), found),
         }
     }
 
-    /// Judges an AI reply without a confidence from its text: hedging, a restatement of the
-    /// question, or a contradiction of an earlier answer.
-    fn low_confidence_from_text(&self, policy: &Policy, norm: &str) -> Option<String> {
-        let rule = &policy.low_confidence;
-        let (score, hedges) = signals::hedging(norm, policy);
-        if score >= rule.hedge_score {
-            return Some(format!("hedging: {}", hedges.join(", ")));
-        }
-        if let Some(m) = rule.contradiction_markers.find(norm) {
-            if !self.ai_words.is_empty() {
-                return Some(format!("contradicts an earlier answer: {}", m.as_str()));
-            }
-        }
-        let own = signals::content_stems(norm);
-        if let Some((yes, opener)) = answer_polarity(norm, rule) {
-            let flipped = self.ai_answers.iter().find(|(earlier, words)| {
-                *earlier != yes && own.intersection(words).count() >= rule.contradiction_min_shared
-            });
-            if flipped.is_some() {
-                return Some(format!(
-                    "contradicts an earlier answer: now \"{opener}\", before the opposite"
-                ));
-            }
-        }
-        if own.len() >= rule.restatement_min_words {
-            let asked = signals::content_stems(&self.last_customer_norm);
-            let known = own
-                .iter()
-                .filter(|w| asked.contains(*w) || self.ai_words.contains(*w))
-                .count();
-            if known as f64 / own.len() as f64 >= rule.restatement_overlap {
-                return Some("restates the question without new information".to_string());
-            }
-        }
-        None
+    #[cfg(test)]
+    pub(crate) fn low_confidence(&self) -> &crate::detectors::LowConfidence {
+        self.detectors.low_confidence()
     }
 
-    fn mark_answered(&mut self) {
-        for q in self.questions.iter_mut() {
-            q.answered = true;
-        }
-    }
-
-    fn add_topic_scores(&mut self, policy: &Policy, norm: &str, weight: f64) {
-        if self.topic_scores.len() != policy.topics.list.len() {
-            self.topic_scores = vec![0.0; policy.topics.list.len()];
-        }
-        for (score, topic) in self.topic_scores.iter_mut().zip(&policy.topics.list) {
-            let hits = topic.keywords.find_iter(norm).count();
-            *score += hits as f64 * weight;
-        }
-    }
-
-    /// The conversation's topic so far and its skill: the skill with the most keyword hits
-    /// (over its topics) plus the semantic topic head's weighted scores, then that skill's topic
-    /// with the most hits (ties go to the one listed first).
+    /// The conversation's topic so far and its skill: keyword hits and the semantic topic head
+    /// (`TopicScores::best`).
     pub fn topic<'p>(&self, policy: &'p Policy) -> (&'p str, &'p str) {
-        let topics = &policy.topics;
-        let semantic_topics = policy.semantic.as_ref().map_or(&[][..], |s| s.topics());
-        let skill_score = |skill: &str| -> f64 {
-            let keywords: f64 = self
-                .topic_scores
-                .iter()
-                .zip(&topics.list)
-                .filter(|(_, t)| t.skill == skill)
-                .map(|(s, _)| *s)
-                .sum();
-            let meaning = semantic_topics
-                .iter()
-                .position(|t| t == skill)
-                .and_then(|i| self.semantic_topic.get(i))
-                .copied()
-                .unwrap_or(0.0);
-            keywords + topics.semantic_weight * meaning
-        };
-        let mut best: Option<(&str, f64)> = None;
-        for skill in topics
-            .list
-            .iter()
-            .map(|t| t.skill.as_str())
-            .chain(std::iter::once(topics.default_skill.as_str()))
-        {
-            let s = skill_score(skill);
-            if s > 0.0 && best.is_none_or(|(_, b)| s > b) {
-                best = Some((skill, s));
-            }
-        }
-        let Some((skill, _)) = best else {
-            return (&topics.default_topic, &topics.default_skill);
-        };
-        let mut topic: Option<(usize, f64)> = None;
-        for (i, (&s, t)) in self.topic_scores.iter().zip(&topics.list).enumerate() {
-            if t.skill == skill && s > 0.0 && topic.is_none_or(|(_, b)| s > b) {
-                topic = Some((i, s));
-            }
-        }
-        match topic {
-            Some((i, _)) => (&topics.list[i].name, &topics.list[i].skill),
-            None => match topics.list.iter().find(|t| t.skill == skill) {
-                Some(t) if skill != topics.default_skill => (&t.name, &t.skill),
-                _ => (&topics.default_topic, &topics.default_skill),
-            },
-        }
+        self.topic.best(policy)
     }
 
     /// Priority from tier, lifetime value, sentiment, urgency and the primary reason.
@@ -752,16 +384,6 @@ impl ConversationState {
     }
 }
 
-fn found_reason(kind: ReasonKind, detail: &str, e: Evidence, skill: Option<String>) -> Found {
-    Found {
-        kind,
-        detail: detail.to_string(),
-        evidence: e.text,
-        skill,
-        priority: None,
-    }
-}
-
 /// The first `max` characters of `text`, cut at a word, with "..." when cut.
 pub(crate) fn excerpt(text: &str, max: usize) -> String {
     let text = text.trim();
@@ -782,47 +404,4 @@ pub fn decide(policy: &Policy, conversation: &Conversation) -> Decision {
         }
     }
     state.decision(policy, &conversation.id, &conversation.customer)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Tier;
-
-    use crate::model::testing::message;
-
-    #[test]
-    fn a_reversed_yes_no_answer_is_low_confidence() {
-        let policy = Policy::default();
-        let customer = Customer {
-            id: "c".into(),
-            name: "C".into(),
-            tier: Tier::Standard,
-            lifetime_value: 0.0,
-            currency: None,
-            timezone: None,
-        };
-        let mut state = ConversationState::new();
-        for (role, text) in [
-            (
-                Role::Customer,
-                "Do calls to Nigeria come with the Flex plan?",
-            ),
-            (
-                Role::Ai,
-                "Yes, calls to Nigeria are included in the Flex plan.",
-            ),
-            (Role::Customer, "Great, and texts?"),
-        ] {
-            state.push(&policy, &customer, &message(role, text));
-        }
-        let reply = "No, calls to Nigeria are not part of the Flex plan.";
-        let verdict = state.low_confidence_from_text(&policy, &text::normalize(reply));
-        assert!(verdict.unwrap().contains("contradicts"));
-        let unrelated = "No, texts abroad cost extra.";
-        assert_eq!(
-            state.low_confidence_from_text(&policy, &text::normalize(unrelated)),
-            None
-        );
-    }
 }

@@ -13,6 +13,7 @@
 
 pub mod context;
 pub mod customer_text;
+mod detectors;
 pub mod engine;
 pub mod eval;
 pub mod event;

@@ -1,0 +1,191 @@
+//! The detectors that read the conversation so far, not one message alone: a VIP's issue that
+//! needs more than one exchange, a question asked again after the AI answered it, sentiment that
+//! falls, a message much longer than the customer's earlier ones.
+
+use std::collections::VecDeque;
+
+use super::{Detector, Found, Observation};
+use crate::engine::excerpt;
+use crate::model::Role;
+use crate::reason::ReasonKind;
+use crate::signals::{self, Question};
+
+/// A VIP customer's `substantive_message`-th message on the issue (pleasantries not counted).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Vip {
+    substantive_messages: usize,
+}
+
+impl Detector for Vip {
+    fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
+        let (vip, customer) = (&obs.policy.vip, obs.customer);
+        if obs.said.is_some()
+            && vip.enabled
+            && (vip.tiers.contains(&customer.tier)
+                || (vip.min_lifetime_value > 0.0
+                    && customer.lifetime_value >= vip.min_lifetime_value))
+            && signals::is_substantive(obs.norm, &vip.pleasantries, vip.min_content_words)
+        {
+            self.substantive_messages += 1;
+            if self.substantive_messages == vip.substantive_message {
+                found.push(Found {
+                    kind: ReasonKind::Vip,
+                    detail: format!(
+                        "{} customer's message {} on the issue needs more than one exchange",
+                        customer.tier.as_str(),
+                        vip.substantive_message
+                    ),
+                    evidence: excerpt(&obs.message.text, 80),
+                    skill: Some(vip.skill.clone()),
+                    priority: None,
+                });
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AskedQuestion {
+    question: Question,
+    message: usize,
+    answered: bool,
+}
+
+/// The customer asks again what they asked before the AI (or an agent) answered; remembers the
+/// last `repeated_question.memory` questions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RepeatedQuestion {
+    questions: VecDeque<AskedQuestion>,
+}
+
+impl Detector for RepeatedQuestion {
+    fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
+        if obs.message.role != Role::Customer {
+            for q in self.questions.iter_mut() {
+                q.answered = true;
+            }
+            return;
+        }
+        let rq = &obs.policy.repeated_question;
+        if !rq.enabled {
+            return;
+        }
+        let asked = signals::questions(obs.norm, rq);
+        if let Some((q, before)) = asked.iter().find_map(|q| {
+            self.questions
+                .iter()
+                .find(|b| {
+                    b.answered
+                        && b.message < obs.index
+                        && signals::same_question(q, &b.question, rq)
+                })
+                .map(|b| (q, b))
+        }) {
+            found.push(Found {
+                kind: ReasonKind::RepeatedQuestion,
+                detail: format!(
+                    "customer asks again what they asked at message {} after the AI answered",
+                    before.message
+                ),
+                evidence: q.text.clone(),
+                skill: None,
+                priority: None,
+            });
+        }
+        for question in asked {
+            if self.questions.len() == rq.memory {
+                self.questions.pop_front();
+            }
+            self.questions.push_back(AskedQuestion {
+                question,
+                message: obs.index,
+                answered: false,
+            });
+        }
+    }
+}
+
+/// Sentiment falls from neutral or positive to clearly negative (the whole message, or one
+/// sentence when an emotion term makes it matter); once the customer was negative or complained,
+/// a further drop says nothing new.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SentimentDrop {
+    prior_negative: bool,
+}
+
+impl Detector for SentimentDrop {
+    fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
+        let Some(said) = &obs.said else {
+            return;
+        };
+        let (sd, norm, compound) = (&obs.policy.sentiment_drop, obs.norm, said.compound);
+        if sd.enabled && obs.customer_messages > 0 && !self.prior_negative {
+            let emotion = sd
+                .emotion_terms
+                .screened(said.hits)
+                .and_then(|m| m.find(norm));
+            // Sentences are scored only when an emotion term makes a negative one matter.
+            let worst = emotion.map(|_| signals::most_negative_sentence(&obs.message.text));
+            let by_sentence = worst.filter(|(c, _)| *c < sd.sentence_below);
+            if compound < sd.message_below || by_sentence.is_some() {
+                let evidence = match (emotion, by_sentence) {
+                    (Some(m), Some((c, sentence))) if compound >= sd.message_below => format!(
+                        "{}: \"{}\" (sentence sentiment {c:.2})",
+                        m.as_str(),
+                        excerpt(sentence, 80)
+                    ),
+                    _ => format!(
+                        "{} (sentiment {compound:.2})",
+                        excerpt(&obs.message.text, 80)
+                    ),
+                };
+                found.push(Found {
+                    kind: ReasonKind::SentimentDrop,
+                    detail: format!(
+                        "sentiment fell from neutral or positive (last {:.2}) to clearly negative",
+                        said.last_sentiment
+                    ),
+                    evidence,
+                    skill: None,
+                    priority: None,
+                });
+            }
+        }
+        if compound < sd.prior_negative_below || sd.prior_complaints.is_match(norm) {
+            self.prior_negative = true;
+        }
+    }
+}
+
+/// A message of more than `min_words` words, at least `ratio` times the customer's longest
+/// earlier one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MessageLength {
+    max_customer_words: usize,
+}
+
+impl Detector for MessageLength {
+    fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
+        let Some(said) = &obs.said else {
+            return;
+        };
+        let (ml, words) = (&obs.policy.message_length, said.words);
+        if ml.enabled
+            && obs.customer_messages > 0
+            && words > ml.min_words
+            && words as f64 >= ml.ratio * self.max_customer_words as f64
+        {
+            found.push(Found {
+                kind: ReasonKind::MessageLength,
+                detail: format!(
+                    "message of {words} words, at least {}x the customer's earlier ones (at most {})",
+                    ml.ratio, self.max_customer_words
+                ),
+                evidence: excerpt(&obs.message.text, 80),
+                skill: None,
+                priority: None,
+            });
+        }
+        self.max_customer_words = self.max_customer_words.max(words);
+    }
+}

@@ -1,0 +1,180 @@
+//! Low confidence: `consecutive` AI replies in a row below the confidence threshold or, without
+//! a confidence, hedging, restating the question, or contradicting an earlier answer. A human
+//! answering resets the run.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashSet;
+
+use super::{Detector, Found, Observation};
+use crate::model::Role;
+use crate::policy::{LowConfidenceRule, Policy};
+use crate::reason::ReasonKind;
+use crate::signals;
+
+/// Most AI word stems remembered for restatement checks.
+const AI_WORDS_CAP: usize = 512;
+/// Yes/no answers of the AI remembered for contradiction checks.
+const ANSWERS_KEPT: usize = 8;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LowConfidence {
+    run: usize,
+    evidence: Vec<String>,
+    ai_words: FxHashSet<String>,
+    /// The last AI replies that opened with a yes (true) or a no (false), with their words.
+    ai_answers: VecDeque<(bool, FxHashSet<String>)>,
+    last_customer_norm: String,
+}
+
+impl Detector for LowConfidence {
+    fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
+        let (policy, norm) = (obs.policy, obs.norm);
+        match obs.message.role {
+            Role::Customer => {
+                self.last_customer_norm.clear();
+                self.last_customer_norm.push_str(norm);
+            }
+            Role::Agent => {
+                self.run = 0;
+                self.evidence.clear();
+            }
+            Role::Ai => {
+                let rule = &policy.low_confidence;
+                let low: Option<String> = match obs.message.confidence {
+                    Some(c) if c < rule.threshold => Some(format!("confidence {c:.2}")),
+                    Some(_) => None,
+                    None => self.judge_text(policy, norm),
+                };
+                if rule.enabled {
+                    match low {
+                        Some(evidence) => {
+                            self.run += 1;
+                            self.evidence.push(evidence);
+                            if self.run == rule.consecutive {
+                                found.push(Found {
+                                    kind: ReasonKind::LowConfidence,
+                                    detail: format!(
+                                        "{} low-confidence AI replies in a row",
+                                        rule.consecutive
+                                    ),
+                                    evidence: self.evidence.join("; "),
+                                    skill: None,
+                                    priority: None,
+                                });
+                            }
+                        }
+                        None => {
+                            self.run = 0;
+                            self.evidence.clear();
+                        }
+                    }
+                }
+                if let Some((yes, _)) = answer_polarity(norm, rule) {
+                    if self.ai_answers.len() == ANSWERS_KEPT {
+                        self.ai_answers.pop_front();
+                    }
+                    self.ai_answers
+                        .push_back((yes, signals::content_stems(norm)));
+                }
+                if self.ai_words.len() < AI_WORDS_CAP {
+                    self.ai_words.extend(signals::content_stems(norm));
+                }
+            }
+        }
+    }
+}
+
+impl LowConfidence {
+    /// Judges an AI reply without a confidence from its text: hedging, a restatement of the
+    /// question, or a contradiction of an earlier answer.
+    fn judge_text(&self, policy: &Policy, norm: &str) -> Option<String> {
+        let rule = &policy.low_confidence;
+        let (score, hedges) = signals::hedging(norm, policy);
+        if score >= rule.hedge_score {
+            return Some(format!("hedging: {}", hedges.join(", ")));
+        }
+        if let Some(m) = rule.contradiction_markers.find(norm) {
+            if !self.ai_words.is_empty() {
+                return Some(format!("contradicts an earlier answer: {}", m.as_str()));
+            }
+        }
+        let own = signals::content_stems(norm);
+        if let Some((yes, opener)) = answer_polarity(norm, rule) {
+            let flipped = self.ai_answers.iter().find(|(earlier, words)| {
+                *earlier != yes && own.intersection(words).count() >= rule.contradiction_min_shared
+            });
+            if flipped.is_some() {
+                return Some(format!(
+                    "contradicts an earlier answer: now \"{opener}\", before the opposite"
+                ));
+            }
+        }
+        if own.len() >= rule.restatement_min_words {
+            let asked = signals::content_stems(&self.last_customer_norm);
+            let known = own
+                .iter()
+                .filter(|w| asked.contains(*w) || self.ai_words.contains(*w))
+                .count();
+            if known as f64 / own.len() as f64 >= rule.restatement_overlap {
+                return Some("restates the question without new information".to_string());
+            }
+        }
+        None
+    }
+}
+
+/// Whether an AI reply opens with a yes (true) or a no (false), and the opening words.
+fn answer_polarity<'t>(norm: &'t str, rule: &LowConfidenceRule) -> Option<(bool, &'t str)> {
+    if let Some(m) = rule.negative_openers.find(norm) {
+        return Some((false, m.as_str()));
+    }
+    rule.affirmative_openers
+        .find(norm)
+        .map(|m| (true, m.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testing::message;
+    use crate::model::{Customer, Tier};
+    use crate::text;
+    use crate::ConversationState;
+
+    #[test]
+    fn a_reversed_yes_no_answer_is_low_confidence() {
+        let policy = Policy::default();
+        let customer = Customer {
+            id: "c".into(),
+            name: "C".into(),
+            tier: Tier::Standard,
+            lifetime_value: 0.0,
+            currency: None,
+            timezone: None,
+        };
+        let mut state = ConversationState::new();
+        for (role, text) in [
+            (
+                Role::Customer,
+                "Do calls to Nigeria come with the Flex plan?",
+            ),
+            (
+                Role::Ai,
+                "Yes, calls to Nigeria are included in the Flex plan.",
+            ),
+            (Role::Customer, "Great, and texts?"),
+        ] {
+            state.push(&policy, &customer, &message(role, text));
+        }
+        let detector = state.low_confidence();
+        let reply = "No, calls to Nigeria are not part of the Flex plan.";
+        let verdict = detector.judge_text(&policy, &text::normalize(reply));
+        assert!(verdict.unwrap().contains("contradicts"));
+        let unrelated = "No, texts abroad cost extra.";
+        assert_eq!(
+            detector.judge_text(&policy, &text::normalize(unrelated)),
+            None
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! The meaning detector: each customer message judged by the semantic banks (`semantic`). It adds
+//! a reason only when no rule found the same kind on the message, and holds the message's topic
+//! scores for the engine to fold into the conversation's topic.
+
+use super::{Detector, Found, Observation};
+use crate::reason::ReasonKind;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Meaning {
+    /// The semantic topic head's scores for the last customer message, until the engine takes
+    /// them (so a state cloned between messages carries none).
+    topic: Option<Vec<f32>>,
+}
+
+impl Meaning {
+    /// The topic head's scores for the message just observed, once.
+    pub(crate) fn take_topic(&mut self) -> Option<Vec<f32>> {
+        self.topic.take()
+    }
+}
+
+impl Detector for Meaning {
+    fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
+        let (policy, Some(sem)) = (obs.policy, &obs.policy.semantic) else {
+            return;
+        };
+        if obs.said.is_none() {
+            return;
+        }
+        let mut whole = vec![0.0f32; sem.dims()];
+        let meanings = sem.judge(obs.norm, &mut whole);
+        if policy.topics.semantic_weight > 0.0 && whole.iter().any(|x| *x != 0.0) {
+            let mut scores = vec![0.0f32; sem.topics().len()];
+            sem.topic_scores(&whole, &mut scores);
+            self.topic = Some(scores);
+        }
+        for m in meanings {
+            if found.iter().any(|f| f.kind == m.kind) {
+                continue;
+            }
+            // Frustration with the service needs an answer to be frustrated with: an annoyed
+            // opening message is a problem report, and the AI gets its chance.
+            if m.kind == ReasonKind::Frustration
+                && sem.config().frustration_after_reply
+                && obs.customer_messages == 0
+            {
+                continue;
+            }
+            let evidence = sem.evidence(&m);
+            let (enabled, detail, skill) = match m.kind {
+                ReasonKind::ExplicitRequest => (
+                    policy.explicit_request.enabled,
+                    "customer asked for a human".to_string(),
+                    None,
+                ),
+                ReasonKind::Frustration => (
+                    policy.frustration.enabled,
+                    "customer is frustrated with the service".to_string(),
+                    None,
+                ),
+                ReasonKind::Cancellation => (
+                    policy.cancellation.enabled,
+                    "customer wants to cancel or close the account or subscription".to_string(),
+                    Some(policy.cancellation.skill.clone()),
+                ),
+                ReasonKind::LegalCompliance => (
+                    policy.legal_compliance.enabled,
+                    "legal or compliance matter".to_string(),
+                    Some(policy.legal_compliance.skill.clone()),
+                ),
+                ReasonKind::TransactionDispute => (
+                    policy.transaction_dispute.enabled,
+                    "customer disputes a charge".to_string(),
+                    Some(policy.transaction_dispute.skill.clone()),
+                ),
+                ReasonKind::SensitiveTopic => {
+                    let rule = &policy.sensitive_topic;
+                    // The kind of sensitive topic of the nearest example names the category.
+                    let wanted = match sem.examples()[m.nearest].sensitive.as_deref() {
+                        Some("hardship") => "financial_hardship",
+                        Some(other) => other,
+                        None => "",
+                    };
+                    let category = rule.categories.iter().find(|c| c.name == wanted);
+                    let skill = category
+                        .map_or_else(|| policy.topics.default_skill.clone(), |c| c.skill.clone());
+                    let name = category.map_or("sensitive matter", |c| c.name.as_str());
+                    (
+                        rule.enabled,
+                        format!("sensitive topic: {}", name.replace('_', " ")),
+                        Some(skill),
+                    )
+                }
+                _ => continue,
+            };
+            if enabled {
+                found.push(Found {
+                    kind: m.kind,
+                    detail,
+                    evidence,
+                    skill,
+                    priority: None,
+                });
+            }
+        }
+    }
+}
