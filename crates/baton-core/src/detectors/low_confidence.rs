@@ -138,21 +138,13 @@ fn answer_polarity<'t>(norm: &'t str, rule: &LowConfidenceRule) -> Option<(bool,
 mod tests {
     use super::*;
     use crate::model::testing::message;
-    use crate::model::{Customer, Tier};
     use crate::text;
     use crate::ConversationState;
 
     #[test]
     fn a_reversed_yes_no_answer_is_low_confidence() {
         let policy = Policy::default();
-        let customer = Customer {
-            id: "c".into(),
-            name: "C".into(),
-            tier: Tier::Standard,
-            lifetime_value: 0.0,
-            currency: None,
-            timezone: None,
-        };
+        let customer = crate::lodo::one_message("").customer;
         let mut state = ConversationState::new();
         for (role, text) in [
             (
