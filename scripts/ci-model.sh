@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-model.sh
 cargo clippy --locked -p baton-embed -p baton --features baton/transformer --all-targets -- -D warnings
-cargo nextest run --locked -p baton-embed --features transformer --no-fail-fast
-# `--semantic full` end to end (the CLI with the transformer attached to the policy's detectors)
-cargo nextest run --locked -p baton --features transformer --no-fail-fast -E 'test(semantic_full)'
+# baton-embed's tests, and `--semantic full` end to end (the CLI with the transformer attached to
+# the policy's detectors): one build, one run.
+cargo nextest run --locked -p baton-embed -p baton --features baton/transformer --no-fail-fast \
+  -E 'package(baton-embed) | (package(baton) & test(semantic_full))'
