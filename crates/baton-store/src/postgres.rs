@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_customer_currency.sql",
         include_str!("../migrations/postgres/0003_customer_currency.sql"),
     ),
+    (
+        "0004_fixed_width_times.sql",
+        include_str!("../migrations/postgres/0004_fixed_width_times.sql"),
+    ),
 ];
 
 /// Key of the advisory lock that serialises migrations of instances starting together.

@@ -60,12 +60,14 @@ impl From<Vec<u8>> for Value {
     }
 }
 
-/// A time is stored as the text jiff writes for it (RFC 3339 in UTC, `Z`, with as many
-/// fractional digits as it needs and none when whole seconds), the one form the store has
-/// always written: this and [`FromValue`] for `Timestamp` are the only conversions.
+/// A time is stored as RFC 3339 text in UTC with always nine fractional digits
+/// (`2026-11-27T10:00:00.000000000Z`): one width, so the databases' text order (`ORDER BY
+/// created_at`, `resolved_at >= ?`) is time order. Times written before migration 0011 / 0004
+/// had as many digits as they needed; that migration rewrote them. This and [`FromValue`] for
+/// `Timestamp` (which reads any RFC 3339 form) are the only conversions.
 impl From<Timestamp> for Value {
     fn from(v: Timestamp) -> Self {
-        Value::Text(v.to_string())
+        Value::Text(format!("{v:.9}"))
     }
 }
 
@@ -334,20 +336,41 @@ mod tests {
     }
 
     #[test]
-    fn times_are_stored_as_the_text_they_always_were() {
-        for text in [
-            "2026-11-27T10:00:00Z",
-            "2026-11-27T10:00:00.25Z",
-            "2026-11-27T10:00:00.123456789Z",
+    fn times_are_stored_at_one_width_and_read_in_any_form() {
+        for (text, stored) in [
+            ("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.000000000Z"),
+            ("2026-11-27T10:00:00.25Z", "2026-11-27T10:00:00.250000000Z"),
+            (
+                "2026-11-27T10:00:00.123456789Z",
+                "2026-11-27T10:00:00.123456789Z",
+            ),
         ] {
             let t: Timestamp = text.parse().unwrap();
-            assert_eq!(Value::from(t), Value::Text(text.into()));
-            let row = Row(vec![Value::Text(text.into())]);
-            assert_eq!(row.get::<Timestamp>(0).unwrap(), t);
+            assert_eq!(Value::from(t), Value::Text(stored.into()));
+            for form in [text, stored] {
+                let row = Row(vec![Value::Text(form.into())]);
+                assert_eq!(row.get::<Timestamp>(0).unwrap(), t);
+            }
         }
         let bad = Row(vec![Value::Text("yesterday".into()), Value::Null]);
         let e = bad.get::<Timestamp>(0).unwrap_err().to_string();
         assert!(e.contains("yesterday"), "{e}");
         assert_eq!(bad.get::<Option<Timestamp>>(1).unwrap(), None);
+    }
+
+    proptest::proptest! {
+        /// Text order of stored times is time order (years 1970..9999, any nanosecond), and the
+        /// text reads back as the same time.
+        #[test]
+        fn stored_text_sorts_as_time(a in 0i64..253_402_300_799, an in 0i32..1_000_000_000,
+                                     b in 0i64..253_402_300_799, bn in 0i32..1_000_000_000) {
+            let (ta, tb) = (Timestamp::new(a, an).unwrap(), Timestamp::new(b, bn).unwrap());
+            let (Value::Text(sa), Value::Text(sb)) = (Value::from(ta), Value::from(tb)) else {
+                panic!("a time is stored as text");
+            };
+            proptest::prop_assert_eq!(sa.len(), 30);
+            proptest::prop_assert_eq!(sa.cmp(&sb), ta.cmp(&tb));
+            proptest::prop_assert_eq!(Row(vec![Value::Text(sa)]).get::<Timestamp>(0).unwrap(), ta);
+        }
     }
 }

@@ -69,6 +69,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_customer_currency.sql",
         include_str!("../../migrations/sqlite/0010_customer_currency.sql"),
     ),
+    (
+        "0011_fixed_width_times.sql",
+        include_str!("../../migrations/sqlite/0011_fixed_width_times.sql"),
+    ),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -402,5 +406,61 @@ mod tests {
             .unwrap();
         assert_eq!(m.conversations, 1);
         assert_eq!(m.csat_by_kind, vec![("human_only".to_string(), 3.0, 1)]);
+    }
+
+    /// Times stored before they had a fixed width are rewritten, so that text order is time order
+    /// again (here: the key list, ordered by creation time).
+    #[tokio::test]
+    async fn older_times_are_rewritten_to_a_fixed_width() {
+        use crate::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = super::open_connection(&path).unwrap();
+            super::migrations().to_version(&mut conn, 10).unwrap();
+            conn.execute_batch(
+                "INSERT INTO api_keys (id, name, role, secret_hash, created_at) VALUES
+                   ('k1', 'later', 'admin', x'00', '2025-01-01T10:00:00.55Z'),
+                   ('k2', 'first', 'admin', x'01', '2025-01-01T10:00:00Z'),
+                   ('k3', 'second', 'admin', x'02', '2025-01-01T10:00:00.5Z'),
+                   ('k4', 'odd', 'admin', x'03', 'not a time');",
+            )
+            .unwrap();
+        }
+        let store = super::SqliteStore::open(&path).unwrap();
+        let stored: Vec<(String, String)> = super::open_connection(&path)
+            .unwrap()
+            .prepare("SELECT id, created_at FROM api_keys ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let want = [
+            ("k1", "2025-01-01T10:00:00.550000000Z"),
+            ("k2", "2025-01-01T10:00:00.000000000Z"),
+            ("k3", "2025-01-01T10:00:00.500000000Z"),
+            ("k4", "not a time"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(stored, want);
+        // The unparseable row is reported by name, not skipped or turned into 1970.
+        let e = store.keys().await.unwrap_err().to_string();
+        assert!(e.contains("not a time"), "{e}");
+        super::open_connection(&path)
+            .unwrap()
+            .execute("DELETE FROM api_keys WHERE id = 'k4'", [])
+            .unwrap();
+        let names: Vec<String> = store
+            .keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
+        assert_eq!(names, ["first", "second", "later"]);
     }
 }
