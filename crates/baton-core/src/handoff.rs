@@ -10,6 +10,7 @@
 
 use crate::event::EventKind;
 use crate::policy::Priority;
+use crate::reason::ReasonName;
 use crate::routing::Queued;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -72,8 +73,8 @@ pub struct Handoff {
     pub skill: String,
     pub team: String,
     pub priority: Priority,
-    /// Primary reason kind.
-    pub reason: String,
+    /// The primary reason's kind (a built-in kind or a custom rule's name).
+    pub reason: ReasonName,
     pub vip: bool,
     pub agent_id: Option<String>,
     pub created_at: Timestamp,

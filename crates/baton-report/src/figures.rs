@@ -55,7 +55,7 @@ pub fn figures(
             e.0 += 1;
             e.1 += f.seconds_to_handoff;
             if f.late {
-                *group(&mut r.late_by_reason, &h.reason) += 1;
+                *group(&mut r.late_by_reason, h.reason.as_str()) += 1;
             }
         }
         if let (Some(a), Some(b)) = (h.accepted_at, h.resolved_at) {
@@ -87,9 +87,9 @@ pub fn figures(
             }
         }
         for (map, key) in [
-            (&mut r.by_reason, &h.reason),
-            (&mut r.by_skill, &h.skill),
-            (&mut r.by_team, &h.team),
+            (&mut r.by_reason, h.reason.as_str()),
+            (&mut r.by_skill, h.skill.as_str()),
+            (&mut r.by_team, h.team.as_str()),
         ] {
             let g = group(map, key);
             g.handoffs += 1;
@@ -120,7 +120,7 @@ pub fn figures(
             Reviewed {
                 handoff_id: h.id.clone(),
                 conversation_id: h.conversation_id.clone(),
-                reason: h.reason.clone(),
+                reason: h.reason.to_string(),
                 score,
                 why: h.quality.as_ref().map(|q| q.1.clone()).unwrap_or_default(),
             }

@@ -342,8 +342,9 @@ fn new_handoff(
         reason: decision
             .reasons
             .first()
-            .map(|r| r.kind.to_string())
-            .unwrap_or_default(),
+            .map(|r| r.kind.clone())
+            // A decision to escalate always names a reason; never reached.
+            .unwrap_or_else(|| "".into()),
         vip: customer.tier == baton_core::Tier::Vip,
         callback_at,
         facts,

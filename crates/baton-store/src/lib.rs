@@ -182,7 +182,7 @@ pub struct NewHandoff {
     pub skill: String,
     pub team: String,
     pub priority: baton_core::Priority,
-    pub reason: String,
+    pub reason: baton_core::reason::ReasonName,
     pub vip: bool,
     /// When set, the team is closed: schedule a callback at this time instead of routing.
     pub callback_at: Option<Timestamp>,
@@ -215,7 +215,7 @@ pub struct HandoffMetrics {
     pub status: HandoffStatus,
     pub skill: String,
     pub team: String,
-    pub reason: String,
+    pub reason: baton_core::reason::ReasonName,
     pub created_at: Timestamp,
     pub accepted_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,

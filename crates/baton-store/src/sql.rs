@@ -71,6 +71,13 @@ impl From<Timestamp> for Value {
     }
 }
 
+/// A reason is stored by its name, as the decision JSON writes it.
+impl From<baton_core::reason::ReasonName> for Value {
+    fn from(v: baton_core::reason::ReasonName) -> Self {
+        Value::Text(v.as_str().to_string())
+    }
+}
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
@@ -152,6 +159,15 @@ impl FromValue for Timestamp {
     fn from_value(v: &Value) -> Option<Self> {
         match v {
             Value::Text(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for baton_core::reason::ReasonName {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => Some(baton_core::reason::ReasonName::new(s)),
             _ => None,
         }
     }

@@ -64,7 +64,7 @@ async fn store_conversation(
                 skill: d.skill.clone().unwrap(),
                 team: "Team".into(),
                 priority: d.priority,
-                reason: d.reasons[0].kind.to_string(),
+                reason: d.reasons[0].kind.clone(),
                 vip: false,
                 callback_at: None,
                 callback_if_nobody: None,
