@@ -97,11 +97,16 @@ pub struct Filter {
     pub reason: Option<String>,
 }
 
+/// A period's bound that is neither a date nor an RFC 3339 time (the text given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a date (YYYY-MM-DD) or an RFC 3339 time")]
+pub struct BadBound(pub String);
+
 /// A date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time.
-pub fn parse_bound(s: &str) -> Result<Timestamp, String> {
+pub fn parse_bound(s: &str) -> Result<Timestamp, BadBound> {
     s.parse::<Timestamp>()
         .or_else(|_| format!("{s}T00:00:00Z").parse::<Timestamp>())
-        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+        .map_err(|_| BadBound(s.to_string()))
 }
 
 pub fn fmt_opt(x: Option<f64>, unit: &str) -> String {

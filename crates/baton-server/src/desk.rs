@@ -147,7 +147,7 @@ pub async fn report(
         v.as_deref()
             .map(baton_report::parse_bound)
             .transpose()
-            .map_err(|e| ApiError::invalid(field, e))
+            .map_err(|e| ApiError::invalid(field, e.to_string()))
     };
     let (since, until) = (bound("since", &q.since)?, bound("until", &q.until)?);
     let r = state

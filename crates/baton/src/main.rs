@@ -189,7 +189,9 @@ fn parse_policy(path: &Path, source: &str) -> Result<Policy, baton_core::PolicyE
     let dir = path.parent().unwrap_or(Path::new("."));
     Policy::from_toml_with(source, &mut |name: &str| {
         let bank = dir.join(name);
-        fs::read_to_string(&bank).map_err(|e| format!("cannot read {}: {e}", bank.display()))
+        fs::read_to_string(&bank).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot read {}: {e}", bank.display()))
+        })
     })
 }
 

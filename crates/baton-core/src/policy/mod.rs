@@ -381,8 +381,9 @@ impl Policy {
     /// their range.
     pub fn from_toml(source: &str) -> Result<Policy, PolicyError> {
         Policy::from_toml_with(source, &mut |name: &str| {
-            Err(format!(
-                "cannot read bank `{name}` here: only `{BUILTIN_BANK}` is known; bank files are read by the baton command"
+            Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!("cannot read bank `{name}` here: only `{BUILTIN_BANK}` is known; bank files are read by the baton command"),
             ))
         })
     }

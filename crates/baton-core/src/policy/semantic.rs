@@ -48,8 +48,9 @@ struct MeansFile {
     frustration: String,
 }
 
-/// Reads a bank the policy names (other than `builtin`): its text, or why it cannot be read.
-pub type BankLoader<'a> = dyn FnMut(&str) -> Result<String, String> + 'a;
+/// Reads a bank the policy names (other than `builtin`): its text, or why it cannot be read
+/// (the policy's error names the key and the bank beside it).
+pub type BankLoader<'a> = dyn FnMut(&str) -> std::io::Result<String> + 'a;
 
 impl Compiler<'_> {
     /// Compiles the section; `topics` are the skills the topic head tells apart.
