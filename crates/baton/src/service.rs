@@ -132,6 +132,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    baton_server::server::limit_malloc_arenas();
     init_tracing();
     let mut settings =
         Settings::load(args.config.as_deref()).map_err(|e| anyhow::anyhow!("settings: {e}"))?;
@@ -302,6 +303,7 @@ const DEMO_TEAM: &[(&str, &str, &[&str], u32, Seniority)] = &[
 ];
 
 pub fn demo(args: DemoArgs) -> Result<ExitCode> {
+    baton_server::server::limit_malloc_arenas();
     init_tracing();
     runtime()?.block_on(async move {
         let store = open_store(&args.db).await?;
