@@ -93,14 +93,19 @@ fn nofile() -> Option<(u64, u64)> {
 /// arena of its own (up to 8 per core) and keeps what each arena ever held, so a burst of report
 /// work on the blocking pool left the server at the burst's peak RSS: a flood of 400 report
 /// requests peaked at 115-179 MB with the default and at 93 MB with two arenas (the same flood,
-/// `sockets::a_report_flood_from_every_role_keeps_memory_and_cpu_bounded`). Call it first thing,
-/// before any thread starts. Elsewhere (musl, other systems) it does nothing.
+/// `sockets::a_report_flood_from_every_role_keeps_memory_and_cpu_bounded`). The price is malloc
+/// contention: about 10% more server CPU per ingested message (BENCHMARKS.md). An operator who
+/// prefers the speed sets `MALLOC_ARENA_MAX` (glibc reads it; then this leaves it alone). Call it
+/// first thing, before any thread starts. Elsewhere (musl, other systems) it does nothing.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt takes two integers and changes an allocator setting; M_ARENA_MAX applies to
-    // arenas created from now on, so calling it while allocations are live is allowed.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt takes two integers and changes an allocator setting; M_ARENA_MAX
+        // applies to arenas created from now on, so calling it while allocations are live is
+        // allowed.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
     }
 }
 
