@@ -364,24 +364,29 @@ mod tests {
         super::migrations().validate().unwrap();
     }
 
+    /// A database file migrated only to `version`, with `sql` run on it (rows as an older
+    /// release wrote them). The folder is deleted when the first value is dropped.
+    fn older_database(version: usize, sql: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = super::open_connection(&path).unwrap();
+        super::migrations().to_version(&mut conn, version).unwrap();
+        conn.execute_batch(sql).unwrap();
+        (dir, path)
+    }
+
     /// A database written before the metrics columns existed gets them filled by the migration.
     #[tokio::test]
     async fn metrics_columns_are_backfilled_for_older_databases() {
         use crate::{MetricsQuery, Store};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.db");
-        {
-            let mut conn = super::open_connection(&path).unwrap();
-            super::migrations().to_version(&mut conn, 5).unwrap();
-            conn.execute_batch(
-                "INSERT INTO customers VALUES ('u1', 'Dana', 'standard', 10, NULL, '2025-01-01T00:00:00Z');
+        let (_dir, path) = older_database(
+            5,
+            "INSERT INTO customers VALUES ('u1', 'Dana', 'standard', 10, NULL, '2025-01-01T00:00:00Z');
                  INSERT INTO conversations (id, customer_id, created_at, message_count, decision, csat)
                    VALUES ('old', 'u1', '2025-01-01T00:00:00Z', 2, '{\"topic\":\"billing\"}', 3);
                  INSERT INTO messages VALUES ('old', 0, 'customer', 'hi', '2025-01-01T10:00:00.250Z', NULL, '[]');
                  INSERT INTO messages VALUES ('old', 1, 'agent', 'hello', '2025-01-01T10:01:00Z', NULL, '[]');",
-            )
-            .unwrap();
-        }
+        );
         let store = super::SqliteStore::open(&path).unwrap();
         let at: jiff::Timestamp = "2025-01-01T10:00:00.250Z".parse().unwrap();
         let (started, topic, roles): (i64, String, i64) = super::open_connection(&path)
@@ -413,20 +418,14 @@ mod tests {
     #[tokio::test]
     async fn older_times_are_rewritten_to_a_fixed_width() {
         use crate::Store;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.db");
-        {
-            let mut conn = super::open_connection(&path).unwrap();
-            super::migrations().to_version(&mut conn, 10).unwrap();
-            conn.execute_batch(
-                "INSERT INTO api_keys (id, name, role, secret_hash, created_at) VALUES
+        let (_dir, path) = older_database(
+            10,
+            "INSERT INTO api_keys (id, name, role, secret_hash, created_at) VALUES
                    ('k1', 'later', 'admin', x'00', '2025-01-01T10:00:00.55Z'),
                    ('k2', 'first', 'admin', x'01', '2025-01-01T10:00:00Z'),
                    ('k3', 'second', 'admin', x'02', '2025-01-01T10:00:00.5Z'),
                    ('k4', 'odd', 'admin', x'03', 'not a time');",
-            )
-            .unwrap();
-        }
+        );
         let store = super::SqliteStore::open(&path).unwrap();
         let stored: Vec<(String, String)> = super::open_connection(&path)
             .unwrap()
