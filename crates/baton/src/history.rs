@@ -233,7 +233,7 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                                  "lifetime_value": c.customer.lifetime_value, "currency": c.customer.currency,
                                  "timezone": c.customer.timezone},
                     "messages": c.messages,
-                    "expected": expected(h, c.decision.as_ref()),
+                    "expected": expected(h, decided_at(c.decision.as_ref())),
                     "handoff": {
                         "reason": h.reason, "skill": h.skill, "team": h.team, "resolution": h.resolution,
                         "necessary": h.necessary, "missing": h.missing, "csat": h.csat, "transfers": h.transfers,
@@ -250,11 +250,18 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
     })
 }
 
+/// The message a stored decision escalated at, read as a [`baton_core::Decision`]; `None` when
+/// there is no decision or it no longer reads as one (written by an older release).
+fn decided_at(decision: Option<&serde_json::Value>) -> Option<usize> {
+    serde_json::from_value::<baton_core::Decision>(decision?.clone())
+        .ok()?
+        .at
+}
+
 /// The label an agent's judgement gives a handed-off conversation, in the conversation file's
 /// `expected` form: necessary is an escalation at the handoff's message with its reason and
 /// skill; unnecessary is a false alarm (no escalation); no judgement, no label.
-fn expected(h: &baton_store::Handoff, decision: Option<&serde_json::Value>) -> serde_json::Value {
-    let at = decision.and_then(|d| d["at"].as_u64());
+fn expected(h: &baton_store::Handoff, at: Option<usize>) -> serde_json::Value {
     match h.necessary {
         Some(true) => serde_json::json!({
             "escalate": true, "at": at, "reason": h.reason, "skill": h.skill,
