@@ -2,6 +2,9 @@
 # Runs schemathesis (from PyPI, pinned) against a real `baton serve` on loopback, driven by the
 # server's own /openapi.json: no 5xx, every status code and content type documented, every
 # response matching its schema. Usage: scripts/schemathesis.sh [SECONDS]  (default 60)
+# The generator's own "too many examples filtered out" health check is off: it failed once on
+# GET /v1/report (plain optional string parameters) with every case passing (3,963 of 3,963), and
+# it judges the test generator, not the API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_BUDGET="${1:-60}"
@@ -27,4 +30,5 @@ URL="$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/serve.log" | head -1)"
   -H "Authorization: Bearer $KEY" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing --max-time "$SECONDS_BUDGET" -w 2 \
-  --seed 1 --warnings off
+  --seed 1 --warnings off \
+  --suppress-health-check=filter_too_much
