@@ -594,12 +594,7 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
         .get(&format!("/v1/handoffs/{id}/suggestions"), &app.lead)
         .await;
     // In the order they were given: the two replies, then the KB article.
-    let texts: Vec<&str> = list["integrator"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["text"].as_str().unwrap())
-        .collect();
+    let texts = strings(&list["integrator"], "text");
     assert_eq!(
         texts,
         [
@@ -608,12 +603,7 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
             "Roaming near borders"
         ]
     );
-    let ids: Vec<String> = list["integrator"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = strings(&list["integrator"], "id");
     assert!(list["baton"]
         .as_array()
         .unwrap()
@@ -658,12 +648,7 @@ async fn integrator_suggestions_are_recorded_as_used_edited_or_dismissed() {
     let (_, list) = app
         .get(&format!("/v1/handoffs/{id}/suggestions"), &app.lead)
         .await;
-    let statuses: Vec<&str> = list["integrator"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["status"].as_str().unwrap())
-        .collect();
+    let statuses = strings(&list["integrator"], "status");
     assert_eq!(statuses, ["used", "edited", "dismissed"]);
     // The first reply accepted the assigned handoff.
     let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
@@ -839,12 +824,7 @@ async fn a_customer_message_on_a_handed_off_conversation_is_a_live_event_for_its
     // It is not a lifecycle change: the audit trail is unchanged.
     let id = r["handoff"]["id"].as_str().unwrap();
     let (_, h) = app.get(&format!("/v1/handoffs/{id}"), &app.lead).await;
-    let kinds: Vec<&str> = h["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = strings(&h["audit"], "kind");
     assert_eq!(kinds, ["handoff.created", "handoff.assigned"]);
 }
 
@@ -869,12 +849,7 @@ async fn the_weekly_review_lists_resolved_handoffs_only() {
     }
     let (s, r) = app.get("/v1/report", &app.lead).await;
     assert_eq!(s, 200, "{r}");
-    let review: Vec<&str> = r["weekly_review"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["handoff_id"].as_str().unwrap())
-        .collect();
+    let review = strings(&r["weekly_review"], "handoff_id");
     assert_eq!(review, [ids[0].as_str()], "the open one is not reviewed");
 }
 

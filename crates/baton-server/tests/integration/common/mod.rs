@@ -164,3 +164,12 @@ pub fn first(text: &str) -> Value {
 pub fn next(role: &str, text: &str, at: &str) -> Value {
     json!({"message": {"role": role, "text": text, "at": at}})
 }
+
+/// The string `field` of each object in the JSON array `list`, in order.
+pub fn strings<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[field].as_str().unwrap())
+        .collect()
+}
