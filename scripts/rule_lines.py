@@ -13,7 +13,10 @@ ap.add_argument("regex")
 ap.add_argument("conversations", nargs="*")
 ap.add_argument("--show", type=int, default=40, help="lines to print (default 40)")
 a = ap.parse_args()
-pat = re.compile(a.regex, re.I)
+try:
+    pat = re.compile(a.regex, re.I)
+except re.error as e:
+    ap.error(f"REGEX does not compile: {e}")
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 rows = []
 for f in sorted(glob.glob(os.path.join(root, "data/intents/*.jsonl"))):
@@ -23,8 +26,17 @@ for f in sorted(glob.glob(os.path.join(root, "data/intents/*.jsonl"))):
             label = d["intent"] + ("/" + d["sensitive"] if d.get("sensitive") else "")
             rows.append(("corpus", label, d["text"]))
 for f in a.conversations:
-    for line in open(f, encoding="utf-8"):
-        c = json.loads(line)
+    try:
+        lines = open(f, encoding="utf-8").read().splitlines()
+    except OSError as e:
+        ap.error(f"cannot read {f}: {e.strerror}")
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            c = json.loads(line)
+        except json.JSONDecodeError as e:
+            ap.error(f"{f}:{n}: not a JSON conversation ({e.msg})")
         e = c.get("expected") or {}
         for i, m in enumerate(c["messages"]):
             if m["role"] == "customer" and pat.search(m["text"]):
