@@ -250,12 +250,15 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
     })
 }
 
-/// The message a stored decision escalated at, read as a [`baton_core::Decision`]; `None` when
-/// there is no decision or it no longer reads as one (written by an older release).
+/// The message a stored decision escalated at. Only that field is read (typed), so a decision
+/// written by an older release, whose other fields differ, still gives it.
 fn decided_at(decision: Option<&serde_json::Value>) -> Option<usize> {
-    serde_json::from_value::<baton_core::Decision>(decision?.clone())
-        .ok()?
-        .at
+    use serde::Deserialize;
+    #[derive(Deserialize)]
+    struct DecidedAt {
+        at: Option<usize>,
+    }
+    DecidedAt::deserialize(decision?).ok()?.at
 }
 
 /// The label an agent's judgement gives a handed-off conversation, in the conversation file's
