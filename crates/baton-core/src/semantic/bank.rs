@@ -141,6 +141,38 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "video-streaming.jsonl",
         include_str!("../../../../data/intents/video-streaming.jsonl"),
     ),
+    (
+        "garden-centre.jsonl",
+        include_str!("../../../../data/intents/garden-centre.jsonl"),
+    ),
+    (
+        "airline.jsonl",
+        include_str!("../../../../data/intents/airline.jsonl"),
+    ),
+    (
+        "cloud-storage.jsonl",
+        include_str!("../../../../data/intents/cloud-storage.jsonl"),
+    ),
+    (
+        "baby-products-subscription.jsonl",
+        include_str!("../../../../data/intents/baby-products-subscription.jsonl"),
+    ),
+    (
+        "hair-salon.jsonl",
+        include_str!("../../../../data/intents/hair-salon.jsonl"),
+    ),
+    (
+        "phone-insurance.jsonl",
+        include_str!("../../../../data/intents/phone-insurance.jsonl"),
+    ),
+    (
+        "car-wash-subscription.jsonl",
+        include_str!("../../../../data/intents/car-wash-subscription.jsonl"),
+    ),
+    (
+        "toy-store-online.jsonl",
+        include_str!("../../../../data/intents/toy-store-online.jsonl"),
+    ),
     // Counter-examples, taught the way a deployment teaches its false alarms.
     (
         "../counter-examples/questions-about-charges.jsonl",
