@@ -175,6 +175,8 @@ pub fn content_stems(norm: &str) -> FxHashSet<String> {
 pub struct Question {
     pub kind: usize,
     pub concepts: Vec<u64>,
+    /// The customer says they are asking again ("what I'm asking is", "to be clear").
+    pub restated: bool,
     pub text: String,
 }
 
@@ -203,14 +205,20 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
         if rule.followup_markers.is_match(q) {
             continue;
         }
-        let kind = rule
+        let (kind, said) = rule
             .question_kinds
             .iter()
-            .position(|k| k.patterns.is_match(q))
-            .unwrap_or(rule.question_kinds.len());
-        let mut concepts: Vec<u64> = text::words(q)
-            .filter(|w| w.chars().count() >= 2 && !text::is_stopword(w))
+            .enumerate()
+            .find_map(|(i, k)| k.patterns.find(q).map(|m| (i, m.range())))
+            .unwrap_or((rule.question_kinds.len(), 0..0));
+        // The words that name the kind ("which day", "how much") are the kind, not a concept:
+        // "when does it come?" and "which day does it come?" share all their concepts.
+        let rest = format!("{} {}", &q[..said.start], &q[said.end..]);
+        let mut concepts: Vec<u64> = text::words(&rest)
+            .filter(|w| w.chars().count() >= 2)
             .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+            // A stopword counts when a synonym group names it ("get" meets "arrive").
+            .filter(|w| !text::is_stopword(w) || rule.synonyms.contains_key(text::stem(w)))
             .map(|w| concept_id(text::stem(w), rule))
             .collect();
         concepts.sort_unstable();
@@ -221,6 +229,7 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
         out.push(Question {
             kind,
             concepts,
+            restated: rule.restatement_markers.is_match(sentence),
             text: q.to_string(),
         });
     }
@@ -249,7 +258,12 @@ pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionR
         .filter(|c| before.concepts.binary_search(c).is_ok())
         .count();
     let smaller = now.concepts.len().min(before.concepts.len()).max(1);
-    shared >= rule.min_shared && shared as f64 / smaller as f64 >= rule.min_overlap
+    let min_overlap = if now.restated {
+        rule.restated_min_overlap
+    } else {
+        rule.min_overlap
+    };
+    shared >= rule.min_shared && shared as f64 / smaller as f64 >= min_overlap
 }
 
 /// The most negative sentence of a message: its VADER compound and its text.
@@ -406,6 +420,40 @@ mod tests {
         assert!(same_question(&q2[0], &q1[0], rq));
         let q3 = questions(&text::normalize("ok and if i go over?"), rq);
         assert!(q3.is_empty(), "a follow-up is not a question to compare");
+    }
+
+    #[test]
+    fn the_words_that_name_a_kind_are_not_concepts_and_a_synonym_is_never_a_stopword() {
+        let p = policy();
+        let rq = &p.repeated_question;
+        let q = |t: &str| questions(&text::normalize(t), rq).remove(0);
+        // "which day" is the kind (time), not a concept; "get" (a stopword) meets "come in".
+        let before = q("when does my monthly credit come in?");
+        assert!(same_question(
+            &q("right, but which day do i get a new credit?"),
+            &before,
+            rq
+        ));
+        assert!(!same_question(
+            &q("which day does the new studio open?"),
+            &before,
+            rq
+        ));
+    }
+
+    #[test]
+    fn a_question_that_says_it_is_asked_again_needs_fewer_shared_concepts() {
+        let p = policy();
+        let rq = &p.repeated_question;
+        let q = |t: &str| questions(&text::normalize(t), rq).remove(0);
+        let before = q("is the crematorium fee included in the price of my prepaid plan?");
+        let again = "so to be clear, will my family have to pay anything extra to the crematorium on the day or not?";
+        assert!(q(again).restated);
+        assert!(same_question(&q(again), &before, rq));
+        // The same words without saying so: a new question about the crematorium.
+        let new = "will my family have to pay anything extra to the crematorium on the day?";
+        assert!(!q(new).restated);
+        assert!(!same_question(&q(new), &before, rq));
     }
 
     #[test]

@@ -168,6 +168,11 @@ pub(super) struct RepeatedQuestionFile {
     pub(super) memory: Spanned<usize>,
     pub(super) question_openers: Patterns,
     pub(super) followup_markers: Patterns,
+    /// Optional (policies written before it still load): none, and 1.0.
+    #[serde(default)]
+    pub(super) restatement_markers: Patterns,
+    #[serde(default)]
+    pub(super) restated_min_overlap: Option<Spanned<f64>>,
     pub(super) question_kinds: Vec<QuestionKindFile>,
     pub(super) synonyms: Vec<Vec<String>>,
 }

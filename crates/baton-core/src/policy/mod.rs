@@ -263,6 +263,10 @@ pub struct RepeatedQuestionRule {
     pub memory: usize,
     pub question_openers: Matcher,
     pub followup_markers: Matcher,
+    /// A question that says it is asked again ("what I'm asking is") needs only
+    /// `restated_min_overlap` of its concepts shared.
+    pub restatement_markers: Matcher,
+    pub restated_min_overlap: f64,
     pub question_kinds: Vec<QuestionKind>,
     /// Word stem -> concept id, so that "get back" and "renew" can meet.
     pub synonyms: rustc_hash::FxHashMap<String, u32>,

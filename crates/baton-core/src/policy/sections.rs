@@ -275,6 +275,14 @@ impl Compiler<'_> {
                 .patterns("repeated_question.question_openers", &rq.question_openers)?,
             followup_markers: self
                 .patterns("repeated_question.followup_markers", &rq.followup_markers)?,
+            restatement_markers: self.patterns(
+                "repeated_question.restatement_markers",
+                &rq.restatement_markers,
+            )?,
+            restated_min_overlap: match &rq.restated_min_overlap {
+                Some(v) => self.fraction("repeated_question.restated_min_overlap", v)?,
+                None => 1.0,
+            },
             question_kinds,
             synonyms,
         })
