@@ -111,7 +111,7 @@ pub fn business_rule(norm: &str, rule: &BusinessRule, window: usize) -> Option<E
 pub fn sensitive_topic(
     norm: &str,
     policy: &Policy,
-    hits: &regex::SetMatches,
+    hits: &crate::policy::ScreenHits,
 ) -> Option<(usize, Evidence)> {
     let rule = &policy.sensitive_topic;
     rule.categories.iter().enumerate().find_map(|(i, c)| {

@@ -64,7 +64,7 @@ pub(crate) struct Observation<'a> {
 /// What the engine computes once from a customer message for the detectors that read it.
 pub(crate) struct Said<'a> {
     /// The policy's regex screen over the normalised text: which phrase lists may match.
-    pub hits: &'a regex::SetMatches,
+    pub hits: &'a crate::policy::ScreenHits,
     /// VADER compound of the whole message.
     pub compound: f64,
     pub words: usize,
