@@ -186,6 +186,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "../counter-examples/mobile-data-allowance.jsonl",
         include_str!("../../../../data/counter-examples/mobile-data-allowance.jsonl"),
     ),
+    (
+        "../counter-examples/amounts-stated-or-accepted.jsonl",
+        include_str!("../../../../data/counter-examples/amounts-stated-or-accepted.jsonl"),
+    ),
 ];
 
 /// The reasons a semantic detector can find, in the order of their class numbers (class 0 is
