@@ -71,13 +71,19 @@ impl Detector for RepeatedQuestion {
             return;
         }
         let asked = signals::questions(obs.norm, rq);
+        // The customer's previous message that asked something.
+        let latest = self.questions.back().map(|b| b.message);
         if let Some((q, before)) = asked.iter().find_map(|q| {
             self.questions
                 .iter()
                 .find(|b| {
                     b.answered
                         && b.message < obs.index
-                        && signals::same_question(q, &b.question, rq)
+                        && (signals::same_question(q, &b.question, rq)
+                            // Said to be asked again, right after the answer, in the same kind.
+                            || (q.restated
+                                && Some(b.message) == latest
+                                && q.kind == b.question.kind))
                 })
                 .map(|b| (q, b))
         }) {
