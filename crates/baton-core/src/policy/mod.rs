@@ -519,12 +519,10 @@ impl Policy {
         // One set per group: a lazy DFA over every list at once has to remember every
         // combination of partial matches in flight, and on varied text its cache filled and
         // was rebuilt again and again (the rules' time went up by half when 40 patterns were
-        // added); three smaller sets each stay in their cache.
-        let mut groups: [Vec<&mut Matcher>; 3] = [
-            vec![
-                &mut self.explicit_request.patterns,
-                &mut self.cancellation.patterns,
-            ],
+        // added); four smaller sets each stay in their cache.
+        let mut groups: [Vec<&mut Matcher>; 4] = [
+            vec![&mut self.explicit_request.patterns],
+            vec![&mut self.cancellation.patterns],
             vec![
                 &mut self.legal_compliance.patterns,
                 &mut self.transaction_dispute.patterns,
@@ -534,7 +532,7 @@ impl Policy {
             Vec::new(),
         ];
         for c in &mut self.sensitive_topic.categories {
-            groups[2].push(&mut c.patterns);
+            groups[3].push(&mut c.patterns);
         }
         let mut sets = Vec::new();
         let mut bit = 0;
