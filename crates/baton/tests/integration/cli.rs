@@ -320,7 +320,10 @@ fn replay_shows_what_a_candidate_policy_would_change() {
             "[explicit_request]\nenabled = true",
             "[explicit_request]\nenabled = false",
             1,
-        );
+        )
+        // ex-02 asks for a person in a message that also says "this is getting me nowhere".
+        .replacen("[frustration]\nenabled = true", "[frustration]\nenabled = false", 1);
+    assert_eq!(policy.matches("enabled = false").count(), 2);
     let path = temp_file("candidate.toml", &policy);
     let run = baton(
         &[
