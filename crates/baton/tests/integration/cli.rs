@@ -322,7 +322,11 @@ fn replay_shows_what_a_candidate_policy_would_change() {
             1,
         )
         // ex-02 asks for a person in a message that also says "this is getting me nowhere".
-        .replacen("[frustration]\nenabled = true", "[frustration]\nenabled = false", 1);
+        .replacen(
+            "[frustration]\nenabled = true",
+            "[frustration]\nenabled = false",
+            1,
+        );
     assert_eq!(policy.matches("enabled = false").count(), 2);
     let path = temp_file("candidate.toml", &policy);
     let run = baton(
