@@ -213,13 +213,16 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
             .unwrap_or((rule.question_kinds.len(), 0..0));
         // The words that name the kind ("which day", "how much") are the kind, not a concept:
         // "when does it come?" and "which day does it come?" share all their concepts.
-        let rest = format!("{} {}", &q[..said.start], &q[said.end..]);
-        let mut concepts: Vec<u64> = text::words(&rest)
+        let mut concepts: Vec<u64> = text::words(&q[..said.start])
+            .chain(text::words(&q[said.end..]))
             .filter(|w| w.chars().count() >= 2)
             .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-            // A stopword counts when a synonym group names it ("get" meets "arrive").
-            .filter(|w| !text::is_stopword(w) || rule.synonyms.contains_key(text::stem(w)))
-            .map(|w| concept_id(text::stem(w), rule))
+            .filter_map(|w| {
+                let stem = text::stem(w);
+                // A stopword counts when a synonym group names it ("get" meets "arrive").
+                (!text::is_stopword(w) || rule.synonyms.contains_key(stem))
+                    .then(|| concept_id(stem, rule))
+            })
             .collect();
         concepts.sort_unstable();
         concepts.dedup();
@@ -422,11 +425,16 @@ mod tests {
         assert!(q3.is_empty(), "a follow-up is not a question to compare");
     }
 
+    /// The first question of a message.
+    fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
+        questions(&text::normalize(t), rq).remove(0)
+    }
+
     #[test]
     fn the_words_that_name_a_kind_are_not_concepts_and_a_synonym_is_never_a_stopword() {
         let p = policy();
         let rq = &p.repeated_question;
-        let q = |t: &str| questions(&text::normalize(t), rq).remove(0);
+        let q = |t: &str| first_question(t, rq);
         // "which day" is the kind (time), not a concept; "get" (a stopword) meets "come in".
         let before = q("when does my monthly credit come in?");
         assert!(same_question(
@@ -445,7 +453,7 @@ mod tests {
     fn a_question_that_says_it_is_asked_again_needs_fewer_shared_concepts() {
         let p = policy();
         let rq = &p.repeated_question;
-        let q = |t: &str| questions(&text::normalize(t), rq).remove(0);
+        let q = |t: &str| first_question(t, rq);
         let before = q("is the crematorium fee included in the price of my prepaid plan?");
         let again = "so to be clear, will my family have to pay anything extra to the crematorium on the day or not?";
         assert!(q(again).restated);
