@@ -168,7 +168,7 @@ pub(super) struct RepeatedQuestionFile {
     pub(super) memory: Spanned<usize>,
     pub(super) question_openers: Patterns,
     pub(super) followup_markers: Patterns,
-    /// Optional (policies written before it still load): none, and 1.0.
+    /// Optional (policies written before it still load): no markers, and `min_overlap`.
     #[serde(default)]
     pub(super) restatement_markers: Patterns,
     #[serde(default)]

@@ -621,6 +621,32 @@ mod tests {
     }
 
     #[test]
+    fn restated_questions_keys_are_checked_and_optional() {
+        let e = error_for(|s| {
+            s.replacen(
+                "restated_min_overlap = 0.2",
+                "restated_min_overlap = 1.2",
+                1,
+            )
+        });
+        assert_eq!(e.key, "repeated_question.restated_min_overlap");
+        assert_eq!(e.line, Some(line_containing("restated_min_overlap = 0.2")));
+        let e = error_for(|s| s.replacen("'\\byes or no\\b',", "'(yes or no',", 1));
+        assert!(
+            e.key.starts_with("repeated_question.restatement_markers["),
+            "{e}"
+        );
+        // A policy written before the keys: no markers, and the ordinary overlap.
+        let older = DEFAULT_POLICY.replacen("restated_min_overlap = 0.2\n", "", 1);
+        assert_ne!(older, DEFAULT_POLICY);
+        let p = Policy::from_toml(&older).unwrap();
+        assert_eq!(
+            p.repeated_question.restated_min_overlap,
+            p.repeated_question.min_overlap
+        );
+    }
+
+    #[test]
     fn bad_regex_is_reported_with_its_line() {
         let src = format!(
             "{DEFAULT_POLICY}\n[[custom_rules]]\nname = \"outage\"\nskill = \"technical\"\npatterns = [\"(unclosed\"]\n"

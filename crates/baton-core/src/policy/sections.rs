@@ -266,9 +266,10 @@ impl Compiler<'_> {
                 )?,
             });
         }
+        let min_overlap = self.fraction("repeated_question.min_overlap", &rq.min_overlap)?;
         Ok(RepeatedQuestionRule {
             enabled: rq.enabled,
-            min_overlap: self.fraction("repeated_question.min_overlap", &rq.min_overlap)?,
+            min_overlap,
             min_shared: self.positive("repeated_question.min_shared", &rq.min_shared)?,
             memory: self.positive("repeated_question.memory", &rq.memory)?,
             question_openers: self
@@ -279,9 +280,10 @@ impl Compiler<'_> {
                 "repeated_question.restatement_markers",
                 &rq.restatement_markers,
             )?,
+            // Absent (a policy written before it): a restated question needs what any other does.
             restated_min_overlap: match &rq.restated_min_overlap {
                 Some(v) => self.fraction("repeated_question.restated_min_overlap", v)?,
-                None => 1.0,
+                None => min_overlap,
             },
             question_kinds,
             synonyms,
