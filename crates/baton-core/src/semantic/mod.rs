@@ -95,6 +95,9 @@ impl Default for SemanticConfig {
     }
 }
 
+/// An example near a vector: its index in [`Semantic::examples`] and its similarity.
+type Near = (usize, f32);
+
 /// What a sentence means to one detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Meaning {
@@ -113,8 +116,16 @@ pub struct Semantic {
     model: &'static StaticModel,
     config: SemanticConfig,
     examples: Vec<Example>,
-    /// One embedding per example, `dims` each.
+    /// One embedding per example, `dims` each, stored by group: the examples of each class,
+    /// then each class's counter-examples (`2 * CLASSES` groups), each group in example order.
+    /// A scan for one detector reads its own groups from end to end: scattered rows made the
+    /// bank scan wait on memory.
     vectors: Vec<f32>,
+    /// Rows of each group in `vectors`.
+    groups: Vec<std::ops::Range<usize>>,
+    /// The example of each row, and the row of each example.
+    row_example: Vec<u32>,
+    example_row: Vec<u32>,
     /// Mean of the banks' raw embeddings, taken off every embedding (then normalised again):
     /// static sentence vectors share a large common direction that makes everything look alike.
     centre: Vec<f32>,
@@ -214,11 +225,30 @@ impl Semantic {
             .mlp
             .then(Mlp::builtin)
             .filter(|m| m.dims() == dims && m.classes() == CLASSES);
+        let mut members = vec![Vec::new(); 2 * CLASSES];
+        for (i, e) in examples.iter().enumerate() {
+            members[e.class + if e.counter { CLASSES } else { 0 }].push(i as u32);
+        }
+        let row_example: Vec<u32> = members.concat();
+        let mut example_row = vec![0u32; examples.len()];
+        for (row, &i) in row_example.iter().enumerate() {
+            example_row[i as usize] = row as u32;
+        }
+        permute_rows(&mut vectors, dims, &row_example);
+        let mut groups = Vec::with_capacity(members.len());
+        let mut start = 0;
+        for m in &members {
+            groups.push(start..start + m.len());
+            start += m.len();
+        }
         Semantic {
             model,
             config,
             examples,
             vectors,
+            groups,
+            row_example,
+            example_row,
             centre,
             intent,
             topics: topics.to_vec(),
@@ -236,6 +266,9 @@ impl Semantic {
             config: self.config.clone(),
             examples: self.examples.clone(),
             vectors: self.vectors.clone(),
+            groups: self.groups.clone(),
+            row_example: self.row_example.clone(),
+            example_row: self.example_row.clone(),
             centre: self.centre.clone(),
             intent: self.intent.clone(),
             topics: self.topics.clone(),
@@ -310,9 +343,14 @@ impl Semantic {
             .any(|c| scores[c] >= self.config.threshold - self.config.full_band)
     }
 
+    /// The embedding of example `i`.
     fn vector(&self, i: usize) -> &[f32] {
+        self.row(self.example_row[i] as usize)
+    }
+
+    fn row(&self, r: usize) -> &[f32] {
         let d = self.dims();
-        &self.vectors[i * d..(i + 1) * d]
+        &self.vectors[r * d..(r + 1) * d]
     }
 
     /// The score of "none" and of each detector for embedding `v` (class order: none, then
@@ -333,34 +371,57 @@ impl Semantic {
     /// Mean similarity of the `neighbours` nearest examples of each class, and of "none" per
     /// class (neutral lines or that class's counter-examples, whichever is nearer).
     pub fn nearest_scores(&self, v: &[f32]) -> ([f32; CLASSES], [f32; CLASSES]) {
-        self.nearest_scores_among(v, None)
+        let (scores, none, _) = self.nearest_scores_among(v, None);
+        (scores, none)
     }
 
     /// [`nearest_scores`](Self::nearest_scores), only right for class `only` (and "none") when
-    /// given: the other classes' lines are skipped, which is most of the work.
+    /// given: the other classes' lines are skipped, which is most of the work. The third value
+    /// is the nearest example of class `only` (index and similarity), when given.
     fn nearest_scores_among(
         &self,
         v: &[f32],
         only: Option<usize>,
-    ) -> ([f32; CLASSES], [f32; CLASSES]) {
+    ) -> ([f32; CLASSES], [f32; CLASSES], Option<Near>) {
         let mut scores = [0.0f32; CLASSES];
         let mut none = [0.0f32; CLASSES];
         let k = self.config.neighbours.clamp(1, 8);
         // Top-k similarities of positives per class, then of counter-examples per class.
         let mut top = [[f32::MIN; 8]; 2 * CLASSES];
-        for (i, e) in self.examples.iter().enumerate() {
-            if only.is_some_and(|c| e.class != c && e.class != 0) {
+        let mut nearest: Option<Near> = None;
+        for (g, slot) in top.iter_mut().enumerate() {
+            let class = g % CLASSES;
+            if only.is_some_and(|c| class != c && class != 0) {
                 continue;
             }
-            let s = dot(v, self.vector(i));
-            let slot = &mut top[e.class + if e.counter { CLASSES } else { 0 }][..k];
-            if s > slot[k - 1] {
-                let mut j = k - 1;
-                while j > 0 && slot[j - 1] < s {
-                    slot[j] = slot[j - 1];
-                    j -= 1;
+            let track = only == Some(class) && g < CLASSES;
+            let slot = &mut slot[..k];
+            let mut take = |i: usize, s: f32| {
+                // The last of equals, as `Iterator::max_by` would.
+                if track && nearest.is_none_or(|(_, b)| s >= b) {
+                    nearest = Some((i, s));
                 }
-                slot[j] = s;
+                if s > slot[k - 1] {
+                    let mut j = k - 1;
+                    while j > 0 && slot[j - 1] < s {
+                        slot[j] = slot[j - 1];
+                        j -= 1;
+                    }
+                    slot[j] = s;
+                }
+            };
+            // In example order, four at a time.
+            let rows = self.groups[g].clone();
+            let mut r = rows.start;
+            while r + 4 <= rows.end {
+                let s = dot4(v, [r, r + 1, r + 2, r + 3].map(|r| self.row(r)));
+                for (j, s) in s.into_iter().enumerate() {
+                    take(self.row_example[r + j] as usize, s);
+                }
+                r += 4;
+            }
+            for r in r..rows.end {
+                take(self.row_example[r] as usize, dot(v, self.row(r)));
             }
         }
         let mean = |t: &[f32; 8]| {
@@ -376,12 +437,18 @@ impl Semantic {
             scores[c] = mean(&top[c]);
             none[c] = mean(&top[0]).max(mean(&top[CLASSES + c]));
         }
-        (scores, none)
+        (scores, none, nearest)
     }
 
     /// The detector (class >= 1) that `v` fires, with its score, if any: the policy's method
     /// first, then the intent MLP (when on) for a sentence the method lets pass.
     pub fn fires(&self, v: &[f32]) -> Option<(usize, f32)> {
+        self.fires_near(v).map(|(c, s, _)| (c, s))
+    }
+
+    /// [`fires`](Self::fires), with the detector's nearest example (index, similarity) when the
+    /// agreement check has already found it on the way.
+    fn fires_near(&self, v: &[f32]) -> Option<(usize, f32, Option<Near>)> {
         if v.iter().all(|x| *x == 0.0) {
             return None;
         }
@@ -406,12 +473,13 @@ impl Semantic {
         let (c, s) = found?;
         if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
             // The nearest examples must agree: the detector's beat "none" by `agreement`.
-            let (near, near_none) = self.nearest_scores_among(v, Some(c));
+            let (near, near_none, nearest) = self.nearest_scores_among(v, Some(c));
             if near[c] - near_none[c] < self.config.agreement {
                 return None;
             }
+            return Some((c, s, nearest));
         }
-        Some((c, s))
+        Some((c, s, None))
     }
 
     /// The intent MLP's probabilities for `v` (class order: none, then [`DETECTORS`]), or
@@ -450,15 +518,16 @@ impl Semantic {
     /// detector (its best sentence), in [`DETECTORS`] order. `whole` receives the embedding of
     /// the whole message.
     pub fn judge(&self, norm: &str, whole: &mut [f32]) -> Vec<Meaning> {
-        let mut best: [Option<(f32, std::ops::Range<usize>)>; CLASSES] = Default::default();
+        type Best = Option<(f32, std::ops::Range<usize>, Option<Near>)>;
+        let mut best: [Best; CLASSES] = Default::default();
         let mut v = vec![0.0f32; self.dims()];
         let mut sentences = 0;
         for range in self.chunks(norm) {
             sentences += 1;
             self.embed(&norm[range.clone()], &mut v);
-            if let Some((c, s)) = self.fires(&v) {
-                if best[c].as_ref().is_none_or(|(b, _)| s > *b) {
-                    best[c] = Some((s, range));
+            if let Some((c, s, near)) = self.fires_near(&v) {
+                if best[c].as_ref().is_none_or(|(b, _, _)| s > *b) {
+                    best[c] = Some((s, range, near));
                 }
             }
         }
@@ -469,17 +538,23 @@ impl Semantic {
             self.embed(norm, whole);
         }
         if sentences > 1 {
-            if let Some((c, s)) = self.fires(whole) {
+            if let Some((c, s, near)) = self.fires_near(whole) {
                 if best[c].is_none() {
-                    best[c] = Some((s, 0..norm.len()));
+                    best[c] = Some((s, 0..norm.len(), near));
                 }
             }
         }
         let mut out = Vec::new();
         for (c, b) in best.into_iter().enumerate() {
-            let Some((score, sentence)) = b else { continue };
-            self.embed(&norm[sentence.clone()], &mut v);
-            let (nearest, similarity) = self.nearest(&v, c).unwrap_or((0, 0.0));
+            let Some((score, sentence, near)) = b else {
+                continue;
+            };
+            let (nearest, similarity) = near
+                .or_else(|| {
+                    self.embed(&norm[sentence.clone()], &mut v);
+                    self.nearest(&v, c)
+                })
+                .unwrap_or((0, 0.0));
             out.push(Meaning {
                 kind: DETECTORS[c - 1],
                 score,
@@ -596,6 +671,30 @@ impl Semantic {
     }
 }
 
+/// Reorders the rows of `vectors` (`dims` each) in place so that row `r` becomes the old row
+/// `from[r]` (`from` a permutation): no second copy of the banks, even for a moment.
+fn permute_rows(vectors: &mut [f32], dims: usize, from: &[u32]) {
+    let mut done = vec![false; from.len()];
+    let mut held = vec![0.0f32; dims];
+    for start in 0..from.len() {
+        if done[start] {
+            continue;
+        }
+        held.copy_from_slice(&vectors[start * dims..(start + 1) * dims]);
+        let mut row = start;
+        loop {
+            done[row] = true;
+            let src = from[row] as usize;
+            if src == start {
+                vectors[row * dims..(row + 1) * dims].copy_from_slice(&held);
+                break;
+            }
+            vectors.copy_within(src * dims..(src + 1) * dims, row * dims);
+            row = src;
+        }
+    }
+}
+
 /// `v - centre`, normalised to length 1.
 fn recentre(v: &mut [f32], centre: &[f32]) {
     v.iter_mut().zip(centre).for_each(|(x, c)| *x -= c);
@@ -626,6 +725,87 @@ fn dot_avx(a: &[f32], b: &[f32]) -> f32 {
     dot_lanes(a, b)
 }
 
+/// Four dot products of `a`, each with exactly the bits [`dot`] gives: the same lanes and
+/// order per product, the four interleaved so that the processor works on four chains of
+/// additions at once instead of waiting on one (a scan over the banks is bound by the
+/// latency of that chain, not by arithmetic).
+pub(crate) fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX, checked just above.
+            return unsafe { dot4_avx(a, b) };
+        }
+    }
+    dot4_lanes(a, b)
+}
+
+/// [`dot4_lanes`] in AVX registers, written out: left to the compiler, the four products were
+/// vectorised across each other with shuffles and ran slower than one at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn dot4_avx(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps};
+    use std::arch::x86_64::{_mm256_setzero_ps, _mm256_storeu_ps};
+    let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
+    let whole = n / 8 * 8;
+    let mut acc: [__m256; 4] = [_mm256_setzero_ps(); 4];
+    let mut k = 0;
+    while k < whole {
+        // SAFETY: k + 8 <= whole <= the length of `a` and of every `b[j]`.
+        unsafe {
+            let x = _mm256_loadu_ps(a.as_ptr().add(k));
+            for j in 0..4 {
+                let y = _mm256_loadu_ps(b[j].as_ptr().add(k));
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(x, y));
+            }
+        }
+        k += 8;
+    }
+    let mut out = [0.0f32; 4];
+    for j in 0..4 {
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: `lanes` holds eight floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[j]) };
+        let tail: f32 = a[whole..n]
+            .iter()
+            .zip(&b[j][whole..n])
+            .map(|(x, y)| x * y)
+            .sum();
+        out[j] = lanes.iter().sum::<f32>() + tail;
+    }
+    out
+}
+
+#[inline(always)]
+fn dot4_lanes(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
+    let (a, [b0, b1, b2, b3]) = (&a[..n], b.map(|b| &b[..n]));
+    let (mut l0, mut l1, mut l2, mut l3) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+    let chunks = a
+        .chunks_exact(8)
+        .zip(b0.chunks_exact(8))
+        .zip(b1.chunks_exact(8))
+        .zip(b2.chunks_exact(8))
+        .zip(b3.chunks_exact(8));
+    for ((((x, y0), y1), y2), y3) in chunks {
+        for i in 0..8 {
+            l0[i] += x[i] * y0[i];
+            l1[i] += x[i] * y1[i];
+            l2[i] += x[i] * y2[i];
+            l3[i] += x[i] * y3[i];
+        }
+    }
+    let whole = n / 8 * 8;
+    let tail = |y: &[f32]| -> f32 { a[whole..].iter().zip(&y[whole..]).map(|(x, y)| x * y).sum() };
+    [
+        l0.iter().sum::<f32>() + tail(b0),
+        l1.iter().sum::<f32>() + tail(b1),
+        l2.iter().sum::<f32>() + tail(b2),
+        l3.iter().sum::<f32>() + tail(b3),
+    ]
+}
+
 #[inline(always)]
 fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
@@ -647,6 +827,38 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_permuted_in_place() {
+        let dims = 2;
+        let mut v: Vec<f32> = (0..12).map(|x| x as f32).collect();
+        let from = [3u32, 0, 5, 1, 2, 4];
+        permute_rows(&mut v, dims, &from);
+        let want: Vec<f32> = from
+            .iter()
+            .flat_map(|&r| [2.0 * r as f32, 2.0 * r as f32 + 1.0])
+            .collect();
+        assert_eq!(v, want);
+    }
+
+    #[test]
+    fn four_dot_products_at_once_give_the_bits_of_one_at_a_time() {
+        for len in [0, 1, 7, 8, 9, 127, 128, 130] {
+            let row = |m: usize, o: usize| -> Vec<f32> {
+                (0..len)
+                    .map(|i| ((i * m % 97) as f32 - o as f32) / 11.0)
+                    .collect()
+            };
+            let a = row(37, 50);
+            let b = [row(53, 44), row(29, 40), row(71, 13), row(11, 60)];
+            let got = dot4(&a, [&b[0], &b[1], &b[2], &b[3]]);
+            let portable = dot4_lanes(&a, [&b[0], &b[1], &b[2], &b[3]]);
+            for j in 0..4 {
+                assert_eq!(got[j].to_bits(), dot(&a, &b[j]).to_bits(), "len {len}, {j}");
+                assert_eq!(portable[j].to_bits(), dot_lanes(&a, &b[j]).to_bits());
+            }
+        }
+    }
 
     #[test]
     fn the_dispatched_dot_product_gives_the_same_bits_as_the_portable_one() {
