@@ -259,7 +259,11 @@ impl Default for Analyzer {
 
 impl Analyzer {
     pub fn new() -> Self {
-        let mut words: FxHashMap<&'static str, WordInfo> = FxHashMap::default();
+        // Sized up front: growing a table of 7,500 words rehashes it a dozen times.
+        let mut words: FxHashMap<&'static str, WordInfo> = FxHashMap::with_capacity_and_hasher(
+            VADER_LEXICON.lines().count() + BOOSTERS_UP.len() + BOOSTERS_DOWN.len() + NEGATE.len(),
+            Default::default(),
+        );
         for line in VADER_LEXICON.lines() {
             let mut fields = line.split('\t');
             if let (Some(word), Some(measure)) = (fields.next(), fields.next()) {
@@ -277,7 +281,8 @@ impl Analyzer {
         for w in NEGATE {
             words.entry(w).or_default().negation = true;
         }
-        let mut emojis = FxHashMap::default();
+        let mut emojis =
+            FxHashMap::with_capacity_and_hasher(EMOJI_LEXICON.lines().count(), Default::default());
         for line in EMOJI_LEXICON.lines() {
             let mut fields = line.split('\t');
             if let (Some(emoji), Some(description)) = (fields.next(), fields.next()) {
