@@ -11,13 +11,19 @@
 //!   new handoff, accept, CSAT, suggestions and the rest do not take it: two instances appending
 //!   to one conversation meet at the messages' primary key (the loser gets `Conflict`), and
 //!   accept and CSAT change a handoff only if it is still as they found it.
-//! - the events lock, last thing, by every write that adds events: its events are held back until
-//!   the rest of the transaction is done, then written under the lock just before the commit, so
-//!   events commit in the order of their sequence numbers (an SSE client reading "after N" never
-//!   skips one that commits late) while the rest of those writes runs side by side.
 //! - the deliveries lock, by webhook delivery claims, so two instances never claim one delivery.
 //!
-//! Locks are always taken in that order (routing before events), so they cannot deadlock.
+//! Events need no lock of their own. Writes commit side by side, so one can commit an event
+//! numbered 10 after another committed 11; a reader moving on past the newest event it has seen
+//! (an SSE stream reading "after N") would skip 10. So each write that adds events first
+//! *claims* the numbers above the last one drawn so far (a shared advisory lock whose key is that
+//! number plus one, held until it ends), then draws its numbers; and [`PgBackend::events_after`]
+//! returns only events up to the last number drawn before it looked, and below the lowest claim
+//! still held. Any number at or below that bound was drawn before the reader looked, so by a
+//! write that had claimed before: it has ended (its events are visible, or gone with its
+//! rollback) or its claim is held and stops the reader below it. Until 2026-11-30 an exclusive
+//! lock was held from the first event to the commit, and the commits of every write with events
+//! took turns (BENCHMARKS.md, "Which PostgreSQL writes take a lock").
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -31,8 +37,8 @@ use postgres::{Client, Config, NoTls, Statement};
 
 use crate::sql::{to_dollar_placeholders, Db, Kind, NewEvent, Row, Value};
 use crate::sqlstore::writes::write_event;
-use crate::sqlstore::{Backend, SqlStore, Turn, Write};
-use crate::{Result, StoreError};
+use crate::sqlstore::{reads, Backend, SqlStore, Turn, Write};
+use crate::{Event, Result, StoreError};
 
 /// Every PostgreSQL migration, in order (a test checks the folder holds exactly these).
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -58,8 +64,13 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e00;
 /// Key of the advisory lock routing writes take (see the module's documentation).
 pub const ROUTING_LOCK: i64 = 0x6261_746f_6e01;
-/// Key of the advisory lock writes take to write their events, just before they commit.
-const EVENTS_LOCK: i64 = 0x6261_746f_6e02;
+/// Claims on event numbers (see the module's documentation): the claim on numbers above `n` is
+/// the shared advisory lock `EVENT_CLAIMS + n + 1`. In `pg_locks` a 64-bit key shows as
+/// `classid` (high half) and `objid` (low half); numbers stay below 2^48.
+const EVENT_CLAIMS: i64 = 0x4261 << 48;
+/// The last event number drawn by any transaction, committed or not (0 before the first).
+const LAST_DRAWN: &str =
+    "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass), 0)";
 /// Key of the advisory lock webhook delivery claims take.
 const DELIVERIES_LOCK: i64 = 0x6261_746f_6e03;
 /// The channel that event-writing transactions notify at commit.
@@ -388,6 +399,34 @@ impl Backend for PgBackend {
             .await
     }
 
+    /// Events up to the last number drawn before looking and below every claim still held (see
+    /// the module's documentation). Three statements in this order, each with its own snapshot:
+    /// the last number drawn, then the claims, then the events.
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
+        self.run(move |c| {
+            c.transaction("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", |c| {
+                let drawn: i64 = c.scalar(LAST_DRAWN, &[])?;
+                let lowest_claim: i64 = c.scalar(
+                    &format!(
+                        "SELECT COALESCE(MIN(((classid::bigint) << 32) | objid::bigint), {})
+                         FROM pg_locks
+                         WHERE locktype = 'advisory' AND objsubid = 1
+                           AND database = (SELECT oid FROM pg_database
+                                           WHERE datname = current_database())
+                           AND classid::bigint BETWEEN {} AND {}",
+                        i64::MAX,
+                        EVENT_CLAIMS >> 32,
+                        (EVENT_CLAIMS >> 32) | 0xffff,
+                    ),
+                    &[],
+                )?;
+                let through = drawn.min(lowest_claim.saturating_sub(EVENT_CLAIMS + 1));
+                reads::events_after(c, after, through, limit)
+            })
+        })
+        .await
+    }
+
     fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
         let config = self.config.clone();
         let spawned = std::thread::Builder::new()
@@ -415,9 +454,13 @@ impl Backend for PgBackend {
                 let written = w.apply(c)?;
                 let events = std::mem::take(&mut *c.events.borrow_mut());
                 if !events.is_empty() {
-                    // Sequence numbers are drawn under the lock, which is held until the commit:
-                    // events commit in their order.
-                    lock(EVENTS_LOCK)?;
+                    // Claim the numbers above the last one drawn, then draw: readers stop below
+                    // this claim until the transaction ends.
+                    let drawn: i64 = c.scalar(LAST_DRAWN, &[])?;
+                    c.exec(
+                        "SELECT pg_advisory_xact_lock_shared(?1)",
+                        &[Value::Int(EVENT_CLAIMS + drawn + 1)],
+                    )?;
                     for e in &events {
                         write_event(c, e)?;
                     }

@@ -240,7 +240,7 @@ pub trait Db {
     fn kind(&self) -> Kind;
 
     /// Where the events a write adds wait for the end of its transaction, if they do: PostgreSQL
-    /// writes them last, under the events lock (see [`crate::postgres`]). `None`: each is written
+    /// writes them last, after claiming their numbers (see [`crate::postgres`]). `None`: each is written
     /// at once.
     fn deferred_events(&self) -> Option<&std::cell::RefCell<Vec<NewEvent>>> {
         None

@@ -39,6 +39,12 @@ pub trait Backend: Send + Sync + 'static {
     fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
         let _ = wake;
     }
+    /// See [`Store::events_after`]: every event that commits later has a higher sequence
+    /// number than those returned. With one writer (SQLite) that holds for all of them.
+    async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
+        self.read(move |c| reads::events_after(c, after, i64::MAX, limit))
+            .await
+    }
 }
 
 /// The store over a backend.
@@ -367,9 +373,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
-        self.backend
-            .read(move |c| reads::events_after(c, after, limit))
-            .await
+        self.backend.events_after(after, limit).await
     }
 
     async fn handoff_events(&self, handoff_id: &str) -> Result<Vec<Event>> {

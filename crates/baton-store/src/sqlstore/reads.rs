@@ -306,10 +306,17 @@ fn event_from_row(r: &Row, first: usize) -> Result<Event> {
     })
 }
 
-pub(crate) fn events_after(c: &impl Db, after: i64, limit: usize) -> Result<Vec<Event>> {
+/// Events with `after < seq <= through`, oldest first, at most `limit`.
+pub(crate) fn events_after(
+    c: &impl Db,
+    after: i64,
+    through: i64,
+    limit: usize,
+) -> Result<Vec<Event>> {
     c.rows_as(
-        "SELECT seq, kind, subject, payload, at FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        vals![after, limit as i64],
+        "SELECT seq, kind, subject, payload, at FROM events WHERE seq > ?1 AND seq <= ?2
+         ORDER BY seq LIMIT ?3",
+        vals![after, through, limit as i64],
         |r| event_from_row(r, 0),
     )
 }
