@@ -629,6 +629,13 @@ fn policy_check(file: &Path) -> Result<ExitCode> {
                 p.custom_rules.len(),
                 p.skills.join(", ")
             );
+            for line in baton_core::policy::unicode_word_class_lines(&source) {
+                println!(
+                    "{}:{line}: warning: \\w matches letters of every alphabet and multiplies the \
+                     memory of the list's matcher; write [0-9A-Za-z_] (or (?-u:\\w))",
+                    file.display()
+                );
+            }
             if let Some(sem) = &p.semantic {
                 let warnings = sem.bank_warnings();
                 let mut out = io::stdout().lock();

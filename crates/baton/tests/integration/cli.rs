@@ -249,6 +249,32 @@ fn policy_check_names_file_line_and_key() {
     let run = baton(&["policy", "check", "policy/default.toml"], None);
     assert_eq!(run.code(), 0, "{}", run.describe());
     assert!(run.stdout().contains("ok"));
+    assert!(!run.stdout().contains("warning: \\w"), "{}", run.describe());
+
+    // A pattern with Unicode's \w loads, with a warning naming its line.
+    let source = std::fs::read_to_string(repo_root().join("policy/default.toml")).unwrap();
+    let line = source
+        .lines()
+        .position(|l| !l.trim_start().starts_with('#') && l.contains("[0-9A-Za-z_]"))
+        .unwrap()
+        + 1;
+    let wide: String = source
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i + 1 == line {
+            true => l.replacen("[0-9A-Za-z_]", "\\w", 1) + "\n",
+            false => l.to_string() + "\n",
+        })
+        .collect();
+    let path = temp_file("wide.toml", &wide);
+    let run = baton(&["policy", "check", path.to_str().unwrap()], None);
+    assert_eq!(run.code(), 0, "{}", run.describe());
+    assert!(
+        run.stdout()
+            .contains(&format!("wide.toml:{line}: warning: \\w matches")),
+        "{}",
+        run.describe()
+    );
 
     let bad = std::fs::read_to_string(repo_root().join("policy/default.toml"))
         .unwrap()
