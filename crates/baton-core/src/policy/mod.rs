@@ -17,12 +17,12 @@ use file::PolicyFile;
 pub use semantic::{BankLoader, BUILTIN_BANK};
 
 /// The shipped default policy, the one the labelled development data assumes.
-/// The screen keeps at most this many bytes of each literal prefix ...
-const SCREEN_PREFIX_LEN: usize = 8;
+/// The screen keeps at most this many bytes of each required literal ...
+const SCREEN_LITERAL_LEN: usize = 8;
 /// ... expands a character class of at most this many characters into its literals ...
-const SCREEN_PREFIX_CLASS: usize = 10;
-/// ... and gives up on a list (scans it always) beyond this many prefixes.
-const SCREEN_PREFIXES: usize = 20_000;
+const SCREEN_LITERAL_CLASS: usize = 10;
+/// ... and gives up on a list (scans it always) beyond this many literals.
+const SCREEN_LITERALS: usize = 20_000;
 /// Lazy-DFA cache of each pattern list. On varied text the default (2 MiB) fills and is
 /// cleared again and again, and the search falls back to the NFA. Memory is taken only as
 /// states are built, once per thread.
@@ -171,20 +171,20 @@ impl Priority {
     }
 }
 
-/// The screen over the rarely matching pattern lists (see [`Policy::screen`]): the literal
-/// prefixes every match of a list must start with, found by one Aho-Corasick pass over the
-/// message. A list whose matches need not start with a known literal is always scanned.
+/// The screen over the rarely matching pattern lists (see [`Policy::screen`]): for each list, a
+/// set of literals one of which every match of the list contains, all found by one Aho-Corasick
+/// pass over the message. A list with no such set is always scanned.
 ///
 /// It used to be one lazy-DFA `RegexSet` per group of lists. On varied text those sets built
 /// DFA states for every combination of partial matches in flight: 10-18% of `baton analyze`'s
-/// time and more than 20 MB of caches. The prefixes cost one automaton of a few hundred KB
-/// and no cache; a list the prefixes let through is then searched by its own regex, as before.
+/// time and more than 20 MB of caches. The literals cost one automaton of a few hundred KB
+/// and no cache; a list the literals let through is then searched by its own regex, as before.
 #[derive(Debug, Clone, Default)]
 pub struct Screen {
-    prefixes: Option<aho_corasick::AhoCorasick>,
-    /// For each prefix, the lists (bits) it may start a match of.
+    literals: Option<aho_corasick::AhoCorasick>,
+    /// For each literal, the lists (bits) whose matches it may be part of.
     owners: Vec<u64>,
-    /// Lists with no finite set of prefixes: always scanned.
+    /// Lists with no set of required literals: always scanned.
     always: u64,
 }
 
@@ -192,7 +192,7 @@ impl Screen {
     /// Which screened lists may match `text`.
     pub fn matches(&self, text: &str) -> ScreenHits {
         let mut hits = self.always;
-        if let Some(ac) = &self.prefixes {
+        if let Some(ac) = &self.literals {
             for m in ac.find_overlapping_iter(text) {
                 hits |= self.owners[m.pattern().as_usize()];
             }
@@ -202,7 +202,7 @@ impl Screen {
 
     /// Literals at least one of which every match of `pattern` contains, or `None` when
     /// there is no short finite set of them (a pattern that may match any word, or nothing).
-    fn prefixes_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         let hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(pattern)
@@ -220,7 +220,7 @@ impl Screen {
         let mut index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
         let mut literals: Vec<Vec<u8>> = Vec::new();
         for (bit, pattern) in patterns {
-            match Self::prefixes_of(pattern) {
+            match Self::required_literals(pattern) {
                 None => screen.always |= 1 << bit,
                 Some(list) => {
                     for l in list {
@@ -235,7 +235,7 @@ impl Screen {
             }
         }
         if !literals.is_empty() {
-            screen.prefixes = Some(
+            screen.literals = Some(
                 aho_corasick::AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::Standard)
                     .build(&literals)?,
@@ -290,7 +290,7 @@ fn one_space(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
 }
 
 /// Literals at least one of which every match of `hir` contains (each cut to
-/// [`SCREEN_PREFIX_LEN`] bytes), chosen to be as long and as few as the pattern allows; `None`
+/// [`SCREEN_LITERAL_LEN`] bytes), chosen to be as long and as few as the pattern allows; `None`
 /// when some match need contain none (it may be empty, or start with any word).
 fn required(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::HirKind;
@@ -327,19 +327,19 @@ fn required(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// The literals every match of `hir` starts with (cut to [`SCREEN_PREFIX_LEN`] bytes), if
+/// The literals every match of `hir` starts with (cut to [`SCREEN_LITERAL_LEN`] bytes), if
 /// there are few and none is empty.
 fn starts(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)
-        .limit_class(SCREEN_PREFIX_CLASS)
+        .limit_class(SCREEN_LITERAL_CLASS)
         .limit_repeat(4)
-        .limit_literal_len(SCREEN_PREFIX_LEN)
-        .limit_total(SCREEN_PREFIXES);
+        .limit_literal_len(SCREEN_LITERAL_LEN)
+        .limit_total(SCREEN_LITERALS);
     let mut seq = extractor.extract(hir);
-    seq.keep_first_bytes(SCREEN_PREFIX_LEN);
+    seq.keep_first_bytes(SCREEN_LITERAL_LEN);
     seq.dedup();
     let literals = seq.literals()?;
     if literals.is_empty() || literals.iter().any(|l| l.is_empty()) {
@@ -959,7 +959,7 @@ mod tests {
 
     #[test]
     fn a_pattern_needs_one_of_its_required_literals() {
-        let got = |p: &str| Screen::prefixes_of(p);
+        let got = |p: &str| Screen::required_literals(p);
         // Optional words are not required; the word after them is.
         let set = got(r"(?-u:\b)(?:please )?(?:cancel|close) (?:my|the) account").unwrap();
         assert!(set.iter().all(|l| l.len() >= 4), "{set:?}");
