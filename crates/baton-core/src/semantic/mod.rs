@@ -496,11 +496,11 @@ impl Semantic {
 
     /// The example of class `class` (not a counter-example) nearest to `v`.
     pub fn nearest(&self, v: &[f32], class: usize) -> Option<(usize, f32)> {
-        self.examples
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.class == class && !e.counter)
-            .map(|(i, _)| (i, dot(v, self.vector(i))))
+        // Groups 0 .. CLASSES hold each class's examples; the counter-examples come after.
+        self.groups[..CLASSES]
+            .get(class)?
+            .clone()
+            .map(|r| (self.row_example[r] as usize, dot(v, self.row(r))))
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
