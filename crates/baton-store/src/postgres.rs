@@ -70,7 +70,7 @@ pub const ROUTING_LOCK: i64 = 0x6261_746f_6e01;
 const EVENT_CLAIMS: i64 = 0x4261 << 48;
 /// The last event number drawn by any transaction, committed or not (0 before the first).
 const LAST_DRAWN: &str =
-    "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass), 0)";
+    "COALESCE(pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass), 0)";
 /// Key of the advisory lock webhook delivery claims take.
 const DELIVERIES_LOCK: i64 = 0x6261_746f_6e03;
 /// The channel that event-writing transactions notify at commit.
@@ -405,7 +405,7 @@ impl Backend for PgBackend {
     async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
         self.run(move |c| {
             c.transaction("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", |c| {
-                let drawn: i64 = c.scalar(LAST_DRAWN, &[])?;
+                let drawn: i64 = c.scalar(&format!("SELECT {LAST_DRAWN}"), &[])?;
                 let lowest_claim: i64 = c.scalar(
                     &format!(
                         "SELECT COALESCE(MIN(((classid::bigint) << 32) | objid::bigint), {})
@@ -456,10 +456,12 @@ impl Backend for PgBackend {
                 if !events.is_empty() {
                     // Claim the numbers above the last one drawn, then draw: readers stop below
                     // this claim until the transaction ends.
-                    let drawn: i64 = c.scalar(LAST_DRAWN, &[])?;
+                    // One statement: the number is read before the lock is taken.
                     c.exec(
-                        "SELECT pg_advisory_xact_lock_shared(?1)",
-                        &[Value::Int(EVENT_CLAIMS + drawn + 1)],
+                        &format!(
+                            "SELECT pg_advisory_xact_lock_shared(CAST(?1 AS BIGINT) + {LAST_DRAWN} + 1)"
+                        ),
+                        &[Value::Int(EVENT_CLAIMS)],
                     )?;
                     for e in &events {
                         write_event(c, e)?;
