@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Compare `baton sentiment` with the Python reference (vaderSentiment) side by side.
 
-Usage: python3 scripts/vader_compare.py [DATA_DIR] [BATON_BINARY]
+Usage: python3 scripts/vader_compare.py [DATA_DIR] [BATON_BINARY [REFERENCE_BATON_BINARY]]
 Needs `pip install vaderSentiment`. Prints, per corpus: Pearson r and weighted 3-class F1 against
 the human ratings for both implementations, how many texts score identically, and texts/second of
 each on one core (same machine, same run). Baton's time includes process start and lexicon load.
+
+Then the issue's target, on a 10,000-line file of varied text (the 4,200 tweets, the 3,708
+Amazon snippets and 2,092 lines of data/intents/): vaderSentiment's `polarity_scores` in-process
+(best of 5) against the whole `baton sentiment FILE` process, wall and CPU (user + system, from
+the kernel's accounting of the child), best and median of 21 runs, on all cores and pinned to one;
+with a second binary, the same for it in the same rounds (runs alternate).
 """
-import json, math, os, subprocess, sys, time
+import glob, json, math, os, resource, statistics, subprocess, sys, tempfile, time
 
 DATA = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/vader-icwsm2014"
 BATON = sys.argv[2] if len(sys.argv) > 2 else "target/release/baton"
@@ -74,5 +80,52 @@ def main():
             if abs(a - b) >= 1e-9 and os.environ.get("SHOW_DIFF"):
                 print("  diff", a, b, x[:100])
 
+def timed(cmd):
+    """Wall and CPU seconds of one run of `cmd` (output discarded)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+def whole_process_10k(binaries):
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    texts = []
+    for name in ("tweets_GroundTruth.txt", "amazonReviewSnippets_GroundTruth.txt"):
+        texts += load(os.path.join(DATA, name))[1]
+    for path in sorted(glob.glob("data/intents/*.jsonl")):
+        with open(path, encoding="utf-8") as f:
+            texts += [json.loads(l)["text"] for l in f]
+    texts = texts[:10000]
+    assert len(texts) == 10000, "expected at least 10,000 texts"
+    fd, path = tempfile.mkstemp(suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(texts) + "\n")
+    analyzer = SentimentIntensityAnalyzer()
+    py = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        for x in texts:
+            analyzer.polarity_scores(x)
+        py = min(py, time.perf_counter() - t)
+    print(f"\n10,000 varied lines: vaderSentiment in-process {py * 1e3:.1f} ms (best of 5)")
+    runs = {(b, pin): [] for b in binaries for pin in (False, True)}
+    for _ in range(21):
+        for b in binaries:
+            for pin in (False, True):
+                cmd = (["taskset", "-c", "0"] if pin else []) + [b, "sentiment", path]
+                runs[(b, pin)].append(timed(cmd))
+    print(f"{'binary':34} {'cores':>5} {'wall best':>10} {'median':>8} {'ratio':>6} {'CPU med':>8} {'ratio':>6}")
+    for (b, pin), r in runs.items():
+        walls = sorted(w for w, _ in r)
+        cpu = statistics.median(c for _, c in r)
+        med = statistics.median(walls)
+        print(f"{b[-34:]:34} {'1' if pin else 'all':>5} {walls[0] * 1e3:8.1f}ms {med * 1e3:6.1f}ms "
+              f"{py / med:5.1f}x {cpu * 1e3:6.1f}ms {py / cpu:5.1f}x")
+    os.unlink(path)
+
 if __name__ == "__main__":
     main()
+    whole_process_10k(sys.argv[2:4] if len(sys.argv) > 2 else [BATON])

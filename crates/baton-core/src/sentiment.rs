@@ -180,8 +180,8 @@ const SPECIAL_CASES: &[(&str, f64)] = &[
     ("beating heart", 3.5),
 ];
 
-const VADER_LEXICON: &str = include_str!("../lexicon/vader_lexicon.txt");
-const EMOJI_LEXICON: &str = include_str!("../lexicon/emoji_utf8_lexicon.txt");
+// `LEXICON` and `EMOJI`, prepared from `lexicon/` by `build.rs`: nothing is parsed at start.
+include!(concat!(env!("OUT_DIR"), "/lexicon.rs"));
 
 /// VADER scores of one text: `compound` in [-1, 1]; `pos + neu + neg` is 1 (or all are 0 for a
 /// text without tokens).
@@ -261,16 +261,11 @@ impl Analyzer {
     pub fn new() -> Self {
         // Sized up front: growing a table of 7,500 words rehashes it a dozen times.
         let mut words: FxHashMap<&'static str, WordInfo> = FxHashMap::with_capacity_and_hasher(
-            VADER_LEXICON.lines().count() + BOOSTERS_UP.len() + BOOSTERS_DOWN.len() + NEGATE.len(),
+            LEXICON.len() + BOOSTERS_UP.len() + BOOSTERS_DOWN.len() + NEGATE.len(),
             Default::default(),
         );
-        for line in VADER_LEXICON.lines() {
-            let mut fields = line.split('\t');
-            if let (Some(word), Some(measure)) = (fields.next(), fields.next()) {
-                if let Ok(v) = measure.trim().parse::<f64>() {
-                    words.entry(word.trim()).or_default().valence = Some(v);
-                }
-            }
+        for &(word, valence) in LEXICON {
+            words.entry(word).or_default().valence = Some(valence);
         }
         for w in BOOSTERS_UP {
             words.entry(w).or_default().booster = Some(B_INCR);
@@ -281,19 +276,7 @@ impl Analyzer {
         for w in NEGATE {
             words.entry(w).or_default().negation = true;
         }
-        let mut emojis =
-            FxHashMap::with_capacity_and_hasher(EMOJI_LEXICON.lines().count(), Default::default());
-        for line in EMOJI_LEXICON.lines() {
-            let mut fields = line.split('\t');
-            if let (Some(emoji), Some(description)) = (fields.next(), fields.next()) {
-                let mut chars = emoji.chars();
-                // Like the reference, only single-character emoji can match (it compares one
-                // character at a time).
-                if let (Some(c), None) = (chars.next(), chars.next()) {
-                    emojis.insert(c, description.trim());
-                }
-            }
-        }
+        let emojis = EMOJI.iter().copied().collect();
         Self { words, emojis }
     }
 
@@ -330,37 +313,38 @@ impl Analyzer {
         };
         lower_buf.clear();
         tokens.clear();
-        // Python's str.split(): on ASCII text its whitespace includes \x0b and \x1c..\x1f.
-        let raw_tokens: Box<dyn Iterator<Item = &str>> = if ascii {
-            Box::new(
-                text.split(|c: char| {
-                    matches!(
-                        c,
-                        ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f'
-                    )
-                })
-                .filter(|t| !t.is_empty()),
-            )
-        } else {
-            Box::new(text.split_whitespace())
-        };
-        for raw in raw_tokens {
+        let mut push = |raw: &str| {
             let original = strip_punctuation_if_word(raw);
             let start = lower_buf.len();
-            if original.is_ascii() {
-                lower_buf.extend(original.chars().map(|c| c.to_ascii_lowercase()));
+            lower_buf.push_str(original);
+            let upper = if original.is_ascii() {
+                lower_buf.as_mut_str()[start..].make_ascii_lowercase();
+                is_upper_ascii(original)
             } else {
+                lower_buf.truncate(start);
                 lower_buf.push_str(&original.to_lowercase());
-            }
+                is_upper(original)
+            };
             let l = &lower_buf[start..];
             let info = self.words.get(l).copied().unwrap_or_default();
             tokens.push(Token {
                 lower: start..lower_buf.len(),
                 valence: info.valence,
                 booster: info.booster,
-                negation: info.negation || (l.len() > 2 && l.contains("n't")),
-                upper: is_upper(original),
+                negation: info.negation
+                    || (l.len() > 2 && l.as_bytes().contains(&b'\'') && l.contains("n't")),
+                upper,
             });
+        };
+        if ascii {
+            // Python's str.split(): on ASCII text its whitespace includes \x0b and \x1c..\x1f.
+            text.split([
+                ' ', '\t', '\n', '\r', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e', '\x1f',
+            ])
+            .filter(|t| !t.is_empty())
+            .for_each(&mut push);
+        } else {
+            text.split_whitespace().for_each(&mut push);
         }
         let words = Words {
             buf: lower_buf,
@@ -525,9 +509,21 @@ fn is_upper(s: &str) -> bool {
     cased
 }
 
+/// `is_upper` of ASCII text.
+fn is_upper_ascii(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.iter().any(u8::is_ascii_lowercase) && b.iter().any(u8::is_ascii_uppercase)
+}
+
 /// Strips leading and trailing ASCII punctuation unless that leaves two characters or fewer
 /// (then the token was probably an emoticon such as ":)" and is kept whole).
 fn strip_punctuation_if_word(token: &str) -> &str {
+    let bytes = token.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_punctuation)
+        && !bytes.last().is_some_and(u8::is_ascii_punctuation)
+    {
+        return token;
+    }
     let stripped = token.trim_matches(|c: char| c.is_ascii_punctuation());
     let short = stripped.len() <= 2
         || (stripped.len() <= 8 && !stripped.is_ascii() && stripped.chars().count() <= 2);

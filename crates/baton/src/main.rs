@@ -5,6 +5,7 @@ mod history;
 mod input;
 mod model;
 mod report;
+mod sentiment_lines;
 mod service;
 
 use std::fs;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use baton_core::eval::{Evaluator, Report};
 use baton_core::model::InputLimits;
-use baton_core::{decide, sentiment, Policy};
+use baton_core::{decide, Policy};
 use clap::{Args, Parser, Subcommand};
 
 use crate::input::{ConversationReader, LineError};
@@ -238,7 +239,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 leave_one_domain_out,
             },
         ),
-        Command::Sentiment { file } => sentiment_lines(file.as_deref()),
+        Command::Sentiment { file } => sentiment_lines::run(file.as_deref()),
         Command::Serve(args) => service::serve(args),
         Command::Keys { command } => service::keys(command),
         Command::Demo(args) => service::demo(args),
@@ -563,58 +564,6 @@ fn print_report(out: &mut impl Write, r: &Report, errors: bool) -> io::Result<()
         }
     }
     Ok(())
-}
-
-fn sentiment_lines(file: Option<&Path>) -> Result<ExitCode> {
-    use std::io::BufRead;
-    let analyzer = sentiment::analyzer();
-    let reader: Box<dyn BufRead> = match file {
-        Some(p) if p != Path::new("-") => Box::new(io::BufReader::new(
-            fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
-        )),
-        _ => Box::new(io::BufReader::new(io::stdin())),
-    };
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut buf = Vec::new();
-    let mut reader = reader;
-    let mut line_no = 0usize;
-    let mut bad = 0usize;
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
-        line_no += 1;
-        let lossy;
-        let text = match std::str::from_utf8(&buf) {
-            Ok(t) => t,
-            Err(e) => {
-                bad += 1;
-                out.flush()?;
-                eprintln!(
-                    "line {line_no}: not valid UTF-8 ({e}); scored with replacement characters"
-                );
-                lossy = String::from_utf8_lossy(&buf).into_owned();
-                &lossy
-            }
-        };
-        let text = match line_no {
-            1 => text.strip_prefix('\u{feff}').unwrap_or(text),
-            _ => text,
-        };
-        let s = analyzer
-            .polarity_scores(text.trim_end_matches(['\n', '\r']))
-            .rounded();
-        serde_json::to_writer(&mut out, &s)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(if bad > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 fn policy_check(file: &Path) -> Result<ExitCode> {

@@ -244,6 +244,67 @@ fn sentiment_scores_each_line() {
     assert_eq!(lines[2]["compound"], 0.0);
 }
 
+/// A long input is scored on several threads in chunks: the output must still be each line's
+/// own score, in input order, with each bad line named by its number in the whole input.
+#[test]
+fn sentiment_of_a_long_input_is_each_lines_score_in_order() {
+    let corpus = repo_root().join("data/intents");
+    let mut texts: Vec<Vec<u8>> = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    for path in files {
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            texts.push(v["text"].as_str().unwrap().as_bytes().to_vec());
+        }
+    }
+    assert!(texts.len() > 5_000, "the corpus should span many chunks");
+    // An empty line; CRLF; invalid UTF-8 early, in a later chunk and last.
+    texts.insert(9, Vec::new());
+    texts[20].extend_from_slice(b"\r");
+    let bad_at = [5, 4_000, texts.len() + 3];
+    texts.insert(bad_at[0] - 1, b"caf\xe9 was great".to_vec());
+    texts.insert(bad_at[1] - 1, b"\xff\xfe terrible service".to_vec());
+    texts.push(b"good but \xc3".to_vec());
+    let mut input = b"\xef\xbb\xbf".to_vec();
+    for t in &texts {
+        input.extend_from_slice(t);
+        input.push(b'\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.txt");
+    std::fs::write(&path, &input).unwrap();
+    let run = baton(&["sentiment", path.to_str().unwrap()], None);
+    assert_eq!(run.code(), 1, "{}", run.describe());
+
+    let expected: String = texts
+        .iter()
+        .map(|t| {
+            let text = String::from_utf8_lossy(t);
+            let s = baton_core::sentiment::polarity_scores(text.trim_end_matches('\r')).rounded();
+            serde_json::to_string(&s).unwrap() + "\n"
+        })
+        .collect();
+    assert!(
+        run.stdout() == expected,
+        "output differs from scoring each line alone"
+    );
+    let stderr = run.stderr();
+    let warned: Vec<&str> = stderr.lines().collect();
+    let lines: Vec<String> = bad_at
+        .iter()
+        .map(|n| format!("line {n}: not valid UTF-8"))
+        .collect();
+    assert_eq!(warned.len(), 3, "{}", run.stderr());
+    for (w, l) in warned.iter().zip(&lines) {
+        assert!(w.starts_with(l.as_str()), "{w} should start with {l}");
+    }
+}
+
 #[test]
 fn policy_check_names_file_line_and_key() {
     let run = baton(&["policy", "check", "policy/default.toml"], None);
