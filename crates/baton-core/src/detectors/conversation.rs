@@ -52,17 +52,37 @@ struct AskedQuestion {
 }
 
 /// The customer asks again what they asked before the AI (or an agent) answered; remembers the
-/// last `repeated_question.memory` questions.
+/// last `repeated_question.memory` questions. A reply the low-confidence rule judges a hedge is
+/// no answer ([`RepeatedQuestion::not_an_answer`]): the customer asking again after "I think it
+/// might, but I'm not sure" gives the AI its next reply, and a second hedge is low confidence.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RepeatedQuestion {
     questions: VecDeque<AskedQuestion>,
+    /// Questions the message just observed marked answered (positions in `questions`).
+    just_answered: Vec<usize>,
+}
+
+impl RepeatedQuestion {
+    /// The reply just observed did not answer: the questions it marked answered are open again.
+    pub(crate) fn not_an_answer(&mut self) {
+        for &i in &self.just_answered {
+            if let Some(q) = self.questions.get_mut(i) {
+                q.answered = false;
+            }
+        }
+        self.just_answered.clear();
+    }
 }
 
 impl Detector for RepeatedQuestion {
     fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
+        self.just_answered.clear();
         if obs.message.role != Role::Customer {
-            for q in self.questions.iter_mut() {
-                q.answered = true;
+            for (i, q) in self.questions.iter_mut().enumerate() {
+                if !q.answered {
+                    q.answered = true;
+                    self.just_answered.push(i);
+                }
             }
             return;
         }

@@ -25,11 +25,14 @@ pub(crate) struct LowConfidence {
     /// The last AI replies that opened with a yes (true) or a no (false), with their words.
     ai_answers: VecDeque<(bool, FxHashSet<String>)>,
     last_customer_norm: String,
+    /// The message just observed was an AI reply judged low-confidence (with the rule on).
+    last_reply_low: bool,
 }
 
 impl Detector for LowConfidence {
     fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
         let (policy, norm) = (obs.policy, obs.norm);
+        self.last_reply_low = false;
         match obs.message.role {
             Role::Customer => {
                 self.last_customer_norm.clear();
@@ -47,6 +50,7 @@ impl Detector for LowConfidence {
                     None => self.judge_text(policy, norm),
                 };
                 if rule.enabled {
+                    self.last_reply_low = low.is_some();
                     match low {
                         Some(evidence) => {
                             self.run += 1;
@@ -86,6 +90,11 @@ impl Detector for LowConfidence {
 }
 
 impl LowConfidence {
+    /// True when the message just observed was an AI reply this rule judged low-confidence.
+    pub(crate) fn last_reply_low(&self) -> bool {
+        self.last_reply_low
+    }
+
     /// Judges an AI reply without a confidence from its text: hedging, a restatement of the
     /// question, or a contradiction of an earlier answer.
     fn judge_text(&self, policy: &Policy, norm: &str) -> Option<String> {

@@ -110,6 +110,9 @@ impl Detector for Detectors {
         self.sentiment_drop.observe(obs, found);
         self.message_length.observe(obs, found);
         self.low_confidence.observe(obs, found);
+        if self.low_confidence.last_reply_low() {
+            self.repeated_question.not_an_answer();
+        }
     }
 }
 
@@ -122,5 +125,51 @@ impl Detectors {
     #[cfg(test)]
     pub(crate) fn low_confidence(&self) -> &LowConfidence {
         &self.low_confidence
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::testing::message;
+    use crate::model::Role;
+    use crate::reason::ReasonKind;
+    use crate::{decide, Policy};
+
+    /// The escalating message and primary reason of a conversation of `(role, text)` turns.
+    fn decided(turns: &[(Role, &str)]) -> Option<(usize, ReasonKind)> {
+        let mut conversation = crate::lodo::one_message("");
+        conversation.messages = turns.iter().map(|(r, t)| message(*r, t)).collect();
+        let d = decide(&Policy::default(), &conversation);
+        d.at.map(|at| (at, d.reasons[0].kind.kind().expect("a built-in reason")))
+    }
+
+    #[test]
+    fn a_question_asked_again_after_a_hedge_waits_for_the_next_reply() {
+        let question = "Do the new pods fit the old bottles with the white trigger?";
+        let again = "So should I order new bottles or not?";
+        let hedge = "I think they might fit, but the old necks were different, so I'm not sure.";
+        // After a hedge the question was not answered: asking again is no repeated question,
+        // and a second hedge in the run is low confidence, at that reply.
+        let turns = [
+            (Role::Customer, question),
+            (Role::Ai, hedge),
+            (Role::Customer, again),
+            (
+                Role::Ai,
+                "It's possible the pods work with them; you might try one first.",
+            ),
+        ];
+        assert_eq!(decided(&turns[..3]), None);
+        assert_eq!(decided(&turns), Some((3, ReasonKind::LowConfidence)));
+        // After a plain answer the same question asked again is a repeated question.
+        let answered = [
+            (Role::Customer, question),
+            (
+                Role::Ai,
+                "Yes, the new pods fit every bottle we have sold since 2019.",
+            ),
+            (Role::Customer, again),
+        ];
+        assert_eq!(decided(&answered), Some((2, ReasonKind::RepeatedQuestion)));
     }
 }
