@@ -271,19 +271,28 @@ pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionR
 
 /// The most negative sentence of a message: its VADER compound and its text.
 pub fn most_negative_sentence(original: &str) -> (f64, &str) {
+    most_negative_sentence_where(original, |_| true).unwrap_or((0.0, original.trim()))
+}
+
+/// The most negative sentence of `original` among those `keep` accepts (given the sentence as
+/// written), with its compound; None when it accepts none.
+pub fn most_negative_sentence_where(
+    original: &str,
+    mut keep: impl FnMut(&str) -> bool,
+) -> Option<(f64, &str)> {
     let analyzer = sentiment::analyzer();
     let mut worst = (f64::INFINITY, original.trim());
     for range in text::sentences(original) {
         let s = original[range].trim();
+        if !keep(s) {
+            continue;
+        }
         let c = analyzer.polarity_scores(s).compound;
         if c < worst.0 {
             worst = (c, s);
         }
     }
-    if worst.0.is_infinite() {
-        worst.0 = 0.0;
-    }
-    worst
+    (!worst.0.is_infinite()).then_some(worst)
 }
 
 #[cfg(test)]

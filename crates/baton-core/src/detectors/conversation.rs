@@ -9,6 +9,7 @@ use crate::engine::excerpt;
 use crate::model::Role;
 use crate::reason::ReasonKind;
 use crate::signals::{self, Question};
+use crate::text;
 
 /// A VIP customer's `substantive_message`-th message on the issue (pleasantries not counted).
 #[derive(Debug, Clone, Default)]
@@ -146,12 +147,16 @@ impl Detector for SentimentDrop {
         };
         let (sd, norm, compound) = (&obs.policy.sentiment_drop, obs.norm, said.compound);
         if sd.enabled && obs.customer_messages > 0 && !self.prior_negative {
-            let emotion = sd
-                .emotion_terms
-                .screened(said.hits)
-                .and_then(|m| m.find(norm));
-            // Sentences are scored only when an emotion term makes a negative one matter.
-            let worst = emotion.map(|_| signals::most_negative_sentence(&obs.message.text));
+            let terms = sd.emotion_terms.screened(said.hits);
+            let emotion = terms.and_then(|m| m.find(norm));
+            // Sentences are scored only when an emotion term makes a negative one matter, and
+            // only the sentences that carry one: "I'm really disappointed" is judged by itself,
+            // not by a neutral sentence beside it.
+            let worst = terms.filter(|_| emotion.is_some()).and_then(|m| {
+                signals::most_negative_sentence_where(&obs.message.text, |s| {
+                    m.is_match(&text::normalize(s))
+                })
+            });
             let by_sentence = worst.filter(|(c, _)| *c < sd.sentence_below);
             if compound < sd.message_below || by_sentence.is_some() {
                 let evidence = match (emotion, by_sentence) {

@@ -172,4 +172,41 @@ mod tests {
         ];
         assert_eq!(decided(&answered), Some((2, ReasonKind::RepeatedQuestion)));
     }
+
+    #[test]
+    fn a_named_negative_emotion_is_a_drop_unless_its_sentence_is_positive() {
+        let opening = [
+            (
+                Role::Customer,
+                "Hi! Just got my refurbished tablet and it looks brand new, really impressed!",
+            ),
+            (
+                Role::Ai,
+                "Glad you like it! It comes with a 12-month warranty from delivery.",
+            ),
+        ];
+        let then = |text: &'static str| {
+            let mut turns = opening.to_vec();
+            turns.push((Role::Customer, text));
+            decided(&turns)
+        };
+        // VADER scores the whole message positive ("extra", "excellent"); the sentence that
+        // names the emotion is not.
+        assert_eq!(
+            then(
+                "Honestly that's really disappointing. I paid extra for the Excellent grade \
+                 and now I have to post it back."
+            ),
+            Some((2, ReasonKind::SentimentDrop))
+        );
+        assert_eq!(
+            then("I'm not disappointed at all, I just wondered how long the battery lasts."),
+            None
+        );
+        // The emotion term's own sentence decides, not a neutral one beside it.
+        assert_eq!(
+            then("I was worried I'd be disappointed but it's lovely! Does it come with a case."),
+            None
+        );
+    }
 }
