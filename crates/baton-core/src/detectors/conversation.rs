@@ -149,15 +149,20 @@ impl Detector for SentimentDrop {
         if sd.enabled && obs.customer_messages > 0 && !self.prior_negative {
             let terms = sd.emotion_terms.screened(said.hits);
             let emotion = terms.and_then(|m| m.find(norm));
-            // Sentences are scored only when an emotion term makes a negative one matter, and
-            // only the sentences that carry one: "I'm really disappointed" is judged by itself,
-            // not by a neutral sentence beside it.
-            let worst = terms.filter(|_| emotion.is_some()).and_then(|m| {
-                signals::most_negative_sentence_where(&obs.message.text, |s| {
-                    m.is_match(&text::normalize(s))
-                })
+            // Sentences are scored only when an emotion term makes a negative one matter: the
+            // message's most negative sentence, or else the sentences that name the emotion
+            // themselves ("honestly that's really disappointing" is judged by itself, not by a
+            // neutral sentence beside it).
+            let by_sentence = terms.filter(|_| emotion.is_some()).and_then(|m| {
+                let text = &obs.message.text;
+                let worst = signals::most_negative_sentence(text);
+                if worst.0 < sd.sentence_below {
+                    return Some(worst);
+                }
+                let below = sd.emotion_sentence_below?;
+                signals::most_negative_sentence_where(text, |s| m.is_match(&text::normalize(s)))
+                    .filter(|(c, _)| *c < below)
             });
-            let by_sentence = worst.filter(|(c, _)| *c < sd.sentence_below);
             if compound < sd.message_below || by_sentence.is_some() {
                 let evidence = match (emotion, by_sentence) {
                     (Some(m), Some((c, sentence))) if compound >= sd.message_below => format!(

@@ -190,6 +190,9 @@ pub(super) struct SentimentDropFile {
     pub(super) enabled: bool,
     pub(super) prior_negative_below: Spanned<f64>,
     pub(super) sentence_below: Spanned<f64>,
+    /// Optional (policies written before it still load): absent, only `sentence_below` counts.
+    #[serde(default)]
+    pub(super) emotion_sentence_below: Option<Spanned<f64>>,
     pub(super) message_below: Spanned<f64>,
     pub(super) emotion_terms: Patterns,
     pub(super) prior_complaints: Patterns,

@@ -513,7 +513,10 @@ pub struct RepeatedQuestionRule {
 pub struct SentimentDropRule {
     pub enabled: bool,
     pub prior_negative_below: f64,
+    /// The most negative sentence of a message that names an emotion is below this.
     pub sentence_below: f64,
+    /// Or a sentence that itself names an emotion is below this (None: not checked).
+    pub emotion_sentence_below: Option<f64>,
     pub message_below: f64,
     pub emotion_terms: Matcher,
     pub prior_complaints: Matcher,
@@ -802,6 +805,31 @@ mod tests {
         let e = error_for(|s| s.replacen("negation_window =", "negation_windw =", 1));
         assert!(e.message.contains("unknown field `negation_windw`"), "{e}");
         assert_eq!(e.line, Some(line_containing("negation_window =")));
+    }
+
+    #[test]
+    fn the_emotion_sentence_threshold_is_checked_and_optional() {
+        let e = error_for(|s| {
+            s.replacen(
+                "emotion_sentence_below = 0.05",
+                "emotion_sentence_below = 1.5",
+                1,
+            )
+        });
+        assert_eq!(e.key, "sentiment_drop.emotion_sentence_below");
+        assert_eq!(
+            e.line,
+            Some(line_containing("emotion_sentence_below = 0.05"))
+        );
+        // A policy written before the key judges only the most negative sentence.
+        let older = DEFAULT_POLICY.replacen("emotion_sentence_below = 0.05\n", "", 1);
+        assert_ne!(older, DEFAULT_POLICY);
+        let p = Policy::from_toml(&older).unwrap();
+        assert_eq!(p.sentiment_drop.emotion_sentence_below, None);
+        assert_eq!(
+            Policy::default().sentiment_drop.emotion_sentence_below,
+            Some(0.05)
+        );
     }
 
     #[test]

@@ -302,6 +302,11 @@ impl Compiler<'_> {
                 &sd.prior_negative_below,
             )?,
             sentence_below: self.compound("sentiment_drop.sentence_below", &sd.sentence_below)?,
+            emotion_sentence_below: sd
+                .emotion_sentence_below
+                .as_ref()
+                .map(|v| self.compound("sentiment_drop.emotion_sentence_below", v))
+                .transpose()?,
             message_below: self.compound("sentiment_drop.message_below", &sd.message_below)?,
             emotion_terms: self.patterns("sentiment_drop.emotion_terms", &sd.emotion_terms)?,
             prior_complaints: self
