@@ -68,6 +68,10 @@ enum Command {
         common: Common,
     },
     /// VADER sentiment of each input line: {"compound","pos","neu","neg"} per line.
+    ///
+    /// The scores equal vaderSentiment 3.3.2's. A long input is scored on every core; the output
+    /// keeps the input's order. A line that is not valid UTF-8 is scored with replacement
+    /// characters, named on stderr by its line number, and makes the exit status 1.
     Sentiment {
         /// Text file with one text per line; stdin when absent.
         file: Option<PathBuf>,
