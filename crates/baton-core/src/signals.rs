@@ -105,6 +105,18 @@ pub fn business_rule(norm: &str, rule: &BusinessRule, window: usize) -> Option<E
         &rule.exclusions,
         window,
     )
+    .or_else(|| whole_rule(norm, rule, window))
+}
+
+/// A business rule's `whole_patterns`: negations apply, exclusions do not.
+pub fn whole_rule(norm: &str, rule: &BusinessRule, window: usize) -> Option<Evidence> {
+    first_match(
+        norm,
+        &rule.whole_patterns,
+        &rule.negations,
+        &Matcher::default(),
+        window,
+    )
 }
 
 /// A sensitive topic: the index of the first category that matches, with its evidence.

@@ -209,4 +209,26 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn the_direct_debit_for_the_whole_service_stopping_is_a_cancellation() {
+        let alone = |text: &str| decided(&[(Role::Customer, text)]);
+        // The exclusions tell one direct debit from the account ...
+        assert_eq!(
+            alone("Can I cancel the direct debit and pay by card from now on?"),
+            None
+        );
+        // ... but not when the customer asks for the whole arrangement's payments to end.
+        for text in [
+            "Finally emptied the unit this weekend. What do I need to do so the direct debit stops?",
+            "We're moving abroad in March, can you make sure the monthly payments stop then?",
+            "I won't need it after this month. Please make sure it doesn't take another payment.",
+        ] {
+            assert_eq!(
+                alone(text),
+                Some((0, ReasonKind::Cancellation)),
+                "{text}"
+            );
+        }
+    }
 }

@@ -57,10 +57,29 @@ impl Detector for BusinessRules {
                 "customer disputes a charge",
             ),
         ] {
-            if rule.enabled && may(obs, &rule.patterns) {
-                if let Some(e) = signals::business_rule(obs.norm, rule, policy.negation_window) {
-                    found.push(Found::rule(kind, detail, e, Some(rule.skill.clone())));
-                }
+            if !rule.enabled {
+                continue;
+            }
+            let window = policy.negation_window;
+            let by_patterns = may(obs, &rule.patterns)
+                .then(|| {
+                    signals::first_match(
+                        obs.norm,
+                        &rule.patterns,
+                        &rule.negations,
+                        &rule.exclusions,
+                        window,
+                    )
+                })
+                .flatten();
+            // Phrases that name the whole arrangement: negations apply, exclusions do not.
+            let found_here = by_patterns.or_else(|| {
+                (!rule.whole_patterns.is_empty() && may(obs, &rule.whole_patterns))
+                    .then(|| signals::whole_rule(obs.norm, rule, window))
+                    .flatten()
+            });
+            if let Some(e) = found_here {
+                found.push(Found::rule(kind, detail, e, Some(rule.skill.clone())));
             }
         }
     }

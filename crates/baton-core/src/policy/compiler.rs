@@ -221,6 +221,7 @@ impl Compiler<'_> {
             patterns: self.patterns(&format!("{key}.patterns"), &f.patterns)?,
             negations: self.patterns(&format!("{key}.negations"), &f.negations)?,
             exclusions: self.patterns(&format!("{key}.exclusions"), &f.exclusions)?,
+            whole_patterns: self.patterns(&format!("{key}.whole_patterns"), &f.whole_patterns)?,
         })
     }
 

@@ -108,6 +108,8 @@ pub(super) struct BusinessRuleFile {
     pub(super) negations: Patterns,
     #[serde(default)]
     pub(super) exclusions: Patterns,
+    #[serde(default)]
+    pub(super) whole_patterns: Patterns,
 }
 
 #[derive(Debug, Deserialize)]

@@ -431,6 +431,10 @@ pub struct BusinessRule {
     pub patterns: Matcher,
     pub negations: Matcher,
     pub exclusions: Matcher,
+    /// Phrases that name the whole thing ("so the direct debit stops"): matched like `patterns`,
+    /// negations included, but the exclusions (which tell a smaller object, such as one direct
+    /// debit, from the account) do not apply to them.
+    pub whole_patterns: Matcher,
 }
 
 /// A stated intent to leave ("I will cancel all four lines", "unless you fix this I'm leaving"),
@@ -727,6 +731,9 @@ impl Policy {
             &mut self.cancellation.patterns,
             &mut self.legal_compliance.patterns,
             &mut self.transaction_dispute.patterns,
+            &mut self.cancellation.whole_patterns,
+            &mut self.legal_compliance.whole_patterns,
+            &mut self.transaction_dispute.whole_patterns,
             &mut self.frustration.patterns,
             &mut self.sentiment_drop.emotion_terms,
         ];
@@ -900,11 +907,35 @@ mod tests {
         assert_eq!(e.line, Some(line));
     }
 
+    #[test]
+    fn whole_patterns_are_checked_and_optional() {
+        let bad = DEFAULT_POLICY.replacen(
+            "whole_patterns = [\n",
+            "whole_patterns = [\n  '(unclosed',\n",
+            1,
+        );
+        let e = Policy::from_toml(&bad).unwrap_err();
+        assert_eq!(e.key, "cancellation.whole_patterns[0]");
+        let line = bad.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
+        assert_eq!(e.line, Some(line));
+        // A policy written before the key loads, without them.
+        let start = DEFAULT_POLICY.find("whole_patterns = [").unwrap();
+        let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
+        let older = format!("{}{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
+        let p = Policy::from_toml(&older).unwrap();
+        assert!(p.cancellation.whole_patterns.is_empty());
+        assert!(!Policy::default().cancellation.whole_patterns.is_empty());
+    }
+
     /// Every screened list of the default policy with its bit.
     fn screened_lists(p: &Policy) -> Vec<(String, &Matcher)> {
         let mut lists: Vec<(String, &Matcher)> = vec![
             ("explicit_request".into(), &p.explicit_request.patterns),
             ("cancellation".into(), &p.cancellation.patterns),
+            (
+                "cancellation.whole_patterns".into(),
+                &p.cancellation.whole_patterns,
+            ),
             ("legal_compliance".into(), &p.legal_compliance.patterns),
             (
                 "transaction_dispute".into(),
