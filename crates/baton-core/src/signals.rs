@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashSet;
 
-use crate::policy::{BusinessRule, Matcher, PhraseRule, Policy, RepeatedQuestionRule};
+use crate::policy::{BusinessRule, Matcher, PhraseRule, Policy, RepeatedQuestionRule, VipRule};
 use crate::sentiment;
 use crate::text;
 
@@ -152,8 +152,15 @@ pub fn content_words_beyond(norm: &str, pleasantries: &Matcher) -> usize {
 
 /// True when a customer message carries an issue (a question, or enough words that are not
 /// thanks and goodbyes).
-pub fn is_substantive(norm: &str, pleasantries: &Matcher, min_content_words: usize) -> bool {
-    norm.contains('?') || content_words_beyond(norm, pleasantries) >= min_content_words
+pub fn is_substantive(norm: &str, rule: &VipRule) -> bool {
+    if norm.contains('?') {
+        return true;
+    }
+    // "Found it, thanks!": thanks or a goodbye, nothing asked, nothing still wrong.
+    if rule.closings.is_match(norm) && !rule.still_open.is_match(norm) {
+        return false;
+    }
+    content_words_beyond(norm, &rule.pleasantries) >= rule.min_content_words
 }
 
 /// How strongly an AI reply hedges: strong hedges count 1, weak ones `weak_hedge_weight`.
@@ -420,16 +427,25 @@ mod tests {
     #[test]
     fn pleasantries_are_not_substantive() {
         let p = policy();
-        let sub = |t: &str| {
-            is_substantive(
-                &text::normalize(t),
-                &p.vip.pleasantries,
-                p.vip.min_content_words,
-            )
-        };
+        let sub = |t: &str| is_substantive(&text::normalize(t), &p.vip);
         assert!(!sub("that worked, thank you!"));
         assert!(!sub("Perfetto, grazie mille."));
         assert!(sub("Also the wall is brick, not drywall"));
+        // Thanks that close the exchange, however many words they take ...
+        assert!(!sub(
+            "Ah, I must have done it on the tablet. Found it, thanks!"
+        ));
+        assert!(!sub("Thanks, see you at the tables."));
+        // ... unless something is still wrong or asked.
+        assert!(sub("Thanks, but the invoice still shows the old address."));
+        assert!(sub("Thanks. And can you move Friday's table to 8pm?"));
+        // Without the keys (an older policy), words alone decide.
+        let mut older = p.vip.clone();
+        older.closings = Matcher::default();
+        assert!(is_substantive(
+            &text::normalize("Ah, I must have done it on the tablet. Found it, thanks!"),
+            &older
+        ));
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl Detector for Vip {
             && (vip.tiers.contains(&customer.tier)
                 || (vip.min_lifetime_value > 0.0
                     && customer.lifetime_value >= vip.min_lifetime_value))
-            && signals::is_substantive(obs.norm, &vip.pleasantries, vip.min_content_words)
+            && signals::is_substantive(obs.norm, vip)
         {
             self.substantive_messages += 1;
             if self.substantive_messages == vip.substantive_message {

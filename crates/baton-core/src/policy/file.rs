@@ -141,6 +141,11 @@ pub(super) struct VipFile {
     pub(super) substantive_message: Spanned<usize>,
     pub(super) min_content_words: usize,
     pub(super) pleasantries: Patterns,
+    /// Optional (policies written before them still load): no closing rule.
+    #[serde(default)]
+    pub(super) closings: Patterns,
+    #[serde(default)]
+    pub(super) still_open: Patterns,
 }
 
 #[derive(Debug, Deserialize)]

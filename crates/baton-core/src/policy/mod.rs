@@ -471,6 +471,10 @@ pub struct VipRule {
     pub substantive_message: usize,
     pub min_content_words: usize,
     pub pleasantries: Matcher,
+    /// A message that matches `closings` (thanks, goodbye), asks nothing and matches nothing of
+    /// `still_open` (but, still, not) closes the exchange: not substantive, however long.
+    pub closings: Matcher,
+    pub still_open: Matcher,
 }
 
 #[derive(Debug, Clone)]
@@ -905,6 +909,21 @@ mod tests {
         assert_eq!(e.key, "churn_risk.patterns[0]");
         let line = bad.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
         assert_eq!(e.line, Some(line));
+    }
+
+    #[test]
+    fn vip_closings_are_checked_and_optional() {
+        let bad = DEFAULT_POLICY.replacen("closings = [", "closings = ['(unclosed', ", 1);
+        let e = Policy::from_toml(&bad).unwrap_err();
+        assert_eq!(e.key, "vip.closings[0]");
+        assert_eq!(e.line, Some(line_containing("closings = [")));
+        let older = DEFAULT_POLICY
+            .lines()
+            .filter(|l| !l.starts_with("closings = ") && !l.starts_with("still_open = "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let p = Policy::from_toml(&older).unwrap();
+        assert!(p.vip.closings.is_empty() && p.vip.still_open.is_empty());
     }
 
     #[test]

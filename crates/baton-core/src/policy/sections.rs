@@ -209,6 +209,8 @@ impl Compiler<'_> {
                 .positive("vip.substantive_message", &v.substantive_message)?,
             min_content_words: v.min_content_words,
             pleasantries: self.phrases("vip.pleasantries", &v.pleasantries)?,
+            closings: self.patterns("vip.closings", &v.closings)?,
+            still_open: self.patterns("vip.still_open", &v.still_open)?,
         })
     }
 
