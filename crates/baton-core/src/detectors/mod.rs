@@ -231,4 +231,17 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_actual_date_asks_when_again() {
+        let turns = [
+            (Role::Customer, "When will the new array at Hill Farm start generating?"),
+            (
+                Role::Ai,
+                "It is due to be connected in the week of 8 September and starts once the operator signs off.",
+            ),
+            (Role::Customer, "So what's the actual date it'll be producing power?"),
+        ];
+        assert_eq!(decided(&turns), Some((2, ReasonKind::RepeatedQuestion)));
+    }
 }
