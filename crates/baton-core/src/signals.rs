@@ -4,7 +4,9 @@
 
 use rustc_hash::FxHashSet;
 
-use crate::policy::{BusinessRule, Matcher, PhraseRule, Policy, RepeatedQuestionRule, VipRule};
+use crate::policy::{
+    BusinessRule, Matcher, PhraseRule, Policy, RepeatedQuestionRule, ScreenHits, VipRule,
+};
 use crate::sentiment;
 use crate::text;
 
@@ -96,27 +98,39 @@ pub fn phrase_rule(norm: &str, rule: &PhraseRule, window: usize) -> Option<Evide
 }
 
 /// A business rule with its own phrases, negations and exclusions (cancellation, legal,
-/// transaction dispute).
-pub fn business_rule(norm: &str, rule: &BusinessRule, window: usize) -> Option<Evidence> {
-    first_match(
-        norm,
-        &rule.patterns,
-        &rule.negations,
-        &rule.exclusions,
-        window,
-    )
-    .or_else(|| whole_rule(norm, rule, window))
-}
-
-/// A business rule's `whole_patterns`: negations apply, exclusions do not.
-pub fn whole_rule(norm: &str, rule: &BusinessRule, window: usize) -> Option<Evidence> {
-    first_match(
-        norm,
-        &rule.whole_patterns,
-        &rule.negations,
-        &Matcher::default(),
-        window,
-    )
+/// transaction dispute), then its `whole_patterns` (negations apply, exclusions do not). With
+/// `hits`, a list the message's screen rules out is not searched.
+pub fn business_rule(
+    norm: &str,
+    rule: &BusinessRule,
+    window: usize,
+    hits: Option<&ScreenHits>,
+) -> Option<Evidence> {
+    let search = |m: &Matcher| !m.is_empty() && hits.is_none_or(|h| m.screened(h).is_some());
+    let by_patterns = search(&rule.patterns)
+        .then(|| {
+            first_match(
+                norm,
+                &rule.patterns,
+                &rule.negations,
+                &rule.exclusions,
+                window,
+            )
+        })
+        .flatten();
+    by_patterns.or_else(|| {
+        search(&rule.whole_patterns)
+            .then(|| {
+                first_match(
+                    norm,
+                    &rule.whole_patterns,
+                    &rule.negations,
+                    &Matcher::default(),
+                    window,
+                )
+            })
+            .flatten()
+    })
 }
 
 /// A sensitive topic: the index of the first category that matches, with its evidence.
@@ -290,28 +304,18 @@ pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionR
 
 /// The most negative sentence of a message: its VADER compound and its text.
 pub fn most_negative_sentence(original: &str) -> (f64, &str) {
-    most_negative_sentence_where(original, |_| true).unwrap_or((0.0, original.trim()))
+    scored_sentences(original)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap_or((0.0, original.trim()))
 }
 
-/// The most negative sentence of `original` among those `keep` accepts (given the sentence as
-/// written), with its compound; None when it accepts none.
-pub fn most_negative_sentence_where(
-    original: &str,
-    mut keep: impl FnMut(&str) -> bool,
-) -> Option<(f64, &str)> {
+/// Each sentence of `original` (trimmed, as written) with its VADER compound.
+pub fn scored_sentences(original: &str) -> impl Iterator<Item = (f64, &str)> {
     let analyzer = sentiment::analyzer();
-    let mut worst = (f64::INFINITY, original.trim());
-    for range in text::sentences(original) {
+    text::sentences(original).map(move |range| {
         let s = original[range].trim();
-        if !keep(s) {
-            continue;
-        }
-        let c = analyzer.polarity_scores(s).compound;
-        if c < worst.0 {
-            worst = (c, s);
-        }
-    }
-    (!worst.0.is_infinite()).then_some(worst)
+        (analyzer.polarity_scores(s).compound, s)
+    })
 }
 
 #[cfg(test)]
@@ -363,7 +367,7 @@ mod tests {
             "legal" => &p.legal_compliance,
             _ => &p.transaction_dispute,
         };
-        business_rule(&text::normalize(text), r, p.negation_window).is_some()
+        business_rule(&text::normalize(text), r, p.negation_window, None).is_some()
     }
 
     #[test]

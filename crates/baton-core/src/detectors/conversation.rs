@@ -154,14 +154,24 @@ impl Detector for SentimentDrop {
             // themselves ("honestly that's really disappointing" is judged by itself, not by a
             // neutral sentence beside it).
             let by_sentence = terms.filter(|_| emotion.is_some()).and_then(|m| {
-                let text = &obs.message.text;
-                let worst = signals::most_negative_sentence(text);
-                if worst.0 < sd.sentence_below {
-                    return Some(worst);
+                // One pass: the most negative sentence, and the most negative of those that
+                // name the emotion.
+                let mut worst: Option<(f64, &str)> = None;
+                let mut named: Option<(f64, &str)> = None;
+                for (c, s) in signals::scored_sentences(&obs.message.text) {
+                    if worst.is_none_or(|w| c < w.0) {
+                        worst = Some((c, s));
+                    }
+                    if sd.emotion_sentence_below.is_some()
+                        && named.is_none_or(|w| c < w.0)
+                        && m.is_match(&text::normalize(s))
+                    {
+                        named = Some((c, s));
+                    }
                 }
-                let below = sd.emotion_sentence_below?;
-                signals::most_negative_sentence_where(text, |s| m.is_match(&text::normalize(s)))
-                    .filter(|(c, _)| *c < below)
+                worst.filter(|w| w.0 < sd.sentence_below).or_else(|| {
+                    named.filter(|w| sd.emotion_sentence_below.is_some_and(|b| w.0 < b))
+                })
             });
             if compound < sd.message_below || by_sentence.is_some() {
                 let evidence = match (emotion, by_sentence) {

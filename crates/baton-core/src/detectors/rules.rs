@@ -57,27 +57,11 @@ impl Detector for BusinessRules {
                 "customer disputes a charge",
             ),
         ] {
-            if !rule.enabled {
+            let Some(said) = obs.said.as_ref().filter(|_| rule.enabled) else {
                 continue;
-            }
-            let window = policy.negation_window;
-            let by_patterns = may(obs, &rule.patterns)
-                .then(|| {
-                    signals::first_match(
-                        obs.norm,
-                        &rule.patterns,
-                        &rule.negations,
-                        &rule.exclusions,
-                        window,
-                    )
-                })
-                .flatten();
-            // Phrases that name the whole arrangement: negations apply, exclusions do not.
-            let found_here = by_patterns.or_else(|| {
-                (!rule.whole_patterns.is_empty() && may(obs, &rule.whole_patterns))
-                    .then(|| signals::whole_rule(obs.norm, rule, window))
-                    .flatten()
-            });
+            };
+            let found_here =
+                signals::business_rule(obs.norm, rule, policy.negation_window, Some(said.hits));
             if let Some(e) = found_here {
                 found.push(Found::rule(kind, detail, e, Some(rule.skill.clone())));
             }

@@ -803,6 +803,43 @@ mod tests {
             + 1
     }
 
+    /// Replaces `from` (on one line of the shipped policy) by `to`: the error names `key` and
+    /// that line.
+    fn assert_error_names(from: &str, to: &str, key: &str) {
+        let e = error_for(|s| s.replacen(from, to, 1));
+        assert_eq!(e.key, key, "{e}");
+        assert_eq!(e.line, Some(line_containing(from)), "{e}");
+    }
+
+    /// A bad pattern put first in the list that `opening` starts (a `... = [\n` line): the error
+    /// names `key` and the bad pattern's line.
+    fn assert_bad_first_pattern_named(opening: &str, key: &str) {
+        let bad = DEFAULT_POLICY.replacen(opening, &format!("{opening}  '(unclosed',\n"), 1);
+        assert_ne!(
+            bad, DEFAULT_POLICY,
+            "{opening:?} is not in the shipped policy"
+        );
+        let e = Policy::from_toml(&bad).unwrap_err();
+        assert_eq!(e.key, key, "{e}");
+        let line = bad.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
+        assert_eq!(e.line, Some(line), "{e}");
+    }
+
+    /// The shipped policy without the lines that start with `starts` (keys an older policy did
+    /// not have), loaded.
+    fn without_lines(starts: &[&str]) -> Policy {
+        let older: Vec<&str> = DEFAULT_POLICY
+            .lines()
+            .filter(|l| !starts.iter().any(|s| l.starts_with(s)))
+            .collect();
+        assert_eq!(
+            older.len() + starts.len(),
+            DEFAULT_POLICY.lines().count(),
+            "each of {starts:?} starts one line of the shipped policy"
+        );
+        Policy::from_toml(&older.join("\n")).unwrap()
+    }
+
     #[test]
     fn errors_name_key_and_line() {
         let e = error_for(|s| s.replacen("threshold = 0.70", "threshold = 1.70", 1));
@@ -820,22 +857,13 @@ mod tests {
 
     #[test]
     fn the_emotion_sentence_threshold_is_checked_and_optional() {
-        let e = error_for(|s| {
-            s.replacen(
-                "emotion_sentence_below = 0.05",
-                "emotion_sentence_below = 1.5",
-                1,
-            )
-        });
-        assert_eq!(e.key, "sentiment_drop.emotion_sentence_below");
-        assert_eq!(
-            e.line,
-            Some(line_containing("emotion_sentence_below = 0.05"))
+        assert_error_names(
+            "emotion_sentence_below = 0.05",
+            "emotion_sentence_below = 1.5",
+            "sentiment_drop.emotion_sentence_below",
         );
         // A policy written before the key judges only the most negative sentence.
-        let older = DEFAULT_POLICY.replacen("emotion_sentence_below = 0.05\n", "", 1);
-        assert_ne!(older, DEFAULT_POLICY);
-        let p = Policy::from_toml(&older).unwrap();
+        let p = without_lines(&["emotion_sentence_below = "]);
         assert_eq!(p.sentiment_drop.emotion_sentence_below, None);
         assert_eq!(
             Policy::default().sentiment_drop.emotion_sentence_below,
@@ -845,24 +873,18 @@ mod tests {
 
     #[test]
     fn restated_questions_keys_are_checked_and_optional() {
-        let e = error_for(|s| {
-            s.replacen(
-                "restated_min_overlap = 0.2",
-                "restated_min_overlap = 1.2",
-                1,
-            )
-        });
-        assert_eq!(e.key, "repeated_question.restated_min_overlap");
-        assert_eq!(e.line, Some(line_containing("restated_min_overlap = 0.2")));
+        assert_error_names(
+            "restated_min_overlap = 0.2",
+            "restated_min_overlap = 1.2",
+            "repeated_question.restated_min_overlap",
+        );
         let e = error_for(|s| s.replacen("'\\byes or no\\b',", "'(yes or no',", 1));
         assert!(
             e.key.starts_with("repeated_question.restatement_markers["),
             "{e}"
         );
         // A policy written before the keys: no markers, and the ordinary overlap.
-        let older = DEFAULT_POLICY.replacen("restated_min_overlap = 0.2\n", "", 1);
-        assert_ne!(older, DEFAULT_POLICY);
-        let p = Policy::from_toml(&older).unwrap();
+        let p = without_lines(&["restated_min_overlap = "]);
         assert_eq!(
             p.repeated_question.restated_min_overlap,
             p.repeated_question.min_overlap
@@ -900,43 +922,23 @@ mod tests {
             .patterns
             .is_match("i will cancel all four lines"));
 
-        let bad = DEFAULT_POLICY.replacen(
-            "[churn_risk]\npatterns = [\n",
-            "[churn_risk]\npatterns = [\n  '(unclosed',\n",
-            1,
-        );
-        let e = Policy::from_toml(&bad).unwrap_err();
-        assert_eq!(e.key, "churn_risk.patterns[0]");
-        let line = bad.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
-        assert_eq!(e.line, Some(line));
+        assert_bad_first_pattern_named("[churn_risk]\npatterns = [\n", "churn_risk.patterns[0]");
     }
 
     #[test]
     fn vip_closings_are_checked_and_optional() {
-        let bad = DEFAULT_POLICY.replacen("closings = [", "closings = ['(unclosed', ", 1);
-        let e = Policy::from_toml(&bad).unwrap_err();
-        assert_eq!(e.key, "vip.closings[0]");
-        assert_eq!(e.line, Some(line_containing("closings = [")));
-        let older = DEFAULT_POLICY
-            .lines()
-            .filter(|l| !l.starts_with("closings = ") && !l.starts_with("still_open = "))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let p = Policy::from_toml(&older).unwrap();
+        assert_error_names(
+            "closings = [",
+            "closings = ['(unclosed', ",
+            "vip.closings[0]",
+        );
+        let p = without_lines(&["closings = ", "still_open = "]);
         assert!(p.vip.closings.is_empty() && p.vip.still_open.is_empty());
     }
 
     #[test]
     fn whole_patterns_are_checked_and_optional() {
-        let bad = DEFAULT_POLICY.replacen(
-            "whole_patterns = [\n",
-            "whole_patterns = [\n  '(unclosed',\n",
-            1,
-        );
-        let e = Policy::from_toml(&bad).unwrap_err();
-        assert_eq!(e.key, "cancellation.whole_patterns[0]");
-        let line = bad.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
-        assert_eq!(e.line, Some(line));
+        assert_bad_first_pattern_named("whole_patterns = [\n", "cancellation.whole_patterns[0]");
         // A policy written before the key loads, without them.
         let start = DEFAULT_POLICY.find("whole_patterns = [").unwrap();
         let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
