@@ -202,7 +202,9 @@ impl ConversationState {
         if self.escalation.is_some() || found.is_empty() {
             return false;
         }
-        found.sort_by_key(|f| policy.order.iter().position(|k| *k == f.kind));
+        // What a rule found (precise, negation-aware) is the primary reason before anything the
+        // meaning tier only heard in the same message; the policy's order ranks each group.
+        found.sort_by_key(|f| (f.heard, policy.order.iter().position(|k| *k == f.kind)));
         let primary = &found[0];
         let skill = primary
             .skill

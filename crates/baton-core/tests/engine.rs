@@ -202,6 +202,32 @@ fn other_phrasings_of_each_trigger() {
 }
 
 #[test]
+fn a_reason_a_rule_found_comes_before_one_the_meaning_tier_only_heard() {
+    use baton_core::lodo::one_message;
+    // The story sounds like a night-time danger to the static meaning tier (sensitive_topic,
+    // earlier in the order); the rule reads the demand for the money back (transaction_dispute).
+    let text =
+        "Hello. You charged me 140 pounds as a no-show for the Leeds hotel on 3 March. I was \
+                there! My coach was late so I arrived after midnight, and the night man gave me \
+                room 12. I want this money back.";
+    let d = decide(policy(), &one_message(text));
+    let said: Vec<(String, bool)> = d
+        .reasons
+        .iter()
+        .map(|r| (r.kind.to_string(), r.evidence.starts_with("means:")))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("transaction_dispute".to_string(), false),
+            ("sensitive_topic".to_string(), true)
+        ],
+        "both found, the rule's first"
+    );
+    assert_eq!(d.skill.as_deref(), Some("billing"));
+}
+
+#[test]
 fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vetoes_it() {
     use baton_core::lodo::one_message;
     // The linear head's threshold out of reach, so that only the MLP can hear it.

@@ -39,6 +39,7 @@ impl Detector for Vip {
                     evidence: excerpt(&obs.message.text, 80),
                     skill: Some(vip.skill.clone()),
                     priority: None,
+                    heard: false,
                 });
             }
         }
@@ -117,6 +118,7 @@ impl Detector for RepeatedQuestion {
                 evidence: q.text.clone(),
                 skill: None,
                 priority: None,
+                heard: false,
             });
         }
         for question in asked {
@@ -194,6 +196,7 @@ impl Detector for SentimentDrop {
                     evidence,
                     skill: None,
                     priority: None,
+                    heard: false,
                 });
             }
         }
@@ -230,6 +233,7 @@ impl Detector for MessageLength {
                 evidence: excerpt(&obs.message.text, 80),
                 skill: None,
                 priority: None,
+                heard: false,
             });
         }
         self.max_customer_words = self.max_customer_words.max(words);

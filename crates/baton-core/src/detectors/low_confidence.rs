@@ -65,6 +65,7 @@ impl Detector for LowConfidence {
                                     evidence: self.evidence.join("; "),
                                     skill: None,
                                     priority: None,
+                                    heard: false,
                                 });
                             }
                         }

@@ -100,6 +100,7 @@ impl Detector for Meaning {
                     evidence,
                     skill,
                     priority: None,
+                    heard: true,
                 });
             }
         }

@@ -29,6 +29,9 @@ pub(crate) struct Found {
     /// The reason's own team, when it has one (else the conversation's topic decides).
     pub skill: Option<String>,
     pub priority: Option<Priority>,
+    /// Heard by the meaning tier only (no rule said it): at the same message, a reason a rule
+    /// found is the primary one before any the meaning tier heard.
+    pub heard: bool,
 }
 
 impl Found {
@@ -39,6 +42,7 @@ impl Found {
             evidence: e.text,
             skill,
             priority: None,
+            heard: false,
         }
     }
 }

@@ -121,6 +121,7 @@ impl Detector for CustomRules {
                     evidence: m.as_str().trim().to_string(),
                     skill: Some(rule.skill.clone()),
                     priority: rule.priority,
+                    heard: false,
                 });
             }
         }
