@@ -270,3 +270,34 @@ fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vet
     .unwrap();
     assert!(kinds(&taught).is_empty(), "{:?}", kinds(&taught));
 }
+
+#[test]
+fn a_customer_who_says_what_they_keep_is_not_heard_as_leaving() {
+    use baton_core::lodo::one_message;
+    // The meaning tier hears "cancel" and "plan" together; the customer says the plan stays.
+    let text = "I bought the 5-pack of Boosts by mistake yesterday, can I cancel that? \
+                I want to keep my Gold plan though.";
+    let kinds = |p: &Policy| -> Vec<String> {
+        decide(p, &one_message(text))
+            .reasons
+            .iter()
+            .map(|r| r.kind.to_string())
+            .collect()
+    };
+    let start = DEFAULT_POLICY.find("\nnot_meant = [").unwrap();
+    let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
+    let without = format!("{}\n{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
+    let without = Policy::from_toml(&without).unwrap();
+    assert!(
+        without.cancellation.not_meant.is_empty(),
+        "the cancellation list was the one removed"
+    );
+    assert_eq!(kinds(&without), ["cancellation"], "heard without the list");
+    assert!(kinds(policy()).is_empty(), "silenced by `not_meant`");
+    // The rules still apply: an account closed in so many words is a cancellation.
+    let closed = decide(
+        policy(),
+        &one_message("Please close my account, but keep my Gold plan details on file."),
+    );
+    assert_eq!(closed.reasons[0].kind.to_string(), "cancellation");
+}

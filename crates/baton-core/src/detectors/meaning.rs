@@ -46,6 +46,16 @@ impl Detector for Meaning {
             {
                 continue;
             }
+            // The customer said they do not mean it: "cancel the add-on but keep my plan".
+            let business = match m.kind {
+                ReasonKind::Cancellation => Some(&policy.cancellation),
+                ReasonKind::LegalCompliance => Some(&policy.legal_compliance),
+                ReasonKind::TransactionDispute => Some(&policy.transaction_dispute),
+                _ => None,
+            };
+            if business.is_some_and(|r| r.not_meant.is_match(obs.norm)) {
+                continue;
+            }
             let evidence = sem.evidence(&m);
             let (enabled, detail, skill) = match m.kind {
                 ReasonKind::ExplicitRequest => (

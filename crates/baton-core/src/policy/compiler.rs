@@ -222,6 +222,7 @@ impl Compiler<'_> {
             negations: self.patterns(&format!("{key}.negations"), &f.negations)?,
             exclusions: self.patterns(&format!("{key}.exclusions"), &f.exclusions)?,
             whole_patterns: self.patterns(&format!("{key}.whole_patterns"), &f.whole_patterns)?,
+            not_meant: self.patterns(&format!("{key}.not_meant"), &f.not_meant)?,
         })
     }
 

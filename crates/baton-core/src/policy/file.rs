@@ -110,6 +110,8 @@ pub(super) struct BusinessRuleFile {
     pub(super) exclusions: Patterns,
     #[serde(default)]
     pub(super) whole_patterns: Patterns,
+    #[serde(default)]
+    pub(super) not_meant: Patterns,
 }
 
 #[derive(Debug, Deserialize)]

@@ -435,6 +435,9 @@ pub struct BusinessRule {
     /// negations included, but the exclusions (which tell a smaller object, such as one direct
     /// debit, from the account) do not apply to them.
     pub whole_patterns: Matcher,
+    /// Phrases that say the customer does not mean this reason ("but keep my subscription"):
+    /// anywhere in the message, they silence the reason's meaning detector. The rules still apply.
+    pub not_meant: Matcher,
 }
 
 /// A stated intent to leave ("I will cancel all four lines", "unless you fix this I'm leaving"),
