@@ -217,6 +217,9 @@ pub struct Question {
 /// question, unless they are follow-ups that ask something new ("and if ...", "what about ...").
 pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
     let mut out = Vec::new();
+    // "Sorry, back to the first thing. Am I allowed to ...?": the marker often has its own
+    // sentence, and says the whole message asks again.
+    let restated = rule.restatement_markers.is_match(norm);
     for range in text::sentences(norm) {
         let sentence = norm[range].trim();
         let body = sentence.trim_end_matches(['.', '!', '?', ' ']);
@@ -265,7 +268,7 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
         out.push(Question {
             kind,
             concepts,
-            restated: rule.restatement_markers.is_match(sentence),
+            restated,
             text: q.to_string(),
         });
     }
@@ -283,9 +286,11 @@ fn concept_id(stem: &str, rule: &RepeatedQuestionRule) -> u64 {
     h.finish() | (1 << 63)
 }
 
-/// True when `now` asks `before` again: same kind, and enough shared concepts.
+/// True when `now` asks `before` again: same kind, and enough shared concepts. A question the
+/// customer says is asked again may change its kind ("how do I change my language?" ...
+/// "sorry, so where exactly do I switch it to Spanish?").
 pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionRule) -> bool {
-    if now.kind != before.kind {
+    if now.kind != before.kind && !now.restated {
         return false;
     }
     let shared = now
@@ -464,6 +469,28 @@ mod tests {
         assert!(same_question(&q2[0], &q1[0], rq));
         let q3 = questions(&text::normalize("ok and if i go over?"), rq);
         assert!(q3.is_empty(), "a follow-up is not a question to compare");
+    }
+
+    #[test]
+    fn a_question_said_to_be_asked_again_may_change_its_kind() {
+        let p = policy();
+        let rq = &p.repeated_question;
+        let ask = |t: &str| questions(&text::normalize(t), rq);
+        let first = ask("How do I change my native language on my profile?");
+        let again = ask("Sorry, so where exactly do I switch English to Spanish as my language?");
+        assert!(again[0].restated);
+        assert_ne!(
+            again[0].kind, first[0].kind,
+            "a `how` question, then a `where` one"
+        );
+        assert!(same_question(&again[0], &first[0], rq));
+        // Unmarked, a question of another kind is another question.
+        let new = ask("Where do I change my profile photo and my language?");
+        assert!(!new[0].restated);
+        assert!(!same_question(&new[0], &first[0], rq));
+        // The marker in a sentence of its own marks the message's question.
+        let back = ask("Sorry, back to the first thing. Am I allowed to change the language?");
+        assert!(back[0].restated);
     }
 
     /// The first question of a message.
