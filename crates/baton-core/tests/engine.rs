@@ -201,6 +201,15 @@ fn other_phrasings_of_each_trigger() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// The reasons `p` finds in a conversation of one customer message, in order.
+fn reason_kinds(p: &Policy, text: &str) -> Vec<String> {
+    decide(p, &baton_core::lodo::one_message(text))
+        .reasons
+        .iter()
+        .map(|r| r.kind.to_string())
+        .collect()
+}
+
 #[test]
 fn a_reason_a_rule_found_comes_before_one_the_meaning_tier_only_heard() {
     use baton_core::lodo::one_message;
@@ -229,7 +238,6 @@ fn a_reason_a_rule_found_comes_before_one_the_meaning_tier_only_heard() {
 
 #[test]
 fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vetoes_it() {
-    use baton_core::lodo::one_message;
     // The linear head's threshold out of reach, so that only the MLP can hear it.
     let semantic = DEFAULT_POLICY.find("[semantic]").unwrap();
     let (head, tail) = DEFAULT_POLICY.split_at(semantic);
@@ -242,13 +250,7 @@ fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vet
     let without_mlp = Policy::from_toml(&strict).unwrap();
     let with_mlp = Policy::from_toml(&source).unwrap();
     let text = "I never authorized that payment";
-    let kinds = |p: &Policy| -> Vec<String> {
-        decide(p, &one_message(text))
-            .reasons
-            .iter()
-            .map(|r| r.kind.to_string())
-            .collect()
-    };
+    let kinds = |p: &Policy| reason_kinds(p, text);
     assert!(
         kinds(&without_mlp).is_empty(),
         "the linear head alone cannot reach 0.97"
@@ -277,13 +279,7 @@ fn a_customer_who_says_what_they_keep_is_not_heard_as_leaving() {
     // The meaning tier hears "cancel" and "plan" together; the customer says the plan stays.
     let text = "I bought the 5-pack of Boosts by mistake yesterday, can I cancel that? \
                 I want to keep my Gold plan though.";
-    let kinds = |p: &Policy| -> Vec<String> {
-        decide(p, &one_message(text))
-            .reasons
-            .iter()
-            .map(|r| r.kind.to_string())
-            .collect()
-    };
+    let kinds = |p: &Policy| reason_kinds(p, text);
     let start = DEFAULT_POLICY.find("\nnot_meant = [").unwrap();
     let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
     let without = format!("{}\n{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
