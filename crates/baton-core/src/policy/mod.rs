@@ -951,6 +951,18 @@ mod tests {
         assert!(!Policy::default().cancellation.whole_patterns.is_empty());
     }
 
+    #[test]
+    fn not_meant_is_checked_and_optional() {
+        assert_bad_first_pattern_named("\nnot_meant = [\n", "cancellation.not_meant[0]");
+        // A policy written before the key loads, without it.
+        let start = DEFAULT_POLICY.find("\nnot_meant = [").unwrap();
+        let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
+        let older = format!("{}\n{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
+        let p = Policy::from_toml(&older).unwrap();
+        assert!(p.cancellation.not_meant.is_empty());
+        assert!(!Policy::default().cancellation.not_meant.is_empty());
+    }
+
     /// Every screened list of the default policy with its bit.
     fn screened_lists(p: &Policy) -> Vec<(String, &Matcher)> {
         let mut lists: Vec<(String, &Matcher)> = vec![
