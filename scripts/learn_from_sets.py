@@ -1,22 +1,19 @@
 #!/usr/bin/env python3
-"""Writes a bank file of what the labelled conversations the team has READ could teach the meaning
-tier, for a policy's `banks` (e.g. `banks = ["builtin", "/tmp/learned.jsonl"]`).
-
-Not compiled in yet: measured in session 20 (BENCHMARKS.md, "What the read sets teach the meaning
-tier"), it cut false alarms on the unread sets but moves the banks' mean vector (cosine 0.60 with
-the centre the compiled-in intent MLP was trained on), so scripts/train_head.py must be taught to
-read it and rerun before it can join `builtin`.
+"""Writes the bank file of what the labelled conversation sets the team has READ teach the meaning
+tier: data/learned/evaluation-sets.jsonl, part of the compiled-in `builtin` bank since session 21
+(data/learned/README.md). After regenerating it, retrain the intent MLP (scripts/train_head.py).
 
 - Each escalation whose primary reason has a meaning detector (explicit_request, cancellation,
   legal_compliance, sensitive_topic, transaction_dispute): the customer message it escalates at,
   as an example of that reason (a confirmed handoff's trigger sentence).
 - Each conversation that must not escalate: every customer message, as a neutral line.
 
-Only the sets listed in READ (and the dev set): the sets kept unread to judge the engine
+Only the sets listed in READ (and the dev set with --with-dev, for experiments): the sets kept unread to judge the engine
 (fresh-eval-4, -14, -16, -17, -26, -27, -30, -31) are refused, so they stay unseen.
 `domain` is "eval-" and the set's id prefix (the leave-one-domain-out evaluation leaves each out).
 
-Usage: scripts/learn_from_sets.py [OUT]   (default /tmp/learned-evaluation-sets.jsonl)
+Usage: scripts/learn_from_sets.py [--with-dev] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
+the shipped file is data/learned/evaluation-sets.jsonl)
 """
 import json, os, sys
 
@@ -29,13 +26,16 @@ DEV = "/work/shared/data/escalation-dev/conversations.jsonl"
 MEANING = {"explicit_request", "cancellation", "legal_compliance", "sensitive_topic", "transaction_dispute"}
 assert not UNREAD & set(READ), "an unread set in READ"
 
+args = sys.argv[1:]
+with_dev = "--with-dev" in args
+args = [a for a in args if a != "--with-dev"]
 files = [os.path.join(ROOT, "data", s, "conversations.jsonl") for s in READ]
-dev = os.environ.get("BATON_DEV_SET", DEV)
-if os.path.exists(dev):
+if with_dev:
+    dev = os.environ.get("BATON_DEV_SET", DEV)
+    if not os.path.exists(dev):
+        sys.exit(f"the dev set is not at {dev} (set BATON_DEV_SET)")
     files.append(dev)
-else:
-    sys.exit(f"the dev set is not at {dev} (set BATON_DEV_SET)")
-out_path = sys.argv[1] if len(sys.argv) > 1 else "/tmp/learned-evaluation-sets.jsonl"
+out_path = args[0] if args else "/tmp/learned-evaluation-sets.jsonl"
 examples = neutral = 0
 with open(out_path, "w") as out:
     for f in files:

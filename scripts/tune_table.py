@@ -70,6 +70,7 @@ def read_table(path):
 def corpus_texts():
     files = sorted(glob.glob(str(ROOT / "data/intents/*.jsonl")))
     files += sorted(glob.glob(str(ROOT / "data/counter-examples/*.jsonl")))
+    files += sorted(glob.glob(str(ROOT / "data/learned/*.jsonl")))
     lines = []
     for f in files:
         for line in open(f, encoding="utf-8"):

@@ -246,8 +246,10 @@ fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vet
         tail.replacen("\nthreshold = 0.55\n", "\nthreshold = 0.97\n", 1)
     );
     assert_ne!(strict, DEFAULT_POLICY, "the [semantic] threshold moved");
-    let source = strict.replacen("mlp = false", "mlp = true", 1);
-    let without_mlp = Policy::from_toml(&strict).unwrap();
+    let source = strict.clone();
+    let without = strict.replacen("\nmlp = true\n", "\nmlp = false\n", 1);
+    assert_ne!(without, strict, "the default policy has the MLP on");
+    let without_mlp = Policy::from_toml(&without).unwrap();
     let with_mlp = Policy::from_toml(&source).unwrap();
     let text = "I never authorized that payment";
     let kinds = |p: &Policy| reason_kinds(p, text);
@@ -276,9 +278,10 @@ fn the_intent_mlp_hears_what_the_linear_head_lets_pass_and_a_counter_example_vet
 #[test]
 fn a_customer_who_says_what_they_keep_is_not_heard_as_leaving() {
     use baton_core::lodo::one_message;
-    // The meaning tier hears "cancel" and "plan" together; the customer says the plan stays.
-    let text = "I bought the 5-pack of Boosts by mistake yesterday, can I cancel that? \
-                I want to keep my Gold plan though.";
+    // The meaning tier hears "cancel" and "subscription" together; the customer says the
+    // subscription stays.
+    let text = "Can you cancel the duplicate order I placed this morning? \
+                I'd like to keep my subscription.";
     let kinds = |p: &Policy| reason_kinds(p, text);
     let start = DEFAULT_POLICY.find("\nnot_meant = [").unwrap();
     let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;

@@ -190,6 +190,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "../counter-examples/amounts-stated-or-accepted.jsonl",
         include_str!("../../../../data/counter-examples/amounts-stated-or-accepted.jsonl"),
     ),
+    // What the labelled conversation sets the team has read teach (scripts/learn_from_sets.py):
+    // each escalation's trigger message as an example, each calm conversation's lines as neutral.
+    (
+        "../learned/evaluation-sets.jsonl",
+        include_str!("../../../../data/learned/evaluation-sets.jsonl"),
+    ),
 ];
 
 /// The reasons a semantic detector can find, in the order of their class numbers (class 0 is
