@@ -13,6 +13,7 @@
 
 pub mod bank;
 pub mod head;
+mod quant;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -123,6 +124,8 @@ pub struct Semantic {
     vectors: Vec<f32>,
     /// Rows of each group in `vectors`.
     groups: Vec<std::ops::Range<usize>>,
+    /// The same rows in bytes, for the bank scan's first pass.
+    quant: quant::Quantised,
     /// The example of each row, and the row of each example.
     row_example: Vec<u32>,
     example_row: Vec<u32>,
@@ -235,6 +238,7 @@ impl Semantic {
             example_row[i as usize] = row as u32;
         }
         permute_rows(&mut vectors, dims, &row_example);
+        let quant = quant::Quantised::new(&vectors, dims);
         let mut groups = Vec::with_capacity(members.len());
         let mut start = 0;
         for m in &members {
@@ -247,6 +251,7 @@ impl Semantic {
             examples,
             vectors,
             groups,
+            quant,
             row_example,
             example_row,
             centre,
@@ -267,6 +272,7 @@ impl Semantic {
             examples: self.examples.clone(),
             vectors: self.vectors.clone(),
             groups: self.groups.clone(),
+            quant: self.quant.clone(),
             row_example: self.row_example.clone(),
             example_row: self.example_row.clone(),
             centre: self.centre.clone(),
@@ -389,6 +395,8 @@ impl Semantic {
         // Top-k similarities of positives per class, then of counter-examples per class.
         let mut top = [[f32::MIN; 8]; 2 * CLASSES];
         let mut nearest: Option<Near> = None;
+        let mut query = None;
+        let mut upper: Vec<f32> = Vec::new();
         for (g, slot) in top.iter_mut().enumerate() {
             let class = g % CLASSES;
             if only.is_some_and(|c| class != c && class != 0) {
@@ -410,18 +418,30 @@ impl Semantic {
                     slot[j] = s;
                 }
             };
-            // In example order, four at a time.
+            // First pass in bytes: each row's similarity within a bound; the k-th best lower
+            // bound is a floor no row above it can be beaten by. Then the rows whose upper bound
+            // reaches the floor, exactly, in example order.
             let rows = self.groups[g].clone();
-            let mut r = rows.start;
-            while r + 4 <= rows.end {
-                let s = dot4(v, [r, r + 1, r + 2, r + 3].map(|r| self.row(r)));
-                for (j, s) in s.into_iter().enumerate() {
-                    take(self.row_example[r + j] as usize, s);
+            let query = query.get_or_insert_with(|| quant::Quantised::query(v));
+            let mut floor = [f32::MIN; 8];
+            upper.clear();
+            for r in rows.clone() {
+                let (a, e) = self.quant.approx(query, r);
+                upper.push(a + e);
+                let low = a - e;
+                if low > floor[k - 1] {
+                    let mut j = k - 1;
+                    while j > 0 && floor[j - 1] < low {
+                        floor[j] = floor[j - 1];
+                        j -= 1;
+                    }
+                    floor[j] = low;
                 }
-                r += 4;
             }
-            for r in r..rows.end {
-                take(self.row_example[r] as usize, dot(v, self.row(r)));
+            for (r, u) in rows.zip(&upper) {
+                if *u >= floor[k - 1] {
+                    take(self.row_example[r] as usize, dot(v, self.row(r)));
+                }
             }
         }
         let mean = |t: &[f32; 8]| {
@@ -725,87 +745,6 @@ fn dot_avx(a: &[f32], b: &[f32]) -> f32 {
     dot_lanes(a, b)
 }
 
-/// Four dot products of `a`, each with exactly the bits [`dot`] gives: the same lanes and
-/// order per product, the four interleaved so that the processor works on four chains of
-/// additions at once instead of waiting on one (a scan over the banks is bound by the
-/// latency of that chain, not by arithmetic).
-pub(crate) fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU supports AVX, checked just above.
-            return unsafe { dot4_avx(a, b) };
-        }
-    }
-    dot4_lanes(a, b)
-}
-
-/// [`dot4_lanes`] in AVX registers, written out: left to the compiler, the four products were
-/// vectorised across each other with shuffles and ran slower than one at a time.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-fn dot4_avx(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
-    use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps};
-    use std::arch::x86_64::{_mm256_setzero_ps, _mm256_storeu_ps};
-    let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
-    let whole = n / 8 * 8;
-    let mut acc: [__m256; 4] = [_mm256_setzero_ps(); 4];
-    let mut k = 0;
-    while k < whole {
-        // SAFETY: k + 8 <= whole <= the length of `a` and of every `b[j]`.
-        unsafe {
-            let x = _mm256_loadu_ps(a.as_ptr().add(k));
-            for j in 0..4 {
-                let y = _mm256_loadu_ps(b[j].as_ptr().add(k));
-                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(x, y));
-            }
-        }
-        k += 8;
-    }
-    let mut out = [0.0f32; 4];
-    for j in 0..4 {
-        let mut lanes = [0.0f32; 8];
-        // SAFETY: `lanes` holds eight floats.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[j]) };
-        let tail: f32 = a[whole..n]
-            .iter()
-            .zip(&b[j][whole..n])
-            .map(|(x, y)| x * y)
-            .sum();
-        out[j] = lanes.iter().sum::<f32>() + tail;
-    }
-    out
-}
-
-#[inline(always)]
-fn dot4_lanes(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
-    let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
-    let (a, [b0, b1, b2, b3]) = (&a[..n], b.map(|b| &b[..n]));
-    let (mut l0, mut l1, mut l2, mut l3) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
-    let chunks = a
-        .chunks_exact(8)
-        .zip(b0.chunks_exact(8))
-        .zip(b1.chunks_exact(8))
-        .zip(b2.chunks_exact(8))
-        .zip(b3.chunks_exact(8));
-    for ((((x, y0), y1), y2), y3) in chunks {
-        for i in 0..8 {
-            l0[i] += x[i] * y0[i];
-            l1[i] += x[i] * y1[i];
-            l2[i] += x[i] * y2[i];
-            l3[i] += x[i] * y3[i];
-        }
-    }
-    let whole = n / 8 * 8;
-    let tail = |y: &[f32]| -> f32 { a[whole..].iter().zip(&y[whole..]).map(|(x, y)| x * y).sum() };
-    [
-        l0.iter().sum::<f32>() + tail(b0),
-        l1.iter().sum::<f32>() + tail(b1),
-        l2.iter().sum::<f32>() + tail(b2),
-        l3.iter().sum::<f32>() + tail(b3),
-    ]
-}
-
 #[inline(always)]
 fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
@@ -842,20 +781,51 @@ mod tests {
     }
 
     #[test]
-    fn four_dot_products_at_once_give_the_bits_of_one_at_a_time() {
-        for len in [0, 1, 7, 8, 9, 127, 128, 130] {
-            let row = |m: usize, o: usize| -> Vec<f32> {
-                (0..len)
-                    .map(|i| ((i * m % 97) as f32 - o as f32) / 11.0)
-                    .collect()
-            };
-            let a = row(37, 50);
-            let b = [row(53, 44), row(29, 40), row(71, 13), row(11, 60)];
-            let got = dot4(&a, [&b[0], &b[1], &b[2], &b[3]]);
-            let portable = dot4_lanes(&a, [&b[0], &b[1], &b[2], &b[3]]);
-            for j in 0..4 {
-                assert_eq!(got[j].to_bits(), dot(&a, &b[j]).to_bits(), "len {len}, {j}");
-                assert_eq!(portable[j].to_bits(), dot_lanes(&a, &b[j]).to_bits());
+    fn the_two_pass_bank_scan_finds_what_comparing_every_row_finds() {
+        let sem = Semantic::build(bank::builtin(), &[], SemanticConfig::default());
+        let k = sem.config.neighbours.clamp(1, 8);
+        let exact_mean = |v: &[f32], g: usize| {
+            let mut s: Vec<f32> = sem.groups[g].clone().map(|r| dot(v, sem.row(r))).collect();
+            s.sort_by(|a, b| b.total_cmp(a));
+            s.truncate(k);
+            if s.is_empty() {
+                f32::MIN
+            } else {
+                s.iter().sum::<f32>() / s.len() as f32
+            }
+        };
+        let mut texts: Vec<String> = [
+            "is there a number i can ring to go through this with someone?",
+            "cancel the extra cheese please",
+            "i was charged twice for the same order",
+            "thanks, that's all",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec();
+        texts.extend(
+            sem.examples
+                .iter()
+                .step_by(97)
+                .map(|e| e.text.to_lowercase()),
+        );
+        let mut v = vec![0.0f32; sem.dims()];
+        for text in &texts {
+            sem.embed(text, &mut v);
+            for c in 1..CLASSES {
+                let (scores, none, near) = sem.nearest_scores_among(&v, Some(c));
+                assert_eq!(scores[c].to_bits(), exact_mean(&v, c).to_bits(), "{text}");
+                let want_none = exact_mean(&v, 0).max(exact_mean(&v, CLASSES + c));
+                assert_eq!(none[c].to_bits(), want_none.to_bits(), "{text}");
+                // The nearest example: the last of equals, in example order.
+                let mut best: Option<Near> = None;
+                for r in sem.groups[c].clone() {
+                    let s = dot(&v, sem.row(r));
+                    if best.is_none_or(|(_, b)| s >= b) {
+                        best = Some((sem.row_example[r] as usize, s));
+                    }
+                }
+                assert_eq!(near, best, "{text}");
             }
         }
     }

@@ -1,0 +1,180 @@
+//! Int8 copies of the bank rows, for a first pass over a bank that bounds every row's
+//! similarity with a sentence, so that only the few rows that can be among the nearest are
+//! compared exactly.
+//!
+//! The agreement check compares a sentence with every example of one detector and every neutral
+//! line (thousands of rows of 128 floats: megabytes read per sentence that fires). A row in
+//! bytes is a quarter of the memory, and integer multiply-adds take sixteen dimensions at once.
+//! The result is the same, bit for bit: for each row the first pass knows its similarity within
+//! a proven error, and every row whose similarity could reach the `k` nearest is compared again
+//! with the exact dot product. A row left out has an upper bound below `k` other rows' lower
+//! bounds, so it cannot be among the `k` nearest, nor the nearest.
+
+/// The bank's rows as bytes, each with its scale.
+#[derive(Clone, Default)]
+pub(crate) struct Quantised {
+    dims: usize,
+    /// `dims` bytes per row: round(x / scale), in -127..=127.
+    rows: Vec<i8>,
+    /// Per row: the scale (largest magnitude / 127; 0 for a zero row), and the L1 norm of the quantised row in
+    /// the row's units (sum of |byte| * scale).
+    scale: Vec<f32>,
+    l1: Vec<f32>,
+}
+
+/// A sentence vector in 16-bit integers, with what its error bound needs.
+pub(crate) struct Query {
+    values: Vec<i16>,
+    scale: f32,
+    /// L1 norm of the exact vector.
+    l1: f32,
+}
+
+/// Slack added to every bound for the rounding of the float arithmetic itself (the exact dot
+/// product of two unit vectors of a few hundred dimensions is off by about 1e-5 at most).
+const SLACK: f32 = 1e-4;
+
+impl Quantised {
+    /// Quantises `vectors` (rows of `dims` floats).
+    pub(crate) fn new(vectors: &[f32], dims: usize) -> Quantised {
+        let n = vectors.len().checked_div(dims).unwrap_or(0);
+        let mut q = Quantised {
+            dims,
+            rows: Vec::with_capacity(n * dims),
+            scale: Vec::with_capacity(n),
+            l1: Vec::with_capacity(n),
+        };
+        for row in vectors.chunks_exact(dims.max(1)).take(n) {
+            let max = row.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            // A zero row stays zero, with nothing to be off by.
+            let scale = max / 127.0;
+            let mut l1 = 0.0f32;
+            for x in row {
+                let b = if max > 0.0 {
+                    (x / scale).round().clamp(-127.0, 127.0) as i8
+                } else {
+                    0
+                };
+                l1 += f32::from(b.unsigned_abs()) * scale;
+                q.rows.push(b);
+            }
+            q.scale.push(scale);
+            q.l1.push(l1);
+        }
+        q
+    }
+
+    /// `v` as a query.
+    pub(crate) fn query(v: &[f32]) -> Query {
+        let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let scale = max / 32767.0;
+        Query {
+            values: v
+                .iter()
+                .map(|x| {
+                    if max > 0.0 {
+                        (x / scale).round().clamp(-32767.0, 32767.0) as i16
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
+            scale,
+            l1: v.iter().map(|x| x.abs()).sum(),
+        }
+    }
+
+    /// Row `r`'s approximate similarity with `q`, and the most it can be off by.
+    pub(crate) fn approx(&self, q: &Query, r: usize) -> (f32, f32) {
+        let row = &self.rows[r * self.dims..(r + 1) * self.dims];
+        let s = self.scale[r];
+        let approx = dot_i16_i8(&q.values, row) as f32 * (q.scale * s);
+        // |q.x - q'.x'| <= |q.(x - x')| + |(q - q').x'| <= |q|_1 s / 2 + |x'|_1 t / 2.
+        let err = 0.5 * (q.l1 * s + self.l1[r] * q.scale) + SLACK;
+        (approx, err)
+    }
+}
+
+/// Integer dot product (exact: no rounding, so every machine gets the same value).
+pub(crate) fn dot_i16_i8(a: &[i16], b: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { dot_i16_i8_avx2(a, b) };
+        }
+    }
+    dot_i16_i8_plain(a, b)
+}
+
+fn dot_i16_i8_plain(a: &[i16], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum()
+}
+
+/// Sixteen products at a time: bytes widened to 16 bits, multiplied and added in pairs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_i16_i8_avx2(a: &[i16], b: &[i8]) -> i32 {
+    use std::arch::x86_64::{__m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16};
+    use std::arch::x86_64::{_mm256_loadu_si256, _mm256_madd_epi16, _mm256_setzero_si256};
+    use std::arch::x86_64::{_mm256_storeu_si256, _mm_loadu_si128};
+    let n = a.len().min(b.len());
+    let whole = n / 16 * 16;
+    let mut acc = _mm256_setzero_si256();
+    let mut k = 0;
+    while k < whole {
+        // SAFETY: k + 16 <= whole <= the length of `a` and of `b`.
+        unsafe {
+            let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(b.as_ptr().add(k).cast::<__m128i>()));
+            let y = _mm256_loadu_si256(a.as_ptr().add(k).cast::<__m256i>());
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
+        }
+        k += 16;
+    }
+    let mut lanes = [0i32; 8];
+    // SAFETY: `lanes` holds eight 32-bit integers.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), acc) };
+    lanes.iter().sum::<i32>() + dot_i16_i8_plain(&a[whole..n], &b[whole..n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn unit(v: Vec<f32>) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn the_bound_holds_and_the_kernels_agree(
+            dims in 1usize..200,
+            seed in proptest::collection::vec(-1.0f32..1.0, 800),
+        ) {
+            let row = unit(seed[..dims].to_vec());
+            let v = unit(seed[400..400 + dims].to_vec());
+            let q = Quantised::new(&row, dims);
+            let query = Quantised::query(&v);
+            let exact = super::super::dot(&v, &row);
+            let (approx, err) = q.approx(&query, 0);
+            prop_assert!((approx - exact).abs() <= err, "{approx} vs {exact} (bound {err})");
+            prop_assert_eq!(
+                dot_i16_i8(&query.values, &q.rows),
+                dot_i16_i8_plain(&query.values, &q.rows)
+            );
+        }
+    }
+
+    #[test]
+    fn a_zero_row_is_zero_within_the_slack() {
+        let q = Quantised::new(&[0.0; 16], 16);
+        let (approx, err) = q.approx(&Quantised::query(&[0.25; 16]), 0);
+        assert_eq!(approx, 0.0);
+        assert!(err <= SLACK + 1e-6);
+    }
+}
