@@ -6,13 +6,15 @@ tier: data/learned/evaluation-sets.jsonl, part of the compiled-in `builtin` bank
 - Each escalation whose primary reason has a meaning detector (explicit_request, cancellation,
   legal_compliance, sensitive_topic, transaction_dispute): the customer message it escalates at,
   as an example of that reason (a confirmed handoff's trigger sentence).
-- Each conversation that must not escalate: every customer message, as a neutral line.
+- With --neutral only: each conversation that must not escalate, every customer message as a
+  neutral line. Left out of the shipped file: on sets nobody had read they vetoed more
+  escalations than false alarms (BENCHMARKS.md, session 21).
 
 Only the sets listed in READ (and the dev set with --with-dev, for experiments): the sets kept unread to judge the engine
-(fresh-eval-4, -14, -16, -17, -26, -27, -30, -31) are refused, so they stay unseen.
+(fresh-eval-4, -14, -16, -17, -26, -27, -30, -31, -34, -35) are refused, so they stay unseen.
 `domain` is "eval-" and the set's id prefix (the leave-one-domain-out evaluation leaves each out).
 
-Usage: scripts/learn_from_sets.py [--with-dev] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
+Usage: scripts/learn_from_sets.py [--with-dev] [--neutral] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
 the shipped file is data/learned/evaluation-sets.jsonl)
 """
 import json, os, sys
@@ -21,14 +23,15 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 READ = ["fresh-eval", "fresh-eval-2", "fresh-eval-3"] + [
     f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29)
 ]
-UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31)}
+UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35)}
 DEV = "/work/shared/data/escalation-dev/conversations.jsonl"
 MEANING = {"explicit_request", "cancellation", "legal_compliance", "sensitive_topic", "transaction_dispute"}
 assert not UNREAD & set(READ), "an unread set in READ"
 
 args = sys.argv[1:]
 with_dev = "--with-dev" in args
-args = [a for a in args if a != "--with-dev"]
+with_neutral = "--neutral" in args
+args = [a for a in args if a not in ("--with-dev", "--neutral")]
 files = [os.path.join(ROOT, "data", s, "conversations.jsonl") for s in READ]
 if with_dev:
     dev = os.environ.get("BATON_DEV_SET", DEV)
@@ -52,7 +55,7 @@ with open(out_path, "w") as out:
                     r["sensitive"] = "hardship" if e["skill"] == "billing" else "medical"
                 out.write(json.dumps(r, ensure_ascii=False) + "\n")
                 examples += 1
-            elif not e["escalate"]:
+            elif not e["escalate"] and with_neutral:
                 for m in c["messages"]:
                     if m["role"] == "customer":
                         out.write(json.dumps({"text": m["text"], "intent": "none", "topic": "general",

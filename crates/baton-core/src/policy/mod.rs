@@ -25,8 +25,11 @@ const SCREEN_LITERAL_CLASS: usize = 10;
 const SCREEN_LITERALS: usize = 20_000;
 /// Lazy-DFA cache of each pattern list. On varied text the default (2 MiB) fills and is
 /// cleared again and again, and the search falls back to the NFA. Memory is taken only as
-/// states are built, once per thread.
-const MATCHER_DFA_CACHE: usize = 4 << 20;
+/// states are built, once per thread. At 4 MiB a list of the session-20 policy filled it on
+/// 27,500 varied messages and the process peaked at 131 MB; at 8 MiB nothing is cleared and
+/// it peaks at 66 MB (16 MiB: 69 MB; 1 MiB: 119 MB; BENCHMARKS.md, session 21). Why clearing
+/// leaves more memory behind was not traced (the allocator keeping what was freed, likely).
+const MATCHER_DFA_CACHE: usize = 8 << 20;
 
 pub const DEFAULT_POLICY: &str = include_str!("../../../../policy/default.toml");
 

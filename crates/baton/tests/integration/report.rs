@@ -196,15 +196,16 @@ fn seed(db: &Path) {
                 msg(Role::Ai, "You have 12 GB left.", "2026-11-02T10:00:20Z"),
                 msg(
                     Role::Customer,
-                    "Thanks. I want to cancel my subscription.",
+                    "Thanks. I want to cancel my internet subscription.",
                     "2026-11-02T10:01:00Z",
                 ),
             ],
         )
         .await
         .unwrap();
-        // B: the same customer, same topic (the internet, then cancelling: A's topic whether
-        // keywords alone or the topic head name it), two days later: a repeat contact for A.
+        // B: the same customer, same topic (the internet, then cancelling it: A's topic whether
+        // keywords alone or the topic head name it; "cancel my subscription" alone reads as
+        // billing to the head since session 21), two days later: a repeat contact for A.
         let b = store_conversation(
             &store,
             &policy,
