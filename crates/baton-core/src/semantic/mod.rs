@@ -409,14 +409,7 @@ impl Semantic {
                 if track && nearest.is_none_or(|(_, b)| s >= b) {
                     nearest = Some((i, s));
                 }
-                if s > slot[k - 1] {
-                    let mut j = k - 1;
-                    while j > 0 && slot[j - 1] < s {
-                        slot[j] = slot[j - 1];
-                        j -= 1;
-                    }
-                    slot[j] = s;
-                }
+                keep_best(slot, s);
             };
             // First pass in bytes: each row's similarity within a bound; the k-th best lower
             // bound is a floor no row above it can be beaten by. Then the rows whose upper bound
@@ -428,15 +421,7 @@ impl Semantic {
             for r in rows.clone() {
                 let (a, e) = self.quant.approx(query, r);
                 upper.push(a + e);
-                let low = a - e;
-                if low > floor[k - 1] {
-                    let mut j = k - 1;
-                    while j > 0 && floor[j - 1] < low {
-                        floor[j] = floor[j - 1];
-                        j -= 1;
-                    }
-                    floor[j] = low;
-                }
+                keep_best(&mut floor[..k], a - e);
             }
             for (r, u) in rows.zip(&upper) {
                 if *u >= floor[k - 1] {
@@ -722,6 +707,20 @@ fn recentre(v: &mut [f32], centre: &[f32]) {
     if norm > 0.0 {
         v.iter_mut().for_each(|x| *x /= norm);
     }
+}
+
+/// Puts `s` into `best` (highest first, as long as it is) if it beats the last one.
+fn keep_best(best: &mut [f32], s: f32) {
+    let k = best.len();
+    if k == 0 || s <= best[k - 1] {
+        return;
+    }
+    let mut j = k - 1;
+    while j > 0 && best[j - 1] < s {
+        best[j] = best[j - 1];
+        j -= 1;
+    }
+    best[j] = s;
 }
 
 /// Dot product in eight independent lanes, so that the compiler can vectorise it (a plain
