@@ -39,6 +39,20 @@ if with_dev:
         sys.exit(f"the dev set is not at {dev} (set BATON_DEV_SET)")
     files.append(dev)
 out_path = args[0] if args else "/tmp/learned-evaluation-sets.jsonl"
+
+
+def category(note):
+    """The sensitive category a label's note names when the skill is not billing: a minor, a
+    danger, else medical (all three go to the same skill, so the choice changes the words only)."""
+    import re
+    n = note.lower()
+    if re.search(r"\b(minor|child|children|kid|kids|teen|teenager|aged? \d+|\d+-year-old|under 18|"
+                 r"underage|son|daughter|boy|girl|school)\b", n):
+        return "minor"
+    if re.search(r"\b(safety|danger|dangerous|unsafe|fire|gas|smoke|threat|hazard|electric|"
+                 r"violence|abuse|stalk\w*|harass\w*)\b", n):
+        return "safety"
+    return "medical"
 examples = neutral = 0
 with open(out_path, "w") as out:
     for f in files:
@@ -51,8 +65,9 @@ with open(out_path, "w") as out:
                 r = {"text": c["messages"][e["at"]]["text"], "intent": e["reason"], "topic": topic,
                      "domain": domain, "from": c["id"]}
                 if e["reason"] == "sensitive_topic":
-                    # The labels name no category; the team does: billing is hardship with payments.
-                    r["sensitive"] = "hardship" if e["skill"] == "billing" else "medical"
+                    # The labels name no category; their skill and note do (billing is hardship
+                    # with payments). The category is what an agent reads in the evidence.
+                    r["sensitive"] = "hardship" if e["skill"] == "billing" else category(e.get("note", ""))
                 out.write(json.dumps(r, ensure_ascii=False) + "\n")
                 examples += 1
             elif not e["escalate"] and with_neutral:
