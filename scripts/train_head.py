@@ -97,13 +97,19 @@ def main():
     x = vectors([l["text"] for l in lines])
     y = np.array([0 if l["intent"] == "none" or l.get("counter") else 1 + DETECTORS.index(l["intent"])
                   for l in lines])
+    # The engine centres on the mean of every bank line; the MLP learns from the corpus's
+    # sentences only: data/learned/ holds whole messages (several sentences each), which made it
+    # less sure of plain sentences ("i never authorized that payment": 0.84 against 0.97).
+    own = np.array([not l.get("from") for l in lines])
     if args.lodo:
+        # As shipped, each domain left out: centred on the other lines, trained on the other
+        # corpus lines; scored on the left-out domain's lines (learned ones included).
         dom = np.array([l.get("domain") or "" for l in lines])
         scores = np.zeros((len(lines), 1 + len(DETECTORS)))
         for d in sorted(set(dom) - {""}):
             test = dom == d
             centre = x[~test].mean(0)
-            m = train(recentre(x[~test], centre), y[~test])
+            m = train(recentre(x[~test & own], centre), y[~test & own])
             scores[np.ix_(test, m.classes_)] = m.predict_proba(recentre(x[test], centre))
         pos = np.isin(y, [1, 2, 3, 4, 5]) & (dom != "")
         for t in (0.7, 0.8, 0.9):
@@ -112,11 +118,7 @@ def main():
             tp, fp, fn = (fire & pos).sum(), (fire & ~pos).sum(), (~fire & pos).sum()
             print(f"threshold {t}: precision {tp / max(tp + fp, 1):.3f} recall {tp / max(tp + fn, 1):.3f}")
         return
-    # The engine centres on the mean of every bank line; the MLP learns from the corpus's
-    # sentences only: data/learned/ holds whole messages (several sentences each), which made it
-    # less sure of plain sentences ("i never authorized that payment": 0.84 against 0.97).
     centre = x.mean(0)
-    own = np.array([not l.get("from") for l in lines])
     m = train(recentre(x[own], centre), y[own])
     assert list(m.classes_) == list(range(1 + len(DETECTORS))), m.classes_
     w1, w2 = m.coefs_
