@@ -942,14 +942,18 @@ mod tests {
         assert!(p.vip.closings.is_empty() && p.vip.still_open.is_empty());
     }
 
+    /// The default policy without the first list named `key` (its whole `key = [ ... ]`).
+    fn without_first_list(key: &str) -> String {
+        let start = DEFAULT_POLICY.find(&format!("\n{key} = [")).unwrap();
+        let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
+        format!("{}\n{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..])
+    }
+
     #[test]
     fn whole_patterns_are_checked_and_optional() {
         assert_bad_first_pattern_named("whole_patterns = [\n", "cancellation.whole_patterns[0]");
         // A policy written before the key loads, without them.
-        let start = DEFAULT_POLICY.find("whole_patterns = [").unwrap();
-        let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
-        let older = format!("{}{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
-        let p = Policy::from_toml(&older).unwrap();
+        let p = Policy::from_toml(&without_first_list("whole_patterns")).unwrap();
         assert!(p.cancellation.whole_patterns.is_empty());
         assert!(!Policy::default().cancellation.whole_patterns.is_empty());
     }
@@ -958,10 +962,7 @@ mod tests {
     fn not_meant_is_checked_and_optional() {
         assert_bad_first_pattern_named("\nnot_meant = [\n", "cancellation.not_meant[0]");
         // A policy written before the key loads, without it.
-        let start = DEFAULT_POLICY.find("\nnot_meant = [").unwrap();
-        let end = start + DEFAULT_POLICY[start..].find("\n]\n").unwrap() + 3;
-        let older = format!("{}\n{}", &DEFAULT_POLICY[..start], &DEFAULT_POLICY[end..]);
-        let p = Policy::from_toml(&older).unwrap();
+        let p = Policy::from_toml(&without_first_list("not_meant")).unwrap();
         assert!(p.cancellation.not_meant.is_empty());
         assert!(!Policy::default().cancellation.not_meant.is_empty());
     }
