@@ -722,6 +722,11 @@ async fn lead_steps(app: &TestApp, c: &Client) -> Result<(), String> {
         text(c, "#tiles").await.contains("Handoff rate")
     })
     .await?;
+    // The tiles and the teams' table come from different requests: wait for the row itself.
+    let _ = wait_for("Billing's service level row", || async {
+        !text(c, "#teams tr[data-team='Billing']").await.is_empty()
+    })
+    .await;
     let billing = text(c, "#teams tr[data-team='Billing']").await;
     if !billing.starts_with("Billing 1 s 1") {
         return Err(format!("Billing's service level row: {billing:?}"));
