@@ -9,12 +9,16 @@ tier: data/learned/evaluation-sets.jsonl, part of the compiled-in `builtin` bank
 - With --neutral only: each conversation that must not escalate, every customer message as a
   neutral line. Left out of the shipped file: on sets nobody had read they vetoed more
   escalations than false alarms (BENCHMARKS.md, session 21).
+- With --false-alarms: each conversation that must not escalate but where the engine (BATON_BIN,
+  default target/release/baton, with the shipped policy) escalates because the meaning tier heard
+  a reason ("means: ..." evidence), the customer message it fired at, as a counter-example of that
+  detector (`"counter": true`): what an agent's "not a handoff" verdict teaches a deployment.
 
 Only the sets listed in READ (and the dev set with --with-dev, for experiments): the sets kept unread to judge the engine
 (fresh-eval-4, -14, -16, -17, -26, -27, -30, -31, -34, -35) are refused, so they stay unseen.
 `domain` is "eval-" and the set's id prefix (the leave-one-domain-out evaluation leaves each out).
 
-Usage: scripts/learn_from_sets.py [--with-dev] [--neutral] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
+Usage: scripts/learn_from_sets.py [--with-dev] [--neutral] [--false-alarms] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
 the shipped file is data/learned/evaluation-sets.jsonl)
 """
 import json, os, sys
@@ -31,7 +35,9 @@ assert not UNREAD & set(READ), "an unread set in READ"
 args = sys.argv[1:]
 with_dev = "--with-dev" in args
 with_neutral = "--neutral" in args
-args = [a for a in args if a not in ("--with-dev", "--neutral")]
+with_false_alarms = "--false-alarms" in args
+with_early = "--early" in args
+args = [a for a in args if a not in ("--with-dev", "--neutral", "--false-alarms", "--early")]
 files = [os.path.join(ROOT, "data", s, "conversations.jsonl") for s in READ]
 if with_dev:
     dev = os.environ.get("BATON_DEV_SET", DEV)
@@ -53,9 +59,37 @@ def category(note):
                  r"violence|abuse|stalk\w*|harass\w*)\b", n):
         return "safety"
     return "medical"
-examples = neutral = 0
+
+
+def meaning_false_alarms(path, early=False):
+    """{conversation id: (message index, reason)} of the false alarms `baton eval --errors`
+    reports in `path` whose first reason the meaning tier heard. With `early`, also the
+    escalations the meaning tier called before the labelled message."""
+    import re, subprocess
+    binary = os.environ.get("BATON_BIN", os.path.join(ROOT, "target", "release", "baton"))
+    run = subprocess.run([binary, "eval", "--errors", path], capture_output=True, text=True)
+    if run.returncode not in (0, 1) or not run.stdout:
+        sys.exit(f"{binary} eval --errors {path} failed: {run.stderr[:500]}")
+    found, current = {}, None
+    for line in run.stdout.splitlines():
+        head = re.match(r"^- (\S+) \[(.*)\]$", line)
+        if head:
+            kinds = head.group(2).split(", ")
+            current = head.group(1) if "false_positive" in kinds or (early and "early" in kinds) else None
+            continue
+        reason = re.match(r'^\s+(\w+) @(\d+): .*\| evidence: "means: ', line)
+        if current and reason:
+            found[current] = (int(reason.group(2)), reason.group(1))
+            current = None
+        elif current and re.match(r"^\s+\w+ @\d+: ", line):
+            current = None  # the first reason is a rule's: a counter-example would not silence it
+    return found
+
+
+examples = neutral = counter = 0
 with open(out_path, "w") as out:
     for f in files:
+        alarms = meaning_false_alarms(f, with_early) if with_false_alarms else {}
         for line in open(f):
             c = json.loads(line)
             e = c["expected"]
@@ -70,10 +104,19 @@ with open(out_path, "w") as out:
                     r["sensitive"] = "hardship" if e["skill"] == "billing" else category(e.get("note", ""))
                 out.write(json.dumps(r, ensure_ascii=False) + "\n")
                 examples += 1
-            elif not e["escalate"] and with_neutral:
+            # An early call counts only when it heard another reason than the label's.
+            if c["id"] in alarms and (not e["escalate"] or alarms[c["id"]][1] != e["reason"]):
+                at, reason = alarms[c["id"]]
+                # The whole message (its sentence alone vetoed less on the unread sets); no topic:
+                # a conversation that must not escalate has no skill label.
+                out.write(json.dumps({"text": c["messages"][at]["text"], "intent": reason, "counter": True,
+                                      "domain": domain, "from": c["id"]},
+                                     ensure_ascii=False) + "\n")
+                counter += 1
+            if not e["escalate"] and with_neutral:
                 for m in c["messages"]:
                     if m["role"] == "customer":
                         out.write(json.dumps({"text": m["text"], "intent": "none", "topic": "general",
                                               "domain": domain, "from": c["id"]}, ensure_ascii=False) + "\n")
                         neutral += 1
-print(f"{out_path}: {examples} examples, {neutral} neutral lines from {len(files)} files")
+print(f"{out_path}: {examples} examples, {counter} counter-examples, {neutral} neutral lines from {len(files)} files")

@@ -191,7 +191,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../data/counter-examples/amounts-stated-or-accepted.jsonl"),
     ),
     // What the labelled conversation sets the team has read teach (scripts/learn_from_sets.py):
-    // each escalation's trigger message as an example, each calm conversation's lines as neutral.
+    // each escalation's trigger message as an example, each meaning-tier false alarm's message as
+    // a counter-example of the detector that fired.
     (
         "../learned/evaluation-sets.jsonl",
         include_str!("../../../../data/learned/evaluation-sets.jsonl"),
