@@ -1,7 +1,7 @@
 //! Tokenize and embed per message on varied text: the VADER tweets and Amazon review snippets
 //! (about 7,900 different sentences) when the shared data folder sits beside the repository (or
 //! BATON_EMBED_CORPUS names a folder holding them), else the tokenizer fixture's 471 texts.
-//! Throughput is in messages. With the `transformer` feature, also the transformer per message.
+//! Throughput is in messages. The transformer's bench is baton-transformer's.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -91,34 +91,5 @@ fn static_tier(c: &mut Criterion) {
     group.finish();
 }
 
-/// The transformer, one message at a time, on the first 200 messages (when the model is there).
-#[cfg(feature = "transformer")]
-fn transformer_tier(c: &mut Criterion) {
-    let dir = std::env::var("BATON_MODEL_DIR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/all-MiniLM-L6-v2").into()
-    });
-    let Ok(model) = baton_embed::Transformer::load(std::path::Path::new(&dir)) else {
-        eprintln!("transformer bench skipped: no model at {dir} (run scripts/fetch-model.sh)");
-        return;
-    };
-    let texts: Vec<String> = corpus().into_iter().take(200).collect();
-    let mut group = c.benchmark_group("transformer");
-    group.throughput(Throughput::Elements(texts.len() as u64));
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(20));
-    group.bench_function("embed", |b| {
-        b.iter(|| {
-            for t in &texts {
-                black_box(model.embed(black_box(t)).unwrap());
-            }
-        })
-    });
-    group.finish();
-}
-
-#[cfg(not(feature = "transformer"))]
-fn transformer_tier(_: &mut Criterion) {}
-
-criterion_group!(benches, static_tier, transformer_tier);
+criterion_group!(benches, static_tier);
 criterion_main!(benches);

@@ -28,7 +28,7 @@
 //! projected out; each row is quantised to int8 with its own f32 scale. The file format is
 //! documented in [`table`].
 //!
-//! `baton model distill` (feature `transformer`, module `distill`) made the distilled table
+//! `baton model distill` (feature `transformer` of baton; module `distill` of baton-transformer) made the distilled table
 //! (`data/minilm-l6-base.bin`), the same bytes on each run; `scripts/distill_reference.py` is an
 //! independent numpy version of the whole process (its rows agree with the committed ones to a
 //! cosine above 0.9998). `data/minilm-l6-projection.bin` keeps the fitted projection so that a
@@ -47,24 +47,18 @@
 //! Tuned and with the heads refitted without each of the corpus's domains in turn, the detectors
 //! alone find 54% at precision 0.92 (`python3 scripts/tune_table.py --lodo`).
 
-//! # Features
-//! - `transformer` (off by default): `Transformer`, all-MiniLM-L6-v2 itself with candle on the
-//!   CPU (a sentence-transformers folder; `scripts/fetch-model.sh` fetches it), and `distill`.
+//! # The model itself
+//! all-MiniLM-L6-v2 with candle on the CPU (the optional full tier, and the distillation) is the
+//! crate `baton-transformer`, a crate of its own so that turning it on (feature `transformer` of
+//! `baton`) rebuilds only it and the CLI, not every crate that embeds.
 
-#[cfg(feature = "transformer")]
-pub mod distill;
-#[cfg(feature = "transformer")]
-pub mod full;
 pub mod table;
-#[cfg(feature = "transformer")]
-mod transformer;
 mod wordpiece;
 
-#[cfg(feature = "transformer")]
-pub use full::FullModel;
 pub use table::StaticModel;
-#[cfg(feature = "transformer")]
-pub use transformer::{Transformer, ALL_MINILM_L6_V2_SHA256};
+/// What a writer of tables (the distillation in `baton-transformer`) needs of the tokenizer: the
+/// special tokens in their fixed order and the hash the table's vocabulary index uses.
+pub use wordpiece::{fnv1a, SPECIAL_TOKENS};
 
 /// Why a table or model could not be used. Each error names the field or file at fault.
 #[derive(Debug, thiserror::Error)]

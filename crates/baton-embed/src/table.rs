@@ -24,10 +24,14 @@ use std::sync::OnceLock;
 use crate::wordpiece::{Vocab, SPECIAL_TOKENS};
 use crate::EmbedError;
 
-pub(crate) const MAGIC: &[u8; 8] = b"BATONEMB";
-pub(crate) const VERSION: u32 = 1;
-pub(crate) const HEADER_LEN: usize = 40;
-pub(crate) const NO_ROW: u32 = u32::MAX;
+/// The file's first eight bytes.
+pub const MAGIC: &[u8; 8] = b"BATONEMB";
+/// The format version this crate reads and writes.
+pub const VERSION: u32 = 1;
+/// Bytes before the first section.
+pub const HEADER_LEN: usize = 40;
+/// A vocabulary slot with no row (a token the table leaves out).
+pub const NO_ROW: u32 = u32::MAX;
 
 /// The table distilled from all-MiniLM-L6-v2, compiled in.
 static EMBEDDED: &[u8] = include_bytes!("../data/minilm-l6-static.bin");

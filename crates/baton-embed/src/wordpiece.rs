@@ -11,13 +11,13 @@ use unicode_categories::UnicodeCategories;
 use unicode_normalization::UnicodeNormalization;
 
 /// The tokens that `tokenizers` matches in raw text before normalising (its "added tokens").
-pub(crate) const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+pub const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
 const FNV_PRIME: u32 = 0x0100_0193;
 
 /// FNV-1a, continued from `hash` over `bytes`: the hash of the vocabulary's open-addressing table.
-pub(crate) fn fnv1a(mut hash: u32, bytes: &[u8]) -> u32 {
+pub fn fnv1a(mut hash: u32, bytes: &[u8]) -> u32 {
     for &b in bytes {
         hash = (hash ^ u32::from(b)).wrapping_mul(FNV_PRIME);
     }

@@ -38,7 +38,7 @@ fn full_encoder(
     dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn baton_core::semantic::Encoder>> {
     use anyhow::Context;
-    let model = baton_embed::FullModel::load(dir).with_context(|| {
+    let model = baton_transformer::FullModel::load(dir).with_context(|| {
         format!(
             "--semantic full: cannot load the model in {}",
             dir.display()
@@ -61,7 +61,7 @@ fn full_encoder(
 
 /// all-MiniLM-L6-v2 as the meaning detectors' finer encoder.
 #[cfg(feature = "transformer")]
-struct FullEncoder(baton_embed::FullModel);
+struct FullEncoder(baton_transformer::FullModel);
 
 #[cfg(feature = "transformer")]
 impl baton_core::semantic::Encoder for FullEncoder {
@@ -103,7 +103,7 @@ pub(crate) fn run(command: ModelCommand) -> Result<ExitCode> {
 #[cfg(feature = "transformer")]
 fn distill(model: PathBuf, out: PathBuf, projection: Option<PathBuf>) -> Result<ExitCode> {
     use anyhow::Context;
-    use baton_embed::{distill, Transformer};
+    use baton_transformer::{distill, Transformer};
 
     let transformer = Transformer::load(&model)?;
     let bar = indicatif::ProgressBar::new(0).with_message("tokens through the transformer");

@@ -1,19 +1,21 @@
-//! The transformer's sentence vectors in the static table's space (feature `transformer`): what
+//! The transformer's sentence vectors in the static table's space: what
 //! `--semantic full` judges a sentence on when its static vector comes near a threshold.
 //!
 //! `scripts/tune_table.py` fits the table so that a sentence's static vector imitates the
 //! transformer's vector projected on the top 128 principal components of the corpus's
-//! transformer vectors; it writes that projection as `data/minilm-l6-sentence.bin`. Projecting
+//! transformer vectors; it writes that projection as `crates/baton-embed/data/minilm-l6-sentence.bin`. Projecting
 //! the transformer's own vector the same way gives a vector that heads and banks built on the
 //! static table read directly, with nothing refitted.
 
 use std::path::Path;
 
 use crate::distill::{Projection, DIMS};
-use crate::{EmbedError, Transformer, ALL_MINILM_L6_V2_SHA256};
+use baton_embed::EmbedError;
+
+use crate::{Transformer, ALL_MINILM_L6_V2_SHA256};
 
 /// The projection the compiled-in table was tuned to (see the module docs).
-const SENTENCE_PROJECTION: &[u8] = include_bytes!("../data/minilm-l6-sentence.bin");
+const SENTENCE_PROJECTION: &[u8] = include_bytes!("../../baton-embed/data/minilm-l6-sentence.bin");
 
 /// all-MiniLM-L6-v2 with the projection into the compiled-in table's space.
 pub struct FullModel {

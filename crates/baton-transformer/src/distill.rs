@@ -4,9 +4,10 @@
 
 use tokenizers::{NormalizedString, Normalizer};
 
-use crate::table::{HEADER_LEN, MAGIC, NO_ROW, VERSION};
-use crate::wordpiece::{fnv1a, SPECIAL_TOKENS};
-use crate::{EmbedError, Transformer};
+use baton_embed::table::{HEADER_LEN, MAGIC, NO_ROW, VERSION};
+use baton_embed::{fnv1a, EmbedError, SPECIAL_TOKENS};
+
+use crate::Transformer;
 
 /// Dimensions of the static table.
 pub const DIMS: usize = 128;
@@ -18,7 +19,7 @@ const PROJECTION_MAGIC: &[u8; 8] = b"BATONPRJ";
 /// What distillation produced: the table, and the projection that maps a token's transformer
 /// output to its row (kept to check rows again without redoing the whole vocabulary).
 pub struct Distillation {
-    /// The table, in the format of [`crate::table`].
+    /// The table, in the format of [`baton_embed::table`].
     pub table: Vec<u8>,
     pub projection: Projection,
 }

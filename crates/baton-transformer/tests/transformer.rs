@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use baton_embed::distill::{kept_tokens, quantise, token_outputs, Projection};
-use baton_embed::{cosine, EmbedError, StaticModel, Transformer, ALL_MINILM_L6_V2_SHA256};
+use baton_embed::{cosine, EmbedError, StaticModel};
+use baton_transformer::distill::{kept_tokens, quantise, token_outputs, Projection};
+use baton_transformer::{Transformer, ALL_MINILM_L6_V2_SHA256};
 
 fn model_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("BATON_MODEL_DIR")
@@ -33,7 +34,7 @@ fn transformer() -> Option<Transformer> {
 fn candle_matches_the_numpy_reference_vectors() {
     let Some(model) = transformer() else { return };
     // float64 numpy forward pass of the same weights (scripts/distill_reference.py vectors)
-    let fixture = include_str!("fixtures/reference_vectors.jsonl");
+    let fixture = include_str!("../../baton-embed/tests/fixtures/reference_vectors.jsonl");
     let mut count = 0;
     for line in fixture.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -60,7 +61,7 @@ fn wordpiece_matches_the_tokenizers_crate() {
     let mut reference = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
     reference.with_padding(None);
     reference.with_truncation(None).unwrap();
-    let texts: Vec<String> = include_str!("fixtures/tokenizer.jsonl")
+    let texts: Vec<String> = include_str!("../../baton-embed/tests/fixtures/tokenizer.jsonl")
         .lines()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
@@ -86,10 +87,14 @@ fn wordpiece_matches_the_tokenizers_crate() {
 #[test]
 fn redistilled_sample_rows_match_the_committed_table() {
     let Some(model) = transformer() else { return };
-    let projection =
-        Projection::from_bytes(include_bytes!("../data/minilm-l6-projection.bin")).unwrap();
+    let projection = Projection::from_bytes(include_bytes!(
+        "../../baton-embed/data/minilm-l6-projection.bin"
+    ))
+    .unwrap();
     // the distilled table, before scripts/tune_table.py fitted it to whole sentences
-    let table = StaticModel::from_bytes(include_bytes!("../data/minilm-l6-base.bin")).unwrap();
+    let table =
+        StaticModel::from_bytes(include_bytes!("../../baton-embed/data/minilm-l6-base.bin"))
+            .unwrap();
     let keep = kept_tokens(&model).unwrap();
     for id in 0..table.vocab_size() as u32 {
         assert_eq!(
@@ -188,16 +193,17 @@ fn a_missing_or_corrupt_file_is_named() {
 #[test]
 fn the_full_tier_puts_each_sentence_next_to_its_own_static_vector() {
     let Some(dir) = model_dir() else { return };
-    let full = baton_embed::FullModel::load(&dir).unwrap();
+    let full = baton_transformer::FullModel::load(&dir).unwrap();
     let table = StaticModel::embedded();
-    let texts: Vec<String> = include_str!("fixtures/reference_vectors.jsonl")
-        .lines()
-        .map(|l| {
-            let case: serde_json::Value = serde_json::from_str(l).unwrap();
-            case["text"].as_str().unwrap().to_lowercase()
-        })
-        .filter(|t| t.split_whitespace().count() >= 4)
-        .collect();
+    let texts: Vec<String> =
+        include_str!("../../baton-embed/tests/fixtures/reference_vectors.jsonl")
+            .lines()
+            .map(|l| {
+                let case: serde_json::Value = serde_json::from_str(l).unwrap();
+                case["text"].as_str().unwrap().to_lowercase()
+            })
+            .filter(|t| t.split_whitespace().count() >= 4)
+            .collect();
     assert!(texts.len() >= 10, "{} sentences", texts.len());
     let statics: Vec<Vec<f32>> = texts.iter().map(|t| table.embed_vec(t)).collect();
     let mut own_nearest = 0;
@@ -231,7 +237,7 @@ fn the_full_tier_refuses_a_model_other_than_the_one_the_table_was_tuned_to() {
     let last = weights.len() - 1;
     weights[last] ^= 1;
     std::fs::write(copy.join("model.safetensors"), weights).unwrap();
-    let Err(e) = baton_embed::FullModel::load(&copy) else {
+    let Err(e) = baton_transformer::FullModel::load(&copy) else {
         panic!("a changed model was accepted")
     };
     assert!(e.to_string().contains("sha256"), "{e}");

@@ -1,4 +1,4 @@
-//! The transformer itself (feature `transformer`): a sentence-transformers folder run with candle
+//! The transformer itself: a sentence-transformers folder run with candle
 //! on the CPU. About a thousand times the cost of the static tier; used to distil the static
 //! table and, optionally, on the few sentences where the last point of accuracy matters.
 
@@ -10,7 +10,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-use crate::EmbedError;
+use baton_embed::EmbedError;
 
 /// The sha256 of all-MiniLM-L6-v2's `model.safetensors`, as `scripts/fetch-model.sh` checks it.
 pub const ALL_MINILM_L6_V2_SHA256: &str =
