@@ -1,10 +1,12 @@
 //! Prometheus metrics: requests and latencies by route and status, decisions by primary reason,
 //! handoffs created.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use baton_core::Decision;
@@ -36,19 +38,60 @@ pub fn handle() -> PrometheusHandle {
 /// Middleware: counts requests and records their latency, labelled by the matched route.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let path = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("path", path), ("status", status)];
-    metrics::counter!("baton_http_requests_total", &labels).increment(1);
-    metrics::histogram!("baton_http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    let path = path.as_ref().map_or("unmatched", |p| p.as_str());
+    with_route(&method, path, response.status().as_u16(), |m| {
+        m.requests.increment(1);
+        m.latency.record(start.elapsed().as_secs_f64());
+    });
     response
+}
+
+/// The request counter and latency histogram of one method, route and status.
+struct RouteMetrics {
+    requests: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+/// Runs `f` on the metrics of (`method`, `path`, `status`), registered on first use and kept: a
+/// request then costs two atomic updates, where building its three label strings and looking
+/// them up in the recorder's registry cost allocations and hashing on every request. Bounded:
+/// `path` is a route's pattern (or "unmatched"), never the request's own path.
+fn with_route(method: &Method, path: &str, status: u16, f: impl FnOnce(&RouteMetrics)) {
+    type Routes = HashMap<Box<str>, Vec<(Method, u16, RouteMetrics)>>;
+    static ROUTES: OnceLock<RwLock<Routes>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    let find = |r: &Routes| {
+        r.get(path)
+            .and_then(|v| v.iter().position(|(m, s, _)| m == method && *s == status))
+    };
+    {
+        let read = routes.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = find(&read) {
+            return f(&read[path][i].2);
+        }
+    }
+    let mut write = routes.write().unwrap_or_else(|e| e.into_inner());
+    let i = match find(&write) {
+        Some(i) => i,
+        None => {
+            let labels = [
+                ("method", method.to_string()),
+                ("path", path.to_string()),
+                ("status", status.to_string()),
+            ];
+            let made = RouteMetrics {
+                requests: metrics::counter!("baton_http_requests_total", &labels),
+                latency: metrics::histogram!("baton_http_request_duration_seconds", &labels),
+            };
+            let list = write.entry(path.into()).or_default();
+            list.push((method.clone(), status, made));
+            list.len() - 1
+        }
+    };
+    f(&write[path][i].2)
 }
 
 /// Prometheus metrics (admin key).
@@ -60,14 +103,28 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult
 
 /// Records one decision (and the handoff it created, if any).
 pub fn decision(d: &Decision, handoff_created: bool) {
-    let reason = d
-        .reasons
-        .first()
-        .map(|r| r.kind.to_string())
-        .unwrap_or_else(|| "none".into());
-    metrics::counter!("baton_decisions_total", "reason" => reason.clone()).increment(1);
+    let reason = d.reasons.first().map_or("none", |r| r.kind.as_str());
+    // The counter of each reason, registered on first use and kept (as `with_route` does).
+    static DECISIONS: OnceLock<RwLock<HashMap<Box<str>, metrics::Counter>>> = OnceLock::new();
+    let decisions = DECISIONS.get_or_init(Default::default);
+    let known = decisions
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(reason)
+        .cloned();
+    let counter = known.unwrap_or_else(|| {
+        decisions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(reason.into())
+            .or_insert_with(
+                || metrics::counter!("baton_decisions_total", "reason" => reason.to_string()),
+            )
+            .clone()
+    });
+    counter.increment(1);
     if handoff_created {
-        metrics::counter!("baton_handoffs_total", "reason" => reason, "skill" => d.skill.clone().unwrap_or_default())
+        metrics::counter!("baton_handoffs_total", "reason" => reason.to_string(), "skill" => d.skill.clone().unwrap_or_default())
             .increment(1);
     }
 }

@@ -634,6 +634,62 @@ async fn concurrent_appends_are_group_committed_and_all_land() {
     );
 }
 
+/// Group commit applies a batch's writes without savepoints and, when one fails, rolls back and
+/// applies the batch again with a savepoint per write: a failed write leaves nothing (not even
+/// the customer it upserted before failing) and the writes batched with it all land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_undoes_only_itself_when_batched_with_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("baton.db")).unwrap());
+    let tasks: Vec<_> = (0..48)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for j in 0..8 {
+                    let good = i % 3 != 0;
+                    // A bad write upserts its own customer, then fails: its conversation does
+                    // not exist, so message 5 cannot be appended.
+                    let write = match good {
+                        true => append(&format!("conv-{i}"), j, Some(customer("cust-1"))),
+                        false => Append {
+                            customer: Some(customer(&format!("bad-{i}-{j}"))),
+                            customer_id: format!("bad-{i}-{j}"),
+                            ..append(&format!("bad-{i}-{j}"), 5, None)
+                        },
+                    };
+                    let result = store.append(write).await;
+                    assert_eq!(result.is_ok(), good, "{i}/{j}: {result:?}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for i in 0..48 {
+        let good = store.conversation(&format!("conv-{i}")).await.unwrap();
+        assert_eq!(good.map(|c| c.messages.len()), (i % 3 != 0).then_some(8));
+        for j in 0..8 {
+            assert!(store
+                .customer(&format!("bad-{i}-{j}"))
+                .await
+                .unwrap()
+                .is_none());
+            assert!(store
+                .conversation(&format!("bad-{i}-{j}"))
+                .await
+                .unwrap()
+                .is_none());
+        }
+    }
+    let (commits, writes) = store.commit_counts();
+    assert_eq!(writes, 48 * 8);
+    assert!(
+        commits < writes,
+        "{commits} commits for {writes} writes: no batch was formed"
+    );
+}
+
 fn new_handoff(id: &str) -> NewHandoff {
     NewHandoff {
         id: id.into(),
