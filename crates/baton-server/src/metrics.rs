@@ -42,56 +42,53 @@ pub async fn track(req: Request, next: Next) -> Response {
     let path = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
     let path = path.as_ref().map_or("unmatched", |p| p.as_str());
-    with_route(&method, path, response.status().as_u16(), |m| {
-        m.requests.increment(1);
-        m.latency.record(start.elapsed().as_secs_f64());
-    });
+    let route = route(&method, path, response.status().as_u16());
+    route.requests.increment(1);
+    route.latency.record(start.elapsed().as_secs_f64());
     response
 }
 
 /// The request counter and latency histogram of one method, route and status.
+#[derive(Clone)]
 struct RouteMetrics {
     requests: metrics::Counter,
     latency: metrics::Histogram,
 }
 
-/// Runs `f` on the metrics of (`method`, `path`, `status`), registered on first use and kept: a
-/// request then costs two atomic updates, where building its three label strings and looking
-/// them up in the recorder's registry cost allocations and hashing on every request. Bounded:
-/// `path` is a route's pattern (or "unmatched"), never the request's own path.
-fn with_route(method: &Method, path: &str, status: u16, f: impl FnOnce(&RouteMetrics)) {
+/// The metrics of (`method`, `path`, `status`), registered on first use and kept: a request then
+/// costs two atomic updates, where building its three label strings and looking them up in the
+/// recorder's registry cost allocations and hashing on every request. Bounded: `path` is a
+/// route's pattern (or "unmatched"), never the request's own path.
+fn route(method: &Method, path: &str, status: u16) -> RouteMetrics {
     type Routes = HashMap<Box<str>, Vec<(Method, u16, RouteMetrics)>>;
     static ROUTES: OnceLock<RwLock<Routes>> = OnceLock::new();
     let routes = ROUTES.get_or_init(Default::default);
     let find = |r: &Routes| {
-        r.get(path)
-            .and_then(|v| v.iter().position(|(m, s, _)| m == method && *s == status))
+        let (_, _, found) = r
+            .get(path)?
+            .iter()
+            .find(|(m, s, _)| m == method && *s == status)?;
+        Some(found.clone())
     };
-    {
-        let read = routes.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = find(&read) {
-            return f(&read[path][i].2);
-        }
+    if let Some(found) = find(&routes.read().unwrap_or_else(|e| e.into_inner())) {
+        return found;
     }
-    let mut write = routes.write().unwrap_or_else(|e| e.into_inner());
-    let i = match find(&write) {
-        Some(i) => i,
-        None => {
-            let labels = [
-                ("method", method.to_string()),
-                ("path", path.to_string()),
-                ("status", status.to_string()),
-            ];
-            let made = RouteMetrics {
-                requests: metrics::counter!("baton_http_requests_total", &labels),
-                latency: metrics::histogram!("baton_http_request_duration_seconds", &labels),
-            };
-            let list = write.entry(path.into()).or_default();
-            list.push((method.clone(), status, made));
-            list.len() - 1
-        }
+    let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = find(&routes) {
+        return found;
+    }
+    let labels = [
+        ("method", method.to_string()),
+        ("path", path.to_string()),
+        ("status", status.to_string()),
+    ];
+    let made = RouteMetrics {
+        requests: metrics::counter!("baton_http_requests_total", &labels),
+        latency: metrics::histogram!("baton_http_request_duration_seconds", &labels),
     };
-    f(&write[path][i].2)
+    let kept = (method.clone(), status, made.clone());
+    routes.entry(path.into()).or_default().push(kept);
+    made
 }
 
 /// Prometheus metrics (admin key).
@@ -104,7 +101,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult
 /// Records one decision (and the handoff it created, if any).
 pub fn decision(d: &Decision, handoff_created: bool) {
     let reason = d.reasons.first().map_or("none", |r| r.kind.as_str());
-    // The counter of each reason, registered on first use and kept (as `with_route` does).
+    // The counter of each reason, registered on first use and kept (as `route` does).
     static DECISIONS: OnceLock<RwLock<HashMap<Box<str>, metrics::Counter>>> = OnceLock::new();
     let decisions = DECISIONS.get_or_init(Default::default);
     let known = decisions

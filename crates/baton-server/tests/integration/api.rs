@@ -456,6 +456,20 @@ async fn openapi_describes_every_route_and_metrics_count_requests() {
     assert_eq!(s, 200);
     let text = text.as_str().unwrap();
     assert!(text.contains("baton_http_requests_total"), "{text}");
+    // Each request is counted on its route's line (the handles are registered once and kept).
+    let posted = |text: &str| -> u64 {
+        text.lines()
+            .find(|l| {
+                l.starts_with("baton_http_requests_total{")
+                    && l.contains("path=\"/v1/conversations/{id}/messages\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no request line for the messages route: {text}"))
+    };
+    assert_eq!(posted(text), 1, "{text}");
+    let _ = app.post_message("c2", &first("where is my parcel")).await;
+    let (_, again) = app.get("/metrics", &app.admin).await;
+    assert_eq!(posted(again.as_str().unwrap()), 2);
     assert!(
         text.contains("baton_decisions_total{reason=\"cancellation\"}"),
         "{text}"
