@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-model.sh
+# Shared dependencies built with the workspace's features (else the build below compiles them again).
+scripts/check-feature-unification.sh
 cargo clippy --locked -p baton-transformer -p baton --features baton/transformer --all-targets -- -D warnings
 # baton-transformer's tests, and `--semantic full` end to end (the CLI with the transformer attached to
 # the policy's detectors): one build, one run.
