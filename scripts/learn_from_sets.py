@@ -15,7 +15,7 @@ tier: data/learned/evaluation-sets.jsonl, part of the compiled-in `builtin` bank
   detector (`"counter": true`): what an agent's "not a handoff" verdict teaches a deployment.
 
 Only the sets listed in READ (and the dev set with --with-dev, for experiments): the sets kept unread to judge the engine
-(fresh-eval-4, -14, -16, -17, -26, -27, -30, -31, -34, -35, -36, -37) are refused, so they stay unseen.
+(fresh-eval-4, -14, -16, -17, -26, -27, -30, -31, -34, -35, -36, -37, -40, -41) are refused, so they stay unseen.
 `domain` is "eval-" and the set's id prefix (the leave-one-domain-out evaluation leaves each out).
 
 Usage: scripts/learn_from_sets.py [--with-dev] [--neutral] [--false-alarms] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
@@ -25,9 +25,9 @@ import json, os, sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 READ = ["fresh-eval", "fresh-eval-2", "fresh-eval-3"] + [
-    f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33)
+    f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33, 38, 39)
 ]
-UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37)}
+UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41)}
 DEV = "/work/shared/data/escalation-dev/conversations.jsonl"
 MEANING = {"explicit_request", "cancellation", "legal_compliance", "sensitive_topic", "transaction_dispute"}
 assert not UNREAD & set(READ), "an unread set in READ"
@@ -86,8 +86,21 @@ def meaning_false_alarms(path, early=False):
     return found
 
 
+# Feedback is an append: the counter-examples already in the output file stay (the engine that
+# finds false alarms now has them in, so it no longer reports the ones they silence); a false
+# alarm the engine still raises joins them unless its message is already there.
+kept = []
+if with_false_alarms and os.path.exists(out_path):
+    prefixes = {json.loads(open(f).readline())["id"].split("-")[0] for f in files}
+    for line in open(out_path):
+        r = json.loads(line)
+        if r.get("counter") and r.get("from", "").split("-")[0] in prefixes:
+            kept.append(r)
 examples = neutral = counter = 0
 with open(out_path, "w") as out:
+    for r in kept:
+        out.write(json.dumps(r, ensure_ascii=False) + "\n")
+        counter += 1
     for f in files:
         alarms = meaning_false_alarms(f, with_early) if with_false_alarms else {}
         for line in open(f):
@@ -107,6 +120,8 @@ with open(out_path, "w") as out:
             # An early call counts only when it heard another reason than the label's.
             if c["id"] in alarms and (not e["escalate"] or alarms[c["id"]][1] != e["reason"]):
                 at, reason = alarms[c["id"]]
+                if any(k["from"] == c["id"] and k["text"] == c["messages"][at]["text"] for k in kept):
+                    continue
                 # The whole message (its sentence alone vetoed less on the unread sets); no topic:
                 # a conversation that must not escalate has no skill label.
                 out.write(json.dumps({"text": c["messages"][at]["text"], "intent": reason, "counter": True,

@@ -56,6 +56,17 @@ impl Detector for Meaning {
             if business.is_some_and(|r| r.not_meant.is_match(obs.norm)) {
                 continue;
             }
+            // A declined offer of a person reads like a request to a bank of examples ("no need
+            // to transfer me to an agent"): the request rule's negations in the sentence that
+            // fired silence it.
+            if m.kind == ReasonKind::ExplicitRequest
+                && obs
+                    .norm
+                    .get(m.sentence.clone())
+                    .is_some_and(|sentence| policy.explicit_request.negations.is_match(sentence))
+            {
+                continue;
+            }
             let evidence = sem.evidence(&m);
             let (enabled, detail, skill) = match m.kind {
                 ReasonKind::ExplicitRequest => (

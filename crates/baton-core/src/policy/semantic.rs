@@ -25,6 +25,13 @@ pub(super) struct SemanticFile {
     mlp: bool,
     mlp_threshold: Spanned<f64>,
     mlp_margin: Spanned<f64>,
+    /// Optional, like `full_band`: see [`SemanticConfig::nearest_threshold`].
+    #[serde(default)]
+    nearest_threshold: Option<Spanned<f64>>,
+    #[serde(default)]
+    nearest_margin: Option<Spanned<f64>>,
+    #[serde(default)]
+    nearest_gate: Option<Spanned<f64>>,
     ridge: Spanned<f32>,
     counter_weight: Spanned<f32>,
     example_weight: Spanned<f32>,
@@ -108,6 +115,18 @@ impl Compiler<'_> {
             mlp: f.mlp,
             mlp_threshold: self.fraction("semantic.mlp_threshold", &f.mlp_threshold)? as f32,
             mlp_margin: self.fraction("semantic.mlp_margin", &f.mlp_margin)? as f32,
+            nearest_threshold: match &f.nearest_threshold {
+                Some(t) => Some(self.fraction("semantic.nearest_threshold", t)? as f32),
+                None => None,
+            },
+            nearest_margin: match &f.nearest_margin {
+                Some(m) => self.fraction("semantic.nearest_margin", m)? as f32,
+                None => SemanticConfig::default().nearest_margin,
+            },
+            nearest_gate: match &f.nearest_gate {
+                Some(g) => self.fraction("semantic.nearest_gate", g)? as f32,
+                None => SemanticConfig::default().nearest_gate,
+            },
             ridge: self.positive("semantic.ridge", &f.ridge)?,
             counter_weight: self.positive("semantic.counter_weight", &f.counter_weight)?,
             example_weight: self.positive("semantic.example_weight", &f.example_weight)?,

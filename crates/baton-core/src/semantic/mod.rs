@@ -54,6 +54,17 @@ pub struct SemanticConfig {
     pub mlp_threshold: f32,
     /// ... and at least this much above that of "none".
     pub mlp_margin: f32,
+    /// Nearest examples as the last judge (method `linear`): a sentence neither the head nor
+    /// the MLP fires on, whose best detector's linear score is at least `nearest_gate`, fires
+    /// that detector when the mean similarity of its `neighbours` nearest examples is at least
+    /// this and beats the nearest neutral lines and counter-examples by `nearest_margin`
+    /// (`None`: no such judge). A story told in other words than the head learnt can still sit
+    /// next to one example of it.
+    pub nearest_threshold: Option<f32>,
+    pub nearest_margin: f32,
+    /// Below this linear score the bank is not searched at all (the search costs a pass over
+    /// the detector's examples).
+    pub nearest_gate: f32,
     /// L2 penalty of the linear heads.
     pub ridge: f32,
     /// Weight of a counter-example line in the linear head (a neutral line weighs 1).
@@ -85,6 +96,9 @@ impl Default for SemanticConfig {
             mlp: false,
             mlp_threshold: 0.9,
             mlp_margin: 0.3,
+            nearest_threshold: None,
+            nearest_margin: 0.1,
+            nearest_gate: 0.3,
             ridge: 1.0,
             counter_weight: 2.0,
             example_weight: 1.0,
@@ -475,7 +489,9 @@ impl Semantic {
                     .then_some((c, s))
             })
         };
-        let (c, s) = found?;
+        let Some((c, s)) = found else {
+            return self.nearest_judges(v, c, s);
+        };
         if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
             // The nearest examples must agree: the detector's beat "none" by `agreement`.
             let (near, near_none, nearest) = self.nearest_scores_among(v, Some(c));
@@ -485,6 +501,19 @@ impl Semantic {
             return Some((c, s, nearest));
         }
         Some((c, s, None))
+    }
+
+    /// The last judge (see [`SemanticConfig::nearest_threshold`]): detector `c`, whose linear
+    /// score is `s`, fires when its nearest examples are near enough and nearer than "none"; its
+    /// score is then their mean similarity.
+    fn nearest_judges(&self, v: &[f32], c: usize, s: f32) -> Option<(usize, f32, Option<Near>)> {
+        let threshold = self.config.nearest_threshold?;
+        if self.config.method != Method::Linear || s < self.config.nearest_gate {
+            return None;
+        }
+        let (near, near_none, nearest) = self.nearest_scores_among(v, Some(c));
+        let margin = self.config.nearest_margin.max(self.config.agreement);
+        (near[c] >= threshold && near[c] - near_none[c] >= margin).then_some((c, near[c], nearest))
     }
 
     /// The intent MLP's probabilities for `v` (class order: none, then [`DETECTORS`]), or
@@ -827,6 +856,53 @@ mod tests {
                 assert_eq!(near, best, "{text}");
             }
         }
+    }
+
+    #[test]
+    fn the_nearest_examples_judge_only_when_asked_and_only_near_a_detectors_examples() {
+        // The head and the MLP never fire here (threshold above any score), so whatever fires
+        // is the nearest-examples judge.
+        let config = |nearest_threshold| SemanticConfig {
+            threshold: 9.0,
+            mlp: false,
+            nearest_threshold,
+            nearest_gate: f32::MIN,
+            ..SemanticConfig::default()
+        };
+        let off = Semantic::build(bank::builtin(), &[], config(None));
+        let on = Semantic::build(bank::builtin(), &[], config(Some(0.6)));
+        let example = |class: usize| {
+            let e = on.examples.iter().find(|e| e.class == class && !e.counter);
+            e.unwrap().text.to_lowercase()
+        };
+        let mut v = vec![0.0f32; on.dims()];
+        for c in 1..CLASSES {
+            let text = example(c);
+            on.embed(&text, &mut v);
+            let linear = on.class_scores(&v).0;
+            let best = (1..CLASSES).max_by(|a, b| linear[*a].total_cmp(&linear[*b]));
+            assert_eq!(off.fires(&v), None, "{text}");
+            // One of the detector's own examples: its nearest examples are itself and a kin.
+            let (near, near_none, _) = on.nearest_scores_among(&v, best);
+            let b = best.unwrap();
+            let want = (near[b] >= 0.6 && near[b] - near_none[b] >= 0.1).then_some((b, near[b]));
+            assert_eq!(on.fires(&v), want, "{text}");
+        }
+        // A neutral line is its own nearest "none": no detector beats it.
+        let neutral = example(0);
+        on.embed(&neutral, &mut v);
+        assert_eq!(on.fires(&v), None, "{neutral}");
+        // Above the gate only: a gate no score reaches turns the judge off.
+        let gated = Semantic::build(
+            bank::builtin(),
+            &[],
+            SemanticConfig {
+                nearest_gate: 9.0,
+                ..config(Some(0.0))
+            },
+        );
+        on.embed(&example(1), &mut v);
+        assert_eq!(gated.fires(&v), None);
     }
 
     #[test]
