@@ -48,7 +48,11 @@ fn fixture() -> &'static Fixture {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("fuzz.db")).unwrap());
-        let key = generate_key("admin", KeyRole::Admin, "2026-01-01T00:00:00Z".parse().unwrap());
+        let key = generate_key(
+            "admin",
+            KeyRole::Admin,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        );
         rt.block_on(store.create_key(key.record.clone())).unwrap();
         let app = router(AppState::new(
             store,
