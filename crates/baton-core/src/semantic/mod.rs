@@ -403,6 +403,18 @@ impl Semantic {
         v: &[f32],
         only: Option<usize>,
     ) -> ([f32; CLASSES], [f32; CLASSES], Option<Near>) {
+        self.nearest_scores_until(v, only, f32::MIN)
+    }
+
+    /// [`nearest_scores_among`](Self::nearest_scores_among), which with `only` scans that class's
+    /// examples first and stops there when their score is below `floor` (the caller then needs
+    /// no "none" score: the neutral lines, most of the rows, are not read).
+    fn nearest_scores_until(
+        &self,
+        v: &[f32],
+        only: Option<usize>,
+        floor: f32,
+    ) -> ([f32; CLASSES], [f32; CLASSES], Option<Near>) {
         let mut scores = [0.0f32; CLASSES];
         let mut none = [0.0f32; CLASSES];
         let k = self.config.neighbours.clamp(1, 8);
@@ -411,13 +423,27 @@ impl Semantic {
         let mut nearest: Option<Near> = None;
         let mut query = None;
         let mut upper: Vec<f32> = Vec::new();
-        for (g, slot) in top.iter_mut().enumerate() {
-            let class = g % CLASSES;
-            if only.is_some_and(|c| class != c && class != 0) {
-                continue;
+        let mean = |t: &[f32; 8]| {
+            let got = t[..k].iter().filter(|x| **x > f32::MIN);
+            let n = got.clone().count();
+            if n == 0 {
+                f32::MIN
+            } else {
+                got.sum::<f32>() / n as f32
             }
+        };
+        // With `only`, its examples first; each group's top k does not depend on the order.
+        let order: Vec<usize> = match only {
+            Some(c) => vec![c, 0, CLASSES, CLASSES + c],
+            None => (0..2 * CLASSES).collect(),
+        };
+        for g in order {
+            if only.is_some_and(|c| g != c && mean(&top[c]) < floor) {
+                break;
+            }
+            let class = g % CLASSES;
             let track = only == Some(class) && g < CLASSES;
-            let slot = &mut slot[..k];
+            let slot = &mut top[g][..k];
             let mut take = |i: usize, s: f32| {
                 // The last of equals, as `Iterator::max_by` would.
                 if track && nearest.is_none_or(|(_, b)| s >= b) {
@@ -443,15 +469,6 @@ impl Semantic {
                 }
             }
         }
-        let mean = |t: &[f32; 8]| {
-            let got = t[..k].iter().filter(|x| **x > f32::MIN);
-            let n = got.clone().count();
-            if n == 0 {
-                f32::MIN
-            } else {
-                got.sum::<f32>() / n as f32
-            }
-        };
         for c in 0..CLASSES {
             scores[c] = mean(&top[c]);
             none[c] = mean(&top[0]).max(mean(&top[CLASSES + c]));
@@ -511,7 +528,7 @@ impl Semantic {
         if self.config.method != Method::Linear || s < self.config.nearest_gate {
             return None;
         }
-        let (near, near_none, nearest) = self.nearest_scores_among(v, Some(c));
+        let (near, near_none, nearest) = self.nearest_scores_until(v, Some(c), threshold);
         let margin = self.config.nearest_margin.max(self.config.agreement);
         (near[c] >= threshold && near[c] - near_none[c] >= margin).then_some((c, near[c], nearest))
     }
@@ -903,6 +920,41 @@ mod tests {
         );
         on.embed(&example(1), &mut v);
         assert_eq!(gated.fires(&v), None);
+    }
+
+    #[test]
+    fn a_scan_that_stops_below_the_floor_agrees_with_the_whole_scan_above_it() {
+        let sem = Semantic::build(bank::builtin(), &[], SemanticConfig::default());
+        let mut v = vec![0.0f32; sem.dims()];
+        let texts = [
+            "is there a number i can ring to go through this with someone?",
+            "i had a stent put in in august and my cardiologist hasn't said yes or no yet",
+            "there's a charge from a hotel i never stayed at",
+            "what time do you open on saturday?",
+        ];
+        let mut stopped = 0;
+        for text in texts {
+            sem.embed(text, &mut v);
+            for c in 1..CLASSES {
+                let whole = sem.nearest_scores_among(&v, Some(c));
+                for floor in [0.3f32, 0.6, 0.9] {
+                    let (scores, none, near) = sem.nearest_scores_until(&v, Some(c), floor);
+                    assert_eq!(scores[c].to_bits(), whole.0[c].to_bits(), "{text}");
+                    assert_eq!(near, whole.2, "{text}");
+                    if whole.0[c] >= floor {
+                        assert_eq!(none[c].to_bits(), whole.1[c].to_bits(), "{text}");
+                    } else {
+                        // Stopped before the neutral lines: no "none" score was made.
+                        assert_eq!(none[c], f32::MIN, "{text}");
+                        stopped += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            stopped > 0,
+            "no scan stopped early: the floors test nothing"
+        );
     }
 
     #[test]
