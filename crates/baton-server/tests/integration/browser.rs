@@ -722,12 +722,17 @@ async fn lead_steps(app: &TestApp, c: &Client) -> Result<(), String> {
         text(c, "#tiles").await.contains("Handoff rate")
     })
     .await?;
-    // The tiles and the teams' table come from different requests: wait for the row itself.
-    let _ = wait_for("Billing's service level row", || async {
-        !text(c, "#teams tr[data-team='Billing']").await.is_empty()
-    })
-    .await;
-    let billing = text(c, "#teams tr[data-team='Billing']").await;
+    // The tiles and the teams' table come from different requests, and a live event redraws
+    // the table (empty for a moment): poll the row's text itself for up to 10 s and judge the
+    // last text read (a wait for "not empty" then a second read failed twice between the two).
+    let mut billing = String::new();
+    for _ in 0..100 {
+        billing = text(c, "#teams tr[data-team='Billing']").await;
+        if billing.starts_with("Billing 1 s 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     if !billing.starts_with("Billing 1 s 1") {
         return Err(format!("Billing's service level row: {billing:?}"));
     }
