@@ -862,6 +862,40 @@ mod tests {
     }
 
     #[test]
+    fn the_nearest_examples_judge_is_checked_and_optional() {
+        for (from, to, key) in [
+            (
+                "nearest_threshold = 0.60",
+                "nearest_threshold = 1.60",
+                "semantic.nearest_threshold",
+            ),
+            (
+                "nearest_margin = 0.10",
+                "nearest_margin = -0.10",
+                "semantic.nearest_margin",
+            ),
+            (
+                "nearest_gate = 0.30",
+                "nearest_gate = 3.0",
+                "semantic.nearest_gate",
+            ),
+        ] {
+            assert_error_names(from, to, key);
+        }
+        let shipped = Policy::from_toml(DEFAULT_POLICY).unwrap();
+        let shipped = shipped.semantic.as_ref().unwrap().config();
+        assert_eq!(shipped.nearest_threshold, Some(0.6));
+        // A policy written before the judge loads, without it.
+        let older = without_lines(&["nearest_threshold", "nearest_margin", "nearest_gate"]);
+        let older = older.semantic.as_ref().unwrap().config();
+        assert_eq!(older.nearest_threshold, None);
+        assert_eq!(
+            older.nearest_gate,
+            crate::semantic::SemanticConfig::default().nearest_gate
+        );
+    }
+
+    #[test]
     fn the_emotion_sentence_threshold_is_checked_and_optional() {
         assert_error_names(
             "emotion_sentence_below = 0.05",

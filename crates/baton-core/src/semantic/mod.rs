@@ -433,11 +433,16 @@ impl Semantic {
             }
         };
         // With `only`, its examples first; each group's top k does not depend on the order.
-        let order: Vec<usize> = match only {
-            Some(c) => vec![c, 0, CLASSES, CLASSES + c],
-            None => (0..2 * CLASSES).collect(),
+        let every: [usize; 2 * CLASSES] = std::array::from_fn(|g| g);
+        let among;
+        let order: &[usize] = match only {
+            Some(c) => {
+                among = [c, 0, CLASSES, CLASSES + c];
+                &among
+            }
+            None => &every,
         };
-        for g in order {
+        for &g in order {
             if only.is_some_and(|c| g != c && mean(&top[c]) < floor) {
                 break;
             }
