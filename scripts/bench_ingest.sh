@@ -6,6 +6,9 @@
 # Usage: [BATON=path/to/baton] [PERF_DATA=out.perf] scripts/bench_ingest.sh [clients=64] [seconds=10]
 #   BATON: run this server binary instead of building the workspace's (to compare two builds
 #   with the same load generator).
+#   INGEST_FILE: post the conversations of this file (one JSON per line, e.g. from
+#   `scripts/generate_conversations.py N FILE varied`) instead of one long synthetic conversation
+#   per client: real traffic's mix (see crates/baton/examples/ingest_load.rs).
 #   PERF_DATA: also record the server with `perf record -F 999 -e cpu-clock -g --call-graph dwarf`
 #   during the load, into that file (`perf report -i FILE --no-children --stdio` reads it).
 set -euo pipefail
@@ -46,7 +49,7 @@ fi
 before=$(cpu_ticks)
 # The load generator measures the disk's fsync rate for 3 s after the load; the idle server's CPU
 # over those seconds (a sweep per second) is counted too, which is noise next to the load's.
-result=$("$release/examples/ingest_load" "$url" "$key" "$dir" "$clients" "$seconds")
+result=$("$release/examples/ingest_load" "$url" "$key" "$dir" "$clients" "$seconds" ${INGEST_FILE:+"$INGEST_FILE"})
 after=$(cpu_ticks)
 if [ -n "$perf_pid" ]; then
   kill -INT "$perf_pid"

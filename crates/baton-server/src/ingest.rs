@@ -108,9 +108,14 @@ pub(crate) async fn ingest(
             return Ok(answer);
         }
     }
+    // `fresh`: the state was read from the store in this request. A conversation this instance
+    // has not cached is taken to be new when the request names its customer (no read: a new
+    // conversation's first message is most uncached ones); if the store has it after all, the
+    // append says so (a conflict) and the conversation is read and the message decided again.
     let mut fresh = false;
+    let mut presume_new = body_customer.is_some();
     loop {
-        if guard.is_none() {
+        if guard.is_none() && !presume_new {
             *guard = live::load(state, &id).await?;
             fresh = true;
         }
@@ -118,7 +123,6 @@ pub(crate) async fn ingest(
         if let Some(l) = guard.as_ref() {
             check(l, &id, body_customer.as_ref(), &message)?;
         }
-        let cached = guard.is_some();
         // The message is folded into the state in place (no copy per message): the state goes
         // back into the slot only after the store committed; on any failure the slot stays empty
         // and the next message replays the conversation from the store.
@@ -143,7 +147,6 @@ pub(crate) async fn ingest(
         };
         let (decision, new_handoff) = fold(state, &mut live, &id, &message, now);
         let handoff_created = new_handoff.is_some();
-        let customer_known = cached || state.store.customer(&live.customer.id).await?.is_some();
         let stored_decision =
             serde_json::to_string(&decision).map_err(|e| ApiError::internal(e.to_string()))?;
         let topic = Some(decision.topic.clone());
@@ -160,11 +163,8 @@ pub(crate) async fn ingest(
             .store
             .append(baton_store::Append {
                 conversation_id: id.clone(),
-                customer: if body_customer.is_some() || !customer_known {
-                    Some(live.customer.clone())
-                } else {
-                    None
-                },
+                // Uncached, the request named the customer (else there was nothing to decide on).
+                customer: body_customer.as_ref().map(|_| live.customer.clone()),
                 customer_id: live.customer.id.clone(),
                 index,
                 message: message.clone(),
@@ -182,10 +182,11 @@ pub(crate) async fn ingest(
             })
             .await;
         let placement = match placement {
-            // Another instance wrote to this conversation since this one cached it: read it again
-            // and decide on the stored messages.
+            // Another instance wrote to this conversation since this one cached it, or it was
+            // taken to be new and is stored: read it and decide on the stored messages.
             Err(baton_store::StoreError::Conflict(_)) if !fresh => {
                 *guard = None;
+                presume_new = false;
                 continue;
             }
             other => other?,

@@ -259,6 +259,66 @@ async fn bad_input_names_the_field_and_changes_nothing() {
     assert_eq!(s, 404);
 }
 
+/// A server that has not cached a conversation takes a message that names its customer to start
+/// a new one (no read first); when the store has the conversation, it reads it and decides on
+/// the stored messages, as if it had read it first.
+#[tokio::test]
+async fn an_uncached_conversation_is_read_when_the_store_has_it() {
+    let app = spawn_app().await;
+    let (s, r) = app
+        .post_message("c1", &first("I want to speak to a real person please"))
+        .await;
+    assert_eq!((s, r["action"].clone()), (200, json!("handoff")), "{r}");
+    let handoff = r["handoff"]["id"].clone();
+    let again = app.serve_again().await;
+    let post = |conv: &str, body: Value| {
+        app.send(
+            app.client
+                .post(format!("{again}/v1/conversations/{conv}/messages"))
+                .bearer_auth(&app.integrator)
+                .json(&body),
+        )
+    };
+    let later = |text: &str, at: &str| json!({"customer": customer(), "message": {"role": "customer", "text": text, "at": at}});
+    // Another customer's message for the stored conversation is refused, and nothing is written.
+    let mut other = later("hello?", "2026-11-02T10:01:00Z");
+    other["customer"]["id"] = json!("cust-2");
+    let (s, r) = post("c1", other).await;
+    assert_eq!(
+        (s, r["error"]["field"].clone()),
+        (422, json!("customer.id")),
+        "{r}"
+    );
+    assert_eq!(app.message_count("c1").await, 1);
+    // The customer's next message continues it: index 1, the same handoff, no second one.
+    let (s, r) = post("c1", later("hello? anyone?", "2026-11-02T10:02:00Z")).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["index"], 1, "{r}");
+    assert_eq!(r["decision"]["at"], 0, "{r}");
+    assert_eq!(r["handoff"]["id"], handoff, "{r}");
+    assert_eq!(app.store.handoffs(None).await.unwrap().len(), 1);
+    assert_eq!(app.message_count("c1").await, 2);
+    // A message earlier than the stored ones is refused as on a cached conversation.
+    let again2 = app.serve_again().await;
+    let (s, r) = app
+        .send(
+            app.client
+                .post(format!("{again2}/v1/conversations/c1/messages"))
+                .bearer_auth(&app.integrator)
+                .json(&later("still there?", "2026-11-02T09:00:00Z")),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"]["field"].clone()),
+        (422, json!("message.at")),
+        "{r}"
+    );
+    // A new conversation starts at index 0.
+    let (s, r) = post("c2", later("where is my parcel?", "2026-11-02T10:03:00Z")).await;
+    assert_eq!((s, r["index"].clone()), (200, json!(0)), "{r}");
+    assert_eq!(app.message_count("c1").await, 2);
+}
+
 #[tokio::test]
 async fn racing_messages_of_one_conversation_all_land_in_order() {
     let app = Arc::new(spawn_app().await);

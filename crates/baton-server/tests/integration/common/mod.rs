@@ -67,6 +67,24 @@ pub async fn spawn_app_full(mut settings: Settings, policy: Policy, workers: boo
 }
 
 impl TestApp {
+    /// A second server on this one's store, with nothing cached (as after a restart, or another
+    /// instance): its base URL.
+    pub async fn serve_again(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let settings = Settings {
+            db: baton_server::Database::Sqlite(self._dir.path().join("baton.db")),
+            ..Settings::default()
+        };
+        let state = AppState::new(self.store.clone(), default_policy(), settings);
+        tokio::spawn(baton_server::serve(
+            listener,
+            router(state),
+            std::future::pending(),
+        ));
+        base
+    }
+
     pub async fn post_message(&self, conv: &str, body: &Value) -> (u16, Value) {
         self.send(
             self.client
