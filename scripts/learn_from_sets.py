@@ -15,7 +15,7 @@ tier: data/learned/evaluation-sets.jsonl, part of the compiled-in `builtin` bank
   detector (`"counter": true`): what an agent's "not a handoff" verdict teaches a deployment.
 
 Only the sets listed in READ (and the dev set with --with-dev, for experiments): the sets kept unread to judge the engine
-(fresh-eval-4, -14, -16, -17, -26, -27, -30, -31, -34, -35, -36, -37, -40 to -43, -46) are refused, so they stay unseen.
+(fresh-eval-4, -14, -16, -17, -26, -27, -30, -31, -34, -35, -36, -37, -40 to -43, -46, -48, -49) are refused, so they stay unseen.
 `domain` is "eval-" and the set's id prefix (the leave-one-domain-out evaluation leaves each out).
 
 Usage: scripts/learn_from_sets.py [--with-dev] [--neutral] [--false-alarms] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
@@ -27,7 +27,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 READ = ["fresh-eval", "fresh-eval-2", "fresh-eval-3"] + [
     f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33, 38, 39, 44, 45)
 ]
-UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41, 42, 43, 46)}
+UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41, 42, 43, 46, 48, 49)}
 DEV = "/work/shared/data/escalation-dev/conversations.jsonl"
 MEANING = {"explicit_request", "cancellation", "legal_compliance", "sensitive_topic", "transaction_dispute"}
 assert not UNREAD & set(READ), "an unread set in READ"
