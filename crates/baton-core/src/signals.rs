@@ -431,6 +431,33 @@ mod tests {
             "I'm not worried about fraud, just curious"
         ));
         assert!(!business("dispute", "is that hold normal?"));
+        // Money taken and a purchase denied, in either order, across sentences.
+        assert!(business(
+            "dispute",
+            "There's a £312 order on my card from Tuesday. I've never ordered from you."
+        ));
+        assert!(business(
+            "dispute",
+            "I have never bought anything from you, so why is there a payment of $40?"
+        ));
+        assert!(!business(
+            "dispute",
+            "I've never ordered from you before, do you deliver to Ireland?"
+        ));
+    }
+
+    #[test]
+    fn calling_the_service_useless_is_frustration() {
+        let p = policy();
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        assert!(frustrated(
+            "Honestly, dealing with you lot has been useless from start to finish."
+        ));
+        assert!(frustrated("Utterly useless, I've wasted two mornings."));
+        assert!(!frustrated(
+            "The old charger still works, so not useless yet."
+        ));
     }
 
     #[test]
