@@ -102,10 +102,11 @@ impl Detector for RepeatedQuestion {
                     b.answered
                         && b.message < obs.index
                         && (signals::same_question(q, &b.question, rq)
-                            // Said to be asked again, right after the answer, in the same kind.
-                            || (q.restated
-                                && Some(b.message) == latest
-                                && q.kind == b.question.kind))
+                            // Said to be asked again, right after the answer: "what I'm asking
+                            // is, from what date ..." after "when does my term end?" (the kind
+                            // may change with the words: in the read sets and the dev set, a
+                            // restated question never followed the answer to another one).
+                            || (q.restated && Some(b.message) == latest))
                 })
                 .map(|b| (q, b))
         }) {
