@@ -9,6 +9,10 @@ tier: data/learned/evaluation-sets.jsonl, part of the compiled-in `builtin` bank
 - With --neutral only: each conversation that must not escalate, every customer message as a
   neutral line. Left out of the shipped file: on sets nobody had read they vetoed more
   escalations than false alarms (BENCHMARKS.md, session 21).
+- With --fired (with --false-alarms): also the sentences the meaning tier fired on in those false
+  alarms (`baton eval --errors --explain`, FIRES), each as a counter-example of the detector that
+  fired: measured, not shipped (session 24, 19 unread sets: false alarms 49 -> 43 but misses
+  84 -> 89, F1 0.920 either way; recall is the target nearer its floor).
 - With --false-alarms: each conversation that must not escalate but where the engine (BATON_BIN,
   default target/release/baton, with the shipped policy) escalates because the meaning tier heard
   a reason ("means: ..." evidence), the customer message it fired at, as a counter-example of that
@@ -18,7 +22,7 @@ Only the sets listed in READ (and the dev set with --with-dev, for experiments):
 (fresh-eval-4, -14, -16, -17, -26, -27, -30, -31, -34, -35, -36, -37, -40 to -43, -46, -48, -49) are refused, so they stay unseen.
 `domain` is "eval-" and the set's id prefix (the leave-one-domain-out evaluation leaves each out).
 
-Usage: scripts/learn_from_sets.py [--with-dev] [--neutral] [--false-alarms] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
+Usage: scripts/learn_from_sets.py [--with-dev] [--neutral] [--false-alarms [--fired]] [OUT]   (default /tmp/learned-evaluation-sets.jsonl;
 the shipped file is data/learned/evaluation-sets.jsonl)
 """
 import json, os, sys
@@ -37,7 +41,8 @@ with_dev = "--with-dev" in args
 with_neutral = "--neutral" in args
 with_false_alarms = "--false-alarms" in args
 with_early = "--early" in args
-args = [a for a in args if a not in ("--with-dev", "--neutral", "--false-alarms", "--early")]
+with_fired = "--fired" in args
+args = [a for a in args if a not in ("--with-dev", "--neutral", "--false-alarms", "--early", "--fired")]
 files = [os.path.join(ROOT, "data", s, "conversations.jsonl") for s in READ]
 if with_dev:
     dev = os.environ.get("BATON_DEV_SET", DEV)
@@ -86,6 +91,34 @@ def meaning_false_alarms(path, early=False):
     return found
 
 
+def fired_sentences(path):
+    """{conversation id: {message index: [sentence, ...]}}: the sentences the meaning tier fired
+    on in the false alarms of `path` (`baton eval --errors --explain`, lines marked FIRES)."""
+    import re, subprocess
+    binary = os.environ.get("BATON_BIN", os.path.join(ROOT, "target", "release", "baton"))
+    run = subprocess.run([binary, "eval", "--errors", "--explain", path], capture_output=True, text=True)
+    found, current, sentence = {}, None, None
+    explain = False
+    for line in run.stdout.splitlines():
+        if line.startswith("what the meaning detectors heard"):
+            explain = True
+            continue
+        if not explain:
+            continue
+        head = re.match(r"^- (\S+) \[(.*)\]$", line)
+        if head:
+            current = head.group(1) if "false_positive" in head.group(2).split(", ") else None
+            continue
+        said = re.match(r'^\s+@(\d+) "(.*)"$', line)
+        if said:
+            sentence = (int(said.group(1)), said.group(2).strip())
+            continue
+        if current and sentence and line.rstrip().endswith("FIRES"):
+            detector = line.split()[0]
+            found.setdefault(current, {}).setdefault(sentence[0], []).append((sentence[1], detector))
+    return found
+
+
 # Feedback is an append: the counter-examples already in the output file stay (the engine that
 # finds false alarms now has them in, so it no longer reports the ones they silence); a false
 # alarm the engine still raises joins them unless its message is already there.
@@ -103,6 +136,7 @@ with open(out_path, "w") as out:
         counter += 1
     for f in files:
         alarms = meaning_false_alarms(f, with_early) if with_false_alarms else {}
+        fired = fired_sentences(f) if with_fired else {}
         for line in open(f):
             c = json.loads(line)
             e = c["expected"]
@@ -120,14 +154,24 @@ with open(out_path, "w") as out:
             # An early call counts only when it heard another reason than the label's.
             if c["id"] in alarms and (not e["escalate"] or alarms[c["id"]][1] != e["reason"]):
                 at, reason = alarms[c["id"]]
-                if any(k["from"] == c["id"] and k["text"] == c["messages"][at]["text"] for k in kept):
-                    continue
-                # The whole message (its sentence alone vetoed less on the unread sets); no topic:
-                # a conversation that must not escalate has no skill label.
-                out.write(json.dumps({"text": c["messages"][at]["text"], "intent": reason, "counter": True,
-                                      "domain": domain, "from": c["id"]},
-                                     ensure_ascii=False) + "\n")
-                counter += 1
+                # The whole message; no topic: a conversation that must not escalate has no skill
+                # label.
+                if not any(k["from"] == c["id"] and k["text"] == c["messages"][at]["text"] for k in kept):
+                    out.write(json.dumps({"text": c["messages"][at]["text"], "intent": reason, "counter": True,
+                                          "domain": domain, "from": c["id"]},
+                                         ensure_ascii=False) + "\n")
+                    counter += 1
+            if with_fired and c["id"] in fired:
+                # The sentence the meaning tier heard, as the agent's verdict names it: the tier
+                # judges sentences, and a whole message's vector does not veto one of them.
+                for at, sentences in fired[c["id"]].items():
+                    for text, detector in sentences:
+                        if detector not in MEANING or any(k["from"] == c["id"] and k["text"] == text for k in kept):
+                            continue
+                        out.write(json.dumps({"text": text, "intent": detector,
+                                              "counter": True, "domain": domain, "from": c["id"]},
+                                             ensure_ascii=False) + "\n")
+                        counter += 1
             if not e["escalate"] and with_neutral:
                 for m in c["messages"]:
                     if m["role"] == "customer":
