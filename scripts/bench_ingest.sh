@@ -63,3 +63,6 @@ echo "server CPU: $(awk -v t=$((after - before)) -v hz="$hz" -v n="$acknowledged
   'BEGIN {printf "%.2f s, %.1f us per acknowledged message", t / hz, n ? t / hz / n * 1e6 : 0}')"
 curl -s -H "Authorization: Bearer $admin" "$url/metrics" | grep -E '^baton_store_(commits|writes)_total' || true
 echo "server peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MB"}')"
+# Of the RSS now: the heap and stacks (anonymous) and the database file's pages mapped by the
+# readers (file-backed, the kernel's page cache: reclaimable, not the server's own memory).
+echo "server RSS now: $(awk '/^Rss(Anon|File):/ {printf "%s %.1f MB  ", $1, $2/1024}' /proc/$pid/status)"

@@ -46,6 +46,9 @@ pub struct Settings {
     /// milliseconds: the longest a key revoked elsewhere (another instance, `baton keys
     /// revoke`) keeps working here. A revocation through this instance is immediate.
     pub key_cache_ms: u64,
+    /// About how many conversations' folded state the server keeps in memory (2-3 KB each);
+    /// the least recently used beyond it are dropped and replayed from the store on next use.
+    pub live_conversations: usize,
 }
 
 /// The database the server uses: an SQLite file (created if missing) or a PostgreSQL URL that
@@ -151,6 +154,7 @@ impl Default for Settings {
             shutdown_grace_seconds: 10,
             report_concurrency: 1,
             key_cache_ms: 1000,
+            live_conversations: 20_000,
         }
     }
 }
@@ -192,6 +196,7 @@ impl Settings {
             "shutdown_grace_seconds",
             "report_concurrency",
             "key_cache_ms",
+            "live_conversations",
         ]));
         fig.extract()
             .map_err(|e| SettingsError::Invalid(Box::new(e)))

@@ -42,31 +42,71 @@ impl LiveConversation {
 /// its messages.
 pub type Slot = Arc<tokio::sync::Mutex<Option<LiveConversation>>>;
 
-/// Shared per-conversation slots: the live state and the lock that orders its messages.
-#[derive(Default)]
+/// Shared per-conversation slots: the live state and the lock that orders its messages, at most
+/// about `capacity` of them (see [`Conversations::slot`]).
 pub struct Conversations {
-    slots: std::sync::Mutex<HashMap<String, Slot>>,
+    slots: std::sync::Mutex<Generations>,
+    capacity: usize,
 }
 
-/// Most conversations kept in memory; idle ones beyond it are dropped and replayed on next use.
-const MAX_LIVE: usize = 100_000;
+/// The slots in two generations: `young` holds those used since the last turn, `old` those used
+/// in the turn before. When `young` fills half the capacity, `old`'s idle slots are dropped
+/// (their conversations are replayed from the store on next use), its slots in use move to
+/// `young`, and `young` becomes `old`: recently used conversations stay, memory stays bounded,
+/// and no turn drops everything at once.
+#[derive(Default)]
+struct Generations {
+    young: HashMap<String, Slot>,
+    old: HashMap<String, Slot>,
+}
 
 impl Conversations {
-    /// The slot of conversation `id`, made empty on first use. Past `MAX_LIVE` slots, the idle
-    /// ones are dropped first (their conversations are replayed on next use).
-    pub fn slot(&self, id: &str) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if slots.len() >= MAX_LIVE && !slots.contains_key(id) {
-            slots.retain(|_, s| Arc::strong_count(s) > 1);
+    /// A cache of about `capacity` conversations (at least 2).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            slots: std::sync::Mutex::default(),
+            capacity: capacity.max(2),
         }
-        slots.entry(id.to_string()).or_default().clone()
+    }
+
+    /// The slot of conversation `id`, made empty on first use.
+    ///
+    /// A slot in use (held by a request) is never dropped, so two requests for one conversation
+    /// always share its lock; an idle slot dropped by a turn is made again, empty, on next use.
+    pub fn slot(&self, id: &str) -> Slot {
+        let mut g = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = g.young.get(id) {
+            return s.clone();
+        }
+        let slot = g.old.remove(id).unwrap_or_default();
+        g.young.insert(id.to_string(), slot.clone());
+        if g.young.len() >= self.capacity / 2 {
+            let old = std::mem::take(&mut g.old);
+            g.old = std::mem::take(&mut g.young);
+            g.young = old
+                .into_iter()
+                .filter(|(_, s)| Arc::strong_count(s) > 1)
+                .collect();
+        }
+        slot
+    }
+
+    /// Conversations cached now (with their state or being loaded).
+    pub fn len(&self) -> usize {
+        let g = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        g.young.len() + g.old.len()
+    }
+
+    /// No conversation is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Later messages of cached conversations of `customer` use its new tier and value.
     pub(crate) async fn update_customer(&self, customer: &Customer) {
         let all: Vec<_> = {
-            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots.values().cloned().collect()
+            let g = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            g.young.values().chain(g.old.values()).cloned().collect()
         };
         for slot in all {
             let mut g = slot.lock().await;
@@ -107,4 +147,36 @@ async fn replay(state: &AppState, stored: StoredConversation) -> ApiResult<LiveC
         }
     }
     Ok(live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_recent_and_busy_conversations_and_stays_bounded() {
+        let cache = Conversations::new(10);
+        let busy = cache.slot("busy");
+        let recent = Arc::downgrade(&cache.slot("recent"));
+        let idle = Arc::downgrade(&cache.slot("idle"));
+        for i in 0..1000 {
+            cache.slot(&format!("c-{i}"));
+            if i % 3 == 0 {
+                cache.slot("recent");
+            }
+            assert!(cache.len() <= 10 + 1, "{} cached after {i}", cache.len());
+        }
+        // The slot a request holds is the one the next request gets: its lock orders both.
+        assert!(Arc::ptr_eq(&busy, &cache.slot("busy")));
+        // A conversation used all along keeps its slot (and its state).
+        let again = cache.slot("recent");
+        assert!(recent.upgrade().is_some_and(|r| Arc::ptr_eq(&r, &again)));
+        // One unused for two turns was dropped: made again, empty, on next use.
+        assert!(idle.upgrade().is_none());
+        assert!(
+            cache.len() >= 5,
+            "recent conversations stay: {}",
+            cache.len()
+        );
+    }
 }

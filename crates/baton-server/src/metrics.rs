@@ -95,6 +95,7 @@ fn route(method: &Method, path: &str, status: u16) -> RouteMetrics {
 #[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain")), security(("bearer" = [])))]
 pub async fn metrics(State(state): State<AppState>, caller: Caller) -> ApiResult<String> {
     caller.require(ADMINS)?;
+    metrics::gauge!("baton_live_conversations").set(state.conversations.len() as f64);
     Ok(state.metrics.render())
 }
 

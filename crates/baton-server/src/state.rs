@@ -48,6 +48,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(store: Arc<dyn Store>, policy: Policy, settings: Settings) -> Self {
         let events: Arc<tokio::sync::Notify> = Arc::default();
+        let conversations = Arc::new(live::Conversations::new(settings.live_conversations));
         let key_cache_ttl = std::time::Duration::from_millis(settings.key_cache_ms);
         // Events other instances commit wake this one's streams too (PostgreSQL).
         store.watch_events(Arc::downgrade(&events));
@@ -58,7 +59,7 @@ impl AppState {
             store,
             policy: Arc::new(policy),
             settings: Arc::new(settings),
-            conversations: Arc::default(),
+            conversations,
             keys: Arc::new(auth::KeyCache::new(key_cache_ttl)),
             metrics: metrics::handle(),
             events,

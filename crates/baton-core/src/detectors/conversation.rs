@@ -122,7 +122,9 @@ impl Detector for RepeatedQuestion {
                 heard: false,
             });
         }
-        for question in asked {
+        for mut question in asked {
+            // Only the question being asked is quoted as evidence: the kept ones need no text.
+            question.text = String::new();
             if self.questions.len() == rq.memory {
                 self.questions.pop_front();
             }

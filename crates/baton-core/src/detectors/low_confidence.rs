@@ -4,8 +4,6 @@
 
 use std::collections::VecDeque;
 
-use rustc_hash::FxHashSet;
-
 use super::{Detector, Found, Observation};
 use crate::model::Role;
 use crate::policy::{LowConfidenceRule, Policy};
@@ -21,10 +19,12 @@ const ANSWERS_KEPT: usize = 8;
 pub(crate) struct LowConfidence {
     run: usize,
     evidence: Vec<String>,
-    ai_words: FxHashSet<String>,
+    /// The AI's content words so far (`signals::content_stem_ids`: sorted hashes).
+    ai_words: Vec<u64>,
     /// The last AI replies that opened with a yes (true) or a no (false), with their words.
-    ai_answers: VecDeque<(bool, FxHashSet<String>)>,
-    last_customer_norm: String,
+    ai_answers: VecDeque<(bool, Vec<u64>)>,
+    /// The customer's last message's content words.
+    last_customer_words: Vec<u64>,
     /// The message just observed was an AI reply judged low-confidence (with the rule on).
     last_reply_low: bool,
 }
@@ -35,8 +35,7 @@ impl Detector for LowConfidence {
         self.last_reply_low = false;
         match obs.message.role {
             Role::Customer => {
-                self.last_customer_norm.clear();
-                self.last_customer_norm.push_str(norm);
+                self.last_customer_words = signals::content_stem_ids(norm);
             }
             Role::Agent => {
                 self.run = 0;
@@ -75,15 +74,17 @@ impl Detector for LowConfidence {
                         }
                     }
                 }
+                let words = signals::content_stem_ids(norm);
+                if self.ai_words.len() < AI_WORDS_CAP {
+                    self.ai_words.extend_from_slice(&words);
+                    self.ai_words.sort_unstable();
+                    self.ai_words.dedup();
+                }
                 if let Some((yes, _)) = answer_polarity(norm, rule) {
                     if self.ai_answers.len() == ANSWERS_KEPT {
                         self.ai_answers.pop_front();
                     }
-                    self.ai_answers
-                        .push_back((yes, signals::content_stems(norm)));
-                }
-                if self.ai_words.len() < AI_WORDS_CAP {
-                    self.ai_words.extend(signals::content_stems(norm));
+                    self.ai_answers.push_back((yes, words));
                 }
             }
         }
@@ -109,10 +110,10 @@ impl LowConfidence {
                 return Some(format!("contradicts an earlier answer: {}", m.as_str()));
             }
         }
-        let own = signals::content_stems(norm);
+        let own = signals::content_stem_ids(norm);
         if let Some((yes, opener)) = answer_polarity(norm, rule) {
             let flipped = self.ai_answers.iter().find(|(earlier, words)| {
-                *earlier != yes && own.intersection(words).count() >= rule.contradiction_min_shared
+                *earlier != yes && signals::shared_ids(&own, words) >= rule.contradiction_min_shared
             });
             if flipped.is_some() {
                 return Some(format!(
@@ -121,10 +122,12 @@ impl LowConfidence {
             }
         }
         if own.len() >= rule.restatement_min_words {
-            let asked = signals::content_stems(&self.last_customer_norm);
+            let asked = &self.last_customer_words;
             let known = own
                 .iter()
-                .filter(|w| asked.contains(*w) || self.ai_words.contains(*w))
+                .filter(|w| {
+                    asked.binary_search(w).is_ok() || self.ai_words.binary_search(w).is_ok()
+                })
                 .count();
             if known as f64 / own.len() as f64 >= rule.restatement_overlap {
                 return Some("restates the question without new information".to_string());

@@ -319,6 +319,80 @@ async fn an_uncached_conversation_is_read_when_the_store_has_it() {
     assert_eq!(app.message_count("c1").await, 2);
 }
 
+/// With room for two conversations' state, conversations dropped from the cache between their
+/// messages are replayed from the store: the same decisions as if all had stayed in memory.
+#[tokio::test]
+async fn conversations_dropped_from_the_cache_are_replayed_on_their_next_message() {
+    let app = spawn_app_with(Settings {
+        live_conversations: 2,
+        ..Settings::default()
+    })
+    .await;
+    let (s, r) = app
+        .post_message(
+            "wants-a-person",
+            &first("I want to speak to a real person please"),
+        )
+        .await;
+    assert_eq!((s, r["action"].clone()), (200, json!("handoff")), "{r}");
+    let handoff = r["handoff"]["id"].clone();
+    let (s, _) = app
+        .post_message("asks", &first("When does my plan renew?"))
+        .await;
+    assert_eq!(s, 200);
+    let ai = next(
+        "ai",
+        "Plans renew every month on the day you signed up.",
+        "2026-11-02T10:00:10Z",
+    );
+    let (s, _) = app.post_message("asks", &ai).await;
+    assert_eq!(s, 200);
+    for i in 0..8 {
+        let (s, r) = app
+            .post_message(&format!("other-{i}"), &first("where is my parcel?"))
+            .await;
+        assert_eq!((s, r["index"].clone()), (200, json!(0)), "{r}");
+    }
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let live: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("baton_live_conversations "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no baton_live_conversations in {metrics}"));
+    assert!(live <= 2.0, "{live} conversations cached");
+    // The question asked again after the answer is heard: the replayed state remembers it.
+    let again = next(
+        "customer",
+        "Sure, but when does my plan renew?",
+        "2026-11-02T10:01:00Z",
+    );
+    let (s, r) = app.post_message("asks", &again).await;
+    assert_eq!((s, r["index"].clone()), (200, json!(2)), "{r}");
+    assert_eq!(
+        r["decision"]["reasons"][0]["kind"], "repeated_question",
+        "{r}"
+    );
+    // The escalated conversation goes on with its handoff: no second one.
+    let later = next("customer", "hello? anyone?", "2026-11-02T10:02:00Z");
+    let (s, r) = app.post_message("wants-a-person", &later).await;
+    assert_eq!((s, r["index"].clone()), (200, json!(1)), "{r}");
+    assert_eq!(
+        (r["decision"]["at"].clone(), r["handoff"]["id"].clone()),
+        (json!(0), handoff),
+        "{r}"
+    );
+    assert_eq!(app.store.handoffs(None).await.unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn racing_messages_of_one_conversation_all_land_in_order() {
     let app = Arc::new(spawn_app().await);
