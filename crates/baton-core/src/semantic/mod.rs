@@ -463,11 +463,8 @@ impl Semantic {
             let query = query.get_or_insert_with(|| quant::Quantised::query(v));
             let mut floor = [f32::MIN; 8];
             upper.clear();
-            for r in rows.clone() {
-                let (a, e) = self.quant.approx(query, r);
-                upper.push(a + e);
-                keep_best(&mut floor[..k], a - e);
-            }
+            self.quant
+                .bound_rows(query, rows.clone(), &mut upper, &mut floor[..k]);
             for (r, u) in rows.zip(&upper) {
                 if *u >= floor[k - 1] {
                     take(self.row_example[r] as usize, dot(v, self.row(r)));
@@ -761,7 +758,8 @@ fn recentre(v: &mut [f32], centre: &[f32]) {
 }
 
 /// Puts `s` into `best` (highest first, as long as it is) if it beats the last one.
-fn keep_best(best: &mut [f32], s: f32) {
+#[inline]
+pub(super) fn keep_best(best: &mut [f32], s: f32) {
     let k = best.len();
     if k == 0 || s <= best[k - 1] {
         return;
