@@ -484,6 +484,40 @@ mod tests {
     }
 
     #[test]
+    fn sarcastic_praise_is_frustration_and_plain_praise_is_not() {
+        let p = policy();
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        assert!(frustrated(
+            "Great, the FAQ again. I've done it five times now."
+        ));
+        assert!(frustrated(
+            "Oh wonderful, a form. I filled one in last night."
+        ));
+        assert!(frustrated("I waited all day. Oh good, another link."));
+        assert!(frustrated("Amazing how he never gets any closer."));
+        assert!(!frustrated(
+            "Great, the parcel arrived this morning, thanks!"
+        ));
+        assert!(!frustrated("Perfect, a link is all I needed."));
+        assert!(!frustrated("Amazing how quickly it arrived."));
+    }
+
+    #[test]
+    fn someone_from_any_team_asked_to_ring_is_a_request_and_a_regulator_by_name_is_legal() {
+        let p = policy();
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        assert!(asks("Can someone of the shop call us at the hotel?"));
+        assert!(asks("could someone from the print lab call me back?"));
+        assert!(!asks("Can someone from the shop deliver it on Friday?"));
+        let legal = |t: &str| p.legal_compliance.patterns.is_match(&text::normalize(t));
+        assert!(legal("I'm sending it all to the CQC tomorrow."));
+        assert!(!legal("I'm sending it all to the office tomorrow."));
+    }
+
+    #[test]
     fn pleasantries_are_not_substantive() {
         let p = policy();
         let sub = |t: &str| is_substantive(&text::normalize(t), &p.vip);
