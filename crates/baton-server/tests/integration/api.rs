@@ -353,16 +353,8 @@ async fn conversations_dropped_from_the_cache_are_replayed_on_their_next_message
             .await;
         assert_eq!((s, r["index"].clone()), (200, json!(0)), "{r}");
     }
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = app.get("/metrics", &app.admin).await;
+    let metrics = metrics.as_str().unwrap_or_default();
     let live: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("baton_live_conversations "))
