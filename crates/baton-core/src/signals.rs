@@ -399,6 +399,20 @@ mod tests {
     }
 
     #[test]
+    fn taken_off_the_books_or_the_last_issue_named_is_a_cancellation() {
+        let cancels = |t: &str| business("cancellation", t);
+        assert!(cancels(
+            "Please stop the direct debit from May and take me off."
+        ));
+        assert!(cancels("You can take us off your round after that."));
+        assert!(cancels(
+            "Please don't take the January payment, and let the winter issue be the last one."
+        ));
+        assert!(!cancels("Can you take me off hold?"));
+        assert!(!cancels("Let this be the last time the van is late."));
+    }
+
+    #[test]
     fn cancellation_of_the_relationship_not_of_an_order() {
         assert!(business(
             "cancellation",
