@@ -278,16 +278,24 @@ impl ConversationState {
                         .find(norm)
                         .map(|m| m.as_str().to_string());
                 }
-                let hits = policy.screen.matches(norm);
-                let said = Said {
-                    hits: &hits,
-                    compound,
-                    words,
-                    last_sentiment: self.last_sentiment,
-                };
-                self.detectors.observe(&obs(&self.topic, Some(said)), found);
-                if let Some(scores) = self.detectors.take_meaning_topic() {
-                    self.topic.add_meaning(&scores, weight);
+                if self.escalation.is_some() {
+                    // Decided: what detectors find is dropped (`push`), so only what the
+                    // decision still reads is folded: the topic, the sentiment, the urgency.
+                    if let Some(scores) = crate::detectors::topic_only(policy, norm) {
+                        self.topic.add_meaning(&scores, weight);
+                    }
+                } else {
+                    let hits = policy.screen.matches(norm);
+                    let said = Said {
+                        hits: &hits,
+                        compound,
+                        words,
+                        last_sentiment: self.last_sentiment,
+                    };
+                    self.detectors.observe(&obs(&self.topic, Some(said)), found);
+                    if let Some(scores) = self.detectors.take_meaning_topic() {
+                        self.topic.add_meaning(&scores, weight);
+                    }
                 }
                 self.last_sentiment = compound;
                 self.red_seen |= compound <= RED_AT;
@@ -298,10 +306,15 @@ impl ConversationState {
                     self.topic
                         .add_keywords(policy, norm, policy.topics.ai_weight);
                 }
-                self.detectors.observe(&obs(&self.topic, None), found);
+                if self.escalation.is_none() {
+                    self.detectors.observe(&obs(&self.topic, None), found);
+                }
             }
             // A human answering resets the AI's confidence run; nothing to decide.
-            Role::Agent => self.detectors.observe(&obs(&self.topic, None), found),
+            Role::Agent if self.escalation.is_none() => {
+                self.detectors.observe(&obs(&self.topic, None), found)
+            }
+            Role::Agent => {}
         }
     }
 

@@ -300,3 +300,51 @@ fn a_customer_who_says_what_they_keep_is_not_heard_as_leaving() {
     );
     assert_eq!(closed.reasons[0].kind.to_string(), "cancellation");
 }
+
+#[test]
+fn after_the_escalation_later_messages_still_move_the_topic_and_priority_not_the_reasons() {
+    let p = policy();
+    let customer = Customer {
+        id: "c".into(),
+        name: "Dana".into(),
+        tier: Tier::Standard,
+        lifetime_value: 10.0,
+        currency: None,
+        timezone: None,
+    };
+    let say = |role, text: &str| Message {
+        role,
+        text: text.into(),
+        at: "2026-01-01T00:00:00Z".parse().unwrap(),
+        confidence: None,
+        kb_articles: vec![],
+    };
+    let mut state = ConversationState::new();
+    assert!(state.push(
+        p,
+        &customer,
+        &say(Role::Customer, "Can I talk to a real person?")
+    ));
+    let first = state.decision(p, "c1", &customer);
+    // Later messages find nothing new (a cancellation is not added), but the topic and the
+    // sentiment the priority reads are still folded.
+    for text in [
+        "I was charged twice on my invoice, I want a refund of the double payment.",
+        "Also cancel my account. It is urgent, I am furious and need this sorted today!!",
+    ] {
+        assert!(!state.push(p, &customer, &say(Role::Customer, text)));
+        state.push(
+            p,
+            &customer,
+            &say(Role::Ai, "I'm passing you to a colleague now."),
+        );
+    }
+    let later = state.decision(p, "c1", &customer);
+    assert_eq!(later.reasons, first.reasons);
+    assert_eq!(
+        (later.at, later.skill.clone()),
+        (first.at, first.skill.clone())
+    );
+    assert_eq!(later.topic, "billing", "{later:?}");
+    assert!(later.priority > first.priority, "{first:?} then {later:?}");
+}

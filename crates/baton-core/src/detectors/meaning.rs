@@ -19,6 +19,35 @@ impl Meaning {
     }
 }
 
+/// The semantic topic head's scores for a message's vector, when the policy weighs them and the
+/// vector is not empty.
+fn topic_scores(
+    policy: &crate::policy::Policy,
+    sem: &crate::semantic::Semantic,
+    whole: &[f32],
+) -> Option<Vec<f32>> {
+    if policy.topics.semantic_weight > 0.0 && whole.iter().any(|x| *x != 0.0) {
+        let mut scores = vec![0.0f32; sem.topics().len()];
+        sem.topic_scores(whole, &mut scores);
+        Some(scores)
+    } else {
+        None
+    }
+}
+
+/// The topic head's scores for a customer message of a conversation already decided: the same
+/// scores [`Meaning`] holds after observing it, without judging its sentences (the decision
+/// reads the topic still, never a detector's findings).
+pub(crate) fn topic_only(policy: &crate::policy::Policy, norm: &str) -> Option<Vec<f32>> {
+    let sem = policy.semantic.as_ref()?;
+    if policy.topics.semantic_weight <= 0.0 {
+        return None;
+    }
+    let mut whole = vec![0.0f32; sem.dims()];
+    sem.message_vector(norm, &mut whole);
+    topic_scores(policy, sem, &whole)
+}
+
 impl Detector for Meaning {
     fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
         let (policy, Some(sem)) = (obs.policy, &obs.policy.semantic) else {
@@ -29,11 +58,7 @@ impl Detector for Meaning {
         }
         let mut whole = vec![0.0f32; sem.dims()];
         let meanings = sem.judge(obs.norm, &mut whole);
-        if policy.topics.semantic_weight > 0.0 && whole.iter().any(|x| *x != 0.0) {
-            let mut scores = vec![0.0f32; sem.topics().len()];
-            sem.topic_scores(&whole, &mut scores);
-            self.topic = Some(scores);
-        }
+        self.topic = topic_scores(policy, sem, &whole);
         for m in meanings {
             if found.iter().any(|f| f.kind == m.kind) {
                 continue;

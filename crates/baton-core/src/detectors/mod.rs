@@ -18,7 +18,7 @@ use crate::signals::Evidence;
 
 pub(crate) use conversation::{MessageLength, RepeatedQuestion, SentimentDrop, Vip};
 pub(crate) use low_confidence::LowConfidence;
-pub(crate) use meaning::Meaning;
+pub(crate) use meaning::{topic_only, Meaning};
 pub(crate) use rules::{BusinessRules, CustomRules, ExplicitRequest, Frustration, SensitiveTopic};
 
 /// A reason one detector found on one message.

@@ -619,6 +619,15 @@ impl Semantic {
         out
     }
 
+    /// The vector [`judge`](Self::judge) gives a whole message (`whole`), without judging its
+    /// sentences: its one sentence's, or the whole text's when it has several (or none).
+    pub fn message_vector(&self, norm: &str, whole: &mut [f32]) {
+        match self.chunks(norm).as_slice() {
+            [one] => self.embed(&norm[one.clone()], whole),
+            _ => self.embed(norm, whole),
+        }
+    }
+
     /// The sentences of a normalised message, a sentence of fewer than `min_words` words
     /// joined to the next one (the last to the one before).
     pub fn chunks(&self, norm: &str) -> Vec<std::ops::Range<usize>> {
