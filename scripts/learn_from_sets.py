@@ -31,7 +31,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 READ = ["fresh-eval", "fresh-eval-2", "fresh-eval-3"] + [
     f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33, 38, 39, 44, 45, 47, 50, 51, 53, 54)
 ]
-UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41, 42, 43, 46, 48, 49, 52, 55)}
+UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41, 42, 43, 46, 48, 49, 52, 55, 58)}
 DEV = "/work/shared/data/escalation-dev/conversations.jsonl"
 MEANING = {"explicit_request", "cancellation", "legal_compliance", "sensitive_topic", "transaction_dispute"}
 assert not UNREAD & set(READ), "an unread set in READ"
