@@ -29,12 +29,18 @@ import json, os, sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 READ = ["fresh-eval", "fresh-eval-2", "fresh-eval-3"] + [
-    f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33, 38, 39, 44, 45, 47, 50, 51, 53, 54)
+    f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33, 38, 39, 44, 45, 47, 50, 51, 53, 54, 56, 57)
 ]
 UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41, 42, 43, 46, 48, 49, 52, 55, 58)}
 DEV = "/work/shared/data/escalation-dev/conversations.jsonl"
 MEANING = {"explicit_request", "cancellation", "legal_compliance", "sensitive_topic", "transaction_dispute"}
 assert not UNREAD & set(READ), "an unread set in READ"
+# Read (their misses looked at), but what they teach is not in the shipped file: learnt from, -56
+# and -57 took the unread sets from 101 misses / 58 false alarms to 102 / 62 and the dev set from 6
+# to 7 false alarms (session 25, BENCHMARKS.md). The shipped file is the one of `a3ae4b9`;
+# regenerating it without them now differs by one counter-example (bj-026) and the order of the
+# kept counter-examples (unread: 102 / 58).
+HELD_BACK = {"fresh-eval-56", "fresh-eval-57"}
 
 args = sys.argv[1:]
 with_dev = "--with-dev" in args
@@ -43,7 +49,7 @@ with_false_alarms = "--false-alarms" in args
 with_early = "--early" in args
 with_fired = "--fired" in args
 args = [a for a in args if a not in ("--with-dev", "--neutral", "--false-alarms", "--early", "--fired")]
-files = [os.path.join(ROOT, "data", s, "conversations.jsonl") for s in READ]
+files = [os.path.join(ROOT, "data", s, "conversations.jsonl") for s in READ if s not in HELD_BACK]
 if with_dev:
     dev = os.environ.get("BATON_DEV_SET", DEV)
     if not os.path.exists(dev):

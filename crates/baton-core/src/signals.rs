@@ -413,6 +413,25 @@ mod tests {
     }
 
     #[test]
+    fn the_bank_asked_to_reverse_or_a_charge_for_what_never_happened_is_a_dispute() {
+        let disputes = |t: &str| business("dispute", t);
+        assert!(disputes(
+            "I've already rung my bank and asked them to reverse the £62."
+        ));
+        assert!(disputes("I won't pay for a part that was never fitted."));
+        assert!(!disputes("My bank card expired, can I update it?"));
+        assert!(!disputes("I won't pay by card, can I use a transfer?"));
+        assert!(business(
+            "legal",
+            "I've got photos and they're going to the Environment Agency this afternoon."
+        ));
+        assert!(!business(
+            "legal",
+            "We're going to the Lake District on Friday."
+        ));
+    }
+
+    #[test]
     fn cancellation_of_the_relationship_not_of_an_order() {
         assert!(business(
             "cancellation",
@@ -510,6 +529,7 @@ mod tests {
         ));
         assert!(frustrated("I waited all day. Oh good, another link."));
         assert!(frustrated("Amazing how he never gets any closer."));
+        assert!(frustrated("This is a complete waste of my evenings."));
         assert!(!frustrated(
             "Great, the parcel arrived this morning, thanks!"
         ));
