@@ -530,6 +530,10 @@ mod tests {
         assert!(frustrated("I waited all day. Oh good, another link."));
         assert!(frustrated("Amazing how he never gets any closer."));
         assert!(frustrated("This is a complete waste of my evenings."));
+        assert!(frustrated(
+            "Oh marvellous, a reading list. Exactly what I need at 2am."
+        ));
+        assert!(!frustrated("Oh great, thanks, that worked."));
         assert!(!frustrated(
             "Great, the parcel arrived this morning, thanks!"
         ));
