@@ -194,25 +194,27 @@ pub fn hedging(norm: &str, policy: &Policy) -> (f64, Vec<String>) {
     (score, words)
 }
 
-/// Content-word stems of a normalised text (stopwords and numbers dropped).
-pub fn content_stems(norm: &str) -> FxHashSet<String> {
+/// The stems of a normalised text's content words (stopwords and numbers dropped).
+fn content_words(norm: &str) -> impl Iterator<Item = &str> {
     text::words(norm)
         .filter(|w| w.chars().count() >= 2 && !text::is_stopword(w))
         .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-        .map(|w| text::stem(w).to_string())
-        .collect()
+        .map(text::stem)
+}
+
+/// Content-word stems of a normalised text (stopwords and numbers dropped).
+pub fn content_stems(norm: &str) -> FxHashSet<String> {
+    content_words(norm).map(str::to_string).collect()
 }
 
 /// [`content_stems`] as sorted, distinct 64-bit hashes: what a conversation's state keeps between
 /// messages (8 bytes a word instead of a string in a hash set).
 pub fn content_stem_ids(norm: &str) -> Vec<u64> {
     use std::hash::{Hash, Hasher};
-    let mut ids: Vec<u64> = text::words(norm)
-        .filter(|w| w.chars().count() >= 2 && !text::is_stopword(w))
-        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+    let mut ids: Vec<u64> = content_words(norm)
         .map(|w| {
             let mut h = rustc_hash::FxHasher::default();
-            text::stem(w).hash(&mut h);
+            w.hash(&mut h);
             h.finish()
         })
         .collect();
