@@ -544,6 +544,73 @@ mod tests {
     }
 
     #[test]
+    fn thoughts_of_suicide_told_without_the_word_are_a_sensitive_topic() {
+        let p = policy();
+        let category = |t: &str| {
+            let norm = text::normalize(t);
+            sensitive_topic(&norm, &p, &p.screen.matches(&norm))
+                .map(|(i, _)| p.sensitive_topic.categories[i].name.clone())
+        };
+        assert_eq!(
+            category("The last few nights I keep thinking everyone would be better off without me around.")
+                .as_deref(),
+            Some("safety")
+        );
+        assert_eq!(
+            category("Honestly I don't know if I can hold on even that long.").as_deref(),
+            Some("safety")
+        );
+        assert_eq!(
+            category("We're better off without the add-on, remove it."),
+            None
+        );
+        assert_eq!(
+            category("Can you hold on while I find the order number?"),
+            None
+        );
+    }
+
+    #[test]
+    fn money_kept_by_amount_a_data_request_by_company_name_and_one_days_visit() {
+        let disputes = |t: &str| business("dispute", t);
+        assert!(disputes(
+            "Today I see you've kept $60 of my $100 bond for 'fin damage'."
+        ));
+        assert!(disputes(
+            "You've taken 30% as the deferred management fee, but his contract caps it at 24%."
+        ));
+        assert!(!disputes("You've taken 20 minutes to reply, fine."));
+        assert!(!disputes("Have you kept my details on file?"));
+        assert!(business(
+            "legal",
+            "I'd like a copy of everything Mindharbour holds about me."
+        ));
+        assert!(!business(
+            "legal",
+            "I'd like a copy of everything in the welcome pack."
+        ));
+        assert!(!business(
+            "cancellation",
+            "Got to cancel Saturday's service on the Qashqai, my brother has sorted it."
+        ));
+        assert!(business(
+            "cancellation",
+            "Please cancel my service from next month."
+        ));
+    }
+
+    #[test]
+    fn a_waste_of_space_is_frustration() {
+        let p = policy();
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        assert!(frustrated(
+            "Honestly the app is a waste of space and so is this chat."
+        ));
+        assert!(!frustrated("The box wastes no space in the cupboard."));
+    }
+
+    #[test]
     fn someone_from_any_team_asked_to_ring_is_a_request_and_a_regulator_by_name_is_legal() {
         let p = policy();
         let asks = |t: &str| {
