@@ -600,6 +600,39 @@ mod tests {
     }
 
     #[test]
+    fn money_demanded_back_a_declared_dispute_a_childs_age_then_deed_and_a_high_temperature() {
+        let disputes = |t: &str| business("dispute", t);
+        assert!(disputes("Nothing was damaged. I want that money put back."));
+        assert!(disputes(
+            "Your crew didn't come on the 12th. We dispute those two days and want them taken off."
+        ));
+        assert!(!disputes("How do I dispute an error on my credit report?"));
+        assert!(!disputes("Can I get money back in cash at the till?"));
+        let p = policy();
+        let category = |t: &str| {
+            let norm = text::normalize(t);
+            sensitive_topic(&norm, &p, &p.screen.matches(&norm))
+                .map(|(i, _)| p.sensitive_topic.categories[i].name.clone())
+        };
+        assert_eq!(
+            category("Jack is my son. He's 15. He must have used my saved card.").as_deref(),
+            Some("minor")
+        );
+        assert_eq!(
+            category("She's 9 and loves the Saturday class, can we book the next term?"),
+            None
+        );
+        assert_eq!(
+            category(
+                "My husband's been in bed for a week with a high temperature and a rattly chest."
+            )
+            .as_deref(),
+            Some("medical")
+        );
+        assert_eq!(category("Can the oven run at a high temperature?"), None);
+    }
+
+    #[test]
     fn a_waste_of_space_is_frustration() {
         let p = policy();
         let frustrated =
