@@ -49,6 +49,9 @@ pub struct Settings {
     /// About how many conversations' folded state the server keeps in memory (2-3 KB each);
     /// the least recently used beyond it are dropped and replayed from the store on next use.
     pub live_conversations: usize,
+    /// PostgreSQL connections this instance opens at most (ignored on SQLite): transactions
+    /// beyond it wait their turn in the server, in arrival order.
+    pub pg_pool: usize,
 }
 
 /// The database the server uses: an SQLite file (created if missing) or a PostgreSQL URL that
@@ -155,6 +158,7 @@ impl Default for Settings {
             report_concurrency: 1,
             key_cache_ms: 1000,
             live_conversations: 20_000,
+            pg_pool: 4,
         }
     }
 }
@@ -197,6 +201,7 @@ impl Settings {
             "report_concurrency",
             "key_cache_ms",
             "live_conversations",
+            "pg_pool",
         ]));
         fig.extract()
             .map_err(|e| SettingsError::Invalid(Box::new(e)))

@@ -75,9 +75,13 @@ const LAST_DRAWN: &str =
 const DELIVERIES_LOCK: i64 = 0x6261_746f_6e03;
 /// The channel that event-writing transactions notify at commit.
 const EVENTS_CHANNEL: &str = "baton_events";
-/// Connections per instance: at most this many statements run at once, the rest wait their
-/// turn (three instances stay well under PostgreSQL's default 100 connections).
-const POOL: usize = 16;
+/// Connections per instance unless the caller chooses (`pg_pool` in the server's settings): at
+/// most this many transactions run at once, the rest wait their turn here, in arrival order. On
+/// the 2-core bench machine the maximum latency of three instances grew with the pool (2: 294
+/// ms, 4: 427-516 ms, 8: 782 ms, 16: 1.74 s) at the same rate (BENCHMARKS.md): more
+/// connections than the database has cores only queue inside PostgreSQL, where the routing
+/// lock's waiters are not served in order.
+pub const DEFAULT_POOL: usize = 4;
 
 fn pg(e: postgres::Error) -> StoreError {
     if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
@@ -303,15 +307,25 @@ pub type PostgresStore = SqlStore<PgBackend>;
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`, no TLS: loopback or a
-    /// private network) and brings the schema up to date.
+    /// private network) with [`DEFAULT_POOL`] connections, and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with_pool(url, DEFAULT_POOL).await
+    }
+
+    /// [`connect`](Self::connect) with at most `pool` connections open at once (at least 1).
+    pub async fn connect_with_pool(url: &str, pool: usize) -> Result<Self> {
+        if pool == 0 {
+            return Err(StoreError::Other(
+                "the PostgreSQL connection pool needs at least 1 connection (pg_pool = 0)".into(),
+            ));
+        }
         let config: Config = url
             .parse()
             .map_err(|e| StoreError::backend(format!("`{url}` is not a PostgreSQL URL: "), e))?;
         let backend = PgBackend {
             config,
             idle: Mutex::new(Vec::new()),
-            permits: tokio::sync::Semaphore::new(POOL),
+            permits: tokio::sync::Semaphore::new(pool),
         };
         backend
             .run(|c| {
@@ -363,7 +377,7 @@ impl PgBackend {
         .await
         .map_err(|e| StoreError::backend("database task failed: ", e))?;
         if let Some(conn) = conn {
-            // At most POOL connections exist (one per permit), so the pool always has room.
+            // At most `pool` connections exist (one per permit), so the pool always has room.
             self.idle
                 .lock()
                 .map_err(|_| StoreError::Other("connection pool lock poisoned".into()))?

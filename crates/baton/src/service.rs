@@ -97,11 +97,17 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Opens the store `db` names: a PostgreSQL database, or an SQLite file (created if missing).
+/// Opens the store `db` names: a PostgreSQL database (with the default pool), or an SQLite file
+/// (created if missing).
 pub async fn open_store(db: &Database) -> Result<Arc<dyn Store>> {
+    open_store_with_pool(db, baton_store::postgres::DEFAULT_POOL).await
+}
+
+/// [`open_store`] with at most `pg_pool` connections to PostgreSQL.
+pub async fn open_store_with_pool(db: &Database, pg_pool: usize) -> Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = match db {
         Database::Postgres(url) => Arc::new(
-            PostgresStore::connect(url)
+            PostgresStore::connect_with_pool(url, pg_pool)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", db.redacted()))?,
         ),
@@ -151,7 +157,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     raise_open_files_limit();
     runtime()?.block_on(async move {
-        let store = open_store(&settings.db).await?;
+        let store = open_store_with_pool(&settings.db, settings.pg_pool).await?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

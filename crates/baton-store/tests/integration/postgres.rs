@@ -88,3 +88,67 @@ fn the_postgres_schema_has_the_sqlite_tables_and_columns() {
         "tables and columns differ between PostgreSQL and SQLite"
     );
 }
+
+/// Connections open to `url`'s database, other than the one asking.
+fn connections(url: &str) -> i64 {
+    let db = url.rsplit('/').next().unwrap().to_string();
+    client(url)
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&db],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// `pg_pool` bounds the connections an instance opens, however many requests arrive at once:
+/// with 2, a burst of 64 concurrent reads leaves 2 open (the pool keeps them); with 8 the same
+/// burst opens more than 2, so the burst does overlap and the bound is what holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_pool_bounds_the_connections_an_instance_opens() {
+    use baton_store::postgres::PostgresStore;
+    use baton_store::Store;
+    let Some(url) = pg_common::fresh_database_url() else {
+        return;
+    };
+    for (pool, within) in [(2usize, 1..=2i64), (8, 3..=8)] {
+        let store =
+            std::sync::Arc::new(PostgresStore::connect_with_pool(&url, pool).await.unwrap());
+        let reads: Vec<_> = (0..64)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.agents().await.unwrap() })
+            })
+            .collect();
+        for r in reads {
+            r.await.unwrap();
+        }
+        let u = url.clone();
+        let open = tokio::task::spawn_blocking(move || connections(&u))
+            .await
+            .unwrap();
+        assert!(
+            within.contains(&open),
+            "pool {pool}: {open} connections open, expected {within:?}"
+        );
+        drop(store);
+        // Idle connections close on a thread of their own: wait until they are gone.
+        let u = url.clone();
+        tokio::task::spawn_blocking(move || {
+            for _ in 0..100 {
+                if connections(&u) == 0 {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            panic!("the dropped store's connections did not close");
+        })
+        .await
+        .unwrap();
+    }
+    let err = PostgresStore::connect_with_pool(&url, 0)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("pg_pool = 0"), "{err}");
+}
