@@ -505,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn calling_the_service_useless_is_frustration() {
+    fn calling_the_service_useless_or_a_waste_of_space_is_frustration() {
         let p = policy();
         let frustrated =
             |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
@@ -513,6 +513,10 @@ mod tests {
             "Honestly, dealing with you lot has been useless from start to finish."
         ));
         assert!(frustrated("Utterly useless, I've wasted two mornings."));
+        assert!(frustrated(
+            "Honestly the app is a waste of space and so is this chat."
+        ));
+        assert!(!frustrated("The box wastes no space in the cupboard."));
         assert!(!frustrated(
             "The old charger still works, so not useless yet."
         ));
@@ -543,104 +547,107 @@ mod tests {
         assert!(!frustrated("Amazing how quickly it arrived."));
     }
 
+    /// The sensitive category the rules find in `t`, if any.
+    fn sensitive_category(p: &Policy, t: &str) -> Option<String> {
+        let norm = text::normalize(t);
+        sensitive_topic(&norm, p, &p.screen.matches(&norm))
+            .map(|(i, _)| p.sensitive_topic.categories[i].name.clone())
+    }
+
+    /// Each text with whether `rule` (as in [`business`]) should find its matter.
+    fn rule_cases(rule: &str, cases: &[(&str, bool)]) {
+        for (t, want) in cases {
+            assert_eq!(business(rule, t), *want, "{rule}: {t}");
+        }
+    }
+
     #[test]
     fn thoughts_of_suicide_told_without_the_word_are_a_sensitive_topic() {
         let p = policy();
-        let category = |t: &str| {
-            let norm = text::normalize(t);
-            sensitive_topic(&norm, &p, &p.screen.matches(&norm))
-                .map(|(i, _)| p.sensitive_topic.categories[i].name.clone())
-        };
-        assert_eq!(
-            category("The last few nights I keep thinking everyone would be better off without me around.")
-                .as_deref(),
-            Some("safety")
-        );
-        assert_eq!(
-            category("Honestly I don't know if I can hold on even that long.").as_deref(),
-            Some("safety")
-        );
-        assert_eq!(
-            category("We're better off without the add-on, remove it."),
-            None
-        );
-        assert_eq!(
-            category("Can you hold on while I find the order number?"),
-            None
-        );
+        for (t, want) in [
+            (
+                "The last few nights I keep thinking everyone would be better off without me around.",
+                Some("safety"),
+            ),
+            (
+                "Honestly I don't know if I can hold on even that long.",
+                Some("safety"),
+            ),
+            ("We're better off without the add-on, remove it.", None),
+            ("Can you hold on while I find the order number?", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
     }
 
     #[test]
     fn money_kept_by_amount_a_data_request_by_company_name_and_one_days_visit() {
-        let disputes = |t: &str| business("dispute", t);
-        assert!(disputes(
-            "Today I see you've kept $60 of my $100 bond for 'fin damage'."
-        ));
-        assert!(disputes(
-            "You've taken 30% as the deferred management fee, but his contract caps it at 24%."
-        ));
-        assert!(!disputes("You've taken 20 minutes to reply, fine."));
-        assert!(!disputes("Have you kept my details on file?"));
-        assert!(business(
+        rule_cases(
+            "dispute",
+            &[
+                ("Today I see you've kept $60 of my $100 bond for 'fin damage'.", true),
+                (
+                    "You've taken 30% as the deferred management fee, but his contract caps it at 24%.",
+                    true,
+                ),
+                ("You've taken 20 minutes to reply, fine.", false),
+                ("Have you kept my details on file?", false),
+            ],
+        );
+        rule_cases(
             "legal",
-            "I'd like a copy of everything Mindharbour holds about me."
-        ));
-        assert!(!business(
-            "legal",
-            "I'd like a copy of everything in the welcome pack."
-        ));
-        assert!(!business(
+            &[
+                (
+                    "I'd like a copy of everything Mindharbour holds about me.",
+                    true,
+                ),
+                ("I'd like a copy of everything in the welcome pack.", false),
+            ],
+        );
+        rule_cases(
             "cancellation",
-            "Got to cancel Saturday's service on the Qashqai, my brother has sorted it."
-        ));
-        assert!(business(
-            "cancellation",
-            "Please cancel my service from next month."
-        ));
+            &[
+                (
+                    "Got to cancel Saturday's service on the Qashqai, my brother has sorted it.",
+                    false,
+                ),
+                ("Please cancel my service from next month.", true),
+            ],
+        );
     }
 
     #[test]
     fn money_demanded_back_a_declared_dispute_a_childs_age_then_deed_and_a_high_temperature() {
-        let disputes = |t: &str| business("dispute", t);
-        assert!(disputes("Nothing was damaged. I want that money put back."));
-        assert!(disputes(
-            "Your crew didn't come on the 12th. We dispute those two days and want them taken off."
-        ));
-        assert!(!disputes("How do I dispute an error on my credit report?"));
-        assert!(!disputes("Can I get money back in cash at the till?"));
+        rule_cases(
+            "dispute",
+            &[
+                ("Nothing was damaged. I want that money put back.", true),
+                (
+                    "Your crew didn't come on the 12th. We dispute those two days and want them taken off.",
+                    true,
+                ),
+                ("How do I dispute an error on my credit report?", false),
+                ("Can I get money back in cash at the till?", false),
+            ],
+        );
         let p = policy();
-        let category = |t: &str| {
-            let norm = text::normalize(t);
-            sensitive_topic(&norm, &p, &p.screen.matches(&norm))
-                .map(|(i, _)| p.sensitive_topic.categories[i].name.clone())
-        };
-        assert_eq!(
-            category("Jack is my son. He's 15. He must have used my saved card.").as_deref(),
-            Some("minor")
-        );
-        assert_eq!(
-            category("She's 9 and loves the Saturday class, can we book the next term?"),
-            None
-        );
-        assert_eq!(
-            category(
-                "My husband's been in bed for a week with a high temperature and a rattly chest."
-            )
-            .as_deref(),
-            Some("medical")
-        );
-        assert_eq!(category("Can the oven run at a high temperature?"), None);
-    }
-
-    #[test]
-    fn a_waste_of_space_is_frustration() {
-        let p = policy();
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
-        assert!(frustrated(
-            "Honestly the app is a waste of space and so is this chat."
-        ));
-        assert!(!frustrated("The box wastes no space in the cupboard."));
+        for (t, want) in [
+            (
+                "Jack is my son. He's 15. He must have used my saved card.",
+                Some("minor"),
+            ),
+            (
+                "She's 9 and loves the Saturday class, can we book the next term?",
+                None,
+            ),
+            (
+                "My husband's been in bed for a week with a high temperature and a rattly chest.",
+                Some("medical"),
+            ),
+            ("Can the oven run at a high temperature?", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
     }
 
     #[test]
