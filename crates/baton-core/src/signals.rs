@@ -749,6 +749,26 @@ mod tests {
     }
 
     #[test]
+    fn two_of_five_concepts_shared_is_the_same_question_in_other_words() {
+        let p = policy();
+        let rq = &p.repeated_question;
+        let q = |t: &str| first_question(t, rq);
+        let before = q("when does the summer timetable for the junior tennis squad start?");
+        let again = q("what date do junior squad lessons resume this autumn?");
+        assert!(same_question(&again, &before, rq));
+        // At the old 0.5 it was not: the two share "junior" and "squad" of five.
+        let mut half = rq.clone();
+        half.min_overlap = 0.5;
+        assert!(!same_question(&again, &before, &half));
+        // One word in common is still a new question.
+        assert!(!same_question(
+            &q("what date does the junior trophy ceremony take place?"),
+            &before,
+            rq
+        ));
+    }
+
+    #[test]
     fn a_question_that_says_it_is_asked_again_needs_fewer_shared_concepts() {
         let p = policy();
         let rq = &p.repeated_question;
