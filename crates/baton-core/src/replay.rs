@@ -193,10 +193,19 @@ mod tests {
         );
         let candidate = Policy::from_toml(&source).unwrap();
         let mut replay = Replay::new(&current, &candidate, 10);
-        replay.add(
-            &conv("a", "this is useless, a waste of my time"),
-            Some(true),
-        );
+        // Frustration is heard once the AI has answered (`after_reply`); the customer was
+        // unhappy from the start, so the last message is no sentiment drop either.
+        let mut a = conv("a", "still not happy, my parcel is late again");
+        for (role, text) in [
+            (Role::Ai, "It is on its way."),
+            (Role::Customer, "this is useless, a waste of my time"),
+        ] {
+            let mut m = a.messages[0].clone();
+            m.role = role;
+            m.text = text.into();
+            a.messages.push(m);
+        }
+        replay.add(&a, Some(true));
         replay.add(&conv("b", "where is my parcel?"), Some(false));
         replay.add(&conv("c", "I want to cancel my subscription"), Some(true));
         let r = replay.finish();

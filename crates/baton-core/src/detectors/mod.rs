@@ -178,6 +178,30 @@ mod tests {
     }
 
     #[test]
+    fn frustration_language_in_the_opening_message_gives_the_ai_its_chance() {
+        let opening = "Your locksmith was meant to come between 10 and 12, it's 12:40 now. Bit fed up waiting in.";
+        assert_eq!(decided(&[(Role::Customer, opening)]), None);
+        // The same words once the AI has answered are frustration with the service.
+        let turns = [
+            (
+                Role::Customer,
+                "Is the locksmith still coming this morning?",
+            ),
+            (
+                Role::Ai,
+                "Yes, he is on his way and should be with you by 12.",
+            ),
+            (Role::Customer, "It's 12:40 now. I'm so fed up waiting in."),
+        ];
+        assert_eq!(decided(&turns), Some((2, ReasonKind::Frustration)));
+        // A policy without the key (older files) hears the opening message too.
+        let mut policy = Policy::default();
+        policy.frustration.after_reply = false;
+        let conversation = crate::lodo::one_message(opening);
+        assert_eq!(decide(&policy, &conversation).at, Some(0));
+    }
+
+    #[test]
     fn a_named_negative_emotion_is_a_drop_unless_its_sentence_is_positive() {
         let opening = [
             (

@@ -135,7 +135,10 @@ pub(crate) struct Frustration;
 impl Detector for Frustration {
     fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
         let rule = &obs.policy.frustration;
-        if rule.enabled && may(obs, &rule.patterns) {
+        if rule.enabled
+            && !(rule.after_reply && obs.customer_messages == 0)
+            && may(obs, &rule.patterns)
+        {
             if let Some(e) = signals::phrase_rule(obs.norm, rule, obs.policy.negation_window) {
                 found.push(Found::rule(
                     ReasonKind::Frustration,

@@ -243,6 +243,7 @@ impl Compiler<'_> {
             enabled: f.enabled,
             patterns: self.patterns(&format!("{key}.patterns"), &f.patterns)?,
             negations: self.patterns(&format!("{key}.negations"), &f.negations)?,
+            after_reply: f.after_reply,
         })
     }
 }

@@ -96,6 +96,9 @@ pub(super) struct PhraseRuleFile {
     pub(super) patterns: Patterns,
     #[serde(default)]
     pub(super) negations: Patterns,
+    /// Absent (older policy files): false, the rule hears every customer message.
+    #[serde(default)]
+    pub(super) after_reply: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -425,6 +425,9 @@ pub struct PhraseRule {
     pub enabled: bool,
     pub patterns: Matcher,
     pub negations: Matcher,
+    /// Only from the customer's second message on: the opening message is a problem report,
+    /// and the AI gets its chance to answer it.
+    pub after_reply: bool,
 }
 
 #[derive(Debug, Clone)]
