@@ -71,6 +71,15 @@ impl Detector for Meaning {
             {
                 continue;
             }
+            // A section that waits for the AI's reply (`after_reply`) waits for it here too.
+            let waits = match m.kind {
+                ReasonKind::ExplicitRequest => policy.explicit_request.after_reply,
+                ReasonKind::Frustration => policy.frustration.after_reply,
+                _ => false,
+            };
+            if waits && obs.customer_messages == 0 {
+                continue;
+            }
             // The customer said they do not mean it: "cancel the add-on but keep my plan".
             let business = match m.kind {
                 ReasonKind::Cancellation => Some(&policy.cancellation),

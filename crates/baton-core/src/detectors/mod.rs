@@ -199,6 +199,12 @@ mod tests {
         policy.frustration.after_reply = false;
         let conversation = crate::lodo::one_message(opening);
         assert_eq!(decide(&policy, &conversation).at, Some(0));
+        // The key means the same on the other phrase rule: a request for a person waits too.
+        let mut policy = Policy::default();
+        policy.explicit_request.after_reply = true;
+        let asks = crate::lodo::one_message("Can I talk to a real person please");
+        assert_eq!(decide(&policy, &asks).at, None);
+        assert_eq!(decide(&Policy::default(), &asks).at, Some(0));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! negation-aware (`signals`), and the policy's custom rules. They keep no state.
 
 use super::{Detector, Found, Observation};
-use crate::policy::Matcher;
+use crate::policy::{Matcher, PhraseRule};
 use crate::reason::ReasonKind;
 use crate::signals;
 
@@ -19,18 +19,31 @@ pub(crate) struct ExplicitRequest;
 
 impl Detector for ExplicitRequest {
     fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
-        let rule = &obs.policy.explicit_request;
-        if rule.enabled && may(obs, &rule.patterns) {
-            if let Some(e) = signals::phrase_rule(obs.norm, rule, obs.policy.negation_window) {
-                found.push(Found::rule(
-                    ReasonKind::ExplicitRequest,
-                    "customer asked for a human",
-                    e,
-                    None,
-                ));
-            }
-        }
+        found.extend(phrase_finding(
+            obs,
+            &obs.policy.explicit_request,
+            ReasonKind::ExplicitRequest,
+            "customer asked for a human",
+        ));
     }
+}
+
+/// What a phrase rule (explicit request, frustration) finds in the message: nothing when it is
+/// off, or when it waits for the AI's reply (`after_reply`) and this is the opening message.
+fn phrase_finding(
+    obs: &Observation<'_>,
+    rule: &PhraseRule,
+    kind: ReasonKind,
+    detail: &str,
+) -> Option<Found> {
+    if !rule.enabled
+        || (rule.after_reply && obs.customer_messages == 0)
+        || !may(obs, &rule.patterns)
+    {
+        return None;
+    }
+    signals::phrase_rule(obs.norm, rule, obs.policy.negation_window)
+        .map(|e| Found::rule(kind, detail, e, None))
 }
 
 /// Cancellation, legal or compliance matters and disputed charges: each its own team.
@@ -134,19 +147,11 @@ pub(crate) struct Frustration;
 
 impl Detector for Frustration {
     fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
-        let rule = &obs.policy.frustration;
-        if rule.enabled
-            && !(rule.after_reply && obs.customer_messages == 0)
-            && may(obs, &rule.patterns)
-        {
-            if let Some(e) = signals::phrase_rule(obs.norm, rule, obs.policy.negation_window) {
-                found.push(Found::rule(
-                    ReasonKind::Frustration,
-                    "customer uses frustration language",
-                    e,
-                    None,
-                ));
-            }
-        }
+        found.extend(phrase_finding(
+            obs,
+            &obs.policy.frustration,
+            ReasonKind::Frustration,
+            "customer uses frustration language",
+        ));
     }
 }
