@@ -651,6 +651,60 @@ mod tests {
     }
 
     #[test]
+    fn an_agreement_ended_a_staff_visit_to_look_a_wound_that_will_not_heal_and_a_revelation() {
+        rule_cases(
+            "cancellation",
+            &[
+                (
+                    "We'll bring the violin back on Saturday - can you cancel the rental agreement and stop the monthly payments?",
+                    true,
+                ),
+                ("I'd like to end the storage agreement at the end of March.", true),
+                (
+                    "Can I swap the grey rug for the blue one without ending the whole agreement?",
+                    false,
+                ),
+                ("Can you cancel the rental on Saturday? We found another van.", false),
+            ],
+        );
+        let p = policy();
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        assert!(asks(
+            "It's too fragile to bring in. Could one of your framers come out and have a look at it here?"
+        ));
+        assert!(!asks(
+            "Could one of your engineers come out on Tuesday to fit it?"
+        ));
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        assert!(frustrated(
+            "Oh wow, clear my cache, what a revelation. Any other pearls of wisdom?"
+        ));
+        assert!(!frustrated("Thanks, the map was a big help."));
+        for (t, want) in [
+            (
+                "I'm diabetic and there's a sore on my foot that's gone greyish round the edges and has a smell to it.",
+                Some("medical"),
+            ),
+            ("The cut on the leather strap has been stitched, looks great.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        let rq = &p.repeated_question;
+        let again = questions(
+            &text::normalize(
+                "Sorry, I mean is the shoe heated and shaped to the hoof, or ready-made?",
+            ),
+            rq,
+        );
+        assert!(again[0].restated);
+        let new = questions(&text::normalize("I mean, what about the price?"), rq);
+        assert!(new.is_empty() || !new[0].restated);
+    }
+
+    #[test]
     fn someone_from_any_team_asked_to_ring_is_a_request_and_a_regulator_by_name_is_legal() {
         let p = policy();
         let asks = |t: &str| {
