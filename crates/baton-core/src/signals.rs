@@ -705,6 +705,73 @@ mod tests {
     }
 
     #[test]
+    fn no_money_coming_in_an_agency_already_told_a_fraud_trial_and_a_hedged_could_be() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "The factory let forty of us go and I've got nothing coming in until the redundancy money lands.",
+                Some("financial_hardship"),
+            ),
+            ("Is there nothing coming in on the 3pm delivery?", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        rule_cases(
+            "legal",
+            &[
+                (
+                    "I've already rung the Environment Agency's incident line.",
+                    true,
+                ),
+                (
+                    "I've already sent a complaint to the registration body she's listed with.",
+                    true,
+                ),
+                (
+                    "Which registration body are your interpreters listed with?",
+                    false,
+                ),
+            ],
+        );
+        rule_cases(
+            "dispute",
+            &[
+                (
+                    "I'm a paralegal sending court bundles for a fraud trial to the Crown Court.",
+                    false,
+                ),
+                ("That payment is fraud, I never made it.", true),
+            ],
+        );
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        assert!(asks(
+            "can whoever does the bookings ring round their freelancers properly, i text only so text me"
+        ));
+        assert!(asks(
+            "I'd rather one of your lads came round, stood in the garden and had a proper look."
+        ));
+        assert!(!asks(
+            "One of your lads came round on Monday and fitted it, all good."
+        ));
+        let rq = &p.repeated_question;
+        let again = questions(
+            &text::normalize(
+                "OK so we only pay for those 40 minutes? Just checking before I tell finance.",
+            ),
+            rq,
+        );
+        assert!(again[0].restated);
+        let (weak, _) = hedging(
+            &text::normalize("They could be included in the plan, but I'm not sure."),
+            &p,
+        );
+        let (strong_only, _) = hedging(&text::normalize("I'm not sure."), &p);
+        assert!(weak > strong_only, "{weak} {strong_only}");
+    }
+
+    #[test]
     fn someone_from_any_team_asked_to_ring_is_a_request_and_a_regulator_by_name_is_legal() {
         let p = policy();
         let asks = |t: &str| {
