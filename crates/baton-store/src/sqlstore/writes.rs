@@ -488,12 +488,12 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
     if let Some(c) = &a.customer {
         upsert_customer(conn, c, a.now)?;
     }
-    let count: Option<i64> = conn
-        .row(
-            "SELECT message_count FROM conversations WHERE id = ?1",
-            vals![a.conversation_id],
-        )?
-        .map(|r| r.get(0))
+    let row = conn.row(
+        "SELECT message_count, topic FROM conversations WHERE id = ?1",
+        vals![a.conversation_id],
+    )?;
+    let count: Option<(i64, Option<String>)> = row
+        .map(|r| -> Result<_> { Ok((r.get(0)?, r.get(1)?)) })
         .transpose()?;
     match count {
         None => {
@@ -517,18 +517,28 @@ fn append(conn: &impl Db, a: &Append) -> Result<Option<Placement>> {
                 ],
             )?;
         }
-        Some(n) => {
+        Some((n, topic)) => {
             if n as usize != a.index {
                 return Err(StoreError::Conflict(format!(
                     "conversation {} has {n} messages; message {} cannot be appended",
                     a.conversation_id, a.index
                 )));
             }
-            conn.exec(
-                "UPDATE conversations SET message_count = message_count + 1, decision = ?2, topic = ?3,
-                   roles = roles | ?4 WHERE id = ?1",
-                vals![a.conversation_id, a.decision, a.topic, role_bit(a.message.role)],
-            )?;
+            // The topic is written only when it changes: writing the same value still deletes
+            // and re-inserts the row's entry in the `conversations_repeat` index.
+            if topic == a.topic {
+                conn.exec(
+                    "UPDATE conversations SET message_count = message_count + 1, decision = ?2,
+                       roles = roles | ?3 WHERE id = ?1",
+                    vals![a.conversation_id, a.decision, role_bit(a.message.role)],
+                )?;
+            } else {
+                conn.exec(
+                    "UPDATE conversations SET message_count = message_count + 1, decision = ?2, topic = ?3,
+                       roles = roles | ?4 WHERE id = ?1",
+                    vals![a.conversation_id, a.decision, a.topic, role_bit(a.message.role)],
+                )?;
+            }
         }
     }
     let m = &a.message;

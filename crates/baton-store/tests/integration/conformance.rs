@@ -467,11 +467,15 @@ async fn metrics_suite(store: &dyn Store) {
         facts: Some(facts),
     });
     store.append(a).await.unwrap();
-    // The same customer about the same topic two days later; another topic the next day.
+    // The same customer about the same topic two days later (a greeting first, so the stored
+    // topic changes at the second message); another topic the next day.
     store
-        .append(timed("m2", 0, "2025-03-03T10:00:00Z", "billing"))
+        .append(timed("m2", 0, "2025-03-03T10:00:00Z", "general"))
         .await
         .unwrap();
+    let mut second = timed("m2", 1, "2025-03-03T10:00:20Z", "billing");
+    second.message.role = MessageRole::Ai;
+    store.append(second).await.unwrap();
     store
         .append(timed("m3", 0, "2025-03-02T10:00:00Z", "general"))
         .await
