@@ -772,6 +772,74 @@ mod tests {
     }
 
     #[test]
+    fn money_stopped_by_month_work_paid_for_not_done_and_a_visit_to_talk_it_through() {
+        rule_cases(
+            "cancellation",
+            &[
+                (
+                    "I'm starting a master's. Can you stop the pass after December so nothing else comes out of my account?",
+                    true,
+                ),
+                ("Please stop my Sugar Club payments after November's session.", true),
+                (
+                    "He passed away last week. Can you make sure nothing else is sent to him or taken from his bank?",
+                    true,
+                ),
+                ("Can you stop the van at the side gate after 5?", false),
+                ("Nothing else is sent to the old address, is it?", false),
+            ],
+        );
+        rule_cases(
+            "dispute",
+            &[
+                (
+                    "So I've paid for work that wasn't done and I'd like that sorted.",
+                    true,
+                ),
+                (
+                    "I read an article about olive oil fraud. How can I tell yours is real?",
+                    false,
+                ),
+                (
+                    "I paid for the resole that was done last week, thanks.",
+                    false,
+                ),
+            ],
+        );
+        let p = policy();
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        assert!(asks(
+            "Any chance the orchard manager could ring me sometime to chat through the options?"
+        ));
+        assert!(asks(
+            "I think better if your sales man come to the yard and we discuss together, is possible?"
+        ));
+        assert!(!asks(
+            "Can someone come to the house on Saturday morning to do the inside of our Zafira?"
+        ));
+        assert!(!asks("The manager can ring the bell when she arrives."));
+        for (t, want) in [
+            (
+                "And the moisture content? My recipe needs it under 18.5%.",
+                None,
+            ),
+            (
+                "Is it alright for my son to come? He's under 18 and on his own.",
+                Some("minor"),
+            ),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        let (score, _) = hedging(
+            &text::normalize("It's possible a van could get through, though I can't say whether one covers your area."),
+            &p,
+        );
+        assert!(score >= p.low_confidence.hedge_score, "{score}");
+    }
+
+    #[test]
     fn someone_from_any_team_asked_to_ring_is_a_request_and_a_regulator_by_name_is_legal() {
         let p = policy();
         let asks = |t: &str| {
