@@ -840,6 +840,37 @@ mod tests {
     }
 
     #[test]
+    fn a_teenager_is_a_minor_when_the_message_says_why_the_age_matters() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "hi im 16, can i come to the late comedy night if my brother comes? ill pay with my own card",
+                Some("minor"),
+            ),
+            (
+                "hi im 14 and i used my mums card to get premium last night without asking her",
+                Some("minor"),
+            ),
+            (
+                "hey so im 15 and my parents said no but ive got my own money saved up",
+                Some("minor"),
+            ),
+            (
+                "hi im 16 and doing my geography coursework on local renewable energy. does the co-op publish the turbine's output?",
+                None,
+            ),
+            (
+                "hey im 14 and my art teacher said you do discount for students, does that count for school students?",
+                None,
+            ),
+            // A payment that fails is still no hardship.
+            ("I can't pay with my card, it keeps getting declined.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+    }
+
+    #[test]
     fn someone_from_any_team_asked_to_ring_is_a_request_and_a_regulator_by_name_is_legal() {
         let p = policy();
         let asks = |t: &str| {
