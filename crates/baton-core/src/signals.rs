@@ -840,7 +840,7 @@ mod tests {
     }
 
     #[test]
-    fn a_teenager_is_a_minor_when_the_message_says_why_the_age_matters() {
+    fn a_teenager_is_a_minor_when_the_message_says_why_the_age_matters_and_bee_hives_are_no_rash() {
         let p = policy();
         for (t, want) in [
             (
@@ -865,6 +865,15 @@ mod tests {
             ),
             // A payment that fails is still no hardship.
             ("I can't pay with my card, it keeps getting declined.", None),
+            // Bees' hives are no rash.
+            (
+                "She wants to help with the hives next summer. Do you do bee suits?",
+                None,
+            ),
+            (
+                "He came up in hives all over after the new wipes.",
+                Some("medical"),
+            ),
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
