@@ -235,6 +235,9 @@ pub struct Question {
     pub concepts: Vec<u64>,
     /// The customer says they are asking again ("what I'm asking is", "to be clear").
     pub restated: bool,
+    /// The message opened by accepting the answer ("Perfect. Does it fit?") and does not say it
+    /// asks again: whatever it asks is new.
+    pub accepted: bool,
     pub text: String,
 }
 
@@ -245,6 +248,7 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
     // "Sorry, back to the first thing. Am I allowed to ...?": the marker often has its own
     // sentence, and says the whole message asks again.
     let restated = rule.restatement_markers.is_match(norm);
+    let accepted = !restated && rule.accepted_openers.is_match(norm);
     for range in text::sentences(norm) {
         let sentence = norm[range].trim();
         let body = sentence.trim_end_matches(['.', '!', '?', ' ']);
@@ -294,6 +298,7 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
             kind,
             concepts,
             restated,
+            accepted,
             text: q.to_string(),
         });
     }
@@ -311,11 +316,12 @@ fn concept_id(stem: &str, rule: &RepeatedQuestionRule) -> u64 {
     h.finish() | (1 << 63)
 }
 
-/// True when `now` asks `before` again: same kind, and enough shared concepts. A question the
-/// customer says is asked again may change its kind ("how do I change my language?" ...
+/// True when `now` asks `before` again: same kind, and enough shared concepts, in a message that
+/// did not open by accepting the answer. A question the customer says is asked again may change
+/// its kind ("how do I change my language?" ...
 /// "sorry, so where exactly do I switch it to Spanish?").
 pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionRule) -> bool {
-    if now.kind != before.kind && !now.restated {
+    if now.accepted || (now.kind != before.kind && !now.restated) {
         return false;
     }
     let shared = now
@@ -951,6 +957,30 @@ mod tests {
         // The marker in a sentence of its own marks the message's question.
         let back = ask("Sorry, back to the first thing. Am I allowed to change the language?");
         assert!(back[0].restated);
+    }
+
+    #[test]
+    fn a_question_that_opens_by_accepting_the_answer_asks_something_new() {
+        let p = policy();
+        let rq = &p.repeated_question;
+        let ask = |t: &str| first_question(t, rq);
+        let first = ask("Do we each need our own bag, or can we share one?");
+        // Accepted, then asked: new, even with the same words.
+        let accepted = ask("Nice, that'll end the argument. Do we each need our own bag?");
+        assert!(accepted.accepted);
+        assert!(!same_question(&accepted, &first, rq));
+        // The same words without the acceptance ask again.
+        let again = ask("So do we each need our own bag?");
+        assert!(!again.accepted);
+        assert!(same_question(&again, &first, rq));
+        // Accepted but said to be asked again: a repeat.
+        let restated = ask("Thanks. So just to double check, do we each need our own bag?");
+        assert!(restated.restated && !restated.accepted);
+        assert!(same_question(&restated, &first, rq));
+        // Without the key (an older policy), nothing is an acceptance.
+        let mut older = rq.clone();
+        older.accepted_openers = Matcher::default();
+        assert!(!first_question("Nice. Do we each need our own bag?", &older).accepted);
     }
 
     /// The first question of a message.

@@ -185,6 +185,9 @@ pub(super) struct RepeatedQuestionFile {
     pub(super) restatement_markers: Patterns,
     #[serde(default)]
     pub(super) restated_min_overlap: Option<Spanned<f64>>,
+    /// Optional (policies written before it still load): none.
+    #[serde(default)]
+    pub(super) accepted_openers: Patterns,
     pub(super) question_kinds: Vec<QuestionKindFile>,
     pub(super) synonyms: Vec<Vec<String>>,
 }

@@ -521,6 +521,9 @@ pub struct RepeatedQuestionRule {
     /// `restated_min_overlap` of its concepts shared.
     pub restatement_markers: Matcher,
     pub restated_min_overlap: f64,
+    /// A message that opens by accepting the answer ("Perfect.", "nice.", "Thank you.") asks
+    /// something new unless it says it asks again.
+    pub accepted_openers: Matcher,
     pub question_kinds: Vec<QuestionKind>,
     /// Word stem -> concept id, so that "get back" and "renew" can meet.
     pub synonyms: rustc_hash::FxHashMap<String, u32>,

@@ -287,6 +287,8 @@ impl Compiler<'_> {
                 Some(v) => self.fraction("repeated_question.restated_min_overlap", v)?,
                 None => min_overlap,
             },
+            accepted_openers: self
+                .patterns("repeated_question.accepted_openers", &rq.accepted_openers)?,
             question_kinds,
             synonyms,
         })
