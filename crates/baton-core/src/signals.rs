@@ -983,6 +983,22 @@ mod tests {
         assert!(!first_question("Nice. Do we each need our own bag?", &older).accepted);
     }
 
+    #[test]
+    fn saying_the_account_stays_means_no_cancellation() {
+        let p = policy();
+        let kept = |t: &str| p.cancellation.not_meant.is_match(&text::normalize(t));
+        assert!(kept(
+            "Can you cancel that one order? Leave the subscription exactly as it is."
+        ));
+        assert!(kept(
+            "Could the magazine switch to the digital edition? I'd like to stay a member."
+        ));
+        assert!(!kept(
+            "We're moving abroad, so I won't stay a member after March."
+        ));
+        assert!(!kept("Please close the account, I'm moving abroad."));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
