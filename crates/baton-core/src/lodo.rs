@@ -1,6 +1,6 @@
 //! Leave-one-domain-out: how the engine does on a kind of business it has no examples of. For
 //! each domain of the banks, the meaning detectors are rebuilt without that domain's lines and
-//! the whole engine (rules and meaning) judges each of its lines as a one-message conversation.
+//! the whole engine (rules and meaning) judges each of its lines as the customer's reply to the AI's first answer ([`after_a_reply`]; before session 27 as a one-message conversation).
 //! That figure, not the score on the banks themselves, says whether a change generalises.
 
 use std::sync::Arc;
@@ -132,9 +132,24 @@ pub fn one_message(text: &str) -> Conversation {
     }
 }
 
+/// A line as the customer's reply to the AI's first answer: how the corpus lines are said (a
+/// frustrated line is frustrated with answers already given, and a section that waits for the
+/// AI's reply, like `[frustration] after_reply`, would never hear it as an opening message).
+pub fn after_a_reply(text: &str) -> Conversation {
+    let mut c = one_message("Hi, I have a question.");
+    let at = jiff::Timestamp::UNIX_EPOCH;
+    c.messages.push(Message::new(
+        Role::Ai,
+        "Hello! Of course, what can I help you with?",
+        at,
+    ));
+    c.messages.push(Message::new(Role::Customer, text, at));
+    c
+}
+
 fn score_line(policy: &Policy, e: &Example, score: &mut DomainScore) {
     score.lines += 1;
-    let decision = decide(policy, &one_message(&e.text));
+    let decision = decide(policy, &after_a_reply(&e.text));
     let found = decision
         .reasons
         .iter()
@@ -168,4 +183,29 @@ fn decision_skill(policy: &Policy, text: &str) -> String {
     let mut state = crate::engine::ConversationState::new();
     state.push(policy, &conversation.customer, &conversation.messages[0]);
     state.topic(policy).1.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::ReasonKind;
+
+    #[test]
+    fn a_corpus_line_is_scored_as_the_reply_to_an_answer() {
+        let policy = Policy::default();
+        let line = "Honestly this chat is useless, you keep sending me the same link.";
+        let frustrated = |c: &Conversation| {
+            decide(&policy, c)
+                .reasons
+                .iter()
+                .any(|r| r.kind == ReasonKind::Frustration)
+        };
+        // Frustration waits for the AI's answer: as an opening message the line is not heard,
+        // after a reply it is, as the corpus means it.
+        assert!(!frustrated(&one_message(line)));
+        assert!(frustrated(&after_a_reply(line)));
+        // The opening and the answer are neutral: they find nothing themselves.
+        let plain = after_a_reply("What time do you open on Saturday?");
+        assert!(decide(&policy, &plain).reasons.is_empty());
+    }
 }
