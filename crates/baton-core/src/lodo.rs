@@ -1,6 +1,7 @@
 //! Leave-one-domain-out: how the engine does on a kind of business it has no examples of. For
 //! each domain of the banks, the meaning detectors are rebuilt without that domain's lines and
-//! the whole engine (rules and meaning) judges each of its lines as the customer's reply to the AI's first answer ([`after_a_reply`]; before session 27 as a one-message conversation).
+//! the whole engine (rules and meaning) judges each of its lines as the customer's reply to the
+//! AI's first answer ([`after_a_reply`]; before session 27, as a one-message conversation).
 //! That figure, not the score on the banks themselves, says whether a change generalises.
 
 use std::sync::Arc;
