@@ -999,6 +999,31 @@ mod tests {
         assert!(!kept("Please close the account, I'm moving abroad."));
     }
 
+    #[test]
+    fn a_call_back_a_direct_line_and_the_person_spoken_to_before_are_requests() {
+        let p = policy();
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        for t in [
+            "Could I get a call back this afternoon from whoever deals with refunds?",
+            "Any chance of a callback? Typing all this is a pain.",
+            "Please have the manager call me.",
+            "Is there a human I can email directly?",
+            "Can you ask the lady I spoke to last week to call me?",
+            "Could I have the direct line for your accounts department?",
+        ] {
+            assert!(asks(t), "{t}");
+        }
+        for t in [
+            "I don't need a call back, the chat answered it.",
+            "Please have the parcel left with a neighbour.",
+            "Is there a direct train from the airport?",
+        ] {
+            assert!(!asks(t), "{t}");
+        }
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
