@@ -238,6 +238,9 @@ pub struct Question {
     /// The message opened by accepting the answer ("Perfect. Does it fit?") and does not say it
     /// asks again: whatever it asks is new.
     pub accepted: bool,
+    /// The question says it asks something new ("and if ...", "what about ..."): it is no repeat
+    /// itself, but is remembered, so that asking it again later is one.
+    pub followup: bool,
     pub text: String,
 }
 
@@ -267,9 +270,7 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
                 .find(|c| rule.question_openers.is_match(c))
         };
         let Some(q) = asked else { continue };
-        if rule.followup_markers.is_match(q) {
-            continue;
-        }
+        let followup = rule.followup_markers.is_match(q);
         let (kind, said) = rule
             .question_kinds
             .iter()
@@ -299,6 +300,7 @@ pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
             concepts,
             restated,
             accepted,
+            followup,
             text: q.to_string(),
         });
     }
@@ -321,7 +323,7 @@ fn concept_id(stem: &str, rule: &RepeatedQuestionRule) -> u64 {
 /// its kind ("how do I change my language?" ...
 /// "sorry, so where exactly do I switch it to Spanish?").
 pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionRule) -> bool {
-    if now.accepted || (now.kind != before.kind && !now.restated) {
+    if now.accepted || now.followup || (now.kind != before.kind && !now.restated) {
         return false;
     }
     let shared = now
@@ -934,7 +936,19 @@ mod tests {
         );
         assert!(same_question(&q2[0], &q1[0], rq));
         let q3 = questions(&text::normalize("ok and if i go over?"), rq);
-        assert!(q3.is_empty(), "a follow-up is not a question to compare");
+        assert!(q3[0].followup, "a follow-up asks something new");
+        assert!(!same_question(&q3[0], &q1[0], rq));
+        // ... but it is remembered: asked again in other words later, it is a repeat. An opening
+        // question that starts with "if" is a question like any other.
+        let opening = questions(
+            &text::normalize("If it rains on the day of our tour does it still go ahead?"),
+            rq,
+        );
+        let again = questions(
+            &text::normalize("So does the tour still go ahead if it rains?"),
+            rq,
+        );
+        assert!(same_question(&again[0], &opening[0], rq));
     }
 
     #[test]
