@@ -1038,6 +1038,56 @@ mod tests {
         }
     }
 
+    #[test]
+    fn notice_given_a_disowned_payment_a_device_smoking_and_a_stop_on_the_way() {
+        rule_cases(
+            "cancellation",
+            &[
+                ("Fine. Then please take this as my notice.", true),
+                (
+                    "I'd like it sorted so I'm no longer a member and the payments stop.",
+                    true,
+                ),
+                (
+                    "Can the coach stop at a motorway services on the way to Edinburgh?",
+                    false,
+                ),
+                ("Please take this as my order for Friday.", false),
+            ],
+        );
+        rule_cases(
+            "dispute",
+            &[
+                (
+                    "My card provider texted me about a £780 payment to you yesterday, and that wasn't me.",
+                    true,
+                ),
+                ("I didn't ask for his name, I asked for his number.", false),
+                ("I didn't ask for the insurance add-on, take it off.", true),
+            ],
+        );
+        let p = policy();
+        for (t, want) in [
+            (
+                "The heat mat started smoking under the tank and left a brown scorch mark.",
+                Some("safety"),
+            ),
+            ("He started smoking again after the holidays, sadly.", None),
+            (
+                "My hand's puffed up, hot to the touch, and there's a red line creeping up my arm.",
+                Some("medical"),
+            ),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        assert!(asks(
+            "Whoever looks after block bookings at the club, I'd like to deal with them directly please."
+        ));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
