@@ -1088,6 +1088,56 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn probe_phrasings_of_leaving_disputing_and_hardship() {
+        rule_cases(
+            "cancellation",
+            &[
+                (
+                    "Time to call it a day with the gym, I just don't go anymore.",
+                    true,
+                ),
+                ("I want out of the plan, it's not worth the money.", true),
+                (
+                    "My mother has moved into a care home, so her meal deliveries need to end.",
+                    true,
+                ),
+                (
+                    "Let's call it a day for now, I'll try again tomorrow.",
+                    false,
+                ),
+                ("The deliveries need to arrive before noon.", false),
+            ],
+        );
+        rule_cases(
+            "dispute",
+            &[
+                ("That late fee shouldn't be on there, I paid on time.", true),
+                (
+                    "Money has gone out of my account to you twice this month.",
+                    true,
+                ),
+                ("I've contacted my bank to get that payment back.", true),
+                ("The fee should be on the invoice, can you add it?", false),
+            ],
+        );
+        let p = policy();
+        for (t, want) in [
+            (
+                "The man who came to fix the boiler was drunk and shouting at me.",
+                Some("safety"),
+            ),
+            (
+                "I can barely afford food this week, let alone your bill.",
+                Some("financial_hardship"),
+            ),
+            ("The wine was lovely, we drank the lot.", None),
+            ("Can I afford the bigger box if I skip a week?", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
