@@ -1138,6 +1138,33 @@ mod tests {
         }
     }
 
+    #[test]
+    fn probe_phrasings_of_frustration_with_the_answers() {
+        let p = policy();
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        for t in [
+            "You're just repeating yourself now.",
+            "That's the same answer you gave me ten minutes ago.",
+            "Honestly, I'm losing my patience here.",
+            "That's not what I asked, again.",
+            "You clearly don't understand the problem.",
+            "Why is this so difficult?",
+            "Well that was a waste of ten minutes.",
+            "Seriously? That's your answer?",
+            "Can you stop giving me scripted replies?",
+        ] {
+            assert!(frustrated(t), "{t}");
+        }
+        for t in [
+            "Is that your answer for both models, or just the older one?",
+            "Why is this one so much cheaper than the other?",
+            "I understand, thanks. Same time next week then.",
+        ] {
+            assert!(!frustrated(t), "{t}");
+        }
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
