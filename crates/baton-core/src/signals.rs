@@ -318,10 +318,10 @@ fn concept_id(stem: &str, rule: &RepeatedQuestionRule) -> u64 {
     h.finish() | (1 << 63)
 }
 
-/// True when `now` asks `before` again: same kind, and enough shared concepts, in a message that
-/// did not open by accepting the answer. A question the customer says is asked again may change
-/// its kind ("how do I change my language?" ...
-/// "sorry, so where exactly do I switch it to Spanish?").
+/// True when `now` asks `before` again: same kind, and enough shared concepts; never a follow-up
+/// ("and if ...") or a question in a message that opened by accepting the answer. A question the
+/// customer says is asked again may change its kind ("how do I change my language?" ... "sorry,
+/// so where exactly do I switch it to Spanish?").
 pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionRule) -> bool {
     if now.accepted || now.followup || (now.kind != before.kind && !now.restated) {
         return false;

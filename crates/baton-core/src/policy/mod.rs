@@ -990,6 +990,21 @@ mod tests {
     }
 
     #[test]
+    fn accepted_openers_are_checked_and_optional() {
+        assert_bad_first_pattern_named(
+            "accepted_openers = [\n",
+            "repeated_question.accepted_openers[0]",
+        );
+        // A policy written before the key loads, with no opener counted as an acceptance.
+        let p = Policy::from_toml(&without_first_list("accepted_openers")).unwrap();
+        assert!(p.repeated_question.accepted_openers.is_empty());
+        assert!(!Policy::default()
+            .repeated_question
+            .accepted_openers
+            .is_empty());
+    }
+
+    #[test]
     fn whole_patterns_are_checked_and_optional() {
         assert_bad_first_pattern_named("whole_patterns = [\n", "cancellation.whole_patterns[0]");
         // A policy written before the key loads, without them.
