@@ -1165,6 +1165,92 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_talk_with_the_one_who_did_the_work_a_plan_brought_to_an_end_and_not_still_being_around() {
+        let p = policy();
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        for t in [
+            "I'd want to chat with whichever coach I'd be working with first.",
+            "Can I send photos to one of your techs and have them message me back?",
+            "I'd rather whoever actually serviced it had a look.",
+            "Put me onto your branch manager and we'll sort the rate.",
+        ] {
+            assert!(asks(t), "{t}");
+        }
+        for t in [
+            "Whichever coach I get is fine by me.",
+            "Whoever delivered it left the gate open.",
+            "Put me down for two tickets please.",
+        ] {
+            assert!(!asks(t), "{t}");
+        }
+        rule_cases(
+            "cancellation",
+            &[
+                (
+                    "Once I move there's no need for the weekly collections or the monthly fee.",
+                    true,
+                ),
+                (
+                    "I'd like the direct debit and the plan brought to an end after this month.",
+                    true,
+                ),
+                ("There's no need for a receipt, thanks.", false),
+                ("The festival is coming to an end on Sunday.", false),
+            ],
+        );
+        rule_cases(
+            "legal",
+            &[
+                (
+                    "I want a copy of every bit of information you've got stored on me.",
+                    true,
+                ),
+                (
+                    "My brother-in-law is a solicitor and he's drafting a letter to you.",
+                    true,
+                ),
+                ("Can I see all the details of my booking?", false),
+                ("I'm writing a thank-you card to the team.", false),
+            ],
+        );
+        rule_cases(
+            "dispute",
+            &[
+                ("Three of those weeks shouldn't be on there.", true),
+                ("The fee is £2,360. That's double what it should be.", true),
+                ("The extra days should be on the invoice too.", false),
+                ("The new model is double what the old one cost.", false),
+            ],
+        );
+        for (t, want) in [
+            (
+                "honestly not sure I'll still be around by thursday. everything feels pointless.",
+                Some("safety"),
+            ),
+            (
+                "The frame shudders with each gust. Should we be getting everyone out?",
+                Some("safety"),
+            ),
+            (
+                "Not sure I'll still be around at 6pm for the courier, can they come earlier?",
+                None,
+            ),
+            ("Should we get everyone out of the car park by ten?", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        assert!(frustrated("This isn't getting me anywhere."));
+        assert!(frustrated("Every time I ask I get a brand new date."));
+        assert!(!frustrated(
+            "Is this bus getting me anywhere near the station?"
+        ));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
