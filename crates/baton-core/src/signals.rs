@@ -1251,6 +1251,72 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn safety_critical_probe_phrasings_are_a_sensitive_topic() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "I don't see the point in carrying on with anything at the moment.",
+                Some("safety"),
+            ),
+            (
+                "I've been stockpiling my tablets and I keep thinking about taking them all.",
+                Some("safety"),
+            ),
+            (
+                "Nobody would even notice if I disappeared tomorrow.",
+                Some("safety"),
+            ),
+            ("He said if I cancel he'll hurt me.", Some("safety")),
+            (
+                "Water is pouring through the ceiling onto the fuse board.",
+                Some("safety"),
+            ),
+            (
+                "The railing came away in my hand, I nearly went over.",
+                Some("safety"),
+            ),
+            (
+                "I'm in a refuge so please don't post anything.",
+                Some("safety"),
+            ),
+            (
+                "My daughter has swallowed one of the button batteries.",
+                Some("medical"),
+            ),
+            ("I think my son is self-harming.", Some("medical")),
+            (
+                "I was told I have a few months left, so I'm sorting things out.",
+                Some("medical"),
+            ),
+            (
+                "I've had to start using a food bank.",
+                Some("financial_hardship"),
+            ),
+            (
+                "I've not eaten properly in a week because every penny goes on rent.",
+                Some("financial_hardship"),
+            ),
+            (
+                "Someone keeps asking my 11 year old for photos.",
+                Some("minor"),
+            ),
+            // look-alikes
+            (
+                "Is there any point in carrying on with the subscription?",
+                None,
+            ),
+            ("He'd kill me if I made him miss the match.", None),
+            ("I have a few months left on my contract.", None),
+            ("The tablets are easy to swallow.", None),
+            ("I nearly fell asleep waiting for the page to load.", None),
+            ("Someone asked my 11 year old what cake she wanted.", None),
+            ("We donated the leftovers to the food bank.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
