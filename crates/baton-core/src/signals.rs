@@ -1317,6 +1317,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn probe_phrasings_of_a_person_asked_for_and_of_stopping_everything() {
+        let p = policy();
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        for t in [
+            "Is there a team I can speak to about this instead of a chatbot?",
+            "Can one of the stylists message me directly?",
+            "I need to talk to an actual engineer, not a script.",
+            "I'd appreciate a call from someone who knows the system.",
+        ] {
+            assert!(asks(t), "{t}");
+        }
+        for t in [
+            "Is there a team discount I can use?",
+            "We'd like to talk to a real estate agent first.",
+            "I had a call from someone claiming to be you.",
+        ] {
+            assert!(!asks(t), "{t}");
+        }
+        let cancels = |t: &str| {
+            let norm = text::normalize(t);
+            let c = &p.cancellation;
+            business("cancellation", t) || c.whole_patterns.is_match(&norm)
+        };
+        assert!(cancels(
+            "Can you stop everything from next month, I'm moving abroad."
+        ));
+        assert!(!cancels("Stop everything, I've found the order number."));
+        assert!(p.cancellation.not_meant.is_match(&text::normalize(
+            "I'd like to end my trial early and start the paid plan now."
+        )));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
