@@ -1352,6 +1352,35 @@ mod tests {
         )));
     }
 
+    #[test]
+    fn enough_of_the_service_not_of_mushrooms_a_bottle_that_burst_and_a_stop_put_to_it() {
+        let p = policy();
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        assert!(frustrated(
+            "I've had enough. Nobody can tell me where my boxes are."
+        ));
+        assert!(frustrated("I've had enough of being sent round in loops."));
+        assert!(frustrated("Did you read what I wrote at all?"));
+        assert!(!frustrated("I've had enough mushrooms to last a lifetime."));
+        assert!(!frustrated("Have you had enough time to read what I sent?"));
+        for (t, want) in [
+            (
+                "A bottle went off like a firework and my partner cut his hand clearing it up.",
+                Some("safety"),
+            ),
+            ("Can you cut the hedge back by the gate?", None),
+            ("The balloon burst at the party, the kids loved it.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        let stop = |t: &str| p.cancellation.whole_patterns.is_match(&text::normalize(t));
+        assert!(stop(
+            "Could you put a stop to the adoption after this month?"
+        ));
+        assert!(!stop("Could you put a stop to the reminder texts?"));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
