@@ -1381,6 +1381,47 @@ mod tests {
         assert!(!stop("Could you put a stop to the reminder texts?"));
     }
 
+    #[test]
+    fn probe_phrasings_of_frustration_and_of_disputed_charges() {
+        let p = policy();
+        let frustrated =
+            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
+        for t in [
+            "Unbelievable. Third time I've explained this and still nothing.",
+            "You people are impossible to deal with.",
+            "Are you actually going to help or just keep sending me links?",
+            "I'm so done with this, every answer is the same script.",
+            "Honestly this is the worst service I've ever had.",
+            "Why does nobody ever answer the actual question?",
+            "Cheers for that, really useful, not.",
+            "Seriously, what is the point of this chat?",
+        ] {
+            assert!(frustrated(t), "{t}");
+        }
+        for t in [
+            "Thanks, that was really useful!",
+            "I'm done with this form, what's next?",
+            "What is the point of this setting in the app?",
+            "This is the third time I've ordered from you and I love it.",
+        ] {
+            assert!(!frustrated(t), "{t}");
+        }
+        rule_cases(
+            "dispute",
+            &[
+                ("You charged my card after I'd already cancelled.", true),
+                ("I've been overcharged, the shelf price was lower.", true),
+                ("This invoice is wrong, we never had the extra visit.", true),
+                ("I'm not paying the late fee, it went out on time.", true),
+                (
+                    "The address on the invoice is wrong, can you fix it?",
+                    false,
+                ),
+                ("I'm not paying by card, can I pay cash?", false),
+            ],
+        );
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
