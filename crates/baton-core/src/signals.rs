@@ -1422,6 +1422,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn probe_phrasings_of_a_regulator_customer_services_and_getting_out_of_a_contract() {
+        let p = policy();
+        rule_cases(
+            "legal",
+            &[
+                (
+                    "Your ad was misleading and I've complained to the ASA.",
+                    true,
+                ),
+                ("I complained to the shop manager about the queue.", false),
+            ],
+        );
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        assert!(asks("I'd like to be transferred to customer services."));
+        assert!(!asks(
+            "No, I don't want to be put through to customer service, just the hours."
+        ));
+        let whole = |t: &str| p.cancellation.whole_patterns.is_match(&text::normalize(t));
+        assert!(whole("Cancel everything please, I'm moving overseas."));
+        assert!(whole("How do I get out of my contract?"));
+        assert!(!whole("Cancel everything in my basket except the shoes."));
+        assert!(!whole("How do I get out of the car park after 10pm?"));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
