@@ -1447,6 +1447,20 @@ mod tests {
         assert!(whole("How do I get out of my contract?"));
         assert!(!whole("Cancel everything in my basket except the shoes."));
         assert!(!whole("How do I get out of the car park after 10pm?"));
+        assert!(whole(
+            "I'm giving up the allotment at the end of the season."
+        ));
+        assert!(!whole("I'm giving up sugar, any low-sugar options?"));
+        rule_cases(
+            "dispute",
+            &[
+                (
+                    "An admin fee? Nobody mentioned it and I'm not happy to pay it.",
+                    true,
+                ),
+                ("I'm not going to pay by card, can I use cash?", false),
+            ],
+        );
     }
 
     /// The first question of a message.
