@@ -1463,6 +1463,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn probe_stories_of_a_child_on_the_card_an_operation_and_a_nurse_to_ring() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "my grandson is 15, he is buying things from your app with my card, I did not know",
+                Some("minor"),
+            ),
+            (
+                "after the operation I am in wheelchair for 6 weeks and cannot come to the shop",
+                Some("medical"),
+            ),
+            (
+                "My daughter is 15 and wants to try the beginners' class with me.",
+                None,
+            ),
+            ("I had my operation last year and I'm fully fit now.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        let asks = |t: &str| {
+            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        };
+        assert!(asks(
+            "I'd feel much more comfortable if one of your nurses rang me back."
+        ));
+        assert!(!asks("It would be odd if someone called me at midnight."));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
