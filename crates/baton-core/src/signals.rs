@@ -364,6 +364,16 @@ mod tests {
         Policy::default()
     }
 
+    /// Whether the request rule hears `t` (with `p` compiled once per test).
+    fn asks(p: &Policy, t: &str) -> bool {
+        phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+    }
+
+    /// Whether the frustration rule hears `t`.
+    fn frustrated(p: &Policy, t: &str) -> bool {
+        phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some()
+    }
+
     fn explicit(text: &str) -> Option<String> {
         let p = policy();
         phrase_rule(
@@ -515,17 +525,18 @@ mod tests {
     #[test]
     fn calling_the_service_useless_or_a_waste_of_space_is_frustration() {
         let p = policy();
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
         assert!(frustrated(
+            &p,
             "Honestly, dealing with you lot has been useless from start to finish."
         ));
-        assert!(frustrated("Utterly useless, I've wasted two mornings."));
+        assert!(frustrated(&p, "Utterly useless, I've wasted two mornings."));
         assert!(frustrated(
+            &p,
             "Honestly the app is a waste of space and so is this chat."
         ));
-        assert!(!frustrated("The box wastes no space in the cupboard."));
+        assert!(!frustrated(&p, "The box wastes no space in the cupboard."));
         assert!(!frustrated(
+            &p,
             "The old charger still works, so not useless yet."
         ));
     }
@@ -533,26 +544,28 @@ mod tests {
     #[test]
     fn sarcastic_praise_is_frustration_and_plain_praise_is_not() {
         let p = policy();
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
         assert!(frustrated(
+            &p,
             "Great, the FAQ again. I've done it five times now."
         ));
         assert!(frustrated(
+            &p,
             "Oh wonderful, a form. I filled one in last night."
         ));
-        assert!(frustrated("I waited all day. Oh good, another link."));
-        assert!(frustrated("Amazing how he never gets any closer."));
-        assert!(frustrated("This is a complete waste of my evenings."));
+        assert!(frustrated(&p, "I waited all day. Oh good, another link."));
+        assert!(frustrated(&p, "Amazing how he never gets any closer."));
+        assert!(frustrated(&p, "This is a complete waste of my evenings."));
         assert!(frustrated(
+            &p,
             "Oh marvellous, a reading list. Exactly what I need at 2am."
         ));
-        assert!(!frustrated("Oh great, thanks, that worked."));
+        assert!(!frustrated(&p, "Oh great, thanks, that worked."));
         assert!(!frustrated(
+            &p,
             "Great, the parcel arrived this morning, thanks!"
         ));
-        assert!(!frustrated("Perfect, a link is all I needed."));
-        assert!(!frustrated("Amazing how quickly it arrived."));
+        assert!(!frustrated(&p, "Perfect, a link is all I needed."));
+        assert!(!frustrated(&p, "Amazing how quickly it arrived."));
     }
 
     /// The sensitive category the rules find in `t`, if any.
@@ -676,21 +689,18 @@ mod tests {
             ],
         );
         let p = policy();
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
-        assert!(asks(
+        assert!(asks(&p,
             "It's too fragile to bring in. Could one of your framers come out and have a look at it here?"
         ));
         assert!(!asks(
+            &p,
             "Could one of your engineers come out on Tuesday to fit it?"
         ));
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
         assert!(frustrated(
+            &p,
             "Oh wow, clear my cache, what a revelation. Any other pearls of wisdom?"
         ));
-        assert!(!frustrated("Thanks, the map was a big help."));
+        assert!(!frustrated(&p, "Thanks, the map was a big help."));
         for (t, want) in [
             (
                 "I'm diabetic and there's a sore on my foot that's gone greyish round the edges and has a smell to it.",
@@ -751,16 +761,15 @@ mod tests {
                 ("That payment is fraud, I never made it.", true),
             ],
         );
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
-        assert!(asks(
+        assert!(asks(&p,
             "can whoever does the bookings ring round their freelancers properly, i text only so text me"
         ));
         assert!(asks(
+            &p,
             "I'd rather one of your lads came round, stood in the garden and had a proper look."
         ));
         assert!(!asks(
+            &p,
             "One of your lads came round on Monday and fitted it, all good."
         ));
         let rq = &p.repeated_question;
@@ -815,19 +824,18 @@ mod tests {
             ],
         );
         let p = policy();
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
         assert!(asks(
+            &p,
             "Any chance the orchard manager could ring me sometime to chat through the options?"
         ));
-        assert!(asks(
+        assert!(asks(&p,
             "I think better if your sales man come to the yard and we discuss together, is possible?"
         ));
         assert!(!asks(
+            &p,
             "Can someone come to the house on Saturday morning to do the inside of our Zafira?"
         ));
-        assert!(!asks("The manager can ring the bell when she arrives."));
+        assert!(!asks(&p, "The manager can ring the bell when she arrives."));
         for (t, want) in [
             (
                 "And the moisture content? My recipe needs it under 18.5%.",
@@ -890,12 +898,9 @@ mod tests {
     #[test]
     fn someone_from_any_team_asked_to_ring_is_a_request_and_a_regulator_by_name_is_legal() {
         let p = policy();
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
-        assert!(asks("Can someone of the shop call us at the hotel?"));
-        assert!(asks("could someone from the print lab call me back?"));
-        assert!(!asks("Can someone from the shop deliver it on Friday?"));
+        assert!(asks(&p, "Can someone of the shop call us at the hotel?"));
+        assert!(asks(&p, "could someone from the print lab call me back?"));
+        assert!(!asks(&p, "Can someone from the shop deliver it on Friday?"));
         let legal = |t: &str| p.legal_compliance.patterns.is_match(&text::normalize(t));
         assert!(legal("I'm sending it all to the CQC tomorrow."));
         assert!(!legal("I'm sending it all to the office tomorrow."));
@@ -1016,9 +1021,6 @@ mod tests {
     #[test]
     fn a_call_back_a_direct_line_and_the_person_spoken_to_before_are_requests() {
         let p = policy();
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
         for t in [
             "Could I get a call back this afternoon from whoever deals with refunds?",
             "Any chance of a callback? Typing all this is a pain.",
@@ -1027,14 +1029,14 @@ mod tests {
             "Can you ask the lady I spoke to last week to call me?",
             "Could I have the direct line for your accounts department?",
         ] {
-            assert!(asks(t), "{t}");
+            assert!(asks(&p, t), "{t}");
         }
         for t in [
             "I don't need a call back, the chat answered it.",
             "Please have the parcel left with a neighbour.",
             "Is there a direct train from the airport?",
         ] {
-            assert!(!asks(t), "{t}");
+            assert!(!asks(&p, t), "{t}");
         }
     }
 
@@ -1080,10 +1082,7 @@ mod tests {
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
-        assert!(asks(
+        assert!(asks(&p,
             "Whoever looks after block bookings at the club, I'd like to deal with them directly please."
         ));
     }
@@ -1141,8 +1140,6 @@ mod tests {
     #[test]
     fn probe_phrasings_of_frustration_with_the_answers() {
         let p = policy();
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
         for t in [
             "You're just repeating yourself now.",
             "That's the same answer you gave me ten minutes ago.",
@@ -1154,37 +1151,34 @@ mod tests {
             "Seriously? That's your answer?",
             "Can you stop giving me scripted replies?",
         ] {
-            assert!(frustrated(t), "{t}");
+            assert!(frustrated(&p, t), "{t}");
         }
         for t in [
             "Is that your answer for both models, or just the older one?",
             "Why is this one so much cheaper than the other?",
             "I understand, thanks. Same time next week then.",
         ] {
-            assert!(!frustrated(t), "{t}");
+            assert!(!frustrated(&p, t), "{t}");
         }
     }
 
     #[test]
     fn a_talk_with_the_one_who_did_the_work_a_plan_brought_to_an_end_and_not_still_being_around() {
         let p = policy();
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
         for t in [
             "I'd want to chat with whichever coach I'd be working with first.",
             "Can I send photos to one of your techs and have them message me back?",
             "I'd rather whoever actually serviced it had a look.",
             "Put me onto your branch manager and we'll sort the rate.",
         ] {
-            assert!(asks(t), "{t}");
+            assert!(asks(&p, t), "{t}");
         }
         for t in [
             "Whichever coach I get is fine by me.",
             "Whoever delivered it left the gate open.",
             "Put me down for two tickets please.",
         ] {
-            assert!(!asks(t), "{t}");
+            assert!(!asks(&p, t), "{t}");
         }
         rule_cases(
             "cancellation",
@@ -1242,11 +1236,10 @@ mod tests {
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
-        assert!(frustrated("This isn't getting me anywhere."));
-        assert!(frustrated("Every time I ask I get a brand new date."));
+        assert!(frustrated(&p, "This isn't getting me anywhere."));
+        assert!(frustrated(&p, "Every time I ask I get a brand new date."));
         assert!(!frustrated(
+            &p,
             "Is this bus getting me anywhere near the station?"
         ));
     }
@@ -1320,23 +1313,20 @@ mod tests {
     #[test]
     fn probe_phrasings_of_a_person_asked_for_and_of_stopping_everything() {
         let p = policy();
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
         for t in [
             "Is there a team I can speak to about this instead of a chatbot?",
             "Can one of the stylists message me directly?",
             "I need to talk to an actual engineer, not a script.",
             "I'd appreciate a call from someone who knows the system.",
         ] {
-            assert!(asks(t), "{t}");
+            assert!(asks(&p, t), "{t}");
         }
         for t in [
             "Is there a team discount I can use?",
             "We'd like to talk to a real estate agent first.",
             "I had a call from someone claiming to be you.",
         ] {
-            assert!(!asks(t), "{t}");
+            assert!(!asks(&p, t), "{t}");
         }
         let cancels = |t: &str| {
             let norm = text::normalize(t);
@@ -1355,15 +1345,23 @@ mod tests {
     #[test]
     fn enough_of_the_service_not_of_mushrooms_a_bottle_that_burst_and_a_stop_put_to_it() {
         let p = policy();
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
         assert!(frustrated(
+            &p,
             "I've had enough. Nobody can tell me where my boxes are."
         ));
-        assert!(frustrated("I've had enough of being sent round in loops."));
-        assert!(frustrated("Did you read what I wrote at all?"));
-        assert!(!frustrated("I've had enough mushrooms to last a lifetime."));
-        assert!(!frustrated("Have you had enough time to read what I sent?"));
+        assert!(frustrated(
+            &p,
+            "I've had enough of being sent round in loops."
+        ));
+        assert!(frustrated(&p, "Did you read what I wrote at all?"));
+        assert!(!frustrated(
+            &p,
+            "I've had enough mushrooms to last a lifetime."
+        ));
+        assert!(!frustrated(
+            &p,
+            "Have you had enough time to read what I sent?"
+        ));
         for (t, want) in [
             (
                 "A bottle went off like a firework and my partner cut his hand clearing it up.",
@@ -1384,8 +1382,6 @@ mod tests {
     #[test]
     fn probe_phrasings_of_frustration_and_of_disputed_charges() {
         let p = policy();
-        let frustrated =
-            |t: &str| phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some();
         for t in [
             "Unbelievable. Third time I've explained this and still nothing.",
             "You people are impossible to deal with.",
@@ -1396,7 +1392,7 @@ mod tests {
             "Cheers for that, really useful, not.",
             "Seriously, what is the point of this chat?",
         ] {
-            assert!(frustrated(t), "{t}");
+            assert!(frustrated(&p, t), "{t}");
         }
         for t in [
             "Thanks, that was really useful!",
@@ -1404,7 +1400,7 @@ mod tests {
             "What is the point of this setting in the app?",
             "This is the third time I've ordered from you and I love it.",
         ] {
-            assert!(!frustrated(t), "{t}");
+            assert!(!frustrated(&p, t), "{t}");
         }
         rule_cases(
             "dispute",
@@ -1435,11 +1431,9 @@ mod tests {
                 ("I complained to the shop manager about the queue.", false),
             ],
         );
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
-        assert!(asks("I'd like to be transferred to customer services."));
+        assert!(asks(&p, "I'd like to be transferred to customer services."));
         assert!(!asks(
+            &p,
             "No, I don't want to be put through to customer service, just the hours."
         ));
         let whole = |t: &str| p.cancellation.whole_patterns.is_match(&text::normalize(t));
@@ -1483,13 +1477,14 @@ mod tests {
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
-        let asks = |t: &str| {
-            phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
-        };
         assert!(asks(
+            &p,
             "I'd feel much more comfortable if one of your nurses rang me back."
         ));
-        assert!(!asks("It would be odd if someone called me at midnight."));
+        assert!(!asks(
+            &p,
+            "It would be odd if someone called me at midnight."
+        ));
     }
 
     /// The first question of a message.
