@@ -28,7 +28,14 @@ files = args or sorted(glob.glob(os.path.join(here, "..", "data", "probes", "*.t
 baton = os.environ.get("BATON", os.path.join(here, "..", "target", "release", "baton"))
 total = right_all = 0
 for path in files:
-    rows = [l.rstrip("\n").split("\t", 1) for l in open(path, encoding="utf-8") if l.strip()]
+    rows = []
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        if not line.strip():
+            continue
+        parts = line.rstrip("\n").split("\t", 1)
+        if len(parts) != 2 or not parts[0] or not parts[1].strip():
+            sys.exit(f"probe: {path}:{n}: expected 'kind<TAB>text', got {line.strip()[:60]!r}")
+        rows.append(parts)
     lines = []
     for i, (kind, text) in enumerate(rows):
         lines.append(json.dumps({
