@@ -58,6 +58,48 @@ def normalise(text):
             out.append('"')
         else:
             out.append(ch.lower())
+    return expand_shorthand("".join(out))
+
+
+# As crates/baton-core/src/text.rs writes chat shorthand out ("cn sum1 from ur team").
+SHORTHAND = {
+    "u": "you", "ur": "your", "urs": "yours", "any1": "anyone", "ne1": "anyone",
+    "sum1": "someone", "some1": "someone", "no1": "no one", "cn": "can", "pls": "please",
+    "plz": "please", "pleez": "please", "abt": "about", "ppl": "people", "smth": "something",
+    "sth": "something", "tmrw": "tomorrow", "tmr": "tomorrow", "tomoz": "tomorrow",
+    "b4": "before", "jus": "just", "wat": "what", "wot": "what", "thx": "thanks",
+    "thnx": "thanks", "tx": "thanks", "im": "i'm", "ive": "i've", "dont": "don't",
+    "cant": "can't", "wont": "won't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't",
+    "havent": "haven't", "wasnt": "wasn't", "arent": "aren't", "youre": "you're",
+    "thats": "that's", "whats": "what's",
+}
+
+
+def expand_shorthand(norm):
+    def joins(c):
+        return (c.isascii() and c.isalnum()) or c in "'-&@/_." or ord(c) >= 0x80
+
+    out, copied, i, n = [], 0, 0, len(norm)
+    while i < n:
+        if not (norm[i].isascii() and norm[i].isalnum()):
+            i += 1
+            continue
+        start = i
+        while i < n and norm[i].isascii() and norm[i].isalnum():
+            i += 1
+        before_ok = start == 0 or not joins(norm[start - 1])
+        if i == n:
+            after_ok = True
+        elif norm[i] == ".":
+            after_ok = not (i + 1 < n and norm[i + 1].isascii() and norm[i + 1].isalnum())
+        else:
+            after_ok = not joins(norm[i])
+        word = SHORTHAND.get(norm[start:i])
+        if before_ok and after_ok and word:
+            out.append(norm[copied:start])
+            out.append(word)
+            copied = i
+    out.append(norm[copied:])
     return "".join(out)
 
 

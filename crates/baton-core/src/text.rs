@@ -22,7 +22,87 @@ pub fn normalize(text: &str) -> String {
             c => out.extend(c.to_lowercase()),
         }
     }
-    out
+    expand_shorthand(out)
+}
+
+/// The chat shorthand a customer types on a phone, written out ("can u get sum1 from ur team"
+/// reads as "can you get someone from your team"), so that every rule and the meaning tier read
+/// one spelling. Only whole words, and not inside an abbreviation, a domain or a hyphenated word.
+fn expand_shorthand(norm: String) -> String {
+    fn long(word: &str) -> Option<&'static str> {
+        Some(match word {
+            "u" => "you",
+            "ur" => "your",
+            "urs" => "yours",
+            "any1" => "anyone",
+            "ne1" => "anyone",
+            "sum1" | "some1" => "someone",
+            "no1" => "no one",
+            "cn" => "can",
+            "pls" | "plz" | "pleez" => "please",
+            "abt" => "about",
+            "ppl" => "people",
+            "smth" | "sth" => "something",
+            "tmrw" | "tmr" | "tomoz" => "tomorrow",
+            "b4" => "before",
+            "jus" => "just",
+            "wat" | "wot" => "what",
+            "thx" | "thnx" | "tx" => "thanks",
+            "im" => "i'm",
+            "ive" => "i've",
+            "dont" => "don't",
+            "cant" => "can't",
+            "wont" => "won't",
+            "didnt" => "didn't",
+            "doesnt" => "doesn't",
+            "isnt" => "isn't",
+            "havent" => "haven't",
+            "wasnt" => "wasn't",
+            "arent" => "aren't",
+            "youre" => "you're",
+            "thats" => "that's",
+            "whats" => "what's",
+            _ => return None,
+        })
+    }
+    let bytes = norm.as_bytes();
+    let joins = |b: u8| b.is_ascii_alphanumeric() || b"'-&@/_.".contains(&b) || b >= 0x80;
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let before_ok = start == 0 || !joins(bytes[start - 1]);
+        // A full stop ends a sentence, not an abbreviation, when no letter follows it.
+        let after_ok = match bytes.get(i) {
+            None => true,
+            Some(b'.') => !bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric()),
+            Some(&b) => !joins(b),
+        };
+        if !(before_ok && after_ok) {
+            continue;
+        }
+        if let Some(word) = long(&norm[start..i]) {
+            let o = out.get_or_insert_with(|| String::with_capacity(norm.len() + 16));
+            o.push_str(&norm[copied..start]);
+            o.push_str(word);
+            copied = i;
+        }
+    }
+    match out {
+        Some(mut o) => {
+            o.push_str(&norm[copied..]);
+            o
+        }
+        None => norm,
+    }
 }
 
 /// Byte ranges of the sentences of a normalised text: split after `.`, `!`, `?` (and runs of
@@ -124,6 +204,20 @@ mod tests {
     #[test]
     fn normalize_folds_case_quotes_and_spaces() {
         assert_eq!(normalize("  I\u{2019}m  NOT\n\tsure "), "i'm not sure");
+    }
+
+    #[test]
+    fn chat_shorthand_is_written_out_only_as_whole_words() {
+        assert_eq!(
+            normalize("cn sum1 from ur team ring me pls, im stuck"),
+            "can someone from your team ring me please, i'm stuck"
+        );
+        assert_eq!(normalize("Thank U."), "thank you.");
+        // Not inside abbreviations, domains, hyphenated or longer words.
+        assert_eq!(normalize("the U.S. office"), "the u.s. office");
+        assert_eq!(normalize("a U-turn at shop.cn"), "a u-turn at shop.cn");
+        assert_eq!(normalize("my UR5 arm, don't"), "my ur5 arm, don't");
+        assert_eq!(normalize("it's u'll see"), "it's u'll see");
     }
 
     #[test]
