@@ -1487,6 +1487,67 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn session_29_stories_of_damage_already_there_money_not_there_and_a_whole_thing_closed() {
+        let p = policy();
+        for (rule, t, want) in [
+            ("dispute", "You're charging me £250 for a scratch on the bumper. That scratch was already there when I picked it up.", true),
+            ("dispute", "The £740 for the dent, that dent's marked on my collection sheet.", true),
+            ("dispute", "ok so the receipt says £16.40 but my bank has taken £61.40 off me", true),
+            ("dispute", "Found them. I'm not having that.", true),
+            // The damage alone, with no charge, is a fault report; a receipt that agrees is fine.
+            ("dispute", "The guitar has a crack near the bridge, it was there when it arrived.", false),
+            ("dispute", "The receipt says £16.40 and that's what my bank took, thanks.", false),
+            ("cancellation", "Could you just close the Curry Club altogether after that?", true),
+            ("cancellation", "How do we stop the monthly payments for her pendant?", true),
+            ("cancellation", "What do I have to do to hand mine back early?", true),
+            ("cancellation", "Can you stop the emails altogether?", false),
+            ("cancellation", "Can I send the sofa back early if I upgrade?", false),
+            ("legal", "I want my name, email and signature wiped from everything on your side.", true),
+            ("legal", "Can I wipe the old designs from my account before sharing it?", false),
+        ] {
+            let r = match rule {
+                "cancellation" => &p.cancellation,
+                "legal" => &p.legal_compliance,
+                _ => &p.transaction_dispute,
+            };
+            let heard = business_rule(&text::normalize(t), r, p.negation_window, None).is_some()
+                || (rule == "cancellation"
+                    && first_match(
+                        &text::normalize(t),
+                        &r.whole_patterns,
+                        &r.negations,
+                        &Matcher::default(),
+                        p.negation_window,
+                    )
+                    .is_some());
+            assert_eq!(heard, want, "{rule}: {t}");
+        }
+        for (t, want) in [
+            ("We've lost the council contract and I honestly can't see where that money comes from by the 7th.", Some("financial_hardship")),
+            ("I can't see where the money button is in the app.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        assert!(asks(
+            &p,
+            "is possible somebody from your company go to her house and show her?"
+        ));
+        assert!(asks(
+            &p,
+            "Is there a living, breathing manager in that building?"
+        ));
+        assert!(!asks(
+            &p,
+            "Someone from your company came round yesterday and sorted it."
+        ));
+        assert!(frustrated(&p, "A voucher. This is no help at all."));
+        assert!(!frustrated(
+            &p,
+            "No help needed at all, thanks, it works now."
+        ));
+    }
+
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
         questions(&text::normalize(t), rq).remove(0)
