@@ -1526,6 +1526,8 @@ mod tests {
         for (t, want) in [
             ("We've lost the council contract and I honestly can't see where that money comes from by the 7th.", Some("financial_hardship")),
             ("I can't see where the money button is in the app.", None),
+            ("There's a man in the car park who's been following me round the shop.", Some("safety")),
+            ("The guide was following the map, not me.", None),
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
