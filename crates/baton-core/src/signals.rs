@@ -1505,6 +1505,10 @@ mod tests {
             ("cancellation", "Can I send the sofa back early if I upgrade?", false),
             ("legal", "I want my name, email and signature wiped from everything on your side.", true),
             ("legal", "Can I wipe the old designs from my account before sharing it?", false),
+            ("legal", "My brother-in-law is a solicitor and he's already written to your head office.", true),
+            ("legal", "My solicitor needs an invoice with the firm's name on it.", false),
+            ("dispute", "There's a plan on my account from a shop in Coventry. I've never set foot in Coventry.", true),
+            ("dispute", "I've never been in a float tank before, what should I wear?", false),
         ] {
             let r = match rule {
                 "cancellation" => &p.cancellation,
@@ -1528,6 +1532,11 @@ mod tests {
             ("I can't see where the money button is in the app.", None),
             ("There's a man in the car park who's been following me round the shop.", Some("safety")),
             ("The guide was following the map, not me.", None),
+            ("There's a patch on my calf that's gone white and this morning it's blistered.", Some("medical")),
+            ("I've felt low most days. Is that down to these tablets?", Some("medical")),
+            ("Are the blister packs recyclable?", None),
+            ("The dish is hanging at an angle right above the door the kids use.", Some("safety")),
+            ("The new sign is hanging above the door now, it looks great.", None),
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
