@@ -1507,6 +1507,9 @@ mod tests {
             ("legal", "Can I wipe the old designs from my account before sharing it?", false),
             ("legal", "My brother-in-law is a solicitor and he's already written to your head office.", true),
             ("legal", "My solicitor needs an invoice with the firm's name on it.", false),
+            ("legal", "I am instructing a solicitor tomorrow.", true),
+            ("legal", "Fine, I'll let the Better Business Bureau know how you treat customers.", true),
+            ("legal", "Our solicitor is buying the gift vouchers for the office party.", false),
             ("dispute", "There's a plan on my account from a shop in Coventry. I've never set foot in Coventry.", true),
             ("dispute", "I've never been in a float tank before, what should I wear?", false),
         ] {
@@ -1537,6 +1540,13 @@ mod tests {
             ("Are the blister packs recyclable?", None),
             ("The dish is hanging at an angle right above the door the kids use.", Some("safety")),
             ("The new sign is hanging above the door now, it looks great.", None),
+            ("We're living on universal credit and the bill is more than we get in a week.", Some("financial_hardship")),
+            ("I'm on a zero hours contract and had no shifts for three weeks.", Some("financial_hardship")),
+            ("I've had to choose between heating and eating this week.", Some("financial_hardship")),
+            ("The bailiffs came yesterday and I can't cover this as well.", Some("financial_hardship")),
+            ("I'm behind on everything since the business went under.", Some("financial_hardship")),
+            ("What time does the bailiff open the gate at the top lake?", None),
+            ("I'm off sick today so could the delivery come after 2pm?", None),
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
