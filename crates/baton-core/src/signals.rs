@@ -1512,6 +1512,15 @@ mod tests {
             ("legal", "Our solicitor is buying the gift vouchers for the office party.", false),
             ("dispute", "There's a plan on my account from a shop in Coventry. I've never set foot in Coventry.", true),
             ("dispute", "I've never been in a float tank before, what should I wear?", false),
+            ("dispute", "Nothing ran all month. So why are we paying £650 to manage nothing?", true),
+            ("dispute", "I'm not paying a full day rate for three hours.", true),
+            ("dispute", "What rate would I be paying for a full day?", false),
+            ("legal", "I've already sent my photos to the environmental health team at the council.", true),
+            ("legal", "Environmental health are visiting us on Friday, can you send the certificate?", false),
+            ("legal", "She wants a copy of everything that's held about her, and it all wiped afterwards.", true),
+            ("cancellation", "December's pack can be the last thing you send me, please stop it after that.", true),
+            ("cancellation", "Come 31 January that's us finished with Baitcheck.", true),
+            ("cancellation", "Can I pause it for a month and start again after that?", false),
         ] {
             let r = match rule {
                 "cancellation" => &p.cancellation,
@@ -1567,6 +1576,11 @@ mod tests {
             &p,
             "No help needed at all, thanks, it works now."
         ));
+        assert!(frustrated(
+            &p,
+            "Pointless. There are no slots until February."
+        ));
+        assert!(!frustrated(&p, "Is it pointless to book now?"));
     }
 
     /// The first question of a message.
