@@ -113,7 +113,8 @@ impl Compiler<'_> {
             };
             parts.push(part);
         }
-        let regex = regex::RegexBuilder::new(&parts.join("|"))
+        let joined = ascii_white_space(&parts.join("|"));
+        let regex = regex::RegexBuilder::new(&joined)
             .dfa_size_limit(MATCHER_DFA_CACHE)
             .build()
             .map_err(|e| {
@@ -245,5 +246,81 @@ impl Compiler<'_> {
             negations: self.patterns(&format!("{key}.negations"), &f.negations)?,
             after_reply: f.after_reply,
         })
+    }
+}
+
+/// `pattern` with every white-space class (`\s`: Unicode's 25 white-space characters) written
+/// as ASCII's. The lists only read normalised text ([`crate::text::normalize`]), where every run
+/// of white space is one ' ', so what they match is the same; Unicode's class splits the bytes
+/// into more classes and the lazy DFA's states grow with them (1-2 MB less memory in `baton
+/// analyze` on varied text, BENCHMARKS.md, session 29).
+fn ascii_white_space(pattern: &str) -> String {
+    match regex_syntax::ParserBuilder::new().build().parse(pattern) {
+        Ok(hir) => ascii_white(&hir).to_string(),
+        Err(_) => pattern.to_string(),
+    }
+}
+
+fn ascii_white(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{
+        Capture, Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Repetition,
+    };
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(c))
+            if c.ranges()
+                .iter()
+                .any(|r| r.start() <= ' ' && ' ' <= r.end())
+                && c.ranges()
+                    .iter()
+                    .all(|r| (r.start()..=r.end()).all(char::is_whitespace)) =>
+        {
+            Hir::class(Class::Unicode(ClassUnicode::new([
+                ClassUnicodeRange::new('\t', '\r'),
+                ClassUnicodeRange::new(' ', ' '),
+            ])))
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(ascii_white(&r.sub)),
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(ascii_white(&c.sub)),
+        }),
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(ascii_white).collect()),
+        HirKind::Alternation(parts) => Hir::alternation(parts.iter().map(ascii_white).collect()),
+        _ => hir.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii_white_space;
+    use regex::Regex;
+
+    #[test]
+    fn white_space_classes_become_ascii_and_match_normalised_text_as_before() {
+        let pattern = r"\bcall\s+me\b|\bring\s*back\b|[^.?!]*\bperson\b|\d+\s?gb";
+        let unicode = Regex::new(pattern).unwrap();
+        let ascii = Regex::new(&ascii_white_space(pattern)).unwrap();
+        for text in [
+            "Could you CALL\u{3000}me back?",
+            "please  ring back\tsoon",
+            "i want a real\u{a0}person now",
+            "20 gb or 20gb, 10\u{2009}gb",
+            "nothing here",
+        ] {
+            let norm = crate::text::normalize(text);
+            let spans = |r: &Regex| r.find_iter(&norm).map(|m| m.range()).collect::<Vec<_>>();
+            assert_eq!(spans(&unicode), spans(&ascii), "{norm:?}");
+        }
+        // The class itself changed: raw text with an ideographic space no longer matches.
+        assert!(unicode.is_match("call\u{3000}me"));
+        assert!(!ascii.is_match("call\u{3000}me"));
+        // A pattern regex-syntax cannot parse is left for the caller to report.
+        assert_eq!(ascii_white_space("(unclosed"), "(unclosed");
     }
 }
