@@ -1654,6 +1654,27 @@ mod tests {
     }
 
     #[test]
+    fn checking_what_the_answer_said_is_asking_again() {
+        // session 29 (fresh-eval-86, -90): the customer checks the answer back, or insists.
+        let p = policy();
+        let rq = &p.repeated_question;
+        let q = |t: &str| first_question(t, rq);
+        for t in [
+            "So before Thursday there's no need for me to buy special shoes, is that what you're saying?",
+            "Today's the 18th. So is my case sitting there finished or not? That's all I need to know.",
+            "Ok but has somebody actually received the controller at your end?",
+        ] {
+            assert!(q(t).restated, "{t}");
+        }
+        for t in [
+            "What shoes do people usually wear, are they saying trainers are fine?",
+            "Ok, has the price changed since last year?",
+        ] {
+            assert!(!q(t).restated, "{t}");
+        }
+    }
+
+    #[test]
     fn a_statement_that_opens_with_an_auxiliary_is_not_a_question() {
         let p = policy();
         let rq = &p.repeated_question;
