@@ -255,44 +255,18 @@ impl Compiler<'_> {
 /// into more classes and the lazy DFA's states grow with them (1-2 MB less memory in `baton
 /// analyze` on varied text, BENCHMARKS.md, session 29).
 fn ascii_white_space(pattern: &str) -> String {
-    match regex_syntax::ParserBuilder::new().build().parse(pattern) {
-        Ok(hir) => ascii_white(&hir).to_string(),
-        Err(_) => pattern.to_string(),
-    }
-}
-
-fn ascii_white(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
-    use regex_syntax::hir::{
-        Capture, Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Repetition,
-    };
-    match hir.kind() {
-        HirKind::Class(Class::Unicode(c))
-            if c.ranges()
-                .iter()
-                .any(|r| r.start() <= ' ' && ' ' <= r.end())
-                && c.ranges()
-                    .iter()
-                    .all(|r| (r.start()..=r.end()).all(char::is_whitespace)) =>
-        {
+    use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir};
+    let ascii = |h: &Hir| {
+        super::is_white_class(h).then(|| {
             Hir::class(Class::Unicode(ClassUnicode::new([
                 ClassUnicodeRange::new('\t', '\r'),
                 ClassUnicodeRange::new(' ', ' '),
             ])))
-        }
-        HirKind::Repetition(r) => Hir::repetition(Repetition {
-            min: r.min,
-            max: r.max,
-            greedy: r.greedy,
-            sub: Box::new(ascii_white(&r.sub)),
-        }),
-        HirKind::Capture(c) => Hir::capture(Capture {
-            index: c.index,
-            name: c.name.clone(),
-            sub: Box::new(ascii_white(&c.sub)),
-        }),
-        HirKind::Concat(parts) => Hir::concat(parts.iter().map(ascii_white).collect()),
-        HirKind::Alternation(parts) => Hir::alternation(parts.iter().map(ascii_white).collect()),
-        _ => hir.clone(),
+        })
+    };
+    match regex_syntax::ParserBuilder::new().build().parse(pattern) {
+        Ok(hir) => super::rewrite_hir(&hir, &ascii).to_string(),
+        Err(_) => pattern.to_string(),
     }
 }
 

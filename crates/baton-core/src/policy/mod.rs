@@ -252,8 +252,20 @@ impl Screen {
 /// a white-space class, or a repetition of one at least once, becomes the literal " ", so that
 /// `back\s+on\s+my\s+card` yields the literal "back on my card" rather than "back".
 fn one_space(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
-    use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
-    let white = |h: &Hir| match h.kind() {
+    use regex_syntax::hir::{Hir, HirKind};
+    rewrite_hir(hir, &|h| match h.kind() {
+        _ if is_white_class(h) => Some(Hir::literal(" ".as_bytes())),
+        HirKind::Repetition(r) if r.min >= 1 && is_white_class(&r.sub) => {
+            Some(Hir::literal(" ".as_bytes()))
+        }
+        _ => None,
+    })
+}
+
+/// A class of white space only that holds ' ' (`\s`, Unicode's or ASCII's, `[ \t]`).
+pub(super) fn is_white_class(h: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
         HirKind::Class(Class::Unicode(c)) => {
             c.ranges()
                 .iter()
@@ -271,23 +283,34 @@ fn one_space(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
                     .all(|r| (r.start()..=r.end()).all(|b| b.is_ascii_whitespace()))
         }
         _ => false,
-    };
+    }
+}
+
+/// `hir` rebuilt top-down: a node `replace` gives a replacement for is replaced; elsewhere
+/// repetitions, groups, concatenations and alternations are rebuilt around their rewritten parts.
+pub(super) fn rewrite_hir(
+    hir: &regex_syntax::hir::Hir,
+    replace: &impl Fn(&regex_syntax::hir::Hir) -> Option<regex_syntax::hir::Hir>,
+) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
+    if let Some(new) = replace(hir) {
+        return new;
+    }
+    let again = |h: &Hir| rewrite_hir(h, replace);
     match hir.kind() {
-        _ if white(hir) => Hir::literal(" ".as_bytes()),
-        HirKind::Repetition(r) if r.min >= 1 && white(&r.sub) => Hir::literal(" ".as_bytes()),
         HirKind::Repetition(r) => Hir::repetition(Repetition {
             min: r.min,
             max: r.max,
             greedy: r.greedy,
-            sub: Box::new(one_space(&r.sub)),
+            sub: Box::new(again(&r.sub)),
         }),
         HirKind::Capture(c) => Hir::capture(Capture {
             index: c.index,
             name: c.name.clone(),
-            sub: Box::new(one_space(&c.sub)),
+            sub: Box::new(again(&c.sub)),
         }),
-        HirKind::Concat(parts) => Hir::concat(parts.iter().map(one_space).collect()),
-        HirKind::Alternation(parts) => Hir::alternation(parts.iter().map(one_space).collect()),
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(again).collect()),
+        HirKind::Alternation(parts) => Hir::alternation(parts.iter().map(again).collect()),
         _ => hir.clone(),
     }
 }
