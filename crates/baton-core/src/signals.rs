@@ -409,7 +409,12 @@ mod tests {
     }
 
     fn business(rule: &str, text: &str) -> bool {
-        let p = policy();
+        business_in(&policy(), rule, text)
+    }
+
+    /// Whether business rule `rule` ("cancellation", "legal", else the dispute rule) of `p`
+    /// hears `text`, by its patterns or its whole patterns.
+    fn business_in(p: &Policy, rule: &str, text: &str) -> bool {
         let r = match rule {
             "cancellation" => &p.cancellation,
             "legal" => &p.legal_compliance,
@@ -1528,21 +1533,7 @@ mod tests {
             ("cancellation", "Come 31 January that's us finished with Baitcheck.", true),
             ("cancellation", "Can I pause it for a month and start again after that?", false),
         ] {
-            let r = match rule {
-                "cancellation" => &p.cancellation,
-                "legal" => &p.legal_compliance,
-                _ => &p.transaction_dispute,
-            };
-            let heard = business_rule(&text::normalize(t), r, p.negation_window, None).is_some()
-                || (rule == "cancellation"
-                    && first_match(
-                        &text::normalize(t),
-                        &r.whole_patterns,
-                        &r.negations,
-                        &Matcher::default(),
-                        p.negation_window,
-                    )
-                    .is_some());
+            let heard = business_in(&p, rule, t);
             assert_eq!(heard, want, "{rule}: {t}");
         }
         for (t, want) in [
