@@ -292,7 +292,7 @@ pub fn churn_intent(
         .find_map(|(i, m)| {
             crate::signals::first_match(
                 &text::normalize(&m.text),
-                &rule.patterns,
+                rule.patterns.all(),
                 &rule.negations,
                 &rule.exclusions,
                 policy.negation_window,

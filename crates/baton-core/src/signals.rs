@@ -5,7 +5,7 @@
 use rustc_hash::FxHashSet;
 
 use crate::policy::{
-    BusinessRule, Matcher, PhraseRule, Policy, RepeatedQuestionRule, ScreenHits, VipRule,
+    BusinessRule, Matcher, PhraseRule, Policy, RepeatedQuestionRule, ScreenHits, Screened, VipRule,
 };
 use crate::sentiment;
 use crate::text;
@@ -44,7 +44,7 @@ pub fn negated(norm: &str, at: usize, negations: &Matcher, window: usize) -> boo
 /// against the match and the two words after it.
 pub fn first_match(
     norm: &str,
-    patterns: &Matcher,
+    patterns: Screened<'_>,
     negations: &Matcher,
     exclusions: &Matcher,
     window: usize,
@@ -87,14 +87,31 @@ fn with_next_words<'t>(norm: &'t str, m: &regex::Match, n: usize) -> &'t str {
 
 /// A phrase rule (explicit request for a human, frustration language): the first match that no
 /// negation cancels.
-pub fn phrase_rule(norm: &str, rule: &PhraseRule, window: usize) -> Option<Evidence> {
+pub fn phrase_rule(
+    norm: &str,
+    rule: &PhraseRule,
+    window: usize,
+    hits: Option<&ScreenHits>,
+) -> Option<Evidence> {
     first_match(
         norm,
-        &rule.patterns,
+        screened(&rule.patterns, hits)?,
         &rule.negations,
         &Matcher::default(),
         window,
     )
+}
+
+/// `m` as the screen leaves it for this message (the whole list without `hits`); `None`
+/// when it is empty or the screen rules it out.
+fn screened<'m>(m: &'m Matcher, hits: Option<&'m ScreenHits>) -> Option<Screened<'m>> {
+    if m.is_empty() {
+        return None;
+    }
+    match hits {
+        Some(h) => m.screened(h),
+        None => Some(m.all()),
+    }
 }
 
 /// A business rule with its own phrases, negations and exclusions (cancellation, legal,
@@ -106,30 +123,13 @@ pub fn business_rule(
     window: usize,
     hits: Option<&ScreenHits>,
 ) -> Option<Evidence> {
-    let search = |m: &Matcher| !m.is_empty() && hits.is_none_or(|h| m.screened(h).is_some());
-    let by_patterns = search(&rule.patterns)
-        .then(|| {
-            first_match(
-                norm,
-                &rule.patterns,
-                &rule.negations,
-                &rule.exclusions,
-                window,
-            )
-        })
-        .flatten();
+    let by_patterns = screened(&rule.patterns, hits).and_then(|patterns| {
+        first_match(norm, patterns, &rule.negations, &rule.exclusions, window)
+    });
     by_patterns.or_else(|| {
-        search(&rule.whole_patterns)
-            .then(|| {
-                first_match(
-                    norm,
-                    &rule.whole_patterns,
-                    &rule.negations,
-                    &Matcher::default(),
-                    window,
-                )
-            })
-            .flatten()
+        screened(&rule.whole_patterns, hits).and_then(|patterns| {
+            first_match(norm, patterns, &rule.negations, &Matcher::default(), window)
+        })
     })
 }
 
@@ -141,10 +141,9 @@ pub fn sensitive_topic(
 ) -> Option<(usize, Evidence)> {
     let rule = &policy.sensitive_topic;
     rule.categories.iter().enumerate().find_map(|(i, c)| {
-        c.patterns.screened(hits)?;
         first_match(
             norm,
-            &c.patterns,
+            c.patterns.screened(hits)?,
             &rule.negations,
             &rule.exclusions,
             policy.negation_window,
@@ -364,24 +363,27 @@ mod tests {
         Policy::default()
     }
 
+    /// What `rule` hears in `t`, searched as the engine searches it: by the lines of its list
+    /// that the policy's screen lets through.
+    fn heard(p: &Policy, rule: &PhraseRule, t: &str) -> Option<Evidence> {
+        let norm = text::normalize(t);
+        let hits = p.screen.matches(&norm);
+        phrase_rule(&norm, rule, p.negation_window, Some(&hits))
+    }
+
     /// Whether the request rule hears `t` (with `p` compiled once per test).
     fn asks(p: &Policy, t: &str) -> bool {
-        phrase_rule(&text::normalize(t), &p.explicit_request, p.negation_window).is_some()
+        heard(p, &p.explicit_request, t).is_some()
     }
 
     /// Whether the frustration rule hears `t`.
     fn frustrated(p: &Policy, t: &str) -> bool {
-        phrase_rule(&text::normalize(t), &p.frustration, p.negation_window).is_some()
+        heard(p, &p.frustration, t).is_some()
     }
 
     fn explicit(text: &str) -> Option<String> {
         let p = policy();
-        phrase_rule(
-            &text::normalize(text),
-            &p.explicit_request,
-            p.negation_window,
-        )
-        .map(|e| e.text)
+        heard(&p, &p.explicit_request, text).map(|e| e.text)
     }
 
     #[test]
@@ -420,7 +422,9 @@ mod tests {
             "legal" => &p.legal_compliance,
             _ => &p.transaction_dispute,
         };
-        business_rule(&text::normalize(text), r, p.negation_window, None).is_some()
+        let norm = text::normalize(text);
+        let hits = p.screen.matches(&norm);
+        business_rule(&norm, r, p.negation_window, Some(&hits)).is_some()
     }
 
     #[test]

@@ -42,8 +42,13 @@ fn phrase_finding(
     {
         return None;
     }
-    signals::phrase_rule(obs.norm, rule, obs.policy.negation_window)
-        .map(|e| Found::rule(kind, detail, e, None))
+    signals::phrase_rule(
+        obs.norm,
+        rule,
+        obs.policy.negation_window,
+        obs.said.as_ref().map(|s| s.hits),
+    )
+    .map(|e| Found::rule(kind, detail, e, None))
 }
 
 /// Cancellation, legal or compliance matters and disputed charges: each its own team.

@@ -59,24 +59,33 @@ impl Compiler<'_> {
 
     /// Compiles regex patterns into one alternation, reporting the first bad one with its line.
     pub(super) fn patterns(&self, key: &str, list: &Patterns) -> Result<Matcher, PolicyError> {
+        let mut m = self.compile(key, list, false)?;
+        m.lines = Vec::new();
+        Ok(m)
+    }
+
+    /// [`Compiler::patterns`] for a list the screen reads: each line is also kept as its own
+    /// regex (see [`Matcher`]).
+    pub(super) fn screened_patterns(
+        &self,
+        key: &str,
+        list: &Patterns,
+    ) -> Result<Matcher, PolicyError> {
         self.compile(key, list, false)
     }
 
     /// Compiles literal phrases (matched at word boundaries) into one alternation.
     pub(super) fn phrases(&self, key: &str, list: &Patterns) -> Result<Matcher, PolicyError> {
-        self.compile(key, list, true)
+        let mut m = self.compile(key, list, true)?;
+        m.lines = Vec::new();
+        Ok(m)
     }
 
-    pub(super) fn compile(
-        &self,
-        key: &str,
-        list: &Patterns,
-        literal: bool,
-    ) -> Result<Matcher, PolicyError> {
+    fn compile(&self, key: &str, list: &Patterns, literal: bool) -> Result<Matcher, PolicyError> {
         if list.is_empty() {
             return Ok(Matcher::default());
         }
-        let mut parts = Vec::with_capacity(list.len());
+        let mut lines = Vec::with_capacity(list.len());
         // Longest phrases first, so that "thank you" wins over "thank" at the same position.
         let mut items: Vec<(usize, &Spanned<String>)> = list.iter().enumerate().collect();
         if literal {
@@ -100,20 +109,27 @@ impl Compiler<'_> {
                 }
                 p
             } else {
-                if let Err(e) = Regex::new(text) {
-                    return Err(self.err(
-                        Some(item.span()),
-                        &item_key,
-                        format!("invalid regular expression: {e}"),
-                    ));
-                }
                 // ASCII word boundaries keep the fast lazy DFA on text with accents and emoji
                 // (a Unicode \b makes it fall back to a slower engine).
-                format!("(?:{})", text.replace(r"\b", r"(?-u:\b)"))
+                ascii_white_space(&format!("(?:{})", text.replace(r"\b", r"(?-u:\b)")))
             };
-            parts.push(part);
+            // The line compiled alone checks it (errors name the user's text, not the
+            // rewritten one) and serves the screen (`Policy::build_screen`).
+            let line = Regex::new(&part).map_err(|e| {
+                let e = Regex::new(text).err().unwrap_or(e);
+                self.err(
+                    Some(item.span()),
+                    &item_key,
+                    format!("invalid regular expression: {e}"),
+                )
+            })?;
+            lines.push(line);
         }
-        let joined = ascii_white_space(&parts.join("|"));
+        let joined = lines
+            .iter()
+            .map(Regex::as_str)
+            .collect::<Vec<_>>()
+            .join("|");
         let regex = regex::RegexBuilder::new(&joined)
             .dfa_size_limit(MATCHER_DFA_CACHE)
             .build()
@@ -126,7 +142,8 @@ impl Compiler<'_> {
             })?;
         Ok(Matcher {
             regex: Some(regex),
-            screen_id: None,
+            lines,
+            screen_from: None,
         })
     }
 
@@ -219,10 +236,11 @@ impl Compiler<'_> {
         Ok(BusinessRule {
             enabled: f.enabled,
             skill: self.skill(&format!("{key}.skill"), &f.skill)?,
-            patterns: self.patterns(&format!("{key}.patterns"), &f.patterns)?,
+            patterns: self.screened_patterns(&format!("{key}.patterns"), &f.patterns)?,
             negations: self.patterns(&format!("{key}.negations"), &f.negations)?,
             exclusions: self.patterns(&format!("{key}.exclusions"), &f.exclusions)?,
-            whole_patterns: self.patterns(&format!("{key}.whole_patterns"), &f.whole_patterns)?,
+            whole_patterns: self
+                .screened_patterns(&format!("{key}.whole_patterns"), &f.whole_patterns)?,
             not_meant: self.patterns(&format!("{key}.not_meant"), &f.not_meant)?,
         })
     }
@@ -242,7 +260,7 @@ impl Compiler<'_> {
     ) -> Result<PhraseRule, PolicyError> {
         Ok(PhraseRule {
             enabled: f.enabled,
-            patterns: self.patterns(&format!("{key}.patterns"), &f.patterns)?,
+            patterns: self.screened_patterns(&format!("{key}.patterns"), &f.patterns)?,
             negations: self.patterns(&format!("{key}.negations"), &f.negations)?,
             after_reply: f.after_reply,
         })

@@ -179,7 +179,7 @@ impl Compiler<'_> {
             categories.push(SensitiveCategory {
                 name: cat.name.clone(),
                 skill: self.skill(&format!("{key}.skill"), &cat.skill)?,
-                patterns: self.patterns(&format!("{key}.patterns"), &cat.patterns)?,
+                patterns: self.screened_patterns(&format!("{key}.patterns"), &cat.patterns)?,
             });
         }
         Ok(SensitiveRule {
@@ -312,7 +312,8 @@ impl Compiler<'_> {
                 .map(|v| self.compound("sentiment_drop.emotion_sentence_below", v))
                 .transpose()?,
             message_below: self.compound("sentiment_drop.message_below", &sd.message_below)?,
-            emotion_terms: self.patterns("sentiment_drop.emotion_terms", &sd.emotion_terms)?,
+            emotion_terms: self
+                .screened_patterns("sentiment_drop.emotion_terms", &sd.emotion_terms)?,
             prior_complaints: self
                 .patterns("sentiment_drop.prior_complaints", &sd.prior_complaints)?,
         })
