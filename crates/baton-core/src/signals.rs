@@ -245,11 +245,16 @@ pub struct Question {
 
 /// The questions in a customer message: sentences that end in "?", or clauses that open like a
 /// question, unless they are follow-ups that ask something new ("and if ...", "what about ...").
-pub fn questions(norm: &str, rule: &RepeatedQuestionRule) -> Vec<Question> {
+/// With `hits`, the restatement markers the message's screen rules out are not searched.
+pub fn questions(
+    norm: &str,
+    rule: &RepeatedQuestionRule,
+    hits: Option<&ScreenHits>,
+) -> Vec<Question> {
     let mut out = Vec::new();
     // "Sorry, back to the first thing. Am I allowed to ...?": the marker often has its own
     // sentence, and says the whole message asks again.
-    let restated = rule.restatement_markers.is_match(norm);
+    let restated = screened(&rule.restatement_markers, hits).is_some_and(|m| m.is_match(norm));
     let accepted = !restated && rule.accepted_openers.is_match(norm);
     for range in text::sentences(norm) {
         let sentence = norm[range].trim();
@@ -725,9 +730,10 @@ mod tests {
                 "Sorry, I mean is the shoe heated and shaped to the hoof, or ready-made?",
             ),
             rq,
+            None,
         );
         assert!(again[0].restated);
-        let new = questions(&text::normalize("I mean, what about the price?"), rq);
+        let new = questions(&text::normalize("I mean, what about the price?"), rq, None);
         assert!(new.is_empty() || !new[0].restated);
     }
 
@@ -787,6 +793,7 @@ mod tests {
                 "OK so we only pay for those 40 minutes? Just checking before I tell finance.",
             ),
             rq,
+            None,
         );
         assert!(again[0].restated);
         let (weak, _) = hedging(
@@ -943,13 +950,14 @@ mod tests {
     fn repeated_question_in_other_words() {
         let p = policy();
         let rq = &p.repeated_question;
-        let q1 = questions(&text::normalize("when does my data renew?"), rq);
+        let q1 = questions(&text::normalize("when does my data renew?"), rq, None);
         let q2 = questions(
             &text::normalize("ok but i have 0 gb now, which day exactly do i get my 15 gb back"),
             rq,
+            None,
         );
         assert!(same_question(&q2[0], &q1[0], rq));
-        let q3 = questions(&text::normalize("ok and if i go over?"), rq);
+        let q3 = questions(&text::normalize("ok and if i go over?"), rq, None);
         assert!(q3[0].followup, "a follow-up asks something new");
         assert!(!same_question(&q3[0], &q1[0], rq));
         // ... but it is remembered: asked again in other words later, it is a repeat. An opening
@@ -957,10 +965,12 @@ mod tests {
         let opening = questions(
             &text::normalize("If it rains on the day of our tour does it still go ahead?"),
             rq,
+            None,
         );
         let again = questions(
             &text::normalize("So does the tour still go ahead if it rains?"),
             rq,
+            None,
         );
         assert!(same_question(&again[0], &opening[0], rq));
     }
@@ -969,7 +979,7 @@ mod tests {
     fn a_question_said_to_be_asked_again_may_change_its_kind() {
         let p = policy();
         let rq = &p.repeated_question;
-        let ask = |t: &str| questions(&text::normalize(t), rq);
+        let ask = |t: &str| questions(&text::normalize(t), rq, None);
         let first = ask("How do I change my native language on my profile?");
         let again = ask("Sorry, so where exactly do I switch English to Spanish as my language?");
         assert!(again[0].restated);
@@ -1591,7 +1601,7 @@ mod tests {
 
     /// The first question of a message.
     fn first_question(t: &str, rq: &RepeatedQuestionRule) -> Question {
-        questions(&text::normalize(t), rq).remove(0)
+        questions(&text::normalize(t), rq, None).remove(0)
     }
 
     #[test]
@@ -1673,7 +1683,7 @@ mod tests {
     fn a_statement_that_opens_with_an_auxiliary_is_not_a_question() {
         let p = policy();
         let rq = &p.repeated_question;
-        let asked = |t: &str| questions(&text::normalize(t), rq).len();
+        let asked = |t: &str| questions(&text::normalize(t), rq, None).len();
         assert_eq!(
             asked("ok will pay annually."),
             0,

@@ -92,7 +92,7 @@ impl Detector for RepeatedQuestion {
         if !rq.enabled {
             return;
         }
-        let asked = signals::questions(obs.norm, rq);
+        let asked = signals::questions(obs.norm, rq, obs.said.as_ref().map(|s| s.hits));
         // The customer's previous message that asked something.
         let latest = self.questions.back().map(|b| b.message);
         if let Some((q, before)) = asked.iter().find_map(|q| {

@@ -881,6 +881,7 @@ impl Policy {
             &mut self.transaction_dispute.whole_patterns,
             &mut self.frustration.patterns,
             &mut self.sentiment_drop.emotion_terms,
+            &mut self.repeated_question.restatement_markers,
         ];
         for c in &mut self.sensitive_topic.categories {
             lists.push(&mut c.patterns);
@@ -1169,6 +1170,10 @@ mod tests {
             ),
             ("frustration".into(), &p.frustration.patterns),
             ("emotion_terms".into(), &p.sentiment_drop.emotion_terms),
+            (
+                "restatement_markers".into(),
+                &p.repeated_question.restatement_markers,
+            ),
         ];
         for c in &p.sensitive_topic.categories {
             lists.push((format!("sensitive_topic.{}", c.name), &c.patterns));

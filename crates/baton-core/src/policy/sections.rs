@@ -278,7 +278,7 @@ impl Compiler<'_> {
                 .patterns("repeated_question.question_openers", &rq.question_openers)?,
             followup_markers: self
                 .patterns("repeated_question.followup_markers", &rq.followup_markers)?,
-            restatement_markers: self.patterns(
+            restatement_markers: self.screened_patterns(
                 "repeated_question.restatement_markers",
                 &rq.restatement_markers,
             )?,
