@@ -59,32 +59,60 @@ impl Compiler<'_> {
 
     /// Compiles regex patterns into one alternation, reporting the first bad one with its line.
     pub(super) fn patterns(&self, key: &str, list: &Patterns) -> Result<Matcher, PolicyError> {
-        let mut m = self.compile(key, list, false)?;
-        m.lines = Vec::new();
-        Ok(m)
+        let lines = self.lines(key, list, false)?;
+        self.whole(key, list, &lines)
     }
 
-    /// [`Compiler::patterns`] for a list the screen reads: each line is also kept as its own
-    /// regex (see [`Matcher`]).
+    /// [`Compiler::patterns`] for a list the screen reads: kept line by line, each line its own
+    /// regex (see [`Matcher`]), without the whole alternation.
     pub(super) fn screened_patterns(
         &self,
         key: &str,
         list: &Patterns,
     ) -> Result<Matcher, PolicyError> {
-        self.compile(key, list, false)
+        Ok(Matcher {
+            regex: None,
+            lines: self.lines(key, list, false)?,
+            screen_from: None,
+        })
     }
 
     /// Compiles literal phrases (matched at word boundaries) into one alternation.
     pub(super) fn phrases(&self, key: &str, list: &Patterns) -> Result<Matcher, PolicyError> {
-        let mut m = self.compile(key, list, true)?;
-        m.lines = Vec::new();
-        Ok(m)
+        let lines = self.lines(key, list, true)?;
+        self.whole(key, list, &lines)
     }
 
-    fn compile(&self, key: &str, list: &Patterns, literal: bool) -> Result<Matcher, PolicyError> {
-        if list.is_empty() {
+    /// One alternation of `lines`, in their order.
+    fn whole(&self, key: &str, list: &Patterns, lines: &[Regex]) -> Result<Matcher, PolicyError> {
+        if lines.is_empty() {
             return Ok(Matcher::default());
         }
+        let joined = lines
+            .iter()
+            .map(Regex::as_str)
+            .collect::<Vec<_>>()
+            .join("|");
+        let regex = regex::RegexBuilder::new(&joined)
+            .dfa_size_limit(MATCHER_DFA_CACHE)
+            .build()
+            .map_err(|e| {
+                self.err(
+                    list.first().map(|s| s.span()),
+                    key,
+                    format!("patterns do not compile together: {e}"),
+                )
+            })?;
+        Ok(Matcher {
+            regex: Some(regex),
+            lines: Vec::new(),
+            screen_from: None,
+        })
+    }
+
+    /// Each item of `list` compiled alone, as the engine reads it (ASCII word boundaries and
+    /// white space; literal phrases escaped, between word boundaries, longest first).
+    fn lines(&self, key: &str, list: &Patterns, literal: bool) -> Result<Vec<Regex>, PolicyError> {
         let mut lines = Vec::with_capacity(list.len());
         // Longest phrases first, so that "thank you" wins over "thank" at the same position.
         let mut items: Vec<(usize, &Spanned<String>)> = list.iter().enumerate().collect();
@@ -125,26 +153,7 @@ impl Compiler<'_> {
             })?;
             lines.push(line);
         }
-        let joined = lines
-            .iter()
-            .map(Regex::as_str)
-            .collect::<Vec<_>>()
-            .join("|");
-        let regex = regex::RegexBuilder::new(&joined)
-            .dfa_size_limit(MATCHER_DFA_CACHE)
-            .build()
-            .map_err(|e| {
-                self.err(
-                    list.first().map(|s| s.span()),
-                    key,
-                    format!("patterns do not compile together: {e}"),
-                )
-            })?;
-        Ok(Matcher {
-            regex: Some(regex),
-            lines,
-            screen_from: None,
-        })
+        Ok(lines)
     }
 
     pub(super) fn skill(&self, key: &str, skill: &Spanned<String>) -> Result<String, PolicyError> {

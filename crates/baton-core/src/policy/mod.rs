@@ -246,6 +246,7 @@ impl Screen {
             screen.literals = Some(
                 aho_corasick::AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::Standard)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .build(&literals)?,
             );
         }
@@ -425,8 +426,9 @@ impl ScreenHits {
 /// of the lines, the first line first at equal starts, is the alternation's match.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
+    /// The whole alternation; `None` for a list kept line by line.
     regex: Option<Regex>,
-    /// The alternation's parts, in its order, each its own regex (kept for screened lists).
+    /// The alternation's parts, in its order, each its own regex (for a list the screen reads).
     lines: Vec<Regex>,
     /// Bit of this matcher's first line in [`Policy::screen`]'s hits, when it is screened.
     screen_from: Option<usize>,
@@ -435,26 +437,23 @@ pub struct Matcher {
 impl Matcher {
     /// The first match in `text` at or after byte `from`.
     pub fn find_at<'t>(&self, text: &'t str, from: usize) -> Option<regex::Match<'t>> {
-        self.regex.as_ref()?.find_at(text, from)
+        self.all().find_at(text, from)
     }
 
     pub fn find<'t>(&self, text: &'t str) -> Option<regex::Match<'t>> {
         self.find_at(text, 0)
     }
 
-    pub fn find_iter<'r, 't>(&'r self, text: &'t str) -> impl Iterator<Item = regex::Match<'t>> + 'r
-    where
-        't: 'r,
-    {
-        self.regex.iter().flat_map(move |r| r.find_iter(text))
+    pub fn find_iter<'r, 't>(&'r self, text: &'t str) -> Matches<'r, 't> {
+        self.all().find_iter(text)
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.as_ref().is_some_and(|r| r.is_match(text))
+        self.all().is_match(text)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.regex.is_none()
+        self.regex.is_none() && self.lines.is_empty()
     }
 
     /// The whole list, unscreened.
@@ -480,7 +479,7 @@ impl Matcher {
 }
 
 /// A list as the screen left it for one message: searched only by its lines the screen let
-/// through, with the alternation's matches.
+/// through (all of them without a screen), with the alternation's matches.
 #[derive(Debug, Clone, Copy)]
 pub struct Screened<'m> {
     matcher: &'m Matcher,
@@ -488,18 +487,31 @@ pub struct Screened<'m> {
 }
 
 impl<'m> Screened<'m> {
+    /// The whole alternation, when it is to be searched rather than the lines.
+    fn whole(&self) -> Option<&'m Regex> {
+        self.matcher.regex.as_ref().filter(|_| self.hits.is_none())
+    }
+
+    /// The lines to search, with their index in the list.
+    fn lines(&self) -> impl Iterator<Item = &'m Regex> + 'm {
+        let (m, hits) = (self.matcher, self.hits);
+        m.lines
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, line)| match (hits, m.screen_from) {
+                (Some(h), Some(first)) if !h.matched(first + i) => None,
+                _ => Some(line),
+            })
+    }
+
     /// The first match in `text` at or after byte `from`: the leftmost of the lines let
     /// through, the earliest line at equal starts, as the whole alternation finds it.
     pub fn find_at<'t>(&self, text: &'t str, from: usize) -> Option<regex::Match<'t>> {
-        let m = self.matcher;
-        let (Some(hits), Some(first)) = (self.hits, m.screen_from) else {
-            return m.find_at(text, from);
-        };
+        if let Some(r) = self.whole() {
+            return r.find_at(text, from);
+        }
         let mut best: Option<regex::Match<'t>> = None;
-        for (i, line) in m.lines.iter().enumerate() {
-            if !hits.matched(first + i) {
-                continue;
-            }
+        for line in self.lines() {
             if let Some(found) = line.find_at(text, from) {
                 if best.is_none_or(|b| found.start() < b.start()) {
                     best = Some(found);
@@ -514,23 +526,58 @@ impl<'m> Screened<'m> {
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        self.find(text).is_some()
+        match self.whole() {
+            Some(r) => r.is_match(text),
+            None => self.lines().any(|line| line.is_match(text)),
+        }
     }
 
     /// Successive non-overlapping matches, as the alternation's `find_iter` gives them.
-    pub fn find_iter<'t>(self, text: &'t str) -> impl Iterator<Item = regex::Match<'t>> + 'm
-    where
-        't: 'm,
-    {
-        let mut at = Some(0);
-        let mut last_end = None;
-        std::iter::from_fn(move || loop {
-            let from = at?;
-            let Some(found) = self.find_at(text, from) else {
-                at = None;
+    pub fn find_iter<'t>(self, text: &'t str) -> Matches<'m, 't> {
+        match self.whole() {
+            Some(r) => Matches::Whole(r.find_iter(text)),
+            None => Matches::Lines {
+                screened: self,
+                text,
+                at: Some(0),
+                last_end: None,
+            },
+        }
+    }
+}
+
+/// The matches of a [`Screened`] list in a text, one after the other.
+#[derive(Debug)]
+pub enum Matches<'m, 't> {
+    Whole(regex::Matches<'m, 't>),
+    Lines {
+        screened: Screened<'m>,
+        text: &'t str,
+        /// Where the next search starts (`None`: done).
+        at: Option<usize>,
+        last_end: Option<usize>,
+    },
+}
+
+impl<'t> Iterator for Matches<'_, 't> {
+    type Item = regex::Match<'t>;
+
+    fn next(&mut self) -> Option<regex::Match<'t>> {
+        let (screened, text, at, last_end) = match self {
+            Matches::Whole(m) => return m.next(),
+            Matches::Lines {
+                screened,
+                text,
+                at,
+                last_end,
+            } => (screened, *text, at, last_end),
+        };
+        loop {
+            let Some(found) = screened.find_at(text, (*at)?) else {
+                *at = None;
                 return None;
             };
-            at = if found.is_empty() {
+            *at = if found.is_empty() {
                 // Past an empty match by one character.
                 text[found.end()..]
                     .chars()
@@ -539,13 +586,13 @@ impl<'m> Screened<'m> {
             } else {
                 Some(found.end())
             };
-            if found.is_empty() && last_end == Some(found.start()) {
+            if found.is_empty() && *last_end == Some(found.start()) {
                 // An empty match right after a match is not reported (as `regex` does).
                 continue;
             }
-            last_end = Some(found.end());
+            *last_end = Some(found.end());
             return Some(found);
-        })
+        }
     }
 }
 
@@ -1212,9 +1259,11 @@ mod tests {
                 it.map(|m| m.range()).collect()
             };
         for (name, m) in &lists {
-            let (Some(r), Some(_)) = (&m.regex, m.screen_from) else {
-                panic!("{name} is not screened");
-            };
+            assert!(m.screen_from.is_some(), "{name} is not screened");
+            // The alternation the lines stand for.
+            let lines: Vec<&str> = m.lines.iter().map(Regex::as_str).collect();
+            let whole = Regex::new(&lines.join("|")).unwrap();
+            let r = &whole;
             let (mut passed, mut matched) = (0, 0);
             for t in &texts {
                 let hits = p.screen.matches(t);
