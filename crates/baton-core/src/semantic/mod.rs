@@ -403,17 +403,23 @@ impl Semantic {
         v: &[f32],
         only: Option<usize>,
     ) -> ([f32; CLASSES], [f32; CLASSES], Option<Near>) {
-        self.nearest_scores_until(v, only, f32::MIN)
+        self.nearest_scores_until(v, only, f32::MIN, None)
     }
 
     /// [`nearest_scores_among`](Self::nearest_scores_among), which with `only` scans that class's
     /// examples first and stops there when their score is below `floor` (the caller then needs
     /// no "none" score: the neutral lines, most of the rows, are not read).
+    ///
+    /// With `beats_by` as well, the caller only asks whether the class's score beats "none" by
+    /// that much: the scan of "none" stops as soon as it cannot (the best lower bounds of its
+    /// first rows already come within `beats_by` of the class's score), and "none" is then
+    /// that lower bound, which fails the caller's test as the exact score would.
     fn nearest_scores_until(
         &self,
         v: &[f32],
         only: Option<usize>,
         floor: f32,
+        beats_by: Option<f32>,
     ) -> ([f32; CLASSES], [f32; CLASSES], Option<Near>) {
         let mut scores = [0.0f32; CLASSES];
         let mut none = [0.0f32; CLASSES];
@@ -448,6 +454,37 @@ impl Semantic {
             }
             let class = g % CLASSES;
             let track = only == Some(class) && g < CLASSES;
+            // First pass in bytes: each row's similarity within a bound; the k-th best lower
+            // bound is a floor no row above it can be beaten by. Then the rows whose upper bound
+            // reaches the floor, exactly, in example order.
+            let rows = self.groups[g].clone();
+            let query = query.get_or_insert_with(|| quant::Quantised::query(v));
+            let mut floor = [f32::MIN; 8];
+            upper.clear();
+            // "None" (the neutral lines, or this class's counter-examples) can be given up on
+            // part-way, once the class cannot beat it by `beats_by`: (the class's score, m).
+            let give_up = match (only, beats_by) {
+                (Some(c), Some(m)) if g == 0 || g == CLASSES + c => Some((mean(&top[c]), m)),
+                _ => None,
+            };
+            let (mut from, mut gave_up) = (rows.start, false);
+            while from < rows.end && !gave_up {
+                let to = match give_up {
+                    Some(_) => (from + NONE_CHUNK).min(rows.end),
+                    None => rows.end,
+                };
+                self.quant
+                    .bound_rows(query, from..to, &mut upper, &mut floor[..k]);
+                from = to;
+                // The k best lower bounds so far: the group's score is at least their mean.
+                gave_up = give_up
+                    .is_some_and(|(score, m)| floor[k - 1] > f32::MIN && score - mean(&floor) < m);
+            }
+            if gave_up {
+                // "None" is near enough whatever the other rows hold; its score is that bound.
+                top[g][..k].copy_from_slice(&floor[..k]);
+                break;
+            }
             let slot = &mut top[g][..k];
             let mut take = |i: usize, s: f32| {
                 // The last of equals, as `Iterator::max_by` would.
@@ -456,15 +493,6 @@ impl Semantic {
                 }
                 keep_best(slot, s);
             };
-            // First pass in bytes: each row's similarity within a bound; the k-th best lower
-            // bound is a floor no row above it can be beaten by. Then the rows whose upper bound
-            // reaches the floor, exactly, in example order.
-            let rows = self.groups[g].clone();
-            let query = query.get_or_insert_with(|| quant::Quantised::query(v));
-            let mut floor = [f32::MIN; 8];
-            upper.clear();
-            self.quant
-                .bound_rows(query, rows.clone(), &mut upper, &mut floor[..k]);
             for (r, u) in rows.zip(&upper) {
                 if *u >= floor[k - 1] {
                     take(self.row_example[r] as usize, dot(v, self.row(r)));
@@ -513,7 +541,8 @@ impl Semantic {
         };
         if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
             // The nearest examples must agree: the detector's beat "none" by `agreement`.
-            let (near, near_none, nearest) = self.nearest_scores_among(v, Some(c));
+            let (near, near_none, nearest) =
+                self.nearest_scores_until(v, Some(c), f32::MIN, Some(self.config.agreement));
             if near[c] - near_none[c] < self.config.agreement {
                 return None;
             }
@@ -530,8 +559,9 @@ impl Semantic {
         if self.config.method != Method::Linear || s < self.config.nearest_gate {
             return None;
         }
-        let (near, near_none, nearest) = self.nearest_scores_until(v, Some(c), threshold);
         let margin = self.config.nearest_margin.max(self.config.agreement);
+        let (near, near_none, nearest) =
+            self.nearest_scores_until(v, Some(c), threshold, Some(margin));
         (near[c] >= threshold && near[c] - near_none[c] >= margin).then_some((c, near[c], nearest))
     }
 
@@ -781,6 +811,10 @@ pub(super) fn keep_best(best: &mut [f32], s: f32) {
     best[j] = s;
 }
 
+/// Rows of "none" bounded between two checks of whether it can still be beaten (see
+/// [`Semantic::nearest_scores_until`]): a multiple of the four rows the first pass takes at once.
+const NONE_CHUNK: usize = 256;
+
 /// Dot product in eight independent lanes, so that the compiler can vectorise it (a plain
 /// `sum()` must add in order and stays scalar). On x86-64 with AVX the same lanes are compiled
 /// to 256-bit instructions, picked at run time: the same multiplications and additions in the
@@ -950,7 +984,7 @@ mod tests {
             for c in 1..CLASSES {
                 let whole = sem.nearest_scores_among(&v, Some(c));
                 for floor in [0.3f32, 0.6, 0.9] {
-                    let (scores, none, near) = sem.nearest_scores_until(&v, Some(c), floor);
+                    let (scores, none, near) = sem.nearest_scores_until(&v, Some(c), floor, None);
                     assert_eq!(scores[c].to_bits(), whole.0[c].to_bits(), "{text}");
                     assert_eq!(near, whole.2, "{text}");
                     if whole.0[c] >= floor {
@@ -966,6 +1000,53 @@ mod tests {
         assert!(
             stopped > 0,
             "no scan stopped early: the floors test nothing"
+        );
+    }
+
+    #[test]
+    fn a_scan_that_gives_up_on_none_answers_the_margin_test_as_the_whole_scan() {
+        let sem = Semantic::build(bank::builtin(), &[], SemanticConfig::default());
+        let mut v = vec![0.0f32; sem.dims()];
+        // Texts near and far from every detector, so that "none" is sometimes beaten by a
+        // margin, sometimes not, and sometimes given up on part-way.
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/intents");
+        let mut texts: Vec<String> = Vec::new();
+        for file in std::fs::read_dir(root).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|e| e == "jsonl") {
+                for line in std::fs::read_to_string(&file).unwrap().lines().step_by(40) {
+                    let row: serde_json::Value = serde_json::from_str(line).unwrap();
+                    texts.push(crate::text::normalize(row["text"].as_str().unwrap()));
+                }
+            }
+        }
+        assert!(texts.len() > 100, "{} texts", texts.len());
+        let (mut gave_up, mut beaten) = (0, 0);
+        for text in &texts {
+            sem.embed(text, &mut v);
+            for c in 1..CLASSES {
+                let whole = sem.nearest_scores_among(&v, Some(c));
+                for m in [0.04f32, 0.1, 0.3] {
+                    let (scores, none, near) =
+                        sem.nearest_scores_until(&v, Some(c), f32::MIN, Some(m));
+                    assert_eq!(scores[c].to_bits(), whole.0[c].to_bits(), "{text}");
+                    assert_eq!(near, whole.2, "{text}");
+                    let beats = whole.0[c] - whole.1[c] >= m;
+                    assert_eq!(scores[c] - none[c] >= m, beats, "{text} / {c} / {m}");
+                    if beats {
+                        beaten += 1;
+                        assert_eq!(none[c].to_bits(), whole.1[c].to_bits(), "{text}");
+                    } else if none[c] != whole.1[c] {
+                        // Given up: "none" is a lower bound of the whole scan's.
+                        assert!(none[c] <= whole.1[c], "{text}");
+                        gave_up += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            gave_up > 0 && beaten > 0,
+            "gave up {gave_up}, beaten {beaten}: the test tests nothing"
         );
     }
 
