@@ -246,7 +246,6 @@ impl Screen {
             screen.literals = Some(
                 aho_corasick::AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::Standard)
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .build(&literals)?,
             );
         }
