@@ -185,24 +185,80 @@ impl Priority {
 #[derive(Debug, Clone, Default)]
 pub struct Screen {
     literals: Option<aho_corasick::AhoCorasick>,
-    /// For each literal, the lines (bits) whose matches it may be part of.
+    /// For each literal, the requirements it meets. A requirement is a set of literals one of
+    /// which every match of its line contains; a line is let through when a text meets all of
+    /// its requirements (up to [`SCREEN_REQUIREMENTS`] per line).
     owners: Vec<Box<[u16]>>,
+    /// The line (bit) of each requirement.
+    line_of: Vec<u16>,
+    /// How many requirements each line has, by bit.
+    needs: Vec<u8>,
     /// Lines with no set of required literals: always searched.
     always: ScreenHits,
 }
+
+/// At most this many requirements per line: the strongest set of literals, and the strongest
+/// of the other parts every match is made of ("(can|could) ... (someone|somebody) ... (call|
+/// ring)" needs a word of each).
+const SCREEN_REQUIREMENTS: usize = 3;
 
 impl Screen {
     /// Which screened lines may match `text`.
     pub fn matches(&self, text: &str) -> ScreenHits {
         let mut hits = self.always;
-        if let Some(ac) = &self.literals {
-            for m in ac.find_overlapping_iter(text) {
-                for &bit in self.owners[m.pattern().as_usize()].iter() {
-                    hits.set(usize::from(bit));
+        let Some(ac) = &self.literals else {
+            return hits;
+        };
+        // Requirements met so far, and how many of each line's.
+        let mut met = [0u64; ScreenHits::CAPACITY * SCREEN_REQUIREMENTS / 64];
+        let mut count = [0u8; ScreenHits::CAPACITY];
+        for m in ac.find_overlapping_iter(text) {
+            for &r in self.owners[m.pattern().as_usize()].iter() {
+                let r = usize::from(r);
+                if met[r / 64] >> (r % 64) & 1 == 1 {
+                    continue;
+                }
+                met[r / 64] |= 1 << (r % 64);
+                let line = usize::from(self.line_of[r]);
+                count[line] += 1;
+                if count[line] == self.needs[line] {
+                    hits.set(line);
                 }
             }
         }
         hits
+    }
+
+    /// Sets of literals, every match of `pattern` containing one literal of each; `None` when
+    /// there is no such set (a pattern that may match any word, or nothing). The first set is
+    /// [`required_literals`](Self::required_literals)'; the others come from the parts of the
+    /// pattern that every match is made of, strongest first.
+    fn requirements(pattern: &str) -> Option<Vec<Vec<Vec<u8>>>> {
+        let first = Self::required_literals(pattern)?;
+        let hir = one_space(
+            &regex_syntax::ParserBuilder::new()
+                .build()
+                .parse(pattern)
+                .ok()?,
+        );
+        let mut parts = Vec::new();
+        conjuncts(&hir, &mut parts);
+        let mut others: Vec<Vec<Vec<u8>>> = parts
+            .into_iter()
+            .filter_map(required)
+            .filter(|set| set.iter().all(|l| l.len() >= 2) && strength(set).0 >= 2)
+            .collect();
+        others.sort_by_key(|set| std::cmp::Reverse(strength(set)));
+        let mut all = vec![first];
+        for set in others {
+            if all.len() == SCREEN_REQUIREMENTS {
+                break;
+            }
+            if !all.contains(&set) {
+                all.push(set);
+            }
+        }
+        Some(all)
     }
 
     /// Literals at least one of which every match of `pattern` contains, or `None` when
@@ -222,21 +278,29 @@ impl Screen {
 
     /// The screen of `patterns`, each with its bit (below [`ScreenHits::CAPACITY`]).
     fn build(patterns: &[(usize, &str)]) -> Result<Screen, aho_corasick::BuildError> {
-        let mut screen = Screen::default();
+        let mut screen = Screen {
+            needs: vec![0; ScreenHits::CAPACITY],
+            ..Screen::default()
+        };
         let mut index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<u16>> = Vec::new();
         for &(bit, pattern) in patterns {
-            match Self::required_literals(pattern) {
+            match Self::requirements(pattern) {
                 None => screen.always.set(bit),
-                Some(list) => {
-                    for l in list {
-                        let at = *index.entry(l.clone()).or_insert_with(|| {
-                            literals.push(l);
-                            owners.push(Vec::new());
-                            literals.len() - 1
-                        });
-                        owners[at].push(bit as u16);
+                Some(sets) => {
+                    screen.needs[bit] = sets.len() as u8;
+                    for set in sets {
+                        let r = screen.line_of.len() as u16;
+                        screen.line_of.push(bit as u16);
+                        for l in set {
+                            let at = *index.entry(l.clone()).or_insert_with(|| {
+                                literals.push(l);
+                                owners.push(Vec::new());
+                                literals.len() - 1
+                            });
+                            owners[at].push(r);
+                        }
                     }
                 }
             }
@@ -317,6 +381,18 @@ pub(super) fn rewrite_hir(
         HirKind::Concat(parts) => Hir::concat(parts.iter().map(again).collect()),
         HirKind::Alternation(parts) => Hir::alternation(parts.iter().map(again).collect()),
         _ => hir.clone(),
+    }
+}
+
+/// The parts every match of `hir` is made of: the parts of a concatenation (and theirs), the
+/// inside of a group, of a repetition at least once.
+fn conjuncts<'h>(hir: &'h regex_syntax::hir::Hir, out: &mut Vec<&'h regex_syntax::hir::Hir>) {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) => conjuncts(&c.sub, out),
+        HirKind::Repetition(r) if r.min >= 1 => conjuncts(&r.sub, out),
+        HirKind::Concat(parts) => parts.iter().for_each(|p| conjuncts(p, out)),
+        _ => out.push(hir),
     }
 }
 
@@ -1339,6 +1415,23 @@ mod tests {
         };
         let bits: Vec<(usize, &str)> = lines.iter().copied().enumerate().collect();
         (m, Screen::build(&bits).unwrap())
+    }
+
+    #[test]
+    fn a_line_is_let_through_only_when_each_part_it_needs_is_there() {
+        let line = r"\b(can|could) (someone|somebody) (please )?(call|ring)\b";
+        let sets = Screen::requirements(line).unwrap();
+        assert_eq!(sets.len(), SCREEN_REQUIREMENTS, "{sets:?}");
+        let screen = Screen::build(&[(0, line)]).unwrap();
+        let through = |t: &str| screen.matches(t).matched(0);
+        assert!(through("could somebody please ring me"));
+        // A part missing: not searched.
+        assert!(!through("can you call me"));
+        assert!(!through("could somebody help"));
+        // Literals that say nothing (one letter, a space) make no requirement of their own.
+        let sets = Screen::requirements(r"\ba (refund|chargeback) i\b").unwrap();
+        assert!(sets.iter().flatten().all(|l| l.len() >= 2), "{sets:?}");
+        assert!(sets.len() <= 2, "{sets:?}");
     }
 
     #[test]
