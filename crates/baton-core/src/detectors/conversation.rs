@@ -158,7 +158,7 @@ impl Detector for SentimentDrop {
             // message's most negative sentence, or else the sentences that name the emotion
             // themselves ("honestly that's really disappointing" is judged by itself, not by a
             // neutral sentence beside it).
-            let by_sentence = terms.filter(|_| emotion.is_some()).and_then(|_| {
+            let by_sentence = emotion.and_then(|_| {
                 // One pass: the most negative sentence, and the most negative of those that
                 // name the emotion.
                 let mut worst: Option<(f64, &str)> = None;

@@ -1,17 +1,10 @@
-//! The rule detectors of customer messages: phrase lists compiled into one regex per signal,
-//! negation-aware (`signals`), and the policy's custom rules. They keep no state.
+//! The rule detectors of customer messages: phrase lists searched line by line behind the policy's
+//! screen, negation-aware (`signals`), and the policy's custom rules. They keep no state.
 
 use super::{Detector, Found, Observation};
-use crate::policy::{Matcher, PhraseRule};
+use crate::policy::PhraseRule;
 use crate::reason::ReasonKind;
 use crate::signals;
-
-/// True when the regex screen leaves `m` a chance to match.
-fn may(obs: &Observation<'_>, m: &Matcher) -> bool {
-    obs.said
-        .as_ref()
-        .is_some_and(|s| m.screened(s.hits).is_some())
-}
 
 /// The customer asks for a person.
 #[derive(Debug, Clone, Default)]
@@ -28,27 +21,21 @@ impl Detector for ExplicitRequest {
     }
 }
 
-/// What a phrase rule (explicit request, frustration) finds in the message: nothing when it is
-/// off, or when it waits for the AI's reply (`after_reply`) and this is the opening message.
+/// What a phrase rule (explicit request, frustration) finds in a customer message: nothing when
+/// it is off, or when it waits for the AI's reply (`after_reply`) and this is the opening
+/// message. The lines the message's screen rules out are not searched.
 fn phrase_finding(
     obs: &Observation<'_>,
     rule: &PhraseRule,
     kind: ReasonKind,
     detail: &str,
 ) -> Option<Found> {
-    if !rule.enabled
-        || (rule.after_reply && obs.customer_messages == 0)
-        || !may(obs, &rule.patterns)
-    {
+    let said = obs.said.as_ref()?;
+    if !rule.enabled || (rule.after_reply && obs.customer_messages == 0) {
         return None;
     }
-    signals::phrase_rule(
-        obs.norm,
-        rule,
-        obs.policy.negation_window,
-        obs.said.as_ref().map(|s| s.hits),
-    )
-    .map(|e| Found::rule(kind, detail, e, None))
+    signals::phrase_rule(obs.norm, rule, obs.policy.negation_window, Some(said.hits))
+        .map(|e| Found::rule(kind, detail, e, None))
 }
 
 /// Cancellation, legal or compliance matters and disputed charges: each its own team.
