@@ -4,6 +4,7 @@
 
 use super::{Detector, Found, Observation};
 use crate::reason::ReasonKind;
+use crate::semantic::{CLASSES, DETECTORS};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Meaning {
@@ -48,6 +49,39 @@ pub(crate) fn topic_only(policy: &crate::policy::Policy, norm: &str) -> Option<V
     topic_scores(policy, sem, &whole)
 }
 
+/// Whether a meaning of kind `kind` found on this message would be kept: its section is on, no
+/// rule found the kind already, and the section does not wait for the AI's reply. (What the
+/// customer said they do not mean and a declined offer of a person are checked once a meaning
+/// is found: they cost a search of the text, and most messages have no meaning to check.)
+fn wants(
+    obs: &Observation<'_>,
+    found: &[Found],
+    frustration_after_reply: bool,
+    kind: ReasonKind,
+) -> bool {
+    let policy = obs.policy;
+    let first = obs.customer_messages == 0;
+    if found.iter().any(|f| f.kind == kind) {
+        return false;
+    }
+    match kind {
+        ReasonKind::ExplicitRequest => {
+            policy.explicit_request.enabled && !(policy.explicit_request.after_reply && first)
+        }
+        // Frustration with the service needs an answer to be frustrated with: an annoyed
+        // opening message is a problem report, and the AI gets its chance.
+        ReasonKind::Frustration => {
+            policy.frustration.enabled
+                && !(first && (frustration_after_reply || policy.frustration.after_reply))
+        }
+        ReasonKind::SensitiveTopic => policy.sensitive_topic.enabled,
+        ReasonKind::Cancellation => policy.cancellation.enabled,
+        ReasonKind::LegalCompliance => policy.legal_compliance.enabled,
+        ReasonKind::TransactionDispute => policy.transaction_dispute.enabled,
+        _ => false,
+    }
+}
+
 impl Detector for Meaning {
     fn observe(&mut self, obs: &Observation<'_>, found: &mut Vec<Found>) {
         let (policy, Some(sem)) = (obs.policy, &obs.policy.semantic) else {
@@ -56,30 +90,20 @@ impl Detector for Meaning {
         if obs.said.is_none() {
             return;
         }
+        // The kinds whose finding would be kept: the others are not searched for in the bank.
+        let wanted: [bool; CLASSES] = std::array::from_fn(|c| {
+            c > 0
+                && wants(
+                    obs,
+                    found,
+                    sem.config().frustration_after_reply,
+                    DETECTORS[c - 1],
+                )
+        });
         let mut whole = vec![0.0f32; sem.dims()];
-        let meanings = sem.judge(obs.norm, &mut whole);
+        let meanings = sem.judge(obs.norm, &mut whole, &wanted);
         self.topic = topic_scores(policy, sem, &whole);
         for m in meanings {
-            if found.iter().any(|f| f.kind == m.kind) {
-                continue;
-            }
-            // Frustration with the service needs an answer to be frustrated with: an annoyed
-            // opening message is a problem report, and the AI gets its chance.
-            if m.kind == ReasonKind::Frustration
-                && sem.config().frustration_after_reply
-                && obs.customer_messages == 0
-            {
-                continue;
-            }
-            // A section that waits for the AI's reply (`after_reply`) waits for it here too.
-            let waits = match m.kind {
-                ReasonKind::ExplicitRequest => policy.explicit_request.after_reply,
-                ReasonKind::Frustration => policy.frustration.after_reply,
-                _ => false,
-            };
-            if waits && obs.customer_messages == 0 {
-                continue;
-            }
             // The customer said they do not mean it: "cancel the add-on but keep my plan".
             let business = match m.kind {
                 ReasonKind::Cancellation => Some(&policy.cancellation),
@@ -102,29 +126,20 @@ impl Detector for Meaning {
                 continue;
             }
             let evidence = sem.evidence(&m);
-            let (enabled, detail, skill) = match m.kind {
-                ReasonKind::ExplicitRequest => (
-                    policy.explicit_request.enabled,
-                    "customer asked for a human".to_string(),
-                    None,
-                ),
-                ReasonKind::Frustration => (
-                    policy.frustration.enabled,
-                    "customer is frustrated with the service".to_string(),
-                    None,
-                ),
+            let (detail, skill) = match m.kind {
+                ReasonKind::ExplicitRequest => ("customer asked for a human".to_string(), None),
+                ReasonKind::Frustration => {
+                    ("customer is frustrated with the service".to_string(), None)
+                }
                 ReasonKind::Cancellation => (
-                    policy.cancellation.enabled,
                     "customer wants to cancel or close the account or subscription".to_string(),
                     Some(policy.cancellation.skill.clone()),
                 ),
                 ReasonKind::LegalCompliance => (
-                    policy.legal_compliance.enabled,
                     "legal or compliance matter".to_string(),
                     Some(policy.legal_compliance.skill.clone()),
                 ),
                 ReasonKind::TransactionDispute => (
-                    policy.transaction_dispute.enabled,
                     "customer disputes a charge".to_string(),
                     Some(policy.transaction_dispute.skill.clone()),
                 ),
@@ -141,23 +156,20 @@ impl Detector for Meaning {
                         .map_or_else(|| policy.topics.default_skill.clone(), |c| c.skill.clone());
                     let name = category.map_or("sensitive matter", |c| c.name.as_str());
                     (
-                        rule.enabled,
                         format!("sensitive topic: {}", name.replace('_', " ")),
                         Some(skill),
                     )
                 }
                 _ => continue,
             };
-            if enabled {
-                found.push(Found {
-                    kind: m.kind,
-                    detail,
-                    evidence,
-                    skill,
-                    priority: None,
-                    heard: true,
-                });
-            }
+            found.push(Found {
+                kind: m.kind,
+                detail,
+                evidence,
+                skill,
+                priority: None,
+                heard: true,
+            });
         }
     }
 }

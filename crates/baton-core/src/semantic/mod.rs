@@ -509,12 +509,18 @@ impl Semantic {
     /// The detector (class >= 1) that `v` fires, with its score, if any: the policy's method
     /// first, then the intent MLP (when on) for a sentence the method lets pass.
     pub fn fires(&self, v: &[f32]) -> Option<(usize, f32)> {
-        self.fires_near(v).map(|(c, s, _)| (c, s))
+        self.fires_near(v, &[true; CLASSES]).map(|(c, s, _)| (c, s))
     }
 
     /// [`fires`](Self::fires), with the detector's nearest example (index, similarity) when the
-    /// agreement check has already found it on the way.
-    fn fires_near(&self, v: &[f32]) -> Option<(usize, f32, Option<Near>)> {
+    /// agreement check has already found it on the way. A detector that is not `wanted` (its
+    /// finding would be thrown away) answers `None` before the bank is searched: the detector
+    /// `v` would fire is picked as before, so a wanted one never fires where it would not.
+    fn fires_near(
+        &self,
+        v: &[f32],
+        wanted: &[bool; CLASSES],
+    ) -> Option<(usize, f32, Option<Near>)> {
         if v.iter().all(|x| *x == 0.0) {
             return None;
         }
@@ -537,8 +543,15 @@ impl Semantic {
             })
         };
         let Some((c, s)) = found else {
-            return self.nearest_judges(v, c, s);
+            return if wanted[c] {
+                self.nearest_judges(v, c, s)
+            } else {
+                None
+            };
         };
+        if !wanted[c] {
+            return None;
+        }
         if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
             // The nearest examples must agree: the detector's beat "none" by `agreement`.
             let (near, near_none, nearest) =
@@ -598,9 +611,9 @@ impl Semantic {
     }
 
     /// What the sentences of a normalised customer message mean: at most one meaning per
-    /// detector (its best sentence), in [`DETECTORS`] order. `whole` receives the embedding of
-    /// the whole message.
-    pub fn judge(&self, norm: &str, whole: &mut [f32]) -> Vec<Meaning> {
+    /// detector (its best sentence), in [`DETECTORS`] order, among the classes `wanted` (the
+    /// others are not searched for). `whole` receives the embedding of the whole message.
+    pub fn judge(&self, norm: &str, whole: &mut [f32], wanted: &[bool; CLASSES]) -> Vec<Meaning> {
         type Best = Option<(f32, std::ops::Range<usize>, Option<Near>)>;
         let mut best: [Best; CLASSES] = Default::default();
         let mut v = vec![0.0f32; self.dims()];
@@ -608,7 +621,7 @@ impl Semantic {
         for range in self.chunks(norm) {
             sentences += 1;
             self.embed(&norm[range.clone()], &mut v);
-            if let Some((c, s, near)) = self.fires_near(&v) {
+            if let Some((c, s, near)) = self.fires_near(&v, wanted) {
                 if best[c].as_ref().is_none_or(|(b, _, _)| s > *b) {
                     best[c] = Some((s, range, near));
                 }
@@ -621,7 +634,7 @@ impl Semantic {
             self.embed(norm, whole);
         }
         if sentences > 1 {
-            if let Some((c, s, near)) = self.fires_near(whole) {
+            if let Some((c, s, near)) = self.fires_near(whole, wanted) {
                 if best[c].is_none() {
                     best[c] = Some((s, 0..norm.len(), near));
                 }
@@ -1047,6 +1060,57 @@ mod tests {
         assert!(
             gave_up > 0 && beaten > 0,
             "gave up {gave_up}, beaten {beaten}: the test tests nothing"
+        );
+    }
+
+    #[test]
+    fn a_detector_not_wanted_is_left_out_and_the_others_judged_as_before() {
+        let policy = crate::Policy::default();
+        let sem = policy
+            .semantic
+            .as_ref()
+            .expect("the default policy has the meaning tier");
+        // Lines of the corpus, alone and two together (a message of two sentences is also judged
+        // as a whole).
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/intents");
+        let mut lines: Vec<String> = Vec::new();
+        for file in std::fs::read_dir(root).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|e| e == "jsonl") {
+                for line in std::fs::read_to_string(&file).unwrap().lines().step_by(29) {
+                    let row: serde_json::Value = serde_json::from_str(line).unwrap();
+                    lines.push(row["text"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        let texts: Vec<String> = lines
+            .iter()
+            .cloned()
+            .chain(lines.chunks_exact(2).map(|p| format!("{} {}", p[0], p[1])))
+            .map(|t| crate::text::normalize(&t))
+            .collect();
+        let mut whole = vec![0.0f32; sem.dims()];
+        let mut left_out = 0;
+        for text in &texts {
+            let all = sem.judge(text, &mut whole, &[true; CLASSES]);
+            let all_whole = whole.clone();
+            for c in 1..CLASSES {
+                let mut wanted = [true; CLASSES];
+                wanted[c] = false;
+                let some = sem.judge(text, &mut whole, &wanted);
+                let expected: Vec<Meaning> = all
+                    .iter()
+                    .filter(|m| m.kind != DETECTORS[c - 1])
+                    .cloned()
+                    .collect();
+                assert_eq!(some, expected, "{text} without {c}");
+                assert_eq!(whole, all_whole, "{text}");
+                left_out += usize::from(some.len() < all.len());
+            }
+        }
+        assert!(
+            left_out > 50,
+            "only {left_out} meanings left out: the test tests little"
         );
     }
 
