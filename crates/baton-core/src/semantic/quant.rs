@@ -120,12 +120,29 @@ impl Quantised {
         // Four rows at a time share the query's loads and one horizontal sum; the rest one at a
         // time. This function is compiled for AVX2, so the kernels are safe to call here.
         let d = self.dims;
+        upper.reserve(rows.len());
         let mut r = rows.start;
+        // The k-th best lower bound so far: most rows fall below it, and their bounds only need
+        // pushing (the same arithmetic as `bound_one`, four rows side by side).
+        let mut worst = floor.last().copied().unwrap_or(f32::MAX);
         while r + 4 <= rows.end {
             let row = |j: usize| &self.rows[(r + j) * d..(r + j + 1) * d];
             let dots = dot4_i16_i8_avx2(&q.values, [row(0), row(1), row(2), row(3)]);
-            for (j, dot) in dots.into_iter().enumerate() {
-                self.bound_one(q, r + j, dot, upper, floor);
+            let (scale, l1) = (&self.scale[r..r + 4], &self.l1[r..r + 4]);
+            let mut lower = [0.0f32; 4];
+            let mut up = [0.0f32; 4];
+            for j in 0..4 {
+                let approx = dots[j] as f32 * (q.scale * scale[j]);
+                let err = 0.5 * (q.l1 * scale[j] + l1[j] * q.scale) + SLACK;
+                up[j] = approx + err;
+                lower[j] = approx - err;
+            }
+            upper.extend_from_slice(&up);
+            if lower.iter().any(|x| *x > worst) {
+                for x in lower {
+                    super::keep_best(floor, x);
+                }
+                worst = floor.last().copied().unwrap_or(f32::MAX);
             }
             r += 4;
         }
@@ -289,8 +306,11 @@ mod tests {
             let rows: Vec<f32> = (0..n).flat_map(|r| unit(seed[r * dims..(r + 1) * dims].to_vec())).collect();
             let q = Quantised::new(&rows, dims);
             let query = Quantised::query(&unit(seed[11 * 140..11 * 140 + dims].to_vec()));
+            // In two calls, as the scan of "none" goes chunk by chunk: the second starts from the
+            // first's floor.
             let (mut upper, mut floor) = (Vec::new(), [f32::MIN; 3]);
-            q.bound_rows(&query, 0..n, &mut upper, &mut floor);
+            q.bound_rows(&query, 0..n / 2, &mut upper, &mut floor);
+            q.bound_rows(&query, n / 2..n, &mut upper, &mut floor);
             let (mut upper_plain, mut floor_plain) = (Vec::new(), [f32::MIN; 3]);
             q.bound_rows_with(&query, 0..n, &mut upper_plain, &mut floor_plain, dot_i16_i8_plain);
             prop_assert_eq!(upper, upper_plain);
