@@ -182,9 +182,9 @@ impl Priority {
 /// DFA states for every combination of partial matches in flight: 10-18% of `baton analyze`'s
 /// time and more than 20 MB of caches. The literals cost one automaton of a few hundred KB
 /// and no cache; a list the literals let through is then searched by its own regex, as before.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Screen {
-    literals: Option<aho_corasick::AhoCorasick>,
+    literals: Option<daachorse::DoubleArrayAhoCorasick<u32>>,
     /// For each literal, the requirements it meets. A requirement is a set of literals one of
     /// which every match of its line contains; a line is let through when a text meets all of
     /// its requirements (up to [`SCREEN_REQUIREMENTS`] per line).
@@ -195,6 +195,16 @@ pub struct Screen {
     needs: Vec<u8>,
     /// Lines with no set of required literals: always searched.
     always: ScreenHits,
+}
+
+impl std::fmt::Debug for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Screen")
+            .field("literals", &self.owners.len())
+            .field("requirements", &self.line_of.len())
+            .field("always", &self.always)
+            .finish()
+    }
 }
 
 /// At most this many requirements per line: the strongest set of literals, and the strongest
@@ -213,7 +223,7 @@ impl Screen {
         let mut met = [0u64; ScreenHits::CAPACITY * SCREEN_REQUIREMENTS / 64];
         let mut count = [0u8; ScreenHits::CAPACITY];
         for m in ac.find_overlapping_iter(text) {
-            for &r in self.owners[m.pattern().as_usize()].iter() {
+            for &r in self.owners[m.value() as usize].iter() {
                 let r = usize::from(r);
                 if met[r / 64] >> (r % 64) & 1 == 1 {
                     continue;
@@ -263,7 +273,7 @@ impl Screen {
     }
 
     /// The screen of `patterns`, each with its bit (below [`ScreenHits::CAPACITY`]).
-    fn build(patterns: &[(usize, &str)]) -> Result<Screen, aho_corasick::BuildError> {
+    fn build(patterns: &[(usize, &str)]) -> Result<Screen, daachorse::errors::DaachorseError> {
         let mut screen = Screen {
             needs: vec![0; ScreenHits::CAPACITY],
             ..Screen::default()
@@ -293,11 +303,10 @@ impl Screen {
         }
         screen.owners = owners.into_iter().map(Vec::into_boxed_slice).collect();
         if !literals.is_empty() {
-            screen.literals = Some(
-                aho_corasick::AhoCorasick::builder()
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .build(&literals)?,
-            );
+            // A double-array automaton: half the time of `aho-corasick`'s NFA per byte here, in
+            // less memory (about 190 KB for the default policy's 4,000 literals); its DFA was as
+            // fast alone but ten times the size, and lost in place.
+            screen.literals = Some(daachorse::DoubleArrayAhoCorasick::new(&literals)?);
         }
         Ok(screen)
     }
@@ -978,7 +987,7 @@ impl Policy {
         Ok(policy)
     }
 
-    fn build_screen(&mut self) -> Result<(), aho_corasick::BuildError> {
+    fn build_screen(&mut self) -> Result<(), daachorse::errors::DaachorseError> {
         let mut lists: Vec<&mut Matcher> = vec![
             &mut self.explicit_request.patterns,
             &mut self.cancellation.patterns,
