@@ -805,6 +805,48 @@ mod tests {
     }
 
     #[test]
+    fn a_wasted_afternoon_said_sarcastically_still_unclear_and_an_answer_that_depends() {
+        let p = policy();
+        assert!(frustrated(
+            &p,
+            "It's 4.10. Oh marvellous, I took the afternoon off work for this. What a fantastic use of my time."
+        ));
+        assert!(frustrated(&p, "What a brilliant way to spend my Saturday."));
+        assert!(!frustrated(
+            &p,
+            "I took the afternoon off for the fitting, see you at 2."
+        ));
+        assert!(!frustrated(
+            &p,
+            "What a lovely way to spend an afternoon, thank you!"
+        ));
+        let rq = &p.repeated_question;
+        let again = questions(
+            &text::normalize(
+                "Sorry, I'm still not clear. What is the yearly cost for keeping them frozen?",
+            ),
+            rq,
+            None,
+        );
+        assert!(again.iter().any(|q| q.restated));
+        let first = questions(&text::normalize("What is the yearly cost?"), rq, None);
+        assert!(!first.iter().any(|q| q.restated));
+        // "I think" and "depends on" together hedge as much as two strong hedges' worth.
+        let (depends, _) = hedging(
+            &text::normalize("I think the limit depends on the horse."),
+            &p,
+        );
+        assert!(depends >= p.low_confidence.hedge_score, "{depends}");
+        let (could, _) = hedging(
+            &text::normalize("It's possible the glacier lift is treated separately; it could depend on the pass."),
+            &p,
+        );
+        assert!(could >= p.low_confidence.hedge_score, "{could}");
+        let (plain, _) = hedging(&text::normalize("The price depends on the size."), &p);
+        assert!(plain < p.low_confidence.hedge_score, "{plain}");
+    }
+
+    #[test]
     fn money_stopped_by_month_work_paid_for_not_done_and_a_visit_to_talk_it_through() {
         rule_cases(
             "cancellation",
