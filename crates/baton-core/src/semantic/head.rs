@@ -23,7 +23,13 @@ impl Linear {
         ridge: f64,
     ) -> Linear {
         let d = dims + 1;
-        let (mut a, b) = gram(rows, dims, target, weight, classes);
+        let (mut a, b) = gram(Labelled {
+            rows,
+            dims,
+            target,
+            weight,
+            classes,
+        });
         for j in 0..d {
             for k in 0..j {
                 a[j * d + k] = a[k * d + j];
@@ -67,6 +73,16 @@ impl Linear {
     }
 }
 
+/// Rows of `dims` values, each with its class (`target`) and weight, among `classes` classes.
+#[derive(Clone, Copy)]
+struct Labelled<'a> {
+    rows: &'a [f32],
+    dims: usize,
+    target: &'a [usize],
+    weight: &'a [f32],
+    classes: usize,
+}
+
 /// The upper triangle of the weighted Gram matrix `X^T W X` (`d * d`, `d = dims + 1` with a
 /// constant 1 for the bias) and `X^T W Y` (`d * classes`, one-hot targets).
 ///
@@ -74,43 +90,32 @@ impl Linear {
 /// taken eight at a time so that a row of the matrix stays in the cache for the eight, and the
 /// inner loop runs over contiguous entries so that it is vectorised (the same multiplications
 /// and additions, so the same bits on every machine).
-fn gram(
-    rows: &[f32],
-    dims: usize,
-    target: &[usize],
-    weight: &[f32],
-    classes: usize,
-) -> (Vec<f64>, Vec<f64>) {
+fn gram(set: Labelled<'_>) -> (Vec<f64>, Vec<f64>) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx") {
             // SAFETY: the CPU supports AVX, checked just above.
-            return unsafe { gram_avx(rows, dims, target, weight, classes) };
+            return unsafe { gram_avx(set) };
         }
     }
-    gram_with(rows, dims, target, weight, classes)
+    gram_with(set)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn gram_avx(
-    rows: &[f32],
-    dims: usize,
-    target: &[usize],
-    weight: &[f32],
-    classes: usize,
-) -> (Vec<f64>, Vec<f64>) {
-    gram_with(rows, dims, target, weight, classes)
+fn gram_avx(set: Labelled<'_>) -> (Vec<f64>, Vec<f64>) {
+    gram_with(set)
 }
 
 #[inline(always)]
-fn gram_with(
-    rows: &[f32],
-    dims: usize,
-    target: &[usize],
-    weight: &[f32],
-    classes: usize,
-) -> (Vec<f64>, Vec<f64>) {
+fn gram_with(set: Labelled<'_>) -> (Vec<f64>, Vec<f64>) {
+    let Labelled {
+        rows,
+        dims,
+        target,
+        weight,
+        classes,
+    } = set;
     const BLOCK: usize = 8;
     let d = dims + 1;
     let mut a = vec![0.0f64; d * d];
@@ -353,23 +358,18 @@ mod tests {
     use super::*;
 
     /// The Gram matrix as a plain loop over rows computes it (the first version of `fit`).
-    fn gram_row_by_row(
-        rows: &[f32],
-        dims: usize,
-        target: &[usize],
-        weight: &[f32],
-        classes: usize,
-    ) -> (Vec<f64>, Vec<f64>) {
+    fn gram_row_by_row(set: Labelled<'_>) -> (Vec<f64>, Vec<f64>) {
+        let (dims, classes) = (set.dims, set.classes);
         let d = dims + 1;
         let mut a = vec![0.0f64; d * d];
         let mut b = vec![0.0f64; d * classes];
         let mut x = vec![0.0f64; d];
-        for i in 0..target.len() {
-            let w = weight[i] as f64;
+        for i in 0..set.target.len() {
+            let w = set.weight[i] as f64;
             if w == 0.0 {
                 continue;
             }
-            for (xj, r) in x.iter_mut().zip(&rows[i * dims..(i + 1) * dims]) {
+            for (xj, r) in x.iter_mut().zip(&set.rows[i * dims..(i + 1) * dims]) {
                 *xj = *r as f64;
             }
             x[dims] = 1.0;
@@ -381,7 +381,7 @@ mod tests {
                 for k in j..d {
                     a[j * d + k] += wx * x[k];
                 }
-                b[j * classes + target[i]] += wx;
+                b[j * classes + set.target[i]] += wx;
             }
         }
         (a, b)
@@ -403,8 +403,9 @@ mod tests {
                 .zip(&zeros)
                 .map(|(v, z)| if *z { 0.0 } else { *v })
                 .collect();
-            let got = gram(&rows, dims, &targets[..n], &weights[..n], 3);
-            let want = gram_row_by_row(&rows, dims, &targets[..n], &weights[..n], 3);
+            let set = Labelled { rows: &rows, dims, target: &targets[..n], weight: &weights[..n], classes: 3 };
+            let got = gram(set);
+            let want = gram_row_by_row(set);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             proptest::prop_assert_eq!(bits(&got.0), bits(&want.0));
             proptest::prop_assert_eq!(bits(&got.1), bits(&want.1));

@@ -1016,23 +1016,36 @@ mod tests {
         );
     }
 
+    /// Every `step`-th line's text of each file of `data/intents`.
+    fn corpus_lines(step: usize) -> Vec<String> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/intents");
+        let mut lines = Vec::new();
+        for file in std::fs::read_dir(root).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_some_and(|e| e == "jsonl") {
+                for line in std::fs::read_to_string(&file)
+                    .unwrap()
+                    .lines()
+                    .step_by(step)
+                {
+                    let row: serde_json::Value = serde_json::from_str(line).unwrap();
+                    lines.push(row["text"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        lines
+    }
+
     #[test]
     fn a_scan_that_gives_up_on_none_answers_the_margin_test_as_the_whole_scan() {
         let sem = Semantic::build(bank::builtin(), &[], SemanticConfig::default());
         let mut v = vec![0.0f32; sem.dims()];
         // Texts near and far from every detector, so that "none" is sometimes beaten by a
         // margin, sometimes not, and sometimes given up on part-way.
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/intents");
-        let mut texts: Vec<String> = Vec::new();
-        for file in std::fs::read_dir(root).unwrap() {
-            let file = file.unwrap().path();
-            if file.extension().is_some_and(|e| e == "jsonl") {
-                for line in std::fs::read_to_string(&file).unwrap().lines().step_by(40) {
-                    let row: serde_json::Value = serde_json::from_str(line).unwrap();
-                    texts.push(crate::text::normalize(row["text"].as_str().unwrap()));
-                }
-            }
-        }
+        let texts: Vec<String> = corpus_lines(40)
+            .iter()
+            .map(|t| crate::text::normalize(t))
+            .collect();
         assert!(texts.len() > 100, "{} texts", texts.len());
         let (mut gave_up, mut beaten) = (0, 0);
         for text in &texts {
@@ -1072,17 +1085,7 @@ mod tests {
             .expect("the default policy has the meaning tier");
         // Lines of the corpus, alone and two together (a message of two sentences is also judged
         // as a whole).
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/intents");
-        let mut lines: Vec<String> = Vec::new();
-        for file in std::fs::read_dir(root).unwrap() {
-            let file = file.unwrap().path();
-            if file.extension().is_some_and(|e| e == "jsonl") {
-                for line in std::fs::read_to_string(&file).unwrap().lines().step_by(29) {
-                    let row: serde_json::Value = serde_json::from_str(line).unwrap();
-                    lines.push(row["text"].as_str().unwrap().to_string());
-                }
-            }
-        }
+        let lines = corpus_lines(29);
         let texts: Vec<String> = lines
             .iter()
             .cloned()
