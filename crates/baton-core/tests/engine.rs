@@ -348,3 +348,40 @@ fn after_the_escalation_later_messages_still_move_the_topic_and_priority_not_the
     assert_eq!(later.topic, "billing", "{later:?}");
     assert!(later.priority > first.priority, "{first:?} then {later:?}");
 }
+
+#[test]
+fn a_fault_told_without_the_technical_words_still_goes_to_technical() {
+    let p = policy();
+    let customer = Customer {
+        id: "c".into(),
+        name: "Dana".into(),
+        tier: Tier::Standard,
+        lifetime_value: 10.0,
+        currency: None,
+        timezone: None,
+    };
+    let skill = |text: &str| {
+        let mut state = ConversationState::new();
+        let message = Message {
+            role: Role::Customer,
+            text: text.into(),
+            at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            confidence: None,
+            kb_articles: vec![],
+        };
+        assert!(state.push(p, &customer, &message), "{text}");
+        state.decision(p, "c1", &customer).skill
+    };
+    for text in [
+        "The Save button stays greyed out on my profile. Can I talk to a person please?",
+        "The snack machine stopped taking contactless on Monday. Can somebody come out?",
+        "My membership tag keeps flashing red at the door. I want to speak to someone.",
+    ] {
+        assert_eq!(skill(text).as_deref(), Some("technical"), "{text}");
+    }
+    // The same request about a delivery stays with the general team.
+    assert_eq!(
+        skill("I'd like to move my delivery to Friday. Can I talk to a person please?").as_deref(),
+        Some("general")
+    );
+}
