@@ -301,17 +301,22 @@ fn a_customer_who_says_what_they_keep_is_not_heard_as_leaving() {
     assert_eq!(closed.reasons[0].kind.to_string(), "cancellation");
 }
 
-#[test]
-fn after_the_escalation_later_messages_still_move_the_topic_and_priority_not_the_reasons() {
-    let p = policy();
-    let customer = Customer {
+/// A standard-tier customer.
+fn dana() -> Customer {
+    Customer {
         id: "c".into(),
         name: "Dana".into(),
         tier: Tier::Standard,
         lifetime_value: 10.0,
         currency: None,
         timezone: None,
-    };
+    }
+}
+
+#[test]
+fn after_the_escalation_later_messages_still_move_the_topic_and_priority_not_the_reasons() {
+    let p = policy();
+    let customer = dana();
     let say = |role, text: &str| Message {
         role,
         text: text.into(),
@@ -352,14 +357,7 @@ fn after_the_escalation_later_messages_still_move_the_topic_and_priority_not_the
 #[test]
 fn a_fault_told_without_the_technical_words_still_goes_to_technical() {
     let p = policy();
-    let customer = Customer {
-        id: "c".into(),
-        name: "Dana".into(),
-        tier: Tier::Standard,
-        lifetime_value: 10.0,
-        currency: None,
-        timezone: None,
-    };
+    let customer = dana();
     let skill = |text: &str| {
         let mut state = ConversationState::new();
         let message = Message {
