@@ -122,22 +122,15 @@ impl Quantised {
         let d = self.dims;
         upper.reserve(rows.len());
         let mut r = rows.start;
-        // The k-th best lower bound so far: most rows fall below it, and their bounds only need
-        // pushing (the same arithmetic as `bound_one`, four rows side by side).
+        // The k-th best lower bound so far: most rows fall below it, and only their upper bounds
+        // need pushing.
         let mut worst = floor.last().copied().unwrap_or(f32::MAX);
         while r + 4 <= rows.end {
             let row = |j: usize| &self.rows[(r + j) * d..(r + j + 1) * d];
             let dots = dot4_i16_i8_avx2(&q.values, [row(0), row(1), row(2), row(3)]);
-            let (scale, l1) = (&self.scale[r..r + 4], &self.l1[r..r + 4]);
-            let mut lower = [0.0f32; 4];
-            let mut up = [0.0f32; 4];
-            for j in 0..4 {
-                let approx = dots[j] as f32 * (q.scale * scale[j]);
-                let err = 0.5 * (q.l1 * scale[j] + l1[j] * q.scale) + SLACK;
-                up[j] = approx + err;
-                lower[j] = approx - err;
-            }
-            upper.extend_from_slice(&up);
+            let bounds: [(f32, f32); 4] = std::array::from_fn(|j| self.bounds(q, r + j, dots[j]));
+            upper.extend(bounds.map(|(_, up)| up));
+            let lower = bounds.map(|(low, _)| low);
             if lower.iter().any(|x| *x > worst) {
                 for x in lower {
                     super::keep_best(floor, x);
@@ -149,15 +142,22 @@ impl Quantised {
         self.bound_rows_with(q, r..rows.end, upper, floor, |a, b| dot_i16_i8_avx2(a, b));
     }
 
-    /// Row `r`'s bounds from its integer dot product with the query.
+    /// Row `r`'s lower and upper bounds from its integer dot product with the query.
     #[inline(always)]
-    fn bound_one(&self, q: &Query, r: usize, dot: i32, upper: &mut Vec<f32>, floor: &mut [f32]) {
+    fn bounds(&self, q: &Query, r: usize, dot: i32) -> (f32, f32) {
         let s = self.scale[r];
         let approx = dot as f32 * (q.scale * s);
         // |q.x - q'.x'| <= |q.(x - x')| + |(q - q').x'| <= |q|_1 s / 2 + |x'|_1 t / 2.
         let err = 0.5 * (q.l1 * s + self.l1[r] * q.scale) + SLACK;
-        upper.push(approx + err);
-        super::keep_best(floor, approx - err);
+        (approx - err, approx + err)
+    }
+
+    /// Row `r`'s bounds pushed: the upper to `upper`, the lower among the best in `floor`.
+    #[inline(always)]
+    fn bound_one(&self, q: &Query, r: usize, dot: i32, upper: &mut Vec<f32>, floor: &mut [f32]) {
+        let (low, up) = self.bounds(q, r, dot);
+        upper.push(up);
+        super::keep_best(floor, low);
     }
 
     #[inline(always)]
