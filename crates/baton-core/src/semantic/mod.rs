@@ -542,16 +542,14 @@ impl Semantic {
                     .then_some((c, s))
             })
         };
-        let Some((c, s)) = found else {
-            return if wanted[c] {
-                self.nearest_judges(v, c, s)
-            } else {
-                None
-            };
-        };
-        if !wanted[c] {
+        // The detector this sentence would fire (or the last judge would try) is not searched
+        // for when its finding would be thrown away.
+        if !wanted[found.map_or(c, |(c, _)| c)] {
             return None;
         }
+        let Some((c, s)) = found else {
+            return self.nearest_judges(v, c, s);
+        };
         if self.config.method == Method::Linear && self.config.agreement > f32::MIN {
             // The nearest examples must agree: the detector's beat "none" by `agreement`.
             let (near, near_none, nearest) =
