@@ -805,6 +805,59 @@ mod tests {
     }
 
     #[test]
+    fn a_regulator_form_a_malignant_lump_and_an_amount_that_cannot_be_theirs() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "My wife was told last week that the lump is malignant.",
+                Some("medical"),
+            ),
+            (
+                "I need an operation on my spine and the surgeon wants me in.",
+                Some("medical"),
+            ),
+            ("Can I take the lump sum instead of monthly payments?", None),
+            ("Our tree surgeon is booked for Tuesday.", None),
+            ("I need an operation manager login for the warehouse.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        rule_cases(
+            "legal",
+            &[
+                (
+                    "I've got the Ofwat complaint form filled in and it goes off tonight.",
+                    true,
+                ),
+                (
+                    "Where do I find the Ofcom complaints code you follow?",
+                    false,
+                ),
+            ],
+        );
+        rule_cases(
+            "dispute",
+            &[
+                ("Ninety-six cubic metres can't possibly be ours.", true),
+                (
+                    "The money's been sent to a bank account ending 7730 that isn't mine.",
+                    true,
+                ),
+                (
+                    "Damage charge? £340 for a scuff? That scuff was there when I collected the car.",
+                    true,
+                ),
+                ("The scuff was there when I collected the car, just so you know.", false),
+            ],
+        );
+        assert!(asks(&p, "pls can a real persn check my photos"));
+        assert!(!asks(
+            &p,
+            "Your photos must show a real person, not a cartoon."
+        ));
+    }
+
+    #[test]
     fn a_wasted_afternoon_said_sarcastically_still_unclear_and_an_answer_that_depends() {
         let p = policy();
         assert!(frustrated(

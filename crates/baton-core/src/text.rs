@@ -62,6 +62,18 @@ fn expand_shorthand(norm: String) -> String {
             "youre" => "you're",
             "thats" => "that's",
             "whats" => "what's",
+            // Misspellings of the words a request for a person turns on (session 32: "pls can a
+            // real persn check my photos"); none is an English word of its own.
+            "persn" | "peson" | "pesron" | "perosn" | "prson" | "preson" | "persom" => "person",
+            "humna" | "huamn" | "hman" | "hooman" | "humen" => "human",
+            "agnet" | "agant" | "agnt" => "agent",
+            "somone" | "someon" | "soemone" | "smoeone" | "somoene" => "someone",
+            "sombody" | "somebdy" | "sombady" | "somebady" => "somebody",
+            "reprsentative" | "represntative" | "representitive" | "representive"
+            | "represenative" => "representative",
+            "supervisior" | "superviser" | "supervsior" => "supervisor",
+            "speek" | "spek" => "speak",
+            "tlak" | "tlk" => "talk",
             _ => return None,
         })
     }
@@ -218,6 +230,12 @@ mod tests {
         assert_eq!(normalize("a U-turn at shop.cn"), "a u-turn at shop.cn");
         assert_eq!(normalize("my UR5 arm, don't"), "my ur5 arm, don't");
         assert_eq!(normalize("it's u'll see"), "it's u'll see");
+        // Misspelt, the words a request for a person turns on.
+        assert_eq!(
+            normalize("pls can a real persn check, or somebdy, an agnet"),
+            "please can a real person check, or somebody, an agent"
+        );
+        assert_eq!(normalize("somone from ur side"), "someone from your side");
     }
 
     #[test]
