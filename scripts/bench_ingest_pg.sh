@@ -2,7 +2,9 @@
 # Durable ingest on PostgreSQL with 1, 2 and 3 instances next to SQLite with one, measured one
 # after the other in the same run: 64 clients on loopback for 10 s each (a client keeps to one
 # instance). Needs a PostgreSQL server: BATON_TEST_POSTGRES (scripts/postgres.sh prints it).
-# Usage: BATON_TEST_POSTGRES=postgres://... scripts/bench_ingest_pg.sh [clients=64] [seconds=10]
+# Usage: BATON_TEST_POSTGRES=postgres://... [INGEST_FILE=conversations.jsonl] scripts/bench_ingest_pg.sh [clients=64] [seconds=10]
+#   INGEST_FILE: post the conversations of this file instead of one long synthetic conversation
+#   per client (real traffic's mix; see scripts/bench_ingest.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-64}
@@ -38,7 +40,7 @@ run() { # label db n
   fi
   start "$db" "$n"
   echo "== $label"
-  target/release/examples/ingest_load "$urls" "$key" "$dir" "$clients" "$seconds"
+  target/release/examples/ingest_load "$urls" "$key" "$dir" "$clients" "$seconds" ${INGEST_FILE:+"$INGEST_FILE"}
   stop
 }
 run "SQLite, 1 instance" "$dir/bench.db" 1

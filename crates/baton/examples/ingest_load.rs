@@ -14,6 +14,10 @@
 //! With several URLs (instances sharing one database) client `c` posts to URL `c mod n`: each
 //! conversation stays on one instance, as behind a load balancer with affinity.
 //! (scripts/bench_ingest.sh and scripts/bench_ingest_pg.sh start the servers and run this.)
+//! Besides the percentiles it reports when the slowest request was sent (`max_sent_at_s`) and the
+//! slowest of those sent after the first second (`max_after_first_second_ms`), so a slow start
+//! reads apart from a stall under load; `INGEST_DUMP=FILE` also writes every request's send time
+//! (seconds) and latency (ms), one per line, in send order.
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -135,7 +139,7 @@ async fn main() {
                 match r {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
-                        latencies.push(t.elapsed());
+                        latencies.push((t.elapsed(), t - started));
                     }
                     _ => errors += 1,
                 }
@@ -153,8 +157,28 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct =
-        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    // When the slowest request was sent, in seconds after the start: a slow first request
+    // (connections opened, statements prepared) reads differently from a stall under load.
+    if let Ok(f) = std::env::var("INGEST_DUMP") {
+        let mut t: Vec<_> = all
+            .iter()
+            .map(|(l, at)| format!("{:.4} {:.2}\n", at.as_secs_f64(), l.as_secs_f64() * 1000.0))
+            .collect();
+        t.sort();
+        std::fs::write(f, t.concat()).unwrap();
+    }
+    let max_at = all.last().map_or(0.0, |(_, at)| at.as_secs_f64());
+    let steady: Vec<Duration> = all
+        .iter()
+        .filter(|(_, at)| at.as_secs_f64() >= 1.0)
+        .map(|(l, _)| *l)
+        .collect();
+    let pct = |p: f64| {
+        all[((all.len() as f64 * p) as usize).min(all.len() - 1)]
+            .0
+            .as_secs_f64()
+            * 1000.0
+    };
     let fsyncs = fsyncs_per_second(&dir, 3.0);
     println!(
         "{}",
@@ -167,6 +191,8 @@ async fn main() {
             "p50_ms": pct(0.50),
             "p99_ms": pct(0.99),
             "max_ms": pct(1.0),
+            "max_sent_at_s": max_at,
+            "max_after_first_second_ms": steady.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             "disk_fsyncs_per_second": fsyncs,
         })
     );
