@@ -5,12 +5,14 @@
 # Usage: BATON_TEST_POSTGRES=postgres://... [INGEST_FILE=conversations.jsonl] scripts/bench_ingest_pg.sh [clients=64] [seconds=10]
 #   INGEST_FILE: post the conversations of this file instead of one long synthetic conversation
 #   per client (real traffic's mix; see scripts/bench_ingest.sh).
+#   BATON: run this server binary instead of the workspace's release build (to compare builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-64}
 seconds=${2:-10}
 : "${BATON_TEST_POSTGRES:?set BATON_TEST_POSTGRES (scripts/postgres.sh)}"
 cargo build --release -q -p baton --bin baton --example ingest_load
+baton=${BATON:-target/release/baton}
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
@@ -19,7 +21,7 @@ start() { # db n -> sets urls
   local db=$1 n=$2 i
   urls=""
   for i in $(seq 1 "$n"); do
-    BATON_RATE_LIMIT_PER_SECOND=0 BATON_LOG=warn target/release/baton serve --db "$db" --listen 127.0.0.1:0 > "$dir/out$i" &
+    BATON_RATE_LIMIT_PER_SECOND=0 BATON_LOG=warn "$baton" serve --db "$db" --listen 127.0.0.1:0 > "$dir/out$i" &
     pids+=($!)
     for _ in $(seq 100); do grep -q http "$dir/out$i" && break; sleep 0.1; done
     if ! grep -q http "$dir/out$i"; then
@@ -33,7 +35,7 @@ start() { # db n -> sets urls
 stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 run() { # label db n
   local label=$1 db=$2 n=$3 key
-  if ! key=$(target/release/baton keys create --db "$db" --role integrator --name bench 2>"$dir/keys.err"); then
+  if ! key=$("$baton" keys create --db "$db" --role integrator --name bench 2>"$dir/keys.err"); then
     echo "bench_ingest_pg: cannot create a key in $db ($label):" >&2
     cat "$dir/keys.err" >&2
     exit 1

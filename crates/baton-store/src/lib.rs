@@ -451,6 +451,14 @@ pub struct Append {
     pub now: Timestamp,
 }
 
+impl Append {
+    /// Whether the append writes only its message (and the conversation's row and the customer):
+    /// no handoff, no event, no idempotency record. Most messages are plain.
+    pub fn is_plain(&self) -> bool {
+        self.handoff.is_none() && self.extra_event.is_none() && self.idempotency.is_none()
+    }
+}
+
 /// The event an [`Append`] writes with its message.
 #[derive(Debug, Clone)]
 pub enum AppendEvent {

@@ -400,9 +400,79 @@ impl Drop for PgBackend {
     }
 }
 
+/// A plain append in one statement, committed on its own (session 32): the conversation row
+/// updated only if it holds `?8` messages (or created when `?8` is 0 and it does not exist), the
+/// customer upserted and the message inserted only if that happened. One round trip where the
+/// general write takes five or six (BEGIN, the customer, the conversation read, its update, the
+/// message, COMMIT), each a trip through the client's runtime and a PostgreSQL backend. It writes
+/// what `sqlstore::writes::append` writes for such a message (the topic is written even when it
+/// is unchanged: PostgreSQL writes a new row version either way). The foreign keys are checked
+/// at the end of the statement, so a new conversation's new customer is there by then.
+const PLAIN_APPEND: &str = "WITH conv_upd AS (
+    UPDATE conversations SET message_count = message_count + 1, decision = CAST(?4 AS TEXT),
+      topic = CAST(?6 AS TEXT), roles = roles | CAST(?7 AS BIGINT)
+    WHERE id = CAST(?1 AS TEXT) AND CAST(?8 AS BIGINT) > 0 AND message_count = CAST(?8 AS BIGINT)
+    RETURNING 1
+  ), conv_new AS (
+    INSERT INTO conversations (id, customer_id, created_at, message_count, decision, started_ms, topic, roles)
+    SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), 1, CAST(?4 AS TEXT),
+      CAST(?5 AS BIGINT), CAST(?6 AS TEXT), CAST(?7 AS BIGINT)
+    WHERE CAST(?8 AS BIGINT) = 0
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+  ), fits AS (
+    SELECT 1 FROM conv_upd UNION ALL SELECT 1 FROM conv_new
+  ), cust AS (
+    INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
+    SELECT CAST(?14 AS TEXT), CAST(?15 AS TEXT), CAST(?16 AS TEXT), CAST(?17 AS DOUBLE PRECISION),
+      CAST(?18 AS TEXT), CAST(?19 AS TEXT), CAST(?3 AS TEXT)
+    WHERE CAST(?14 AS TEXT) IS NOT NULL AND EXISTS (SELECT 1 FROM fits)
+    ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
+      lifetime_value = excluded.lifetime_value, timezone = excluded.timezone,
+      currency = excluded.currency, updated_at = excluded.updated_at
+    WHERE customers.name IS DISTINCT FROM excluded.name
+      OR customers.tier IS DISTINCT FROM excluded.tier
+      OR customers.lifetime_value IS DISTINCT FROM excluded.lifetime_value
+      OR customers.timezone IS DISTINCT FROM excluded.timezone
+      OR customers.currency IS DISTINCT FROM excluded.currency
+  )
+  INSERT INTO messages (conversation_id, idx, role, text, at, confidence, kb_articles)
+  SELECT CAST(?1 AS TEXT), CAST(?8 AS BIGINT), CAST(?9 AS TEXT), CAST(?10 AS TEXT),
+    CAST(?11 AS TEXT), CAST(?12 AS DOUBLE PRECISION), CAST(?13 AS TEXT)
+  WHERE EXISTS (SELECT 1 FROM fits)";
+
 #[async_trait]
 impl Backend for PgBackend {
     type Conn = PgConn;
+
+    async fn append_plain(&self, a: &crate::Append) -> Result<bool> {
+        let m = &a.message;
+        let c = a.customer.as_ref();
+        let params: Vec<Value> = vec![
+            a.conversation_id.as_str().into(),
+            a.customer_id.as_str().into(),
+            a.now.into(),
+            a.decision.as_str().into(),
+            m.at.as_millisecond().into(),
+            a.topic.clone().into(),
+            crate::sqlstore::writes::role_bit(m.role).into(),
+            a.index.into(),
+            crate::sqlstore::writes::role_str(m.role).into(),
+            m.text.as_str().into(),
+            m.at.into(),
+            m.confidence.into(),
+            serde_json::to_string(&m.kb_articles)?.into(),
+            c.map(|c| c.id.clone()).into(),
+            c.map(|c| c.name.clone()).into(),
+            c.map(|c| c.tier.as_str()).into(),
+            c.map(|c| c.lifetime_value).into(),
+            c.and_then(|c| c.timezone.clone()).into(),
+            c.and_then(|c| c.currency.as_ref().map(|x| x.as_str().to_string()))
+                .into(),
+        ];
+        let written = self.run(move |c| c.exec(PLAIN_APPEND, &params)).await?;
+        Ok(written == 1)
+    }
 
     async fn read<T, F>(&self, f: F) -> Result<T>
     where

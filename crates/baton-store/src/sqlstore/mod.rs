@@ -35,6 +35,15 @@ pub trait Backend: Send + Sync + 'static {
         F: FnOnce(&Self::Conn) -> Result<T> + Send + 'static;
     /// Applies a write in a transaction; `Ok` means committed.
     async fn write<W: Write>(&self, w: W) -> Result<W::Output>;
+    /// A plain append (no handoff, no event, no idempotency record: [`Append::is_plain`]) written
+    /// at once if the backend can do it in fewer round trips than [`Backend::write`]: `Ok(true)`
+    /// when written; `Ok(false)` when nothing was written (the backend has no such path, or the
+    /// message does not fit what the store holds, and the caller's [`Backend::write`] then says
+    /// why).
+    async fn append_plain(&self, a: &Append) -> Result<bool> {
+        let _ = a;
+        Ok(false)
+    }
     /// See [`Store::watch_events`].
     fn watch_events(&self, wake: std::sync::Weak<tokio::sync::Notify>) {
         let _ = wake;
@@ -66,6 +75,9 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn append(&self, append: Append) -> Result<Option<Placement>> {
+        if append.is_plain() && self.backend.append_plain(&append).await? {
+            return Ok(None);
+        }
         self.backend.write(append).await
     }
 

@@ -468,7 +468,7 @@ fn upsert_customer(conn: &impl Db, c: &Customer, now: Timestamp) -> Result<()> {
 }
 
 /// The bit of `conversations.roles` for a message's role.
-fn role_bit(role: MessageRole) -> i64 {
+pub(crate) fn role_bit(role: MessageRole) -> i64 {
     match role {
         MessageRole::Customer => 1,
         MessageRole::Ai => 2,

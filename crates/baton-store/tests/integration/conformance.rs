@@ -102,6 +102,38 @@ async fn suite(store: &dyn Store) {
     assert_eq!(c.decision.unwrap()["index"], 1);
     assert!(store.conversation("c2").await.unwrap().is_none());
 
+    // A new conversation's new customer is written with its first message (on PostgreSQL in
+    // one statement: the foreign key is checked at its end); an append refused as a conflict
+    // changes nothing, the customer it names included.
+    let fresh = customer("cust-new");
+    let mut first = append("c-new", 0, Some(fresh.clone()));
+    first.customer_id = "cust-new".into();
+    first.topic = Some("billing".into());
+    store.append(first).await.unwrap();
+    assert_eq!(
+        store.customer("cust-new").await.unwrap(),
+        Some(fresh.clone())
+    );
+    let renamed = Customer {
+        name: "Someone Else".into(),
+        ..fresh.clone()
+    };
+    for index in [0, 2] {
+        let err = store
+            .append(append("c-new", index, Some(renamed.clone())))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    }
+    assert_eq!(store.customer("cust-new").await.unwrap(), Some(fresh));
+    let mut second = append("c-new", 1, Some(renamed.clone()));
+    second.customer_id = "cust-new".into();
+    store.append(second).await.unwrap();
+    assert_eq!(store.customer("cust-new").await.unwrap(), Some(renamed));
+    let c = store.conversation("c-new").await.unwrap().unwrap();
+    assert_eq!(c.messages.len(), 2);
+    assert_eq!(c.decision.unwrap()["index"], 1);
+
     // Idempotent responses and handoffs are written with their message.
     let mut a = append("c1", 2, None);
     a.idempotency = Some(Idempotency {
