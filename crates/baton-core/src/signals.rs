@@ -805,7 +805,7 @@ mod tests {
     }
 
     #[test]
-    fn a_regulator_form_a_malignant_lump_and_an_amount_that_cannot_be_theirs() {
+    fn a_regulator_form_a_malignant_lump_a_near_miss_and_an_amount_that_cannot_be_theirs() {
         let p = policy();
         for (t, want) in [
             (
@@ -819,6 +819,12 @@ mod tests {
             ("Can I take the lump sum instead of monthly payments?", None),
             ("Our tree surgeon is booked for Tuesday.", None),
             ("I need an operation manager login for the warehouse.", None),
+            (
+                "The forks dropped on their own. My lad was stood right beside the rack. Nobody's hurt but it's parked up.",
+                Some("safety"),
+            ),
+            ("That panel could have killed someone.", Some("safety")),
+            ("The party went great, nobody got hurt feelings!", None),
         ] {
             assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
         }
