@@ -36,7 +36,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
 use crate::sql::{to_dollar_placeholders, Db, Kind, NewEvent, Row, Value};
-use crate::sqlstore::writes::write_event;
+use crate::sqlstore::writes::{customer_upsert_tail, write_event};
 use crate::sqlstore::{reads, Backend, SqlStore, Turn, Write};
 use crate::{Event, Result, StoreError};
 
@@ -408,7 +408,8 @@ impl Drop for PgBackend {
 /// what `sqlstore::writes::append` writes for such a message (the topic is written even when it
 /// is unchanged: PostgreSQL writes a new row version either way). The foreign keys are checked
 /// at the end of the statement, so a new conversation's new customer is there by then.
-const PLAIN_APPEND: &str = "WITH conv_upd AS (
+const PLAIN_APPEND: &str = concat!(
+    "WITH conv_upd AS (
     UPDATE conversations SET message_count = message_count + 1, decision = CAST(?4 AS TEXT),
       topic = CAST(?6 AS TEXT), roles = roles | CAST(?7 AS BIGINT)
     WHERE id = CAST(?1 AS TEXT) AND CAST(?8 AS BIGINT) > 0 AND message_count = CAST(?8 AS BIGINT)
@@ -426,20 +427,15 @@ const PLAIN_APPEND: &str = "WITH conv_upd AS (
     INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
     SELECT CAST(?14 AS TEXT), CAST(?15 AS TEXT), CAST(?16 AS TEXT), CAST(?17 AS DOUBLE PRECISION),
       CAST(?18 AS TEXT), CAST(?19 AS TEXT), CAST(?3 AS TEXT)
-    WHERE CAST(?14 AS TEXT) IS NOT NULL AND EXISTS (SELECT 1 FROM fits)
-    ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
-      lifetime_value = excluded.lifetime_value, timezone = excluded.timezone,
-      currency = excluded.currency, updated_at = excluded.updated_at
-    WHERE customers.name IS DISTINCT FROM excluded.name
-      OR customers.tier IS DISTINCT FROM excluded.tier
-      OR customers.lifetime_value IS DISTINCT FROM excluded.lifetime_value
-      OR customers.timezone IS DISTINCT FROM excluded.timezone
-      OR customers.currency IS DISTINCT FROM excluded.currency
+    WHERE CAST(?14 AS TEXT) IS NOT NULL AND EXISTS (SELECT 1 FROM fits)",
+    customer_upsert_tail!(),
+    "
   )
   INSERT INTO messages (conversation_id, idx, role, text, at, confidence, kb_articles)
   SELECT CAST(?1 AS TEXT), CAST(?8 AS BIGINT), CAST(?9 AS TEXT), CAST(?10 AS TEXT),
     CAST(?11 AS TEXT), CAST(?12 AS DOUBLE PRECISION), CAST(?13 AS TEXT)
-  WHERE EXISTS (SELECT 1 FROM fits)";
+  WHERE EXISTS (SELECT 1 FROM fits)"
+);
 
 #[async_trait]
 impl Backend for PgBackend {

@@ -442,18 +442,30 @@ impl Write for DeliveryResult {
 
 /// Stores customer `c`; a customer stored as it is already is left alone (most messages carry
 /// their customer unchanged, and rewriting the row would cost a page in every commit).
-fn upsert_customer(conn: &impl Db, c: &Customer, now: Timestamp) -> Result<()> {
-    conn.exec(
-        "INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
+/// The end of an insert into `customers` that makes it an upsert: the stored row changes only
+/// when something differs (an unchanged customer is not rewritten). A macro, so that statements
+/// built with `concat!` share it (PostgreSQL's one-statement append).
+macro_rules! customer_upsert_tail {
+    () => {
+        " ON CONFLICT(id) DO UPDATE SET name = excluded.name, tier = excluded.tier,
            lifetime_value = excluded.lifetime_value, timezone = excluded.timezone,
            currency = excluded.currency, updated_at = excluded.updated_at
          WHERE customers.name IS DISTINCT FROM excluded.name
            OR customers.tier IS DISTINCT FROM excluded.tier
            OR customers.lifetime_value IS DISTINCT FROM excluded.lifetime_value
            OR customers.timezone IS DISTINCT FROM excluded.timezone
-           OR customers.currency IS DISTINCT FROM excluded.currency",
+           OR customers.currency IS DISTINCT FROM excluded.currency"
+    };
+}
+pub(crate) use customer_upsert_tail;
+
+fn upsert_customer(conn: &impl Db, c: &Customer, now: Timestamp) -> Result<()> {
+    conn.exec(
+        concat!(
+            "INSERT INTO customers (id, name, tier, lifetime_value, timezone, currency, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            customer_upsert_tail!()
+        ),
         vals![
             c.id,
             c.name,
