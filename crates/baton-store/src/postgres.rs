@@ -3,7 +3,7 @@
 //! The logic is the SQLite store's ([`crate::sqlstore`]); what differs is how work runs. Each
 //! read is one read-only transaction on a pooled connection; each write is one transaction of its
 //! own (a plain message, with no handoff, event or idempotency record, is one statement:
-//! [`PLAIN_APPEND`]). Three transaction-scoped advisory locks make writes of every instance take turns where
+//! `PLAIN_APPEND`). Three transaction-scoped advisory locks make writes of every instance take turns where
 //! they must, and only there:
 //!
 //! - the routing lock, first thing, by the writes that decide where handoffs go ([`Turn::Routing`]:
