@@ -354,22 +354,46 @@ fn after_the_escalation_later_messages_still_move_the_topic_and_priority_not_the
     assert!(later.priority > first.priority, "{first:?} then {later:?}");
 }
 
+/// The skill of a conversation that escalates at its first message, `text`.
+fn first_message_skill(p: &Policy, text: &str) -> Option<String> {
+    let customer = dana();
+    let mut state = ConversationState::new();
+    let message = Message {
+        role: Role::Customer,
+        text: text.into(),
+        at: "2026-01-01T00:00:00Z".parse().unwrap(),
+        confidence: None,
+        kb_articles: vec![],
+    };
+    assert!(state.push(p, &customer, &message), "{text}");
+    state.decision(p, "c1", &customer).skill
+}
+
+#[test]
+fn a_rate_to_negotiate_goes_to_billing_and_colour_profiles_to_technical() {
+    let p = policy();
+    let skill = |text: &str| first_message_skill(p, text);
+    assert_eq!(
+        skill("Is our corporate rate valid at the new branch? I want to speak to a person.")
+            .as_deref(),
+        Some("billing")
+    );
+    assert_eq!(
+        skill("Will Adobe RGB photos print right, or should I convert to sRGB? Can I talk to a person please?")
+            .as_deref(),
+        Some("technical")
+    );
+    // A group booking's price is the general team's (as the labelled sets have it).
+    assert_eq!(
+        skill("Is there a group rate for 22 of us? Can I talk to a person please?").as_deref(),
+        Some("general")
+    );
+}
+
 #[test]
 fn a_fault_told_without_the_technical_words_still_goes_to_technical() {
     let p = policy();
-    let customer = dana();
-    let skill = |text: &str| {
-        let mut state = ConversationState::new();
-        let message = Message {
-            role: Role::Customer,
-            text: text.into(),
-            at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            confidence: None,
-            kb_articles: vec![],
-        };
-        assert!(state.push(p, &customer, &message), "{text}");
-        state.decision(p, "c1", &customer).skill
-    };
+    let skill = |text: &str| first_message_skill(p, text);
     for text in [
         "The Save button stays greyed out on my profile. Can I talk to a person please?",
         "The snack machine stopped taking contactless on Monday. Can somebody come out?",
