@@ -157,22 +157,26 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    // When the slowest request was sent, in seconds after the start: a slow first request
-    // (connections opened, statements prepared) reads differently from a stall under load.
     if let Ok(f) = std::env::var("INGEST_DUMP") {
-        let mut t: Vec<_> = all
+        let mut by_send: Vec<&(Duration, Duration)> = all.iter().collect();
+        by_send.sort_by_key(|(_, at)| *at);
+        let lines: String = by_send
             .iter()
             .map(|(l, at)| format!("{:.4} {:.2}\n", at.as_secs_f64(), l.as_secs_f64() * 1000.0))
             .collect();
-        t.sort();
-        std::fs::write(f, t.concat()).unwrap();
+        if let Err(e) = std::fs::write(&f, lines) {
+            eprintln!("ingest_load: cannot write INGEST_DUMP file {f}: {e}");
+            std::process::exit(1);
+        }
     }
+    // When the slowest request was sent, in seconds after the start, and the slowest of those
+    // sent after the first second: a slow start reads apart from a stall under load.
     let max_at = all.last().map_or(0.0, |(_, at)| at.as_secs_f64());
-    let steady: Vec<Duration> = all
+    let steady_max = all
         .iter()
         .filter(|(_, at)| at.as_secs_f64() >= 1.0)
         .map(|(l, _)| *l)
-        .collect();
+        .max();
     let pct = |p: f64| {
         all[((all.len() as f64 * p) as usize).min(all.len() - 1)]
             .0
@@ -192,7 +196,7 @@ async fn main() {
             "p99_ms": pct(0.99),
             "max_ms": pct(1.0),
             "max_sent_at_s": max_at,
-            "max_after_first_second_ms": steady.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            "max_after_first_second_ms": steady_max.map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             "disk_fsyncs_per_second": fsyncs,
         })
     );
