@@ -864,6 +864,53 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_fails_someone_who_could_look_it_over_and_consent_only_with_money() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "My physio says stop sleeping on it, my sciatica flared up badly and some mornings I can barely walk.",
+                Some("medical"),
+            ),
+            ("Since the fall he can't walk far.", Some("medical")),
+            ("My physio recommended hydrotherapy. How warm is the pool?", None),
+            ("I can't walk there from the station, is there a bus?", None),
+            ("The argument flared up again at the match.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        assert!(asks(
+            &p,
+            "Do you have anyone on the creator success side who could look over my draft page? A video call would be ideal."
+        ));
+        assert!(asks(&p, "Honestly a phone call would be so much easier."));
+        assert!(!asks(
+            &p,
+            "My son is 12. Do you have someone who could do one hour a week online?"
+        ));
+        assert!(!asks(&p, "The video call is at 3pm, see you then."));
+        rule_cases(
+            "dispute",
+            &[
+                ("They took £40 from my card without my permission.", true),
+                (
+                    "Without my consent you renewed the plan and charged me again.",
+                    true,
+                ),
+                (
+                    "A project is using illustrations from my portfolio without my permission.",
+                    false,
+                ),
+            ],
+        );
+        // "That's possible" hedges as "it's possible" does.
+        let (score, _) = hedging(
+            &text::normalize("That's possible if the sensor was affected, but I'm not sure whether it can be fixed in store."),
+            &p,
+        );
+        assert!(score >= p.low_confidence.hedge_score, "{score}");
+    }
+
+    #[test]
     fn a_wasted_afternoon_said_sarcastically_still_unclear_and_an_answer_that_depends() {
         let p = policy();
         assert!(frustrated(

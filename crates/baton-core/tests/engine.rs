@@ -398,6 +398,8 @@ fn a_fault_told_without_the_technical_words_still_goes_to_technical() {
         "The Save button stays greyed out on my profile. Can I talk to a person please?",
         "The snack machine stopped taking contactless on Monday. Can somebody come out?",
         "My membership tag keeps flashing red at the door. I want to speak to someone.",
+        // session 33: signing in through the company's identity provider
+        "Our SSO stopped letting staff in this morning. Can I talk to a person please?",
     ] {
         assert_eq!(skill(text).as_deref(), Some("technical"), "{text}");
     }
