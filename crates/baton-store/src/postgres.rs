@@ -6,12 +6,15 @@
 //! `PLAIN_APPEND`). Three transaction-scoped advisory locks make writes of every instance take turns where
 //! they must, and only there:
 //!
-//! - the routing lock, first thing, by the writes that decide where handoffs go ([`Turn::Routing`]:
-//!   an escalation's handoff, transfer, resolve, callback, agent status, the sweep), so that a
-//!   handoff is assigned at most once and no agent goes above capacity. Message appends without a
-//!   new handoff, accept, CSAT, suggestions and the rest do not take it: two instances appending
-//!   to one conversation meet at the messages' primary key (the loser gets `Conflict`), and
-//!   accept and CSAT change a handoff only if it is still as they found it.
+//! - the routing lock, by the writes that decide where handoffs go, so that a handoff is assigned
+//!   at most once and no agent goes above capacity. Transfer, resolve, callback, agent status and
+//!   the sweep take it first thing ([`Turn::Routing`]). An escalation takes it only after writing
+//!   its message and its new handoff, just before routing ([`Db::take_routing_turn`]): those rows
+//!   are its own, no routing write waits for a row it holds (routing writes change agents and
+//!   handoffs already committed), so the lock is held for the routing and the commit alone.
+//!   Message appends without a new handoff, accept, CSAT, suggestions and the rest do not take
+//!   it: two instances appending to one conversation meet at the messages' primary key (the loser
+//!   gets `Conflict`), and accept and CSAT change a handoff only if it is still as they found it.
 //! - the deliveries lock, by webhook delivery claims, so two instances never claim one delivery.
 //!
 //! Events need no lock of their own. Writes commit side by side, so one can commit an event
@@ -37,7 +40,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
 use crate::sql::{to_dollar_placeholders, Db, Kind, NewEvent, Row, Value};
-use crate::sqlstore::writes::{customer_upsert_tail, write_event};
+use crate::sqlstore::writes::customer_upsert_tail;
 use crate::sqlstore::{reads, Backend, SqlStore, Turn, Write};
 use crate::{Event, Result, StoreError};
 
@@ -72,6 +75,21 @@ const EVENT_CLAIMS: i64 = 0x4261 << 48;
 /// The last event number drawn by any transaction, committed or not (0 before the first).
 const LAST_DRAWN: &str =
     "COALESCE(pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass), 0)";
+/// The events of one write, numbered in the order given (`VALUES_LIST` becomes one `(?, ?, ?, ?)`
+/// row of kind, subject, payload and time per event), their webhook deliveries (the SQLite store's
+/// `write_event`, for every event at once) and the notice to listening instances, delivered at
+/// commit. A data-modifying `WITH` part runs to completion whether or not the rest reads it.
+/// (An `unnest` of four arrays, tried first, cost PostgreSQL more CPU per message than the
+/// separate statements it replaced: BENCHMARKS.md, session 33.)
+const WRITE_EVENTS: &str = "WITH e AS (
+       INSERT INTO events (kind, subject, payload, at) VALUES VALUES_LIST
+       RETURNING seq, at
+     ), o AS (
+       INSERT INTO webhook_outbox (endpoint_id, event_seq, next_attempt_at)
+       SELECT w.id, e.seq, e.at FROM e CROSS JOIN webhook_endpoints w
+     )
+     SELECT pg_notify('baton_events', '')";
+
 /// Key of the advisory lock webhook delivery claims take.
 const DELIVERIES_LOCK: i64 = 0x6261_746f_6e03;
 /// The channel that event-writing transactions notify at commit.
@@ -161,6 +179,35 @@ impl PgConn {
             .borrow_mut()
             .insert(sql.to_string(), s.clone());
         Ok(s)
+    }
+
+    /// Writes a write's events in the order they were added, with their webhook deliveries, and
+    /// tells every listening instance at commit: one statement (one round trip), however many
+    /// events (an escalation adds two or three; each was two statements before 2026-12-02). The
+    /// statement is prepared once per number of events.
+    fn write_events(&self, events: &[NewEvent]) -> Result<()> {
+        let rows: Vec<String> = (0..events.len())
+            .map(|i| {
+                format!(
+                    "(?{}, ?{}, ?{}, ?{})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                )
+            })
+            .collect();
+        let sql = WRITE_EVENTS.replace("VALUES_LIST", &rows.join(", "));
+        let mut params = Vec::with_capacity(4 * events.len());
+        for e in events {
+            params.extend([
+                Value::Text(e.kind.as_str().into()),
+                Value::Text(e.subject.clone()),
+                Value::Text(e.payload.clone()),
+                Value::from(e.at),
+            ]);
+        }
+        self.exec(&sql, &params).map(drop)
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
@@ -266,6 +313,14 @@ impl Db for PgConn {
 
     fn deferred_events(&self) -> Option<&RefCell<Vec<NewEvent>>> {
         Some(&self.events)
+    }
+
+    fn take_routing_turn(&self) -> Result<()> {
+        self.exec(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &[Value::Int(ROUTING_LOCK)],
+        )
+        .map(drop)
     }
 
     fn exec(&self, sql: &str, params: &[Value]) -> Result<usize> {
@@ -522,15 +577,15 @@ impl Backend for PgBackend {
         self.run(move |c| {
             c.events.borrow_mut().clear();
             c.transaction("BEGIN", |c| {
-                let lock =
-                    |key: i64| c.exec("SELECT pg_advisory_xact_lock(?1)", &[Value::Int(key)]);
-                let turn = match w.turn() {
-                    Turn::Routing => Some(ROUTING_LOCK),
-                    Turn::Deliveries => Some(DELIVERIES_LOCK),
-                    Turn::None => None,
-                };
-                if let Some(key) = turn {
-                    lock(key)?;
+                match w.turn() {
+                    Turn::Routing => c.take_routing_turn()?,
+                    Turn::Deliveries => {
+                        c.exec(
+                            "SELECT pg_advisory_xact_lock(?1)",
+                            &[Value::Int(DELIVERIES_LOCK)],
+                        )?;
+                    }
+                    Turn::None => {}
                 }
                 let written = w.apply(c)?;
                 let events = std::mem::take(&mut *c.events.borrow_mut());
@@ -544,11 +599,7 @@ impl Backend for PgBackend {
                         ),
                         &[Value::Int(EVENT_CLAIMS)],
                     )?;
-                    for e in &events {
-                        write_event(c, e)?;
-                    }
-                    // Delivered at commit, to every instance listening.
-                    c.exec(&format!("SELECT pg_notify('{EVENTS_CHANNEL}', '')"), &[])?;
+                    c.write_events(&events)?;
                 }
                 Ok(written)
             })
@@ -594,6 +645,11 @@ fn listen(config: Config, wake: std::sync::Weak<tokio::sync::Notify>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn events_are_announced_on_the_channel_listeners_hear() {
+        assert!(super::WRITE_EVENTS.contains(&format!("pg_notify('{}'", super::EVENTS_CHANNEL)));
+    }
+
     #[test]
     fn every_migration_file_is_listed() {
         crate::assert_migrations_listed("migrations/postgres", super::MIGRATIONS);

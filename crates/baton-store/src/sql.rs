@@ -246,6 +246,14 @@ pub trait Db {
         None
     }
 
+    /// Waits for this write's turn to decide where handoffs go, for a write that first writes
+    /// what is its own alone (an escalation's message and its new handoff) and routes after: on
+    /// PostgreSQL the routing lock (see [`crate::postgres`]), held to the end of the transaction;
+    /// SQLite's single writer has its turn already.
+    fn take_routing_turn(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Runs a statement; returns how many rows it changed.
     fn exec(&self, sql: &str, params: &[Value]) -> Result<usize>;
     /// Runs a query, calling `each` with every row in order.

@@ -450,8 +450,11 @@ pub(crate) fn create(
     let h = must_load(conn, &new.id)?;
     let created = serde_json::to_value(&h)?;
     insert_event(conn, EventKind::HandoffCreated, &h.id, &created, now)?;
+    // What was written so far is this write's own; what follows reads and changes what every
+    // routing write shares (agents' slots, the queue).
+    conn.take_routing_turn()?;
     if status == HandoffStatus::Queued && try_route(conn, &h, now)?.is_none() {
-        let p = placement(conn, h, now, params)?;
+        let mut p = placement(conn, h, now, params)?;
         if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
             let park = Transition::NobodyOnShift { at: *at };
             decide(conn, p.handoff, &park, None, now)?.written()?;
@@ -468,6 +471,10 @@ pub(crate) fn create(
             &serde_json::json!({"skill": p.handoff.skill, "handoff": p.handoff.id, "position": p.position, "eta_seconds": p.eta_seconds}),
             now,
         )?;
+        // The placement just computed is the handoff's (only its wait was written since): not
+        // read and computed again while the routing turn is held.
+        p.handoff.eta_seconds = p.eta_seconds;
+        return Ok(p);
     }
     let h = must_load(conn, &new.id)?;
     placement(conn, h, now, params)

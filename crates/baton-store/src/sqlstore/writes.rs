@@ -55,13 +55,9 @@ impl Write for PutCustomer {
 
 impl Write for Append {
     type Output = Option<Placement>;
-    fn turn(&self) -> Turn {
-        if self.handoff.is_some() {
-            Turn::Routing
-        } else {
-            Turn::None
-        }
-    }
+    // An escalation routes its new handoff, but it writes the message and the handoff first and
+    // takes its turn only then (`handoffs::create`): those rows are its own, and no routing write
+    // waits for them, so the turn is held for the routing alone.
     fn apply(&self, conn: &impl Db) -> Result<Option<Placement>> {
         append(conn, self)
     }

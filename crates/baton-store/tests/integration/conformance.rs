@@ -184,9 +184,16 @@ async fn suite(store: &dyn Store) {
             .len(),
         0
     );
-    assert_eq!(store.handoff("h1").await.unwrap().unwrap().skill, "billing");
+    assert_eq!(
+        store.handoff("h1").await.unwrap().unwrap(),
+        placed.handoff,
+        "the placement answered shows the handoff as stored"
+    );
     let events = store.events_after(0, 10).await.unwrap();
-    assert!(events.iter().any(|e| e.kind == "handoff.created"));
+    // One write's events in the order it added them, numbered in that order.
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["handoff.created", "queue.changed"]);
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
 
     // Agents.
     let agent = Agent {
@@ -881,6 +888,32 @@ async fn postgres_only_routing_writes_take_the_routing_lock() {
         !routing.is_finished(),
         "an escalation routed without the lock"
     );
+    // It waits with its message and its handoff written: the lock is held for the routing only.
+    let waiting_holds: Vec<String> = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            c.query(
+                "SELECT DISTINCT r.relname::text FROM pg_locks w
+                 JOIN pg_locks h ON h.pid = w.pid AND h.granted AND h.locktype = 'relation'
+                 JOIN pg_class r ON r.oid = h.relation
+                 WHERE w.locktype = 'advisory' AND NOT w.granted AND h.mode = 'RowExclusiveLock'",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        })
+        .await
+        .unwrap()
+    };
+    for table in ["conversations", "messages", "handoffs"] {
+        assert!(
+            waiting_holds.iter().any(|t| t == table),
+            "the escalation waits for the routing lock before writing {table}: {waiting_holds:?}"
+        );
+    }
     release.send(()).unwrap();
     holder.join().unwrap();
     let placed = tokio::time::timeout(soon, routing)
