@@ -294,8 +294,17 @@ fn write_handoff(conn: &impl Db, old: &Handoff, o: &Outcome, now: Timestamp) -> 
 
 /// Tries to give one handoff to an agent now. Returns the agent id when assigned.
 fn try_route(conn: &impl Db, h: &Handoff, now: Timestamp) -> Result<Option<String>> {
-    let all = agents(conn)?;
-    let exclude = excluded(conn, &h.id)?;
+    try_route_among(conn, h, now, &agents(conn)?, &excluded(conn, &h.id)?)
+}
+
+/// [`try_route`] with the agents and the handoff's excluded agents already read.
+fn try_route_among(
+    conn: &impl Db,
+    h: &Handoff,
+    now: Timestamp,
+    all: &[Agent],
+    exclude: &[String],
+) -> Result<Option<String>> {
     let slots: Vec<AgentSlot> = all
         .iter()
         .map(|a| AgentSlot {
@@ -311,7 +320,7 @@ fn try_route(conn: &impl Db, h: &Handoff, now: Timestamp) -> Result<Option<Strin
         skill: &h.skill,
         priority: h.priority,
         vip: h.vip,
-        exclude: &exclude,
+        exclude,
     };
     let Some(agent) = routing::choose_agent(&need, &slots) else {
         return Ok(None);
@@ -374,7 +383,17 @@ pub(crate) fn placement(
     now: Timestamp,
     params: RoutingParams,
 ) -> Result<Placement> {
-    let all = agents(conn)?;
+    placement_among(conn, h, now, params, agents(conn)?)
+}
+
+/// [`placement`] with the agents already read.
+fn placement_among(
+    conn: &impl Db,
+    h: Handoff,
+    now: Timestamp,
+    params: RoutingParams,
+    all: Vec<Agent>,
+) -> Result<Placement> {
     let with_skill: Vec<&Agent> = all
         .iter()
         .filter(|a| a.status == AgentStatus::Available && a.skills.contains(&h.skill))
@@ -453,28 +472,33 @@ pub(crate) fn create(
     // What was written so far is this write's own; what follows reads and changes what every
     // routing write shares (agents' slots, the queue).
     conn.take_routing_turn()?;
-    if status == HandoffStatus::Queued && try_route(conn, &h, now)?.is_none() {
-        let mut p = placement(conn, h, now, params)?;
-        if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
-            let park = Transition::NobodyOnShift { at: *at };
-            decide(conn, p.handoff, &park, None, now)?.written()?;
-            return placement(conn, must_load(conn, &new.id)?, now, params);
+    // Read once for routing and, if nobody can take it, for its place in the queue (a new
+    // handoff has no agents excluded yet).
+    if status == HandoffStatus::Queued {
+        let all = agents(conn)?;
+        if try_route_among(conn, &h, now, &all, &[])?.is_none() {
+            let mut p = placement_among(conn, h, now, params, all)?;
+            if let (0, Some(at)) = (p.agents_on_shift, &new.callback_if_nobody) {
+                let park = Transition::NobodyOnShift { at: *at };
+                decide(conn, p.handoff, &park, None, now)?.written()?;
+                return placement(conn, must_load(conn, &new.id)?, now, params);
+            }
+            conn.exec(
+                "UPDATE handoffs SET eta_seconds = ?2 WHERE id = ?1",
+                vals![new.id, p.eta_seconds],
+            )?;
+            insert_event(
+                conn,
+                EventKind::QueueChanged,
+                &p.handoff.skill,
+                &serde_json::json!({"skill": p.handoff.skill, "handoff": p.handoff.id, "position": p.position, "eta_seconds": p.eta_seconds}),
+                now,
+            )?;
+            // The placement just computed is the handoff's (only its wait was written since): not
+            // read and computed again while the routing turn is held.
+            p.handoff.eta_seconds = p.eta_seconds;
+            return Ok(p);
         }
-        conn.exec(
-            "UPDATE handoffs SET eta_seconds = ?2 WHERE id = ?1",
-            vals![new.id, p.eta_seconds],
-        )?;
-        insert_event(
-            conn,
-            EventKind::QueueChanged,
-            &p.handoff.skill,
-            &serde_json::json!({"skill": p.handoff.skill, "handoff": p.handoff.id, "position": p.position, "eta_seconds": p.eta_seconds}),
-            now,
-        )?;
-        // The placement just computed is the handoff's (only its wait was written since): not
-        // read and computed again while the routing turn is held.
-        p.handoff.eta_seconds = p.eta_seconds;
-        return Ok(p);
     }
     let h = must_load(conn, &new.id)?;
     placement(conn, h, now, params)
