@@ -264,7 +264,11 @@ impl ConversationState {
         match message.role {
             Role::Customer => {
                 let words = text::word_count(&message.text);
-                let compound = crate::sentiment::polarity_scores(&message.text).compound;
+                let compound = policy
+                    .sentiment_drop
+                    .analyzer()
+                    .polarity_scores(&message.text)
+                    .compound;
                 let weight = if self.customer_messages == 0 {
                     policy.topics.first_message_weight
                 } else {

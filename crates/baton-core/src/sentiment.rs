@@ -210,10 +210,25 @@ impl SentimentScores {
 }
 
 /// The VADER analyser: lexicon, boosters and emoji descriptions, loaded once.
+#[derive(Clone)]
 pub struct Analyzer {
     /// Every word the rules care about: lexicon valence, booster weight, negation.
     words: FxHashMap<&'static str, WordInfo>,
     emojis: FxHashMap<char, &'static str>,
+    /// Valences a policy gives on top of the lexicon ([`Analyzer::with_valence`]): one word
+    /// (`None`: taken out of the lexicon), and two words, given to the second.
+    extra_words: FxHashMap<Box<str>, Option<f64>>,
+    extra_pairs: Vec<(Box<str>, Box<str>, f64)>,
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("words", &self.words.len())
+            .field("extra_words", &self.extra_words)
+            .field("extra_pairs", &self.extra_pairs)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -277,7 +292,33 @@ impl Analyzer {
             words.entry(w).or_default().negation = true;
         }
         let emojis = EMOJI.iter().copied().collect();
-        Self { words, emojis }
+        Self {
+            words,
+            emojis,
+            extra_words: FxHashMap::default(),
+            extra_pairs: Vec::new(),
+        }
+    }
+
+    /// This analyser with valences added or changed, as a policy gives them: each entry is one
+    /// lower-case word or two (the pair's valence goes to its second word when the first comes
+    /// just before it, as "let down"), on VADER's scale (-4..4); 0 takes a word out of the
+    /// lexicon ("honestly", which VADER scores +2.0, is an intensifier in a complaint).
+    pub fn with_valence(&self, entries: &[(String, f64)]) -> Analyzer {
+        let mut a = self.clone();
+        for (key, v) in entries {
+            let mut words = key.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some(first), Some(second)) => {
+                    a.extra_pairs.push((first.into(), second.into(), *v));
+                }
+                (Some(word), None) => {
+                    a.extra_words.insert(word.into(), (*v != 0.0).then_some(*v));
+                }
+                _ => {}
+            }
+        }
+        a
     }
 
     /// The lexicon valence of a lower-case token, if it has one.
@@ -327,9 +368,13 @@ impl Analyzer {
             };
             let l = &lower_buf[start..];
             let info = self.words.get(l).copied().unwrap_or_default();
+            let valence = match self.extra_words.get(l) {
+                Some(v) => *v,
+                None => info.valence,
+            };
             tokens.push(Token {
                 lower: start..lower_buf.len(),
-                valence: info.valence,
+                valence,
                 booster: info.booster,
                 negation: info.negation
                     || (l.len() > 2 && l.as_bytes().contains(&b'\'') && l.contains("n't")),
@@ -345,6 +390,19 @@ impl Analyzer {
             .for_each(&mut push);
         } else {
             text.split_whitespace().for_each(&mut push);
+        }
+        for i in 1..tokens.len() {
+            let pair = (
+                &lower_buf[tokens[i - 1].lower.clone()],
+                &lower_buf[tokens[i].lower.clone()],
+            );
+            if let Some((_, _, v)) = self
+                .extra_pairs
+                .iter()
+                .find(|(a, b, _)| (&**a, &**b) == pair)
+            {
+                tokens[i].valence = Some(*v);
+            }
         }
         let words = Words {
             buf: lower_buf,
@@ -679,6 +737,33 @@ mod tests {
 
     fn compound(text: &str) -> f64 {
         polarity_scores(text).rounded().compound
+    }
+
+    #[test]
+    fn valences_a_policy_adds_change_only_what_they_name() {
+        let plain = analyzer();
+        let added = plain.with_valence(&[
+            ("gutted".into(), -2.5),
+            ("let down".into(), -2.0),
+            ("honestly".into(), 0.0),
+        ]);
+        let c = |a: &Analyzer, t: &str| a.polarity_scores(t).compound;
+        // VADER alone hears these as positive: "honestly" is +2.0 and the rest unknown.
+        for t in ["I'm honestly gutted.", "I feel really let down, honestly."] {
+            assert!(c(plain, t) > 0.05, "{t}: {}", c(plain, t));
+            assert!(c(&added, t) < -0.3, "{t}: {}", c(&added, t));
+        }
+        // The pair needs both words in order; negation still applies to it.
+        assert_eq!(c(&added, "Let me sit down."), c(plain, "Let me sit down."));
+        assert!(c(&added, "I don't feel let down at all.") > 0.0);
+        // Everything else scores as VADER does.
+        for t in [
+            "The book was good.",
+            "Today SUX!",
+            "VADER is not smart, handsome, nor funny.",
+        ] {
+            assert_eq!(c(&added, t), c(plain, t), "{t}");
+        }
     }
 
     // Expected values printed by vaderSentiment 3.3.2 for the examples in its own demo.

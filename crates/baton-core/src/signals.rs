@@ -346,14 +346,16 @@ pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionR
 
 /// The most negative sentence of a message: its VADER compound and its text.
 pub fn most_negative_sentence(original: &str) -> (f64, &str) {
-    scored_sentences(original)
+    scored_sentences(sentiment::analyzer(), original)
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .unwrap_or((0.0, original.trim()))
 }
 
-/// Each sentence of `original` (trimmed, as written) with its VADER compound.
-pub fn scored_sentences(original: &str) -> impl Iterator<Item = (f64, &str)> {
-    let analyzer = sentiment::analyzer();
+/// Each sentence of `original` (trimmed, as written) with its compound from `analyzer`.
+pub fn scored_sentences<'a>(
+    analyzer: &'a sentiment::Analyzer,
+    original: &'a str,
+) -> impl Iterator<Item = (f64, &'a str)> {
     text::sentences(original).map(move |range| {
         let s = original[range].trim();
         (analyzer.polarity_scores(s).compound, s)

@@ -163,7 +163,7 @@ impl Detector for SentimentDrop {
                 // name the emotion.
                 let mut worst: Option<(f64, &str)> = None;
                 let mut named: Option<(f64, &str)> = None;
-                for (c, s) in signals::scored_sentences(&obs.message.text) {
+                for (c, s) in signals::scored_sentences(sd.analyzer(), &obs.message.text) {
                     if worst.is_none_or(|w| c < w.0) {
                         worst = Some((c, s));
                     }

@@ -215,6 +215,46 @@ impl Compiler<'_> {
         }
     }
 
+    /// A table of valences for the sentiment analyser: keys of one or two lower-case words,
+    /// values on VADER's scale (-4..=4).
+    pub(super) fn valences(
+        &self,
+        key: &str,
+        table: &std::collections::BTreeMap<String, Spanned<f64>>,
+    ) -> Result<Vec<(String, f64)>, PolicyError> {
+        table
+            .iter()
+            .map(|(word, v)| {
+                let x = *v.get_ref();
+                let at = format!("{key}.\"{word}\"");
+                let n = word.split_whitespace().count();
+                if !(1..=2).contains(&n) || word.trim() != word || word.contains("  ") {
+                    return Err(self.err(
+                        Some(v.span()),
+                        &at,
+                        "a valence is given to one word or two, separated by one space".into(),
+                    ));
+                }
+                if word.chars().any(|c| c.is_uppercase()) {
+                    return Err(self.err(
+                        Some(v.span()),
+                        &at,
+                        "write the word in lower case (text is lower-cased before it is looked up)"
+                            .into(),
+                    ));
+                }
+                if !(-4.0..=4.0).contains(&x) {
+                    return Err(self.err(
+                        Some(v.span()),
+                        &at,
+                        format!("{x} is outside VADER's valence scale -4..=4"),
+                    ));
+                }
+                Ok((word.clone(), x))
+            })
+            .collect()
+    }
+
     pub(super) fn nonnegative(&self, key: &str, v: &Spanned<f64>) -> Result<f64, PolicyError> {
         let x = *v.get_ref();
         if x >= 0.0 {

@@ -786,6 +786,18 @@ pub struct SentimentDropRule {
     pub message_below: f64,
     pub emotion_terms: Matcher,
     pub prior_complaints: Matcher,
+    /// VADER with the rule's `valence` table added (None: VADER's lexicon alone).
+    pub analyzer: Option<std::sync::Arc<crate::sentiment::Analyzer>>,
+}
+
+impl SentimentDropRule {
+    /// The analyser this rule judges sentiment with: VADER with the policy's valences, if any.
+    pub fn analyzer(&self) -> &crate::sentiment::Analyzer {
+        match &self.analyzer {
+            Some(a) => a,
+            None => crate::sentiment::analyzer(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1099,6 +1111,30 @@ mod tests {
             "each of {starts:?} starts one line of the shipped policy"
         );
         Policy::from_toml(&older.join("\n")).unwrap()
+    }
+
+    #[test]
+    fn a_bad_valence_names_its_word_and_line() {
+        let from = "\"gutted\" = -2.5";
+        assert_error_names(
+            from,
+            "\"gutted\" = -7.5",
+            "sentiment_drop.valence.\"gutted\"",
+        );
+        assert_error_names(
+            from,
+            "\"really gutted now\" = -2.5",
+            "sentiment_drop.valence.\"really gutted now\"",
+        );
+        assert_error_names(
+            from,
+            "\"Gutted\" = -2.5",
+            "sentiment_drop.valence.\"Gutted\"",
+        );
+        // Without the table the rule judges with VADER's lexicon alone.
+        let older = without_lines(&["valence = {"]);
+        assert!(older.sentiment_drop.analyzer.is_none());
+        assert!(Policy::default().sentiment_drop.analyzer.is_some());
     }
 
     #[test]

@@ -316,6 +316,12 @@ impl Compiler<'_> {
                 .screened_patterns("sentiment_drop.emotion_terms", &sd.emotion_terms)?,
             prior_complaints: self
                 .patterns("sentiment_drop.prior_complaints", &sd.prior_complaints)?,
+            analyzer: {
+                let valence = self.valences("sentiment_drop.valence", &sd.valence)?;
+                (!valence.is_empty()).then(|| {
+                    std::sync::Arc::new(crate::sentiment::analyzer().with_valence(&valence))
+                })
+            },
         })
     }
 
