@@ -913,6 +913,50 @@ mod tests {
     }
 
     #[test]
+    fn a_stay_in_hospital_an_injured_hand_a_bill_not_ours_and_a_question_set_straight() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "The heat ruined two pens and I ended up in the medical tent.",
+                Some("medical"),
+            ),
+            ("We had to take her to A&E on Sunday.", Some("medical")),
+            ("Is there parking at the hospital entrance?", None),
+            (
+                "My 13-year-old sliced it on a rotary cutter. It's quite deep.",
+                Some("safety"),
+            ),
+            (
+                "My husband cut his hand badly on the hatchet.",
+                Some("safety"),
+            ),
+            ("He says it's my job to cut it back.", None),
+            ("Can you cut my fabric on the bias?", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+        rule_cases(
+            "dispute",
+            &[
+                (
+                    "That receipt says £210. There's no way that's ours, looks like we got someone else's bill.",
+                    true,
+                ),
+                ("No way! That's ours? We won the raffle?", false),
+            ],
+        );
+        let rq = &p.repeated_question;
+        let again = questions(
+            &text::normalize(
+                "Sorry, just so I have it straight, for how many years is it guaranteed?",
+            ),
+            rq,
+            None,
+        );
+        assert!(again.iter().any(|q| q.restated));
+    }
+
+    #[test]
     fn a_wasted_afternoon_said_sarcastically_still_unclear_and_an_answer_that_depends() {
         let p = policy();
         assert!(frustrated(
