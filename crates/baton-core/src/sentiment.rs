@@ -212,9 +212,10 @@ impl SentimentScores {
 /// The VADER analyser: lexicon, boosters and emoji descriptions, loaded once.
 #[derive(Clone)]
 pub struct Analyzer {
-    /// Every word the rules care about: lexicon valence, booster weight, negation.
-    words: FxHashMap<&'static str, WordInfo>,
-    emojis: FxHashMap<char, &'static str>,
+    /// Every word the rules care about: lexicon valence, booster weight, negation. Shared by
+    /// the analysers made from this one ([`Analyzer::with_valence`]).
+    words: std::sync::Arc<FxHashMap<&'static str, WordInfo>>,
+    emojis: std::sync::Arc<FxHashMap<char, &'static str>>,
     /// Valences a policy gives on top of the lexicon ([`Analyzer::with_valence`]): one word
     /// (`None`: taken out of the lexicon), and two words, given to the second.
     extra_words: FxHashMap<Box<str>, Option<f64>>,
@@ -293,8 +294,8 @@ impl Analyzer {
         }
         let emojis = EMOJI.iter().copied().collect();
         Self {
-            words,
-            emojis,
+            words: std::sync::Arc::new(words),
+            emojis: std::sync::Arc::new(emojis),
             extra_words: FxHashMap::default(),
             extra_pairs: Vec::new(),
         }
