@@ -6,11 +6,20 @@
 #   INGEST_FILE: post the conversations of this file instead of one long synthetic conversation
 #   per client (real traffic's mix; see scripts/bench_ingest.sh).
 #   BATON: run this server binary instead of the workspace's release build (to compare builds).
+#   INSTANCES: which PostgreSQL configurations to run, by instance count (default "1 2 3"; "3" for
+#   A/B work on the 3-instance figures). The SQLite reference runs every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-64}
 seconds=${2:-10}
 : "${BATON_TEST_POSTGRES:?set BATON_TEST_POSTGRES (scripts/postgres.sh)}"
+instances=${INSTANCES:-1 2 3}
+for n in $instances; do
+  case $n in
+    *[!0-9]*|0*) echo "bench_ingest_pg: INSTANCES takes instance counts (1 or more), not '$n'" >&2; exit 1 ;;
+  esac
+done
+[ -n "${instances// }" ] || { echo "bench_ingest_pg: INSTANCES is empty" >&2; exit 1; }
 cargo build --release -q -p baton --bin baton --example ingest_load
 baton=${BATON:-target/release/baton}
 dir=$(mktemp -d)
@@ -47,7 +56,7 @@ run() { # label db n
 }
 run "SQLite, 1 instance" "$dir/bench.db" 1
 base=${BATON_TEST_POSTGRES%/*}
-for n in 1 2 3; do
+for n in $instances; do
   name="baton_bench_$$_$n"
   psql "$BATON_TEST_POSTGRES" -qc "CREATE DATABASE $name" || { echo "bench_ingest_pg: cannot create database $name" >&2; exit 1; }
   run "PostgreSQL, $n instance(s)" "$base/$name" "$n"
