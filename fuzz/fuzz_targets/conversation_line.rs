@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
     let d = decide(policy, &conv);
     let package = context::build(&conv, &d, policy, Some("Sam"), "Billing");
     if let Some(at) = d.at {
-        let facts = EscalationFacts::of(&conv.messages, at).expect("escalated at a message");
+        let facts =
+            EscalationFacts::of(policy, &conv.messages, at).expect("escalated at a message");
         assert_eq!(facts.at, at);
         let q = quality::score(
             policy,

@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::engine::Decision;
 use crate::model::{Conversation, Message, Role, Tier};
 use crate::reason::{ReasonKind, ReasonName};
-use crate::sentiment;
 use crate::text;
 
 mod assessment;
@@ -246,7 +245,8 @@ fn assess(
     decision: &Decision,
     policy: &crate::Policy,
 ) -> (Vec<SentimentPoint>, AiAssessment, CustomerState) {
-    let analyzer = sentiment::analyzer();
+    // The engine's own sentiment: VADER with the policy's valences.
+    let analyzer = policy.sentiment_drop.analyzer();
     let points: Vec<SentimentPoint> = messages
         .iter()
         .enumerate()
@@ -604,8 +604,10 @@ mod tests {
         let d = crate::decide(&policy, &c);
         assert_eq!(d.reasons[0].kind, ReasonKind::ExplicitRequest, "{d:?}");
         let p = build(&c, &d, &policy, None, "Technical Support");
-        // VADER alone finds the last message positive.
-        assert_eq!(p.sentiment.last().unwrap().colour, Colour::Green);
+        // VADER alone finds the last message positive ("honestly" is +2.0 in its lexicon); with
+        // the policy's valences it is yellow, not red: the mood below comes from the words.
+        assert!(crate::sentiment::polarity_scores(&c.messages[4].text).compound > 0.05);
+        assert_eq!(p.sentiment.last().unwrap().colour, Colour::Yellow);
         assert_eq!(
             p.customer_state.mood,
             Mood::Frustrated,

@@ -43,8 +43,10 @@ pub struct EscalationFacts {
 
 impl EscalationFacts {
     /// The facts of a conversation that escalated at message `at`, from its transcript (the same
-    /// figures [`ConversationState`] keeps as it folds messages).
-    pub fn of(messages: &[Message], at: usize) -> Option<EscalationFacts> {
+    /// figures [`ConversationState`] keeps as it folds messages under `policy`, whose sentiment
+    /// analyser says which messages were red).
+    pub fn of(policy: &Policy, messages: &[Message], at: usize) -> Option<EscalationFacts> {
+        let analyzer = policy.sentiment_drop.analyzer();
         let trigger = messages.get(at)?;
         let first = messages.first()?;
         let before = &messages[..at];
@@ -57,7 +59,7 @@ impl EscalationFacts {
             seconds_to_handoff: trigger.at.duration_since(first.at).as_secs_f64().max(0.0),
             late: before
                 .iter()
-                .any(|m| m.role == Role::Customer && is_red(&m.text)),
+                .any(|m| m.role == Role::Customer && is_red(analyzer, &m.text)),
         })
     }
 }
@@ -65,8 +67,8 @@ impl EscalationFacts {
 /// Compound sentiment at or below which a customer message counts as clearly upset (red).
 pub const RED_AT: f64 = -0.3;
 
-fn is_red(text: &str) -> bool {
-    crate::sentiment::polarity_scores(text).compound <= RED_AT
+fn is_red(analyzer: &crate::sentiment::Analyzer, text: &str) -> bool {
+    analyzer.polarity_scores(text).compound <= RED_AT
 }
 
 /// Everything the engine remembers about one conversation between messages: what the whole

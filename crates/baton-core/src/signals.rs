@@ -344,13 +344,6 @@ pub fn same_question(now: &Question, before: &Question, rule: &RepeatedQuestionR
     shared >= rule.min_shared && shared as f64 / smaller as f64 >= min_overlap
 }
 
-/// The most negative sentence of a message: its VADER compound and its text.
-pub fn most_negative_sentence(original: &str) -> (f64, &str) {
-    scored_sentences(sentiment::analyzer(), original)
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .unwrap_or((0.0, original.trim()))
-}
-
 /// Each sentence of `original` (trimmed, as written) with its compound from `analyzer`.
 pub fn scored_sentences<'a>(
     analyzer: &'a sentiment::Analyzer,

@@ -139,7 +139,7 @@ proptest! {
         }
         prop_assert_eq!(at, whole.at);
         // The escalation facts kept while folding equal those read off the transcript.
-        let from_transcript = at.and_then(|at| EscalationFacts::of(&c.messages, at));
+        let from_transcript = at.and_then(|at| EscalationFacts::of(policy(), &c.messages, at));
         prop_assert_eq!(state.escalation_facts(), from_transcript);
     }
 
@@ -367,6 +367,42 @@ fn first_message_skill(p: &Policy, text: &str) -> Option<String> {
     };
     assert!(state.push(p, &customer, &message), "{text}");
     state.decision(p, "c1", &customer).skill
+}
+
+/// A first message only the policy's valences make clearly upset ("honestly" out, "gutted" in):
+/// the facts kept while folding and those read off the transcript both count it, so the
+/// escalation after it is late either way.
+#[test]
+fn the_facts_read_off_a_transcript_use_the_policys_sentiment_as_the_fold_does() {
+    let p = policy();
+    let customer = dana();
+    let at = |s: u32| format!("2026-01-01T00:00:{s:02}Z").parse().unwrap();
+    let msg = |role, text: &str, s| Message {
+        role,
+        text: text.into(),
+        at: at(s),
+        confidence: None,
+        kb_articles: vec![],
+    };
+    let messages = vec![
+        msg(Role::Customer, "I'm honestly gutted.", 0),
+        msg(Role::Ai, "I'm sorry to hear that. What happened?", 1),
+        msg(Role::Customer, "I want to speak to a person.", 2),
+    ];
+    assert!(sentiment::polarity_scores("I'm honestly gutted.").compound > 0.0);
+    let mut state = ConversationState::new();
+    let mut escalated = None;
+    for (i, m) in messages.iter().enumerate() {
+        if state.push(p, &customer, m) {
+            escalated = Some(i);
+            break;
+        }
+    }
+    let i = escalated.expect("the conversation escalates");
+    assert_eq!(i, 2);
+    let facts = EscalationFacts::of(p, &messages, i).unwrap();
+    assert!(facts.late, "{facts:?}");
+    assert_eq!(state.escalation_facts(), Some(facts));
 }
 
 #[test]

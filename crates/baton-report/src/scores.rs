@@ -34,7 +34,7 @@ pub fn score_handoff(
         .filter(|d| d.escalate)
         .unwrap_or_else(|| decide(policy, conv));
     let at = d.at.unwrap_or(conv.messages.len().checked_sub(1)?);
-    let facts = EscalationFacts::of(&conv.messages, at)?;
+    let facts = EscalationFacts::of(policy, &conv.messages, at)?;
     let package = context::build(conv, &d, policy, None, &h.team);
     let q = quality::score(
         policy,

@@ -211,7 +211,7 @@ pub(super) struct SentimentDropFile {
     pub(super) message_below: Spanned<f64>,
     pub(super) emotion_terms: Patterns,
     pub(super) prior_complaints: Patterns,
-    /// Valences added to VADER's lexicon for this rule's judgements (optional).
+    /// Valences added to VADER's lexicon wherever the engine reads sentiment (optional).
     #[serde(default)]
     pub(super) valence: std::collections::BTreeMap<String, Spanned<f64>>,
 }

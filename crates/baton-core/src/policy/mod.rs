@@ -791,7 +791,8 @@ pub struct SentimentDropRule {
 }
 
 impl SentimentDropRule {
-    /// The analyser this rule judges sentiment with: VADER with the policy's valences, if any.
+    /// The analyser the engine reads sentiment with (this rule, the handoff's sentiment line and
+    /// mood, late escalations): VADER with the policy's valences, if any.
     pub fn analyzer(&self) -> &crate::sentiment::Analyzer {
         match &self.analyzer {
             Some(a) => a,

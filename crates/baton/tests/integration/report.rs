@@ -71,7 +71,7 @@ async fn store_conversation(
                 // Conversation A is stored as before the facts were kept: the report must compute
                 // them from the transcript (and save them) with the same figures.
                 facts: (id != "A")
-                    .then(|| EscalationFacts::of(&so_far.messages, i))
+                    .then(|| EscalationFacts::of(policy, &so_far.messages, i))
                     .flatten(),
             }
         });
