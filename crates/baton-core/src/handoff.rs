@@ -100,12 +100,7 @@ impl Handoff {
     /// The handoff as the queue sees it at `now`: waiting since it was queued (or created).
     pub fn in_queue(&self, now: Timestamp) -> Queued<'_> {
         let since = self.queued_at.unwrap_or(self.created_at);
-        Queued {
-            id: &self.id,
-            skill: &self.skill,
-            priority: self.priority,
-            waited_ms: now.as_millisecond() - since.as_millisecond(),
-        }
+        Queued::since(&self.id, &self.skill, self.priority, since, now)
     }
 }
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Priority;
+use jiff::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -92,6 +93,24 @@ pub struct Queued<'a> {
     pub priority: Priority,
     /// Milliseconds since it was queued (the order among equals: first come, first served).
     pub waited_ms: i64,
+}
+
+impl<'a> Queued<'a> {
+    /// A handoff waiting since `since`, as the queue sees it at `now`.
+    pub fn since(
+        id: &'a str,
+        skill: &'a str,
+        priority: Priority,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Self {
+        Queued {
+            id,
+            skill,
+            priority,
+            waited_ms: now.as_millisecond() - since.as_millisecond(),
+        }
+    }
 }
 
 /// Queue rank: priority, raised one level for every `ageing_seconds` waited, so that a low

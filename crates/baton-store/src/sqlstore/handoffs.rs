@@ -336,37 +336,95 @@ fn try_route_among(
 }
 
 pub(crate) fn route_queue(conn: &impl Db, now: Timestamp, params: RoutingParams) -> Result<usize> {
-    let queued = queued(conn)?;
-    let mut order: Vec<Queued> = queued.iter().map(|h| h.in_queue(now)).collect();
+    // The queue is read only when some agent has a free slot, and then only the columns that
+    // order it: a long queue behind full agents costs the sweep one read of the agents, not a
+    // read of every queued handoff and of the agents again for each.
+    let mut all = agents(conn)?;
+    if !all.iter().any(|a| has_free_slot(a, None)) {
+        return Ok(0);
+    }
+    let queued = queued(conn, None)?;
+    let mut order: Vec<Queued> = queued.iter().map(|q| q.in_queue(now)).collect();
     routing::order_queue(&mut order, params.ageing_seconds);
     let mut routed = 0;
     for q in order {
-        let h = queued
-            .iter()
-            .find(|h| h.id == q.id)
-            .expect("from the same list");
-        if try_route(conn, h, now)?.is_some() {
+        if !all.iter().any(|a| has_free_slot(a, Some(q.skill))) {
+            continue;
+        }
+        let Some(h) = load_handoff(conn, q.id)? else {
+            continue;
+        };
+        if try_route_among(conn, &h, now, &all, &excluded(conn, &h.id)?)?.is_some() {
             routed += 1;
+            // The assignment changed an agent's load: read them again rather than guess.
+            all = agents(conn)?;
+            if !all.iter().any(|a| has_free_slot(a, None)) {
+                break;
+            }
         }
     }
     Ok(routed)
 }
 
-fn queued(conn: &impl Db) -> Result<Vec<Handoff>> {
-    conn.rows_as(
-        &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status = 'queued' ORDER BY created_at, id"),
-        vals![],
-        handoff_from_row,
-    )
+/// Whether `a` could take a handoff now (of `skill`, when given). A necessary condition of
+/// [`routing::choose_agent`] choosing `a`, which also weighs exclusions and seniority.
+fn has_free_slot(a: &Agent, skill: Option<&str>) -> bool {
+    a.status == AgentStatus::Available
+        && a.active < a.capacity
+        && skill.is_none_or(|s| a.skills.iter().any(|k| k == s))
+}
+
+/// A queued handoff as the queue orders it: what [`Handoff::in_queue`] reads, nothing more.
+struct QueuedRow {
+    id: String,
+    skill: String,
+    priority: Priority,
+    since: Timestamp,
+}
+
+impl QueuedRow {
+    fn in_queue(&self, now: Timestamp) -> Queued<'_> {
+        Queued::since(&self.id, &self.skill, self.priority, self.since, now)
+    }
+}
+
+/// The queued handoffs (of `skill`, when given), as the queue orders them.
+fn queued(conn: &impl Db, skill: Option<&str>) -> Result<Vec<QueuedRow>> {
+    let row = |r: &Row| {
+        Ok(QueuedRow {
+            id: r.get(0)?,
+            skill: r.get(1)?,
+            priority: r.parse(2, "priority", Priority::parse)?,
+            since: r.get(3)?,
+        })
+    };
+    const COLUMNS: &str = "id, skill, priority, COALESCE(queued_at, created_at)";
+    match skill {
+        Some(skill) => conn.rows_as(
+            &format!("SELECT {COLUMNS} FROM handoffs WHERE status = 'queued' AND skill = ?1"),
+            vals![skill],
+            row,
+        ),
+        None => conn.rows_as(
+            &format!("SELECT {COLUMNS} FROM handoffs WHERE status = 'queued'"),
+            vals![],
+            row,
+        ),
+    }
 }
 
 /// How long a handoff of `skill` takes, from its latest resolved handoffs.
 fn handle_seconds(conn: &impl Db, skill: &str, params: RoutingParams) -> Result<f64> {
+    // The sample size is written into the statement, not bound: SQLite recompiles a statement
+    // whose bound LIMIT changes its plan every time it runs (a fifth of a handoff's cost).
     let handled = conn.rows_as(
-        "SELECT accepted_at, resolved_at FROM handoffs
-         WHERE skill = ?1 AND status = 'resolved' AND accepted_at IS NOT NULL AND resolved_at IS NOT NULL
-         ORDER BY resolved_at DESC LIMIT ?2",
-        vals![skill, params.handle_time_sample as i64],
+        &format!(
+            "SELECT accepted_at, resolved_at FROM handoffs
+             WHERE skill = ?1 AND status = 'resolved' AND accepted_at IS NOT NULL AND resolved_at IS NOT NULL
+             ORDER BY resolved_at DESC LIMIT {}",
+            params.handle_time_sample
+        ),
+        vals![skill],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok(routing::handle_seconds(
@@ -406,12 +464,8 @@ fn placement_among(
         .map(|a| a.name.clone());
     let (mut position, mut eta) = (None, None);
     if h.status == HandoffStatus::Queued {
-        let queue = queued(conn)?;
-        let mut order: Vec<Queued> = queue
-            .iter()
-            .filter(|q| q.skill == h.skill)
-            .map(|q| q.in_queue(now))
-            .collect();
+        let queue = queued(conn, Some(&h.skill))?;
+        let mut order: Vec<Queued> = queue.iter().map(|q| q.in_queue(now)).collect();
         routing::order_queue(&mut order, params.ageing_seconds);
         let pos = order
             .iter()
@@ -542,9 +596,17 @@ pub(crate) fn sweep(
     params: RoutingParams,
 ) -> Result<usize> {
     let mut changed = 0;
+    // Only what may be due is read (times are stored at one width, so text order is time
+    // order); `handoff::due` still decides. Offers and callbacks not due cost nothing, however
+    // many are waiting.
+    let cutoff = now - jiff::SignedDuration::from_secs(timeout_seconds.max(0));
     let candidates = conn.rows_as(
-        &format!("SELECT {HANDOFF_COLUMNS} FROM handoffs WHERE status IN ('assigned', 'callback')"),
-        vals![],
+        &format!(
+            "SELECT {HANDOFF_COLUMNS} FROM handoffs
+             WHERE (status = 'assigned' AND COALESCE(assigned_at, created_at) <= ?1)
+                OR (status = 'callback' AND callback_at <= ?2)"
+        ),
+        vals![cutoff, now],
         handoff_from_row,
     )?;
     for h in candidates {

@@ -594,11 +594,145 @@ async fn metrics_suite(store: &dyn Store) {
     assert_eq!(found[1].messages.len(), 2);
 }
 
+fn handoff_at(conv: &str, id: &str, skill: &str, priority: Priority, at: &str) -> Append {
+    let mut a = append(conv, 0, Some(customer("cust-1")));
+    a.now = at.parse().unwrap();
+    a.handoff = Some(NewHandoff {
+        id: id.into(),
+        skill: skill.into(),
+        team: skill.into(),
+        priority,
+        reason: "explicit_request".into(),
+        vip: false,
+        callback_at: None,
+        callback_if_nobody: None,
+        facts: None,
+    });
+    a
+}
+
+/// The sweep and the queue at their edges: a callback is released at its time to the
+/// nanosecond and not before, an offer times out at exactly the timeout and not before, and a
+/// queued handoff no agent can take does not hold back one behind it that an agent can.
+async fn sweep_suite(store: &dyn Store) {
+    let t = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+    for (conv, id, skill, priority, at) in [
+        (
+            "sw-1",
+            "q-tech",
+            "technical",
+            Priority::High,
+            "2026-11-27T10:00:00Z",
+        ),
+        (
+            "sw-2",
+            "q-bill",
+            "billing",
+            Priority::Low,
+            "2026-11-27T10:00:01Z",
+        ),
+    ] {
+        let placed = store
+            .append(handoff_at(conv, id, skill, priority, at))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(placed.handoff.status, HandoffStatus::Queued);
+    }
+    let mut a = handoff_at(
+        "sw-3",
+        "cb",
+        "billing",
+        Priority::Medium,
+        "2026-11-27T10:00:02Z",
+    );
+    a.handoff.as_mut().unwrap().callback_at = Some(t("2026-11-27T10:10:00Z"));
+    let placed = store.append(a).await.unwrap().unwrap();
+    assert_eq!(placed.handoff.status, HandoffStatus::Callback);
+
+    // Only a billing agent comes on shift: the technical handoff ahead of the billing one in
+    // the queue (higher priority, older) stays queued, the billing one is offered.
+    let agent = Agent {
+        id: "a-bill".into(),
+        name: "Ravi".into(),
+        skills: vec!["billing".into()],
+        capacity: 1,
+        seniority: Seniority::Junior,
+        team: "billing".into(),
+        status: AgentStatus::Offline,
+        active: 0,
+    };
+    store
+        .put_agent(agent, t("2026-11-27T10:01:00Z"))
+        .await
+        .unwrap();
+    store
+        .set_agent_status(
+            "a-bill",
+            AgentStatus::Available,
+            by(),
+            t("2026-11-27T10:01:00Z"),
+            ROUTING,
+        )
+        .await
+        .unwrap();
+    let status = |h: baton_store::Handoff| (h.status, h.agent_id);
+    assert_eq!(
+        status(store.handoff("q-bill").await.unwrap().unwrap()),
+        (HandoffStatus::Assigned, Some("a-bill".to_string()))
+    );
+    assert_eq!(
+        status(store.handoff("q-tech").await.unwrap().unwrap()),
+        (HandoffStatus::Queued, None)
+    );
+
+    // One millisecond before the offer's timeout and the callback's time: nothing is due.
+    let swept = store
+        .sweep(t("2026-11-27T10:02:59.999Z"), 120, ROUTING)
+        .await
+        .unwrap();
+    assert_eq!(swept, 0);
+    assert_eq!(
+        store.handoff("q-bill").await.unwrap().unwrap().status,
+        HandoffStatus::Assigned
+    );
+    // At exactly the timeout the offer goes back to the queue.
+    let swept = store
+        .sweep(t("2026-11-27T10:03:00Z"), 120, ROUTING)
+        .await
+        .unwrap();
+    assert!(swept >= 1, "{swept}");
+    assert_eq!(
+        status(store.handoff("q-bill").await.unwrap().unwrap()),
+        (HandoffStatus::Queued, None)
+    );
+    // The callback: not a nanosecond early, released at its time.
+    store
+        .sweep(t("2026-11-27T10:09:59.999999999Z"), 120, ROUTING)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.handoff("cb").await.unwrap().unwrap().status,
+        HandoffStatus::Callback
+    );
+    store
+        .sweep(t("2026-11-27T10:10:00Z"), 120, ROUTING)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.handoff("cb").await.unwrap().unwrap().status,
+        HandoffStatus::Queued
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("baton.db")).unwrap();
     suite(&store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("baton.db")).unwrap();
+    sweep_suite(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -608,6 +742,11 @@ async fn postgres_passes_the_conformance_suite() {
     };
     let store = PostgresStore::connect(&url).await.unwrap();
     suite(&store).await;
+    let Some(url) = pg_common::fresh_database_url() else {
+        return;
+    };
+    let store = PostgresStore::connect(&url).await.unwrap();
+    sweep_suite(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
