@@ -74,6 +74,8 @@ fn expand_shorthand(norm: String) -> String {
             "supervisior" | "superviser" | "supervsior" => "supervisor",
             "speek" | "spek" => "speak",
             "tlak" | "tlk" => "talk",
+            // session 34: "can they giv me a ring" (2 of 2 in the read sets asked for a call)
+            "giv" => "give",
             _ => return None,
         })
     }
@@ -236,6 +238,7 @@ mod tests {
             "please can a real person check, or somebody, an agent"
         );
         assert_eq!(normalize("somone from ur side"), "someone from your side");
+        assert_eq!(normalize("can somone giv me a bell"), "can someone give me a bell");
     }
 
     #[test]
