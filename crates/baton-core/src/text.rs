@@ -238,7 +238,10 @@ mod tests {
             "please can a real person check, or somebody, an agent"
         );
         assert_eq!(normalize("somone from ur side"), "someone from your side");
-        assert_eq!(normalize("can somone giv me a bell"), "can someone give me a bell");
+        assert_eq!(
+            normalize("can somone giv me a bell"),
+            "can someone give me a bell"
+        );
     }
 
     #[test]
