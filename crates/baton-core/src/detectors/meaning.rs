@@ -1,6 +1,6 @@
 //! The meaning detector: each customer message judged by the semantic banks (`semantic`). It adds
-//! a reason only when no rule found the same kind on the message, and holds the message's topic
-//! scores for the engine to fold into the conversation's topic.
+//! a reason only when no rule found the same kind on the message, and holds the message's vector
+//! for the engine to fold into the conversation's topic.
 
 use super::{Detector, Found, Observation};
 use crate::reason::ReasonKind;
@@ -8,45 +8,36 @@ use crate::semantic::{CLASSES, DETECTORS};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Meaning {
-    /// The semantic topic head's scores for the last customer message, until the engine takes
-    /// them (so a state cloned between messages carries none).
-    topic: Option<Vec<f32>>,
+    /// The last customer message's vector, until the engine takes it for the conversation's
+    /// topic (so a state cloned between messages carries none).
+    vector: Option<Vec<f32>>,
 }
 
 impl Meaning {
-    /// The topic head's scores for the message just observed, once.
-    pub(crate) fn take_topic(&mut self) -> Option<Vec<f32>> {
-        self.topic.take()
+    /// The vector of the message just observed, once.
+    pub(crate) fn take_vector(&mut self) -> Option<Vec<f32>> {
+        self.vector.take()
     }
 }
 
-/// The semantic topic head's scores for a message's vector, when the policy weighs them and the
-/// vector is not empty.
-fn topic_scores(
-    policy: &crate::policy::Policy,
-    sem: &crate::semantic::Semantic,
-    whole: &[f32],
-) -> Option<Vec<f32>> {
-    if policy.topics.semantic_weight > 0.0 && whole.iter().any(|x| *x != 0.0) {
-        let mut scores = vec![0.0f32; sem.topics().len()];
-        sem.topic_scores(whole, &mut scores);
-        Some(scores)
-    } else {
-        None
-    }
+/// Whether the conversation's topic reads message vectors: one of the topic heads is weighed.
+pub(crate) fn topic_reads_vectors(policy: &crate::policy::Policy) -> bool {
+    policy.semantic.is_some()
+        && (policy.topics.semantic_weight > 0.0 || policy.topics.conversation_weight > 0.0)
 }
 
-/// The topic head's scores for a customer message of a conversation already decided: the same
-/// scores [`Meaning`] holds after observing it, without judging its sentences (the decision
-/// reads the topic still, never a detector's findings).
-pub(crate) fn topic_only(policy: &crate::policy::Policy, norm: &str) -> Option<Vec<f32>> {
+/// A message's vector for the conversation's topic, without judging its sentences: the vector
+/// [`Meaning`] holds after observing a customer message; for a conversation already decided
+/// (the decision reads the topic still, never a detector's findings) and for the AI's replies.
+/// `None` when the topic reads no vectors or the text has none.
+pub(crate) fn topic_vector(policy: &crate::policy::Policy, norm: &str) -> Option<Vec<f32>> {
     let sem = policy.semantic.as_ref()?;
-    if policy.topics.semantic_weight <= 0.0 {
+    if !topic_reads_vectors(policy) {
         return None;
     }
     let mut whole = vec![0.0f32; sem.dims()];
     sem.message_vector(norm, &mut whole);
-    topic_scores(policy, sem, &whole)
+    whole.iter().any(|x| *x != 0.0).then_some(whole)
 }
 
 /// Whether a meaning of kind `kind` found on this message would be kept: its section is on, no
@@ -102,7 +93,8 @@ impl Detector for Meaning {
         });
         let mut whole = vec![0.0f32; sem.dims()];
         let meanings = sem.judge(obs.norm, &mut whole, &wanted);
-        self.topic = topic_scores(policy, sem, &whole);
+        self.vector =
+            (topic_reads_vectors(policy) && whole.iter().any(|x| *x != 0.0)).then_some(whole);
         for m in meanings {
             // The customer said they do not mean it: "cancel the add-on but keep my plan".
             let business = match m.kind {

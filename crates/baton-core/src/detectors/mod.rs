@@ -18,7 +18,7 @@ use crate::signals::Evidence;
 
 pub(crate) use conversation::{MessageLength, RepeatedQuestion, SentimentDrop, Vip};
 pub(crate) use low_confidence::LowConfidence;
-pub(crate) use meaning::{topic_only, Meaning};
+pub(crate) use meaning::{topic_vector, Meaning};
 pub(crate) use rules::{BusinessRules, CustomRules, ExplicitRequest, Frustration, SensitiveTopic};
 
 /// A reason one detector found on one message.
@@ -121,9 +121,9 @@ impl Detector for Detectors {
 }
 
 impl Detectors {
-    /// The meaning detector's topic scores for the message just observed, once.
-    pub(crate) fn take_meaning_topic(&mut self) -> Option<Vec<f32>> {
-        self.meaning.take_topic()
+    /// The meaning detector's vector of the message just observed, once.
+    pub(crate) fn take_message_vector(&mut self) -> Option<Vec<f32>> {
+        self.meaning.take_vector()
     }
 
     #[cfg(test)]

@@ -827,6 +827,9 @@ pub struct Topics {
     pub list: Vec<Topic>,
     /// Weight of the semantic topic head's scores next to keyword hits (0 without `[semantic]`).
     pub semantic_weight: f64,
+    /// Weight of the conversation topic head's probabilities (`semantic::TopicHead`, trained on
+    /// whole labelled conversations) next to keyword hits (0 without `[semantic]`).
+    pub conversation_weight: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -960,6 +963,10 @@ impl Policy {
         };
         if let (Some(f), Some(_)) = (&file.semantic, &semantic) {
             topics.semantic_weight = c.nonnegative("semantic.topic_weight", &f.topic_weight)?;
+            if let Some(w) = &f.conversation_topic_weight {
+                topics.conversation_weight =
+                    c.nonnegative("semantic.conversation_topic_weight", w)?;
+            }
         }
         let priority = c.priority(&file.priority, &custom_names)?;
         let message_length = c.message_length(&file.message_length)?;

@@ -362,6 +362,7 @@ impl Compiler<'_> {
                 .positive("topics.first_message_weight", &t.first_message_weight)?,
             list,
             semantic_weight: 0.0,
+            conversation_weight: 0.0,
         })
     }
 

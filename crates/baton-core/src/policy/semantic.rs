@@ -36,6 +36,9 @@ pub(super) struct SemanticFile {
     counter_weight: Spanned<f32>,
     example_weight: Spanned<f32>,
     pub(super) topic_weight: Spanned<f64>,
+    /// Optional (0 when absent): see [`super::Topics::conversation_weight`].
+    #[serde(default)]
+    pub(super) conversation_topic_weight: Option<Spanned<f64>>,
     frustration_after_reply: bool,
     /// Optional (policies written before it keep working): see [`SemanticConfig::full_band`].
     #[serde(default)]

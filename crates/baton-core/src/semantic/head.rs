@@ -209,6 +209,10 @@ pub struct Mlp {
 }
 
 static BUILTIN_MLP: &[u8] = include_bytes!("../../data/intent-mlp.bin");
+static BUILTIN_TOPIC_MLP: &[u8] = include_bytes!("../../data/topic-mlp.bin");
+
+/// The skills the conversation topic head tells apart, in its class order.
+pub const TOPIC_HEAD_SKILLS: [&str; 3] = ["billing", "general", "technical"];
 
 impl Mlp {
     /// The compiled-in MLP.
@@ -216,6 +220,16 @@ impl Mlp {
         static MLP: std::sync::OnceLock<Mlp> = std::sync::OnceLock::new();
         MLP.get_or_init(|| {
             Mlp::from_bytes(BUILTIN_MLP).expect("data/intent-mlp.bin is checked by a test")
+        })
+    }
+
+    /// The compiled-in conversation topic head (`scripts/train_topic_head.py`): the same format,
+    /// over a conversation's vector (its messages' vectors weighted as `[topics]` weighs
+    /// keywords, summed and normalised), classes [`TOPIC_HEAD_SKILLS`].
+    pub fn builtin_topic() -> &'static Mlp {
+        static MLP: std::sync::OnceLock<Mlp> = std::sync::OnceLock::new();
+        MLP.get_or_init(|| {
+            Mlp::from_bytes(BUILTIN_TOPIC_MLP).expect("data/topic-mlp.bin is checked by a test")
         })
     }
 
@@ -433,6 +447,19 @@ mod tests {
         mlp.probabilities(&v, &mut p);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
         assert!(p.iter().all(|x| (0.0..=1.0).contains(x)));
+    }
+
+    #[test]
+    fn the_builtin_topic_head_parses_and_tells_three_skills_apart() {
+        let head = Mlp::builtin_topic();
+        assert_eq!(head.classes(), TOPIC_HEAD_SKILLS.len());
+        assert_eq!(head.dims(), Mlp::builtin().dims());
+        let mut p = [0.0f32; 3];
+        let v: Vec<f32> = (0..head.dims())
+            .map(|i| if i == 0 { 1.0 } else { 0.0 })
+            .collect();
+        head.probabilities(&v, &mut p);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
     }
 
     #[test]

@@ -161,11 +161,15 @@ pub(crate) fn conversations_page(
     after: &str,
     limit: usize,
 ) -> Result<Vec<StoredConversation>> {
+    // The limit is written into the statement (see `due_deliveries`); callers pass one of a few
+    // fixed page sizes, so each keeps one cached statement.
     let mut out = c.rows_as(
-        "SELECT v.id, v.created_at, v.decision, v.csat, u.id, u.name, u.tier, u.lifetime_value, u.timezone, u.currency
-         FROM conversations v JOIN customers u ON u.id = v.customer_id
-         WHERE v.id > ?1 ORDER BY v.id LIMIT ?2",
-        vals![after, limit as i64],
+        &format!(
+            "SELECT v.id, v.created_at, v.decision, v.csat, u.id, u.name, u.tier, u.lifetime_value, u.timezone, u.currency
+             FROM conversations v JOIN customers u ON u.id = v.customer_id
+             WHERE v.id > ?1 ORDER BY v.id LIMIT {limit}"
+        ),
+        vals![after],
         conversation_from_row,
     )?;
     let (Some(first), Some(last)) = (
@@ -313,10 +317,14 @@ pub(crate) fn events_after(
     through: i64,
     limit: usize,
 ) -> Result<Vec<Event>> {
+    // The limit is written into the statement (see `due_deliveries`): the event stream reads with
+    // one fixed batch size, and a bound limit made SQLite compile the statement on every read.
     c.rows_as(
-        "SELECT seq, kind, subject, payload, at FROM events WHERE seq > ?1 AND seq <= ?2
-         ORDER BY seq LIMIT ?3",
-        vals![after, through, limit as i64],
+        &format!(
+            "SELECT seq, kind, subject, payload, at FROM events WHERE seq > ?1 AND seq <= ?2
+             ORDER BY seq LIMIT {limit}"
+        ),
+        vals![after, through],
         |r| event_from_row(r, 0),
     )
 }
