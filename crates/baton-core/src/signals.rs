@@ -611,7 +611,7 @@ mod tests {
     }
 
     #[test]
-    fn off_the_round_a_bill_refused_at_the_full_stop_a_pen_used_and_a_failing_memory() {
+    fn off_the_round_a_bill_refused_a_pen_used_a_failing_memory_and_an_unhelpful_reply() {
         rule_cases(
             "cancellation",
             &[
@@ -623,6 +623,11 @@ mod tests {
                 // (a mailing list alone is another rule's: "take me off the mailing list" is
                 // heard as a cancellation, as the corpus has it)
                 ("Did the price come off the list in the end?", false),
+                // an upgrade added to one hire is an add-on (fresh-eval-107)
+                (
+                    "Please cancel the breakdown cover upgrade I added to next week's hire.",
+                    false,
+                ),
                 ("Can you take £5 off the list price?", false),
             ],
         );
@@ -639,6 +644,11 @@ mod tests {
             ],
         );
         let p = policy();
+        assert!(frustrated(
+            &p,
+            "Nobody came or rang. Your reply isn't helpful, it's what I was told last week."
+        ));
+        assert!(!frustrated(&p, "Your reply was helpful, thanks."));
         for (t, want) in [
             (
                 "She came out all blotchy round the mouth and the school had to use her pen.",
