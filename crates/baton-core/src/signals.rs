@@ -639,6 +639,11 @@ mod tests {
                     true,
                 ),
                 ("That was never mentioned and I'm not paying that.", true),
+                (
+                    "What we agreed was £1,050 and nothing has changed. We won't be settling the extra.",
+                    true,
+                ),
+                ("Will I be paying the difference by card or bank transfer?", false),
                 ("I won't pay it until payday, is that ok?", false),
                 ("Is it ok if I'm not paying by card this time?", false),
             ],
