@@ -29,9 +29,9 @@ import json, os, sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 READ = ["fresh-eval", "fresh-eval-2", "fresh-eval-3"] + [
-    f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33, 38, 39, 44, 45, 47, 50, 51, 53, 54, 56, 57, 59, 60, 62, 63, 65, 66, 68, 69, 71, 72, 74, 75, 77, 78, 80, 81, 83, 84, 86, 87, 89, 90, 92, 93, 95, 97, 99, 101, 103, 105, 107, 109)
+    f"fresh-eval-{i}" for i in (5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 18, 19, 20, 21, 22, 23, 24, 25, 28, 29, 32, 33, 38, 39, 44, 45, 47, 50, 51, 53, 54, 56, 57, 59, 60, 62, 63, 65, 66, 68, 69, 71, 72, 74, 75, 77, 78, 80, 81, 83, 84, 86, 87, 89, 90, 92, 93, 95, 97, 99, 101, 103, 105, 107, 109, 111)
 ]
-UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41, 42, 43, 46, 48, 49, 52, 55, 58, 61, 64, 67, 70, 73, 76, 79, 82, 85, 88, 91, 94, 96, 98, 100, 102, 104, 106, 108, 110)}
+UNREAD = {f"fresh-eval-{i}" for i in (4, 14, 16, 17, 26, 27, 30, 31, 34, 35, 36, 37, 40, 41, 42, 43, 46, 48, 49, 52, 55, 58, 61, 64, 67, 70, 73, 76, 79, 82, 85, 88, 91, 94, 96, 98, 100, 102, 104, 106, 108, 110, 112)}
 DEV = "/work/shared/data/escalation-dev/conversations.jsonl"
 MEANING = {"explicit_request", "cancellation", "legal_compliance", "sensitive_topic", "transaction_dispute"}
 assert not UNREAD & set(READ), "an unread set in READ"
@@ -45,7 +45,7 @@ assert not UNREAD & set(READ), "an unread set in READ"
 # they are not learnt from either.
 HELD_BACK = {"fresh-eval-56", "fresh-eval-57", "fresh-eval-59", "fresh-eval-60", "fresh-eval-62", "fresh-eval-63", "fresh-eval-65", "fresh-eval-66",
              "fresh-eval-68", "fresh-eval-69", "fresh-eval-71", "fresh-eval-72", "fresh-eval-74", "fresh-eval-75", "fresh-eval-77", "fresh-eval-78", "fresh-eval-80", "fresh-eval-81", "fresh-eval-83", "fresh-eval-84", "fresh-eval-86", "fresh-eval-87", "fresh-eval-89", "fresh-eval-90",
-             "fresh-eval-92", "fresh-eval-93", "fresh-eval-95", "fresh-eval-97", "fresh-eval-99", "fresh-eval-101", "fresh-eval-103", "fresh-eval-105", "fresh-eval-107", "fresh-eval-109"}
+             "fresh-eval-92", "fresh-eval-93", "fresh-eval-95", "fresh-eval-97", "fresh-eval-99", "fresh-eval-101", "fresh-eval-103", "fresh-eval-105", "fresh-eval-107", "fresh-eval-109", "fresh-eval-111"}
 
 args = sys.argv[1:]
 with_dev = "--with-dev" in args
