@@ -131,7 +131,7 @@ impl StaticModel {
             .map(|(scale, row)| row.iter().map(|&q| scale * f32::from(q as i8)).collect())
     }
 
-    fn vocab(&self) -> Vocab<'_> {
+    pub(crate) fn vocab(&self) -> Vocab<'_> {
         let (b, l) = (&self.bytes[..], &self.layout);
         Vocab {
             offsets: &b[l.offsets..l.offsets + 4 * (l.vocab + 1)],

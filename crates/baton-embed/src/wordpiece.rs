@@ -5,7 +5,8 @@
 //! `tests/fixtures/tokenizer.jsonl`.
 //!
 //! Text that is printable ASCII (with tab, newline and carriage return) takes a fast path that
-//! tokenizes words in place; anything else goes through the full Unicode normaliser.
+//! tokenizes words in place; in other text, only the words (between ASCII white space) that
+//! hold another character go through the full Unicode normaliser.
 
 use unicode_categories::UnicodeCategories;
 use unicode_normalization::UnicodeNormalization;
@@ -117,8 +118,17 @@ impl<'a> Vocab<'a> {
             .all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
         if ascii {
             self.encode_ascii(text, out, word);
-        } else {
-            self.encode_unicode(text, out, word);
+            return;
+        }
+        // Words between ASCII white space are tokenized alone: normalising never joins or
+        // splits across it (it is a starter, so no combining mark moves over it). Only the words
+        // that hold a byte outside printable ASCII pay for the Unicode normaliser.
+        for chunk in text.split([' ', '\t', '\n', '\r']) {
+            if chunk.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+                self.encode_ascii(chunk, out, word);
+            } else {
+                self.encode_unicode(chunk, out, word);
+            }
         }
     }
 
@@ -245,4 +255,25 @@ fn is_cjk(c: char) -> bool {
         | 0x2B920..=0x2CEAF
         | 0xF900..=0xFAFF
         | 0x2F800..=0x2FA1F)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::table::StaticModel;
+
+    proptest! {
+        /// Words tokenized one by one give the ids of the whole text through the normaliser.
+        #[test]
+        fn words_alone_give_the_ids_of_the_whole_text(
+            text in "([a-zA-Z0-9 .,!?'\t\n\r-]|[\u{0}-\u{1f}\u{7f}\u{a0}\u{300}-\u{36f}\u{2019}\u{2014}\u{e9}\u{c9}\u{df}\u{4e00}\u{1f600}\u{fffd}\u{200b}\u{3000}\u{130}]){0,60}"
+        ) {
+            let vocab = StaticModel::embedded().vocab();
+            let (mut whole, mut words, mut scratch) = (Vec::new(), Vec::new(), String::new());
+            vocab.encode_unicode(&text, &mut whole, &mut scratch);
+            vocab.encode_plain(&text, &mut words, &mut scratch);
+            prop_assert_eq!(whole, words);
+        }
+    }
 }
