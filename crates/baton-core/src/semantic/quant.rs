@@ -99,6 +99,11 @@ impl Quantised {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
+            if avx512() {
+                // SAFETY: the CPU supports AVX-512 F, BW and VNNI, checked just above.
+                unsafe { self.bound_rows_avx512(q, rows, upper, floor) };
+                return;
+            }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2, checked just above.
                 unsafe { self.bound_rows_avx2(q, rows, upper, floor) };
@@ -106,6 +111,27 @@ impl Quantised {
             }
         }
         self.bound_rows_with(q, rows, upper, floor, dot_i16_i8_plain);
+    }
+
+    /// [`bound_rows_avx2`](Self::bound_rows_avx2) with twice as many products per instruction:
+    /// the same integer dot products, so the same bounds to the bit.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    fn bound_rows_avx512(
+        &self,
+        q: &Query,
+        rows: std::ops::Range<usize>,
+        upper: &mut Vec<f32>,
+        floor: &mut [f32],
+    ) {
+        self.bound_rows_in_fours(
+            q,
+            rows,
+            upper,
+            floor,
+            |a, b| dot4_i16_i8_avx512(a, b),
+            |a, b| dot_i16_i8_avx2(a, b),
+        );
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -117,8 +143,29 @@ impl Quantised {
         upper: &mut Vec<f32>,
         floor: &mut [f32],
     ) {
-        // Four rows at a time share the query's loads and one horizontal sum; the rest one at a
-        // time. This function is compiled for AVX2, so the kernels are safe to call here.
+        // This function is compiled for AVX2, so the kernels are safe to call here.
+        self.bound_rows_in_fours(
+            q,
+            rows,
+            upper,
+            floor,
+            |a, b| dot4_i16_i8_avx2(a, b),
+            |a, b| dot_i16_i8_avx2(a, b),
+        );
+    }
+
+    /// Four rows at a time share the query's loads and one horizontal sum (`dot4`); the rest one
+    /// at a time (`dot`). Inlined into each caller, so compiled for its instructions.
+    #[inline(always)]
+    fn bound_rows_in_fours(
+        &self,
+        q: &Query,
+        rows: std::ops::Range<usize>,
+        upper: &mut Vec<f32>,
+        floor: &mut [f32],
+        dot4: impl Fn(&[i16], [&[i8]; 4]) -> [i32; 4],
+        dot: impl Fn(&[i16], &[i8]) -> i32,
+    ) {
         let d = self.dims;
         upper.reserve(rows.len());
         let mut r = rows.start;
@@ -127,7 +174,7 @@ impl Quantised {
         let mut worst = floor.last().copied().unwrap_or(f32::MAX);
         while r + 4 <= rows.end {
             let row = |j: usize| &self.rows[(r + j) * d..(r + j + 1) * d];
-            let dots = dot4_i16_i8_avx2(&q.values, [row(0), row(1), row(2), row(3)]);
+            let dots = dot4(&q.values, [row(0), row(1), row(2), row(3)]);
             let bounds: [(f32, f32); 4] = std::array::from_fn(|j| self.bounds(q, r + j, dots[j]));
             upper.extend(bounds.map(|(_, up)| up));
             let lower = bounds.map(|(low, _)| low);
@@ -139,7 +186,7 @@ impl Quantised {
             }
             r += 4;
         }
-        self.bound_rows_with(q, r..rows.end, upper, floor, |a, b| dot_i16_i8_avx2(a, b));
+        self.bound_rows_with(q, r..rows.end, upper, floor, dot);
     }
 
     /// Row `r`'s lower and upper bounds from its integer dot product with the query.
@@ -174,6 +221,17 @@ impl Quantised {
             self.bound_one(q, r, dot(&q.values, row), upper, floor);
         }
     }
+}
+
+/// Whether the CPU has the AVX-512 instructions of [`dot4_i16_i8_avx512`] (checked once).
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    })
 }
 
 /// Integer dot product (exact: no rounding, so every machine gets the same value).
@@ -265,6 +323,54 @@ fn dot4_i16_i8_avx2(a: &[i16], b: [&[i8]; 4]) -> [i32; 4] {
     out
 }
 
+/// [`dot4_i16_i8_avx2`] with 512-bit registers: thirty-two bytes widened to 16 bits, multiplied
+/// and added in pairs into the sums in one instruction (`vpdpwssd`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn dot4_i16_i8_avx512(a: &[i16], b: [&[i8]; 4]) -> [i32; 4] {
+    use std::arch::x86_64::{__m128i, _mm256_loadu_si256, _mm_storeu_si128};
+    use std::arch::x86_64::{__m256i, __m512i, _mm256_add_epi32, _mm256_castsi256_si128};
+    use std::arch::x86_64::{_mm256_extracti128_si256, _mm256_hadd_epi32, _mm512_castsi512_si256};
+    use std::arch::x86_64::{_mm512_cvtepi8_epi16, _mm512_dpwssd_epi32, _mm512_extracti64x4_epi64};
+    use std::arch::x86_64::{_mm512_loadu_si512, _mm512_setzero_si512, _mm_add_epi32};
+    let n = b.iter().fold(a.len(), |n, row| n.min(row.len()));
+    let whole = n / 32 * 32;
+    let mut acc = [_mm512_setzero_si512(); 4];
+    let mut k = 0;
+    while k < whole {
+        // SAFETY: k + 32 <= whole <= the length of `a` and of every row.
+        unsafe {
+            let y = _mm512_loadu_si512(a.as_ptr().add(k).cast::<__m512i>());
+            for (acc, row) in acc.iter_mut().zip(&b) {
+                let x =
+                    _mm512_cvtepi8_epi16(_mm256_loadu_si256(row.as_ptr().add(k).cast::<__m256i>()));
+                *acc = _mm512_dpwssd_epi32(*acc, x, y);
+            }
+        }
+        k += 32;
+    }
+    // Each row's sixteen lanes folded to eight, then summed as the AVX2 kernel does.
+    let half: [__m256i; 4] = std::array::from_fn(|j| {
+        _mm256_add_epi32(
+            _mm512_castsi512_si256(acc[j]),
+            _mm512_extracti64x4_epi64::<1>(acc[j]),
+        )
+    });
+    let s = _mm256_hadd_epi32(
+        _mm256_hadd_epi32(half[0], half[1]),
+        _mm256_hadd_epi32(half[2], half[3]),
+    );
+    let sums = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+    let mut out = [0i32; 4];
+    // SAFETY: `out` holds four 32-bit integers.
+    unsafe { _mm_storeu_si128(out.as_mut_ptr().cast::<__m128i>(), sums) };
+    for (o, row) in out.iter_mut().zip(&b) {
+        *o += dot_i16_i8_plain(&a[whole..n], &row[whole..n]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +421,33 @@ mod tests {
             q.bound_rows_with(&query, 0..n, &mut upper_plain, &mut floor_plain, dot_i16_i8_plain);
             prop_assert_eq!(upper, upper_plain);
             prop_assert_eq!(floor, floor_plain);
+        }
+    }
+
+    proptest! {
+        /// Every kernel this CPU can run gives the plain loop's integer dot products.
+        #[test]
+        fn the_four_row_kernels_give_the_plain_products(
+            dims in 0usize..200,
+            values in proptest::collection::vec(any::<i16>(), 200),
+            bytes in proptest::collection::vec(-127i8..=127, 800),
+        ) {
+            let a = &values[..dims];
+            let rows: [&[i8]; 4] = std::array::from_fn(|j| &bytes[j * 200..j * 200 + dims]);
+            let plain = rows.map(|row| dot_i16_i8_plain(a, row));
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    prop_assert_eq!(unsafe { dot4_i16_i8_avx2(a, rows) }, plain);
+                }
+                if avx512() {
+                    // SAFETY: the CPU supports AVX-512 F, BW and VNNI, checked just above.
+                    prop_assert_eq!(unsafe { dot4_i16_i8_avx512(a, rows) }, plain);
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = plain;
         }
     }
 
