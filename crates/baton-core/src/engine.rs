@@ -113,7 +113,7 @@ impl TopicScores {
             self.keywords = vec![0.0; policy.topics.list.len()];
         }
         for (score, topic) in self.keywords.iter_mut().zip(&policy.topics.list) {
-            let hits = topic.keywords.find_iter(norm).count();
+            let hits = topic.keywords.count(norm);
             *score += hits as f64 * weight;
         }
     }

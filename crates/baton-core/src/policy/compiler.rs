@@ -74,6 +74,7 @@ impl Compiler<'_> {
             regex: None,
             lines: self.lines(key, list, false)?,
             screen_from: None,
+            forward: None,
         })
     }
 
@@ -107,6 +108,7 @@ impl Compiler<'_> {
             regex: Some(regex),
             lines: Vec::new(),
             screen_from: None,
+            forward: None,
         })
     }
 

@@ -350,7 +350,9 @@ impl Compiler<'_> {
                 name: topic.name.clone(),
                 label: topic.label.clone(),
                 skill: self.skill(&format!("topics.list[{i}].skill"), &topic.skill)?,
-                keywords: self.patterns(&format!("topics.list[{i}].keywords"), &topic.keywords)?,
+                keywords: self
+                    .patterns(&format!("topics.list[{i}].keywords"), &topic.keywords)?
+                    .counting(),
             });
         }
         Ok(Topics {
