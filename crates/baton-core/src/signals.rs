@@ -671,6 +671,62 @@ mod tests {
     }
 
     #[test]
+    fn talked_through_with_staff_a_renewal_never_agreed_a_lunch_hour_spent_and_harm_foreseen() {
+        let p = policy();
+        for (t, want) in [
+            (
+                "Good. I'd still like to talk it through with an instructor before paying anything.",
+                true,
+            ),
+            ("I'd really like to talk to Martin first. Can I speak with him?", true),
+            ("I'll talk it through with my wife and book tomorrow.", false),
+        ] {
+            assert_eq!(asks(&p, t), want, "{t}");
+        }
+        rule_cases(
+            "dispute",
+            &[
+                (
+                    "Nobody asked me and I never agreed to renew anything. I want it put back.",
+                    true,
+                ),
+                ("I did not agree to pay for people who have left.", true),
+                (
+                    "Do I need to agree to the renewal terms before paying?",
+                    false,
+                ),
+            ],
+        );
+        assert!(frustrated(
+            &p,
+            "Fantastic. Really glad I've spent my lunch hour on this."
+        ));
+        assert!(!frustrated(
+            &p,
+            "I've spent my lunch hour reading your guide, it's great."
+        ));
+        for (t, want) in [
+            (
+                "She's fine, but a smaller dog could break a leg on that.",
+                Some("safety"),
+            ),
+            (
+                "Stones have started dropping onto the footpath and kids walk that way.",
+                Some("safety"),
+            ),
+            ("The GP has put him on antibiotics.", Some("medical")),
+            ("Break a leg at the show tonight!", None),
+            (
+                "How should I store the liquid antibiotics you gave us?",
+                None,
+            ),
+            ("Stones dropped off at the depot, thanks.", None),
+        ] {
+            assert_eq!(sensitive_category(&p, t).as_deref(), want, "{t}");
+        }
+    }
+
+    #[test]
     fn money_kept_by_amount_a_data_request_by_company_name_and_one_days_visit() {
         rule_cases(
             "dispute",
