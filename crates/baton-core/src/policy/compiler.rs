@@ -5,7 +5,9 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::file::{BusinessRuleFile, ChurnRiskFile, Patterns, PhraseRuleFile};
-use super::{BusinessRule, ChurnRiskRule, Matcher, PhraseRule, PolicyError, MATCHER_DFA_CACHE};
+use super::{
+    BusinessRule, ChurnRiskRule, Line, Matcher, PhraseRule, PolicyError, MATCHER_DFA_CACHE,
+};
 use crate::model::Tier;
 
 /// Compiles policy pieces while remembering the source, to turn byte spans into line numbers.
@@ -85,15 +87,11 @@ impl Compiler<'_> {
     }
 
     /// One alternation of `lines`, in their order.
-    fn whole(&self, key: &str, list: &Patterns, lines: &[Regex]) -> Result<Matcher, PolicyError> {
+    fn whole(&self, key: &str, list: &Patterns, lines: &[Line]) -> Result<Matcher, PolicyError> {
         if lines.is_empty() {
             return Ok(Matcher::default());
         }
-        let joined = lines
-            .iter()
-            .map(Regex::as_str)
-            .collect::<Vec<_>>()
-            .join("|");
+        let joined = lines.iter().map(Line::as_str).collect::<Vec<_>>().join("|");
         let regex = regex::RegexBuilder::new(&joined)
             .dfa_size_limit(MATCHER_DFA_CACHE)
             .build()
@@ -114,7 +112,7 @@ impl Compiler<'_> {
 
     /// Each item of `list` compiled alone, as the engine reads it (ASCII word boundaries and
     /// white space; literal phrases escaped, between word boundaries, longest first).
-    fn lines(&self, key: &str, list: &Patterns, literal: bool) -> Result<Vec<Regex>, PolicyError> {
+    fn lines(&self, key: &str, list: &Patterns, literal: bool) -> Result<Vec<Line>, PolicyError> {
         let mut lines = Vec::with_capacity(list.len());
         // Longest phrases first, so that "thank you" wins over "thank" at the same position.
         let mut items: Vec<(usize, &Spanned<String>)> = list.iter().enumerate().collect();
@@ -143,9 +141,9 @@ impl Compiler<'_> {
                 // (a Unicode \b makes it fall back to a slower engine).
                 ascii_white_space(&format!("(?:{})", text.replace(r"\b", r"(?-u:\b)")))
             };
-            // The line compiled alone checks it (errors name the user's text, not the
-            // rewritten one) and serves the screen (`Policy::build_screen`).
-            let line = Regex::new(&part).map_err(|e| {
+            // The line checked alone (errors name the user's text, not the rewritten one); it
+            // serves the screen (`Policy::build_screen`) and is compiled on its first search.
+            let line = Line::checked(&part).map_err(|e| {
                 let e = Regex::new(text).err().unwrap_or(e);
                 self.err(
                     Some(item.span()),

@@ -486,6 +486,85 @@ impl ScreenHits {
     }
 }
 
+/// One line of a list the screen reads: its pattern as the engine reads it, compiled the first
+/// time the screen lets a message through to it. Most lines wait for rare words, and compiling
+/// all of them was about a third of loading the shipped policy (`baton analyze` of an empty file,
+/// and every test that loads it); a long run compiles only the lines its text ever needs.
+///
+/// The pattern was parsed when the policy was loaded, and a line whose compiled size could come
+/// near the regex size limit was compiled then too (see [`Line::checked`]), so compiling later
+/// does not fail in practice; if it ever did, the line would match nothing.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pattern: std::sync::Arc<str>,
+    regex: std::sync::Arc<std::sync::OnceLock<Option<Regex>>>,
+}
+
+/// A line whose estimated compiled size is above this many units (a unit is about a state of the
+/// regex's automaton) is compiled when the policy is loaded, so a pattern too large to compile is
+/// reported there. The shipped policy's largest line is about 2,000 units.
+const LAZY_LINE_LIMIT: usize = 20_000;
+
+impl Line {
+    /// `pattern` checked as the policy loader checks a line: parsed, and compiled now when its
+    /// size could come near the limit. The error is `regex`'s own (`Regex::new`'s).
+    pub(crate) fn checked(pattern: &str) -> Result<Line, regex::Error> {
+        let line = Line {
+            pattern: pattern.into(),
+            regex: Default::default(),
+        };
+        match regex_syntax::Parser::new().parse(pattern) {
+            Ok(hir) if size_estimate(&hir) <= LAZY_LINE_LIMIT => {}
+            // An error (named by `regex` itself), or a line that may be large: compiled now.
+            _ => {
+                let regex = Regex::new(pattern)?;
+                line.regex.get_or_init(|| Some(regex));
+            }
+        }
+        Ok(line)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The compiled line (compiled now if this is its first use); `None` if it does not compile.
+    pub fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| Regex::new(&self.pattern).ok())
+            .as_ref()
+    }
+
+    /// Whether the line has been compiled yet.
+    #[cfg(test)]
+    fn compiled(&self) -> bool {
+        self.regex.get().is_some()
+    }
+}
+
+/// A bound on the size of `hir`'s automaton, in states: literals by their bytes, classes by
+/// their ranges (a Unicode range is up to four bytes long), repetitions by their copies.
+fn size_estimate(hir: &regex_syntax::hir::Hir) -> usize {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Literal(l) => l.0.len(),
+        HirKind::Class(Class::Unicode(c)) => 4 * c.ranges().len() + 1,
+        HirKind::Class(Class::Bytes(c)) => c.ranges().len() + 1,
+        HirKind::Repetition(r) => {
+            let copies = r.max.unwrap_or(r.min.saturating_add(1)).max(1) as usize;
+            size_estimate(&r.sub)
+                .saturating_mul(copies)
+                .saturating_add(1)
+        }
+        HirKind::Capture(c) => size_estimate(&c.sub).saturating_add(2),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => parts
+            .iter()
+            .map(size_estimate)
+            .fold(1usize, usize::saturating_add),
+    }
+}
+
 /// A compiled list of phrases or patterns: one regex, so each message is scanned once.
 ///
 /// A list the screen reads ([`Policy::screen`]) is kept line by line instead, each line its own
@@ -499,7 +578,7 @@ pub struct Matcher {
     /// The whole alternation; `None` for a list kept line by line.
     regex: Option<Regex>,
     /// The alternation's parts, in its order, each its own regex (for a list the screen reads).
-    lines: Vec<Regex>,
+    lines: Vec<Line>,
     /// Bit of this matcher's first line in [`Policy::screen`]'s hits, when it is screened.
     screen_from: Option<usize>,
     /// The whole alternation again, for [`Matcher::count`] with the forward search only (set by
@@ -604,7 +683,7 @@ impl<'m> Screened<'m> {
         self.matcher.regex.as_ref().filter(|_| self.hits.is_none())
     }
 
-    /// The lines to search, with their index in the list.
+    /// The lines to search (compiled on their first search), in the list's order.
     fn lines(&self) -> impl Iterator<Item = &'m Regex> + 'm {
         let (m, hits) = (self.matcher, self.hits);
         m.lines
@@ -612,7 +691,7 @@ impl<'m> Screened<'m> {
             .enumerate()
             .filter_map(move |(i, line)| match (hits, m.screen_from) {
                 (Some(h), Some(first)) if !h.matched(first + i) => None,
-                _ => Some(line),
+                _ => line.regex(),
             })
     }
 
@@ -1134,6 +1213,49 @@ mod tests {
         assert_eq!(e.line, Some(line_containing(from)), "{e}");
     }
 
+    #[test]
+    fn a_screened_line_is_compiled_on_its_first_search_only() {
+        let p = Policy::default();
+        let lines = &p.explicit_request.patterns.lines;
+        assert!(lines.len() > 10);
+        let compiled = || lines.iter().filter(|l| l.compiled()).count();
+        assert_eq!(compiled(), 0, "compiled on load");
+        let text = crate::text::normalize("Can I speak to a real person please?");
+        let hits = p.screen.matches(&text);
+        let found = p
+            .explicit_request
+            .patterns
+            .screened(&hits)
+            .unwrap()
+            .find(&text);
+        assert!(found.is_some());
+        assert!(
+            (1..lines.len()).contains(&compiled()),
+            "{} of {} compiled",
+            compiled(),
+            lines.len()
+        );
+    }
+
+    #[test]
+    fn a_line_too_large_to_compile_is_reported_on_load() {
+        let opening = "[explicit_request]\nenabled = true\npatterns = [\n";
+        let bad = DEFAULT_POLICY.replacen(
+            opening,
+            &format!("{opening}  '\\w{{1000}}\\w{{1000}}',\n"),
+            1,
+        );
+        assert!(
+            bad != DEFAULT_POLICY,
+            "{opening:?} is not in the shipped policy"
+        );
+        let e = Policy::from_toml(&bad).unwrap_err();
+        assert_eq!(e.key, "explicit_request.patterns[0]", "{e}");
+        assert!(e.message.contains("size limit"), "{e}");
+        let line = bad.lines().position(|l| l.contains("w{1000}")).unwrap() + 1;
+        assert_eq!(e.line, Some(line), "{e}");
+    }
+
     /// A bad pattern put first in the list that `opening` starts (a `... = [\n` line): the error
     /// names `key` and the bad pattern's line.
     fn assert_bad_first_pattern_named(opening: &str, key: &str) {
@@ -1418,7 +1540,7 @@ mod tests {
         for (name, m) in &lists {
             assert!(m.screen_from.is_some(), "{name} is not screened");
             // The alternation the lines stand for.
-            let lines: Vec<&str> = m.lines.iter().map(Regex::as_str).collect();
+            let lines: Vec<&str> = m.lines.iter().map(Line::as_str).collect();
             let r = regex::RegexBuilder::new(&lines.join("|"))
                 .dfa_size_limit(MATCHER_DFA_CACHE)
                 .build()
@@ -1531,7 +1653,7 @@ mod tests {
     fn screened_matcher(lines: &[&str]) -> (Matcher, Screen) {
         let m = Matcher {
             regex: Some(Regex::new(&lines.join("|")).unwrap()),
-            lines: lines.iter().map(|l| Regex::new(l).unwrap()).collect(),
+            lines: lines.iter().map(|l| Line::checked(l).unwrap()).collect(),
             screen_from: Some(0),
             forward: None,
         };
