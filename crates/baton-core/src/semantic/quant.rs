@@ -287,10 +287,9 @@ fn dot_i16_i8_avx2(a: &[i16], b: &[i8]) -> i32 {
 #[target_feature(enable = "avx2")]
 #[inline]
 fn dot4_i16_i8_avx2(a: &[i16], b: [&[i8]; 4]) -> [i32; 4] {
-    use std::arch::x86_64::{__m128i, __m256i, _mm256_add_epi32, _mm256_castsi256_si128};
-    use std::arch::x86_64::{_mm256_cvtepi8_epi16, _mm256_extracti128_si256, _mm256_hadd_epi32};
+    use std::arch::x86_64::_mm_loadu_si128;
+    use std::arch::x86_64::{__m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16};
     use std::arch::x86_64::{_mm256_loadu_si256, _mm256_madd_epi16, _mm256_setzero_si256};
-    use std::arch::x86_64::{_mm_add_epi32, _mm_loadu_si128, _mm_storeu_si128};
     let n = b.iter().fold(a.len(), |n, row| n.min(row.len()));
     let whole = n / 16 * 16;
     let mut acc = [_mm256_setzero_si256(); 4];
@@ -307,6 +306,23 @@ fn dot4_i16_i8_avx2(a: &[i16], b: [&[i8]; 4]) -> [i32; 4] {
         }
         k += 16;
     }
+    sum4_avx2(acc, a, b, whole, n)
+}
+
+/// The four rows' sums from their eight-lane accumulators, plus the products of entries
+/// `whole..n` the vector loop left.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn sum4_avx2(
+    acc: [std::arch::x86_64::__m256i; 4],
+    a: &[i16],
+    b: [&[i8]; 4],
+    whole: usize,
+    n: usize,
+) -> [i32; 4] {
+    use std::arch::x86_64::{__m128i, _mm256_castsi256_si128, _mm256_extracti128_si256};
+    use std::arch::x86_64::{_mm256_hadd_epi32, _mm_add_epi32, _mm_storeu_si128};
     // Lane sums: two horizontal adds leave each row's eight lanes as two partial sums, one in
     // each 128-bit half, in row order.
     let s = _mm256_hadd_epi32(
@@ -329,11 +345,9 @@ fn dot4_i16_i8_avx2(a: &[i16], b: [&[i8]; 4]) -> [i32; 4] {
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
 fn dot4_i16_i8_avx512(a: &[i16], b: [&[i8]; 4]) -> [i32; 4] {
-    use std::arch::x86_64::{__m128i, _mm256_loadu_si256, _mm_storeu_si128};
-    use std::arch::x86_64::{__m256i, __m512i, _mm256_add_epi32, _mm256_castsi256_si128};
-    use std::arch::x86_64::{_mm256_extracti128_si256, _mm256_hadd_epi32, _mm512_castsi512_si256};
-    use std::arch::x86_64::{_mm512_cvtepi8_epi16, _mm512_dpwssd_epi32, _mm512_extracti64x4_epi64};
-    use std::arch::x86_64::{_mm512_loadu_si512, _mm512_setzero_si512, _mm_add_epi32};
+    use std::arch::x86_64::{__m256i, __m512i, _mm256_add_epi32, _mm256_loadu_si256};
+    use std::arch::x86_64::{_mm512_castsi512_si256, _mm512_cvtepi8_epi16, _mm512_dpwssd_epi32};
+    use std::arch::x86_64::{_mm512_extracti64x4_epi64, _mm512_loadu_si512, _mm512_setzero_si512};
     let n = b.iter().fold(a.len(), |n, row| n.min(row.len()));
     let whole = n / 32 * 32;
     let mut acc = [_mm512_setzero_si512(); 4];
@@ -357,18 +371,7 @@ fn dot4_i16_i8_avx512(a: &[i16], b: [&[i8]; 4]) -> [i32; 4] {
             _mm512_extracti64x4_epi64::<1>(acc[j]),
         )
     });
-    let s = _mm256_hadd_epi32(
-        _mm256_hadd_epi32(half[0], half[1]),
-        _mm256_hadd_epi32(half[2], half[3]),
-    );
-    let sums = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
-    let mut out = [0i32; 4];
-    // SAFETY: `out` holds four 32-bit integers.
-    unsafe { _mm_storeu_si128(out.as_mut_ptr().cast::<__m128i>(), sums) };
-    for (o, row) in out.iter_mut().zip(&b) {
-        *o += dot_i16_i8_plain(&a[whole..n], &row[whole..n]);
-    }
-    out
+    sum4_avx2(half, a, b, whole, n)
 }
 
 #[cfg(test)]
