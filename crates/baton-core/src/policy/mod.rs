@@ -616,17 +616,18 @@ impl Matcher {
         let Some(whole) = &self.regex else {
             return self;
         };
-        // A list that can match the empty string is counted by `find_iter`, whose way past an
-        // empty match needs the match's start.
-        let nonempty = regex_syntax::Parser::new()
-            .parse(whole.as_str())
-            .is_ok_and(|hir| hir.properties().minimum_len().is_some_and(|n| n > 0));
-        if nonempty {
+        // Parsed once (as `regex` parses it) and built from that. A list that can match the
+        // empty string is counted by `find_iter`, whose way past an empty match needs the
+        // match's start.
+        let Ok(hir) = regex_syntax::Parser::new().parse(whole.as_str()) else {
+            return self;
+        };
+        if hir.properties().minimum_len().is_some_and(|n| n > 0) {
             self.forward = regex_automata::meta::Regex::builder()
                 .configure(
                     regex_automata::meta::Config::new().hybrid_cache_capacity(MATCHER_DFA_CACHE),
                 )
-                .build(whole.as_str())
+                .build_from_hir(&hir)
                 .ok()
                 .map(std::sync::Arc::new);
         }

@@ -223,15 +223,13 @@ impl Quantised {
     }
 }
 
-/// Whether the CPU has the AVX-512 instructions of [`dot4_i16_i8_avx512`] (checked once).
+/// Whether the CPU has the AVX-512 instructions of [`dot4_i16_i8_avx512`] (the standard
+/// library caches each answer).
 #[cfg(target_arch = "x86_64")]
 fn avx512() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-    })
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
 }
 
 /// Integer dot product (exact: no rounding, so every machine gets the same value).
