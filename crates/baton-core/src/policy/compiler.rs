@@ -61,7 +61,7 @@ impl Compiler<'_> {
 
     /// Compiles regex patterns into one alternation, reporting the first bad one with its line.
     pub(super) fn patterns(&self, key: &str, list: &Patterns) -> Result<Matcher, PolicyError> {
-        let lines = self.lines(key, list, false)?;
+        let lines = self.lines(key, list, false, false)?;
         self.whole(key, list, &lines)
     }
 
@@ -74,7 +74,7 @@ impl Compiler<'_> {
     ) -> Result<Matcher, PolicyError> {
         Ok(Matcher {
             regex: None,
-            lines: self.lines(key, list, false)?,
+            lines: self.lines(key, list, false, true)?,
             screen_from: None,
             forward: None,
         })
@@ -82,7 +82,7 @@ impl Compiler<'_> {
 
     /// Compiles literal phrases (matched at word boundaries) into one alternation.
     pub(super) fn phrases(&self, key: &str, list: &Patterns) -> Result<Matcher, PolicyError> {
-        let lines = self.lines(key, list, true)?;
+        let lines = self.lines(key, list, true, false)?;
         self.whole(key, list, &lines)
     }
 
@@ -111,8 +111,15 @@ impl Compiler<'_> {
     }
 
     /// Each item of `list` compiled alone, as the engine reads it (ASCII word boundaries and
-    /// white space; literal phrases escaped, between word boundaries, longest first).
-    fn lines(&self, key: &str, list: &Patterns, literal: bool) -> Result<Vec<Line>, PolicyError> {
+    /// white space; literal phrases escaped, between word boundaries, longest first); `screened`
+    /// for a list the screen reads.
+    fn lines(
+        &self,
+        key: &str,
+        list: &Patterns,
+        literal: bool,
+        screened: bool,
+    ) -> Result<Vec<Line>, PolicyError> {
         let mut lines = Vec::with_capacity(list.len());
         // Longest phrases first, so that "thank you" wins over "thank" at the same position.
         let mut items: Vec<(usize, &Spanned<String>)> = list.iter().enumerate().collect();
@@ -125,7 +132,8 @@ impl Compiler<'_> {
             if text.trim().is_empty() {
                 return Err(self.err(Some(item.span()), &item_key, "empty pattern".into()));
             }
-            let part = if literal {
+            // The line and its parse (parsed once here: the check and the screen use it).
+            let (part, hir) = if literal {
                 let phrase = crate::text::normalize(text);
                 let mut p = String::new();
                 if phrase.starts_with(|c: char| c.is_alphanumeric()) {
@@ -135,7 +143,8 @@ impl Compiler<'_> {
                 if phrase.ends_with(|c: char| c.is_alphanumeric()) {
                     p.push_str(r"(?-u:\b)");
                 }
-                p
+                let hir = regex_syntax::Parser::new().parse(&p).ok();
+                (p, hir)
             } else {
                 // ASCII word boundaries keep the fast lazy DFA on text with accents and emoji
                 // (a Unicode \b makes it fall back to a slower engine).
@@ -143,7 +152,7 @@ impl Compiler<'_> {
             };
             // The line checked alone (errors name the user's text, not the rewritten one); it
             // serves the screen (`Policy::build_screen`) and is compiled on its first search.
-            let line = Line::checked(&part).map_err(|e| {
+            let line = Line::checked_as(&part, hir.as_ref(), screened).map_err(|e| {
                 let e = Regex::new(text).err().unwrap_or(e);
                 self.err(
                     Some(item.span()),
@@ -320,8 +329,9 @@ impl Compiler<'_> {
 /// as ASCII's. The lists only read normalised text ([`crate::text::normalize`]), where every run
 /// of white space is one ' ', so what they match is the same; Unicode's class splits the bytes
 /// into more classes and the lazy DFA's states grow with them (1-2 MB less memory in `baton
-/// analyze` on varied text, BENCHMARKS.md, session 29).
-fn ascii_white_space(pattern: &str) -> String {
+/// analyze` on varied text, BENCHMARKS.md, session 29). With it, the rewritten parse (`None`
+/// when `pattern` does not parse: it is returned as it is, for the caller to report).
+fn ascii_white_space(pattern: &str) -> (String, Option<regex_syntax::hir::Hir>) {
     use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir};
     let ascii = |h: &Hir| {
         super::is_white_class(h).then(|| {
@@ -332,8 +342,11 @@ fn ascii_white_space(pattern: &str) -> String {
         })
     };
     match regex_syntax::ParserBuilder::new().build().parse(pattern) {
-        Ok(hir) => super::rewrite_hir(&hir, &ascii).to_string(),
-        Err(_) => pattern.to_string(),
+        Ok(hir) => {
+            let hir = super::rewrite_hir(&hir, &ascii);
+            (hir.to_string(), Some(hir))
+        }
+        Err(_) => (pattern.to_string(), None),
     }
 }
 
@@ -346,7 +359,7 @@ mod tests {
     fn white_space_classes_become_ascii_and_match_normalised_text_as_before() {
         let pattern = r"\bcall\s+me\b|\bring\s*back\b|[^.?!]*\bperson\b|\d+\s?gb";
         let unicode = Regex::new(pattern).unwrap();
-        let ascii = Regex::new(&ascii_white_space(pattern)).unwrap();
+        let ascii = Regex::new(&ascii_white_space(pattern).0).unwrap();
         for text in [
             "Could you CALL\u{3000}me back?",
             "please  ring back\tsoon",
@@ -362,6 +375,6 @@ mod tests {
         assert!(unicode.is_match("call\u{3000}me"));
         assert!(!ascii.is_match("call\u{3000}me"));
         // A pattern regex-syntax cannot parse is left for the caller to report.
-        assert_eq!(ascii_white_space("(unclosed"), "(unclosed");
+        assert_eq!(ascii_white_space("(unclosed").0, "(unclosed");
     }
 }

@@ -23,6 +23,10 @@ const SCREEN_LITERAL_LEN: usize = 8;
 const SCREEN_LITERAL_CLASS: usize = 10;
 /// ... and gives up on a list (scans it always) beyond this many literals.
 const SCREEN_LITERALS: usize = 20_000;
+/// Sets of literals a pattern's every match holds one of each of; `None`: no such set (see
+/// [`Screen::requirements`]).
+type Requirements = Option<Vec<Vec<Vec<u8>>>>;
+
 /// Lazy-DFA cache of each pattern list. On varied text the default (2 MiB) fills and is
 /// cleared again and again, and the search falls back to the NFA. Memory is taken only as
 /// states are built, once per thread. At 4 MiB a list of the session-20 policy filled it on
@@ -243,12 +247,17 @@ impl Screen {
     /// there is no such set (a pattern that may match any word, or nothing). The first set is the
     /// strongest of the whole pattern ([`required`]); the others come from the parts of the
     /// pattern that every match is made of, strongest first.
-    fn requirements(pattern: &str) -> Option<Vec<Vec<Vec<u8>>>> {
+    fn requirements(pattern: &str) -> Requirements {
         let hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(pattern)
             .ok()?;
-        let hir = one_space(&hir);
+        Self::requirements_of(&hir)
+    }
+
+    /// [`requirements`](Self::requirements) of a pattern already parsed (`hir`).
+    fn requirements_of(hir: &regex_syntax::hir::Hir) -> Requirements {
+        let hir = one_space(hir);
         // A literal so short it says nothing makes no requirement.
         let telling = |set: &Vec<Vec<u8>>| set.iter().all(|l| l.len() >= 2);
         let first = required(&hir).filter(telling)?;
@@ -273,7 +282,21 @@ impl Screen {
     }
 
     /// The screen of `patterns`, each with its bit (below [`ScreenHits::CAPACITY`]).
+    #[cfg(test)]
     fn build(patterns: &[(usize, &str)]) -> Result<Screen, daachorse::errors::DaachorseError> {
+        Self::from_requirements(
+            patterns
+                .iter()
+                .map(|&(bit, pattern)| (bit, Self::requirements(pattern)))
+                .collect(),
+        )
+    }
+
+    /// The screen of patterns given by their bits (below [`ScreenHits::CAPACITY`]) and their
+    /// [`requirements`](Self::requirements).
+    fn from_requirements(
+        patterns: Vec<(usize, Requirements)>,
+    ) -> Result<Screen, daachorse::errors::DaachorseError> {
         let mut screen = Screen {
             needs: vec![0; ScreenHits::CAPACITY],
             ..Screen::default()
@@ -281,8 +304,8 @@ impl Screen {
         let mut index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<u16>> = Vec::new();
-        for &(bit, pattern) in patterns {
-            match Self::requirements(pattern) {
+        for (bit, requirements) in patterns {
+            match requirements {
                 None => screen.always.set(bit),
                 Some(sets) => {
                     screen.needs[bit] = sets.len() as u8;
@@ -492,12 +515,15 @@ impl ScreenHits {
 /// and every test that loads it); a long run compiles only the lines its text ever needs.
 ///
 /// The pattern was parsed when the policy was loaded, and a line whose compiled size could come
-/// near the regex size limit was compiled then too (see [`Line::checked`]), so compiling later
+/// near the regex size limit was compiled then too (see `Line::checked_as`), so compiling later
 /// does not fail in practice; if it ever did, the line would match nothing.
 #[derive(Debug, Clone)]
 pub struct Line {
     pattern: std::sync::Arc<str>,
     regex: std::sync::Arc<std::sync::OnceLock<Option<Regex>>>,
+    /// What the screen needs of the line, worked out from the parse made on load (so the
+    /// pattern is not parsed again for the screen); taken when the screen is built.
+    screen: Option<Requirements>,
 }
 
 /// A line whose estimated compiled size is above this many units (a unit is at least a state of
@@ -508,15 +534,35 @@ pub struct Line {
 const LAZY_LINE_LIMIT: usize = 50_000;
 
 impl Line {
-    /// `pattern` checked as the policy loader checks a line: parsed, and compiled now when its
-    /// size could come near the limit. The error is `regex`'s own (`Regex::new`'s).
+    /// [`checked_as`](Self::checked_as) of a pattern parsed here, for a screened list (tests).
+    #[cfg(test)]
     pub(crate) fn checked(pattern: &str) -> Result<Line, regex::Error> {
-        let line = Line {
+        let hir = regex_syntax::Parser::new().parse(pattern).ok();
+        Line::checked_as(pattern, hir.as_ref(), true)
+    }
+
+    /// `pattern` checked as the policy loader checks a line, from its parse `hir` (what
+    /// `regex_syntax::Parser::new().parse(pattern)` gives, or an equivalent rewrite of it that
+    /// `pattern` prints; `None` when it does not parse): compiled now when its size could come
+    /// near the limit, or when it does not parse (the error is then `regex`'s own, `Regex::new`'s).
+    /// With `screened`, what the screen needs of the line is worked out from `hir` now (the line
+    /// is for a list the screen reads), so the pattern is not parsed again for the screen.
+    pub(crate) fn checked_as(
+        pattern: &str,
+        hir: Option<&regex_syntax::hir::Hir>,
+        screened: bool,
+    ) -> Result<Line, regex::Error> {
+        let mut line = Line {
             pattern: pattern.into(),
             regex: Default::default(),
+            screen: None,
         };
-        match regex_syntax::Parser::new().parse(pattern) {
-            Ok(hir) if size_estimate(&hir) <= LAZY_LINE_LIMIT => {}
+        match hir {
+            Some(hir) if size_estimate(hir) <= LAZY_LINE_LIMIT => {
+                if screened {
+                    line.screen = Some(Screen::requirements_of(hir));
+                }
+            }
             // An error (named by `regex` itself), or a line that may be large: compiled now.
             _ => {
                 let regex = Regex::new(pattern)?;
@@ -1147,7 +1193,7 @@ impl Policy {
         for c in &mut self.sensitive_topic.categories {
             lists.push(&mut c.patterns);
         }
-        let mut patterns: Vec<(usize, &str)> = Vec::new();
+        let mut patterns: Vec<(usize, Requirements)> = Vec::new();
         for m in lists {
             m.screen_from = None;
             if m.lines.is_empty() || patterns.len() + m.lines.len() > ScreenHits::CAPACITY {
@@ -1156,11 +1202,17 @@ impl Policy {
                 continue;
             }
             m.screen_from = Some(patterns.len());
-            for line in &m.lines {
-                patterns.push((patterns.len(), line.as_str()));
+            for line in &mut m.lines {
+                // Worked out on load; a line compiled on load (or a screen built again) is
+                // parsed here.
+                let requirements = line
+                    .screen
+                    .take()
+                    .unwrap_or_else(|| Screen::requirements(line.as_str()));
+                patterns.push((patterns.len(), requirements));
             }
         }
-        self.screen = Screen::build(&patterns)?;
+        self.screen = Screen::from_requirements(patterns)?;
         Ok(())
     }
 
@@ -1507,6 +1559,31 @@ mod tests {
             lists.push((format!("sensitive_topic.{}", c.name), &c.patterns));
         }
         lists
+    }
+
+    #[test]
+    fn the_screen_built_from_the_parse_made_on_load_is_the_screen_of_the_lines_parsed_again() {
+        // On load each line is parsed once, as the user's pattern rewritten (ASCII white space
+        // and word boundaries), and the screen's literals come from that parse; the line's text
+        // is that parse printed. Parsing the printed lines again gives the same screen.
+        let p = Policy::default();
+        let mut patterns: Vec<(usize, &str)> = Vec::new();
+        for (_, m) in screened_lists(&p) {
+            let from = m.screen_from.expect("screened");
+            patterns.extend(
+                m.lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (from + i, l.as_str())),
+            );
+        }
+        patterns.sort_unstable();
+        assert!(patterns.len() > 300, "{}", patterns.len());
+        let again = Screen::build(&patterns).unwrap();
+        assert_eq!(p.screen.needs, again.needs);
+        assert_eq!(p.screen.line_of, again.line_of);
+        assert_eq!(p.screen.owners, again.owners);
+        assert_eq!(p.screen.always, again.always);
     }
 
     #[test]
